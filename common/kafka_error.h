@@ -1,0 +1,103 @@
+#pragma once
+
+// Kafka's data-path error codes, by their protocol numbers and names. Strand carries these in
+// gRPC responses as per-partition error fields (ARCHITECTURE.md section 9), so that the Kafka
+// wire-protocol listener planned for later maps them one to one. Never renumber.
+
+#include <cstdint>
+#include <string_view>
+
+namespace strand {
+
+enum class KafkaError : int16_t {
+  kUnknownServerError = -1,
+  kNone = 0,
+  kOffsetOutOfRange = 1,
+  kCorruptMessage = 2,
+  kUnknownTopicOrPartition = 3,
+  kInvalidFetchSize = 4,
+  kLeaderNotAvailable = 5,
+  kNotLeaderOrFollower = 6,
+  kRequestTimedOut = 7,
+  kBrokerNotAvailable = 8,
+  kReplicaNotAvailable = 9,
+  kMessageTooLarge = 10,
+  kStaleControllerEpoch = 11,
+  kOffsetMetadataTooLarge = 12,
+  kNetworkException = 13,
+  kCoordinatorLoadInProgress = 14,
+  kCoordinatorNotAvailable = 15,
+  kNotCoordinator = 16,
+  kInvalidTopicException = 17,
+  kRecordListTooLarge = 18,
+  kNotEnoughReplicas = 19,
+  kNotEnoughReplicasAfterAppend = 20,
+  kInvalidRequiredAcks = 21,
+  kIllegalGeneration = 22,
+  kInconsistentGroupProtocol = 23,
+  kInvalidGroupId = 24,
+  kUnknownMemberId = 25,
+  kInvalidSessionTimeout = 26,
+  kRebalanceInProgress = 27,
+  kInvalidCommitOffsetSize = 28,
+  kTopicAuthorizationFailed = 29,
+  kGroupAuthorizationFailed = 30,
+  kClusterAuthorizationFailed = 31,
+  kInvalidTimestamp = 32,
+  kUnsupportedSaslMechanism = 33,
+  kIllegalSaslState = 34,
+  kUnsupportedVersion = 35,
+  kTopicAlreadyExists = 36,
+  kInvalidPartitions = 37,
+  kInvalidReplicationFactor = 38,
+  kInvalidReplicaAssignment = 39,
+  kInvalidConfig = 40,
+  kNotController = 41,
+  kInvalidRequest = 42,
+  kUnsupportedForMessageFormat = 43,
+  kPolicyViolation = 44,
+  kOutOfOrderSequenceNumber = 45,
+  kDuplicateSequenceNumber = 46,
+  kInvalidProducerEpoch = 47,
+  kInvalidTxnState = 48,
+  kInvalidProducerIdMapping = 49,
+  kInvalidTransactionTimeout = 50,
+  kConcurrentTransactions = 51,
+  kTransactionCoordinatorFenced = 52,
+  kTransactionalIdAuthorizationFailed = 53,
+  kSecurityDisabled = 54,
+  kOperationNotAttempted = 55,
+  kKafkaStorageError = 56,
+  kLogDirNotFound = 57,
+  kSaslAuthenticationFailed = 58,
+  kUnknownProducerId = 59,
+  kReassignmentInProgress = 60,
+  kFencedLeaderEpoch = 74,
+  kUnknownLeaderEpoch = 75,
+  kOffsetNotAvailable = 78,
+  kMemberIdRequired = 79,
+  kPreferredLeaderNotAvailable = 80,
+  kGroupMaxSizeReached = 81,
+  kFencedInstanceId = 82,
+  kEligibleLeadersNotAvailable = 83,
+  kElectionNotNeeded = 84,
+  kNoReassignmentInProgress = 85,
+  kThrottlingQuotaExceeded = 89,
+  kProducerFenced = 90,
+  kInvalidRecord = 87,
+  kUnstableOffsetCommit = 88,
+  kUnknownTopicId = 100,
+  kInconsistentClusterId = 104,
+  kFencedMemberEpoch = 110,
+  kUnreleasedInstanceId = 111,
+  kStaleMemberEpoch = 113,
+};
+
+// The protocol name, e.g. "NOT_LEADER_OR_FOLLOWER".
+std::string_view KafkaErrorName(KafkaError error);
+
+// Whether a client should retry the request after refreshing metadata / backing off, as in
+// Kafka's RetriableException hierarchy.
+bool KafkaErrorRetriable(KafkaError error);
+
+}  // namespace strand
