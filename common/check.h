@@ -8,7 +8,20 @@
 //   STRAND_CHECK(index <= last_index);
 //   STRAND_CHECK_MSG(term >= current, "term went back from {} to {}", current, term);
 
+#include <string>
+
 #include <fmt/format.h>
+
+namespace strand {
+
+// Called on a failed check before the process aborts. The simulator installs one that throws,
+// so that a broken invariant inside the core is reported against the seed that caused it
+// instead of killing the whole run. Production code never installs one.
+using CheckFailureHandler = void (*)(const char* file, int line, const char* condition,
+                                     const std::string& message);
+void SetCheckFailureHandler(CheckFailureHandler handler);
+
+}  // namespace strand
 
 namespace strand::internal {
 

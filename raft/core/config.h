@@ -33,7 +33,7 @@ struct Config {
   size_t snapshot_chunk_bytes = 1 << 20;       // InstallSnapshot chunk size
   size_t snapshot_bytes_max = size_t{4} << 30; // a received snapshot larger than this is refused
   int snapshot_resend_ticks = 4;               // an unacknowledged chunk is re-sent after this
-  int replicate_stall_heartbeats = 3;          // unanswered appends re-sent after this many
+  int replicate_stall_heartbeats = 10;         // unanswered appends re-sent after this many
   size_t observers_max = 1024;                 // observers the leader replicates to
   int observer_expiry_ticks = 200;             // a silent observer is forgotten after this
   // Snapshot advice: RawNode::ShouldSnapshot() turns true once this many entries were applied

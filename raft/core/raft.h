@@ -60,6 +60,9 @@ class Raft {
   absl::Status ReadIndex(uint64_t context);
   // Starts an election now (pre-vote first when enabled).
   void Campaign();
+  // The transport lost its connection to `node`: messages in flight to it are gone, so the
+  // leader stops streaming optimistically and probes from the peer's match index.
+  void ReportUnreachable(NodeId node);
   // The application has a snapshot of its state at `index` (<= applied): remember it for
   // lagging followers and drop log entries up to index - snapshot_trailing_entries.
   // Returns the compaction point (entries <= it may be deleted from storage).

@@ -128,6 +128,13 @@ void Raft::MaybeSendTimeoutNow(NodeId to) {
   Send(Message{.type = MessageType::kTimeoutNow, .to = to});
 }
 
+void Raft::ReportUnreachable(NodeId node) {
+  if (role_ != Role::kLeader) return;
+  auto it = progress_.find(node);
+  if (it == progress_.end() || node == config_.id) return;
+  if (it->second.state == ProgressState::kReplicate) it->second.BecomeProbe();
+}
+
 void Raft::HandleObserverJoin(const Message& m) {
   if (m.from == config_.id || config_.IsVoter(m.from)) return;
   TrackObserver(m.from);

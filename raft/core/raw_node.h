@@ -66,6 +66,7 @@ class RawNode {
   absl::Status ReadIndex(uint64_t context) { return raft_.ReadIndex(context); }
   absl::Status TransferLeadership(NodeId target) { return raft_.TransferLeadership(target); }
   void Campaign() { raft_.Campaign(); }
+  void ReportUnreachable(NodeId node) { raft_.ReportUnreachable(node); }
 
   bool HasReady();
   Ready GetReady();

@@ -34,7 +34,7 @@ TEST(Replication, EntryOnMinority_IsNotCommitted) {
   EXPECT_LT(c.raft(1).log().committed(), *index);
   c.HealAll();
   c.CutOneWay(1, 3);
-  c.TickAll(4);  // the lost append is re-sent once the follower is seen stalled
+  c.TickAll(11);  // the lost append is re-sent once the follower is seen stalled
   EXPECT_GE(c.raft(1).log().committed(), *index);  // 1 + 2 is a majority
 }
 
@@ -159,7 +159,20 @@ TEST(Replication, Pipelining_SeveralAppendsInFlight) {
   EXPECT_EQ(appends_to_2, 4u);  // exactly the window, not one, not ten
   EXPECT_TRUE(c.raft(1).progress(NodeId(2))->inflights.Full());
   c.drop = nullptr;
-  c.TickAll(3);
+  c.TickAll(12);  // the lost acknowledgements are noticed and the window restarts
+  EXPECT_EQ(c.raft(2).log().LastIndex(), c.raft(1).log().LastIndex());
+}
+
+TEST(Replication, ReportUnreachable_ResendsFromMatch) {
+  Cluster c;
+  ASSERT_TRUE(c.Elect(1));
+  c.drop = [](const Message& m) { return m.type == MessageType::kAppend && m.to == NodeId(2); };
+  ASSERT_TRUE(c.Propose(1, "lost").ok());
+  c.drop = nullptr;
+  EXPECT_EQ(c.raft(1).progress(NodeId(2))->state, ProgressState::kReplicate);
+  c.node(1).node->ReportUnreachable(NodeId(2));
+  EXPECT_EQ(c.raft(1).progress(NodeId(2))->state, ProgressState::kProbe);
+  c.TickAll(1);  // the heartbeat answer unpauses the probe, which re-sends the entry
   EXPECT_EQ(c.raft(2).log().LastIndex(), c.raft(1).log().LastIndex());
 }
 

@@ -51,7 +51,7 @@ TEST(Snapshot, LaggingFollower_ReceivesSnapshotInChunks) {
   const std::string expected = *c.raft(1).snapshot().data;
   c.sent.clear();
   c.HealAll();
-  c.TickAll(6);  // the leader notices the stalled follower, probes, and needs the snapshot
+  c.TickAll(13);  // the leader notices the stalled follower, probes, and needs the snapshot
   EXPECT_GE(Count(c.sent, MessageType::kSnapshotChunk, 3), expected.size() / 10);
   ASSERT_TRUE(c.node(3).restored.has_value());
   EXPECT_EQ(*c.node(3).restored->data, expected);
@@ -74,7 +74,7 @@ TEST(Snapshot, LostChunk_IsResent) {
     return false;
   };
   c.HealAll();
-  c.TickAll(10);
+  c.TickAll(20);
   EXPECT_EQ(dropped, 1);
   ASSERT_TRUE(c.node(3).restored.has_value());
   EXPECT_EQ(*c.node(3).restored->data, *c.raft(1).snapshot().data);
@@ -93,7 +93,7 @@ TEST(Snapshot, FollowerRestartMidTransfer_Completes) {
   c.Crash(3);
   c.drop = nullptr;
   c.Restart(3);
-  c.TickAll(10);
+  c.TickAll(20);
   ASSERT_TRUE(c.node(3).restored.has_value());
   EXPECT_EQ(*c.node(3).restored->data, *c.raft(1).snapshot().data);
   EXPECT_EQ(c.raft(3).log().committed(), c.raft(1).log().committed());
@@ -109,7 +109,7 @@ TEST(Snapshot, TrailingEntries_LetSlightlyBehindFollowerCatchUpByAppends) {
   c.node(1).node->Compact(c.raft(1).log().applied(), SnapshotOf(c.node(1)));
   c.sent.clear();
   c.HealAll();
-  c.TickAll(6);
+  c.TickAll(13);
   EXPECT_EQ(Count(c.sent, MessageType::kSnapshotChunk, 3), 0u);
   EXPECT_EQ(Data(c.node(3).applied).size(), 10u);
 }
