@@ -1,0 +1,100 @@
+#pragma once
+
+// GrpcTransport: Raft messages over gRPC (proto/raft/v1/raft.proto).
+//
+// Sending: one Peer per destination, each with a bounded queue and a sender thread that keeps a
+// long-lived client stream open and writes batches of queued messages on it. When a write fails
+// the stream is dropped, queued messages are discarded (Raft re-sends what matters), the driver
+// is told the peer is unreachable, and the thread reconnects with exponential backoff.
+// Channel keepalive detects a peer that stopped answering (crashed host, SIGSTOP).
+//
+// Receiving: service() is registered on the process's gRPC server; each incoming stream is read
+// on a gRPC server thread and every decoded message goes to the MessageSink. A batch header
+// carries the sender's address, which is how a leader learns where to reach observers (brokers)
+// that were never configured. Streams from another cluster id are refused.
+//
+// Thread-safe. Owned by the process alongside the driver; Stop() (or the destructor) joins all
+// sender threads.
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "raft/transport/transport.h"
+
+namespace strand::raft {
+
+struct GrpcTransportOptions {
+  std::string cluster_id;
+  NodeId self = kNoNode;
+  std::string self_address;                // where peers reach this node (host:port)
+  std::map<NodeId, std::string> peers;     // statically known peers (the voters)
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // insecure when null
+  size_t queue_messages_max = 16'384;      // per peer; beyond this new messages are dropped
+  size_t queue_bytes_max = 64 << 20;       // per peer
+  size_t batch_bytes_max = 4 << 20;        // one stream write (a larger message goes alone)
+  int reconnect_backoff_min_ms = 20;
+  int reconnect_backoff_max_ms = 1'000;
+  int keepalive_ms = 1'000;                // ping interval on idle connections
+  size_t dynamic_peers_max = 4'096;        // observers learned from incoming streams
+};
+
+class GrpcTransport final : public Transport {
+ public:
+  GrpcTransport(GrpcTransportOptions options, MessageSink on_message,
+                UnreachableSink on_unreachable);
+  ~GrpcTransport() override;
+
+  // The receiving side, to register on the process's grpc::ServerBuilder.
+  grpc::Service* service();
+  // The address peers should use to reach this node, when only known once the server has bound
+  // its port (options.self_address otherwise).
+  void SetSelfAddress(std::string address);
+  void Send(std::vector<Message> messages) override;
+  void Stop();
+
+  // Counters for the probe (monotonic).
+  struct Stats {
+    uint64_t messages_sent = 0;
+    uint64_t messages_dropped = 0;
+    uint64_t messages_received = 0;
+    uint64_t stream_failures = 0;
+  };
+  Stats stats() const;
+
+ private:
+  class Peer;
+  class Service;
+
+  Peer* FindOrCreatePeer(NodeId node);
+  void LearnAddress(NodeId node, const std::string& address);
+  void OnReceived(Message m);
+  std::string self_address() const;
+
+  const GrpcTransportOptions options_;
+  const MessageSink on_message_;
+  const UnreachableSink on_unreachable_;
+  std::unique_ptr<Service> service_;
+  mutable std::mutex mu_;
+  std::map<NodeId, std::string> addresses_;
+  std::string self_address_;
+  std::map<NodeId, std::unique_ptr<Peer>> peers_;
+  bool stopped_ = false;
+  std::atomic<uint64_t> received_{0};
+  std::atomic<uint64_t> dropped_unknown_{0};
+};
+
+// Channel arguments shared by every Strand gRPC client: keepalive so dead peers are noticed
+// within seconds, and message limits that fit snapshot chunks and batches.
+grpc::ChannelArguments RaftChannelArguments(int keepalive_ms);
+
+// The matching server settings: accept the clients' keepalive pings (gRPC otherwise answers
+// frequent pings with GOAWAY "too_many_pings") and the same message size limit.
+void ConfigureRaftServer(grpc::ServerBuilder& builder, int keepalive_ms = 1'000);
+
+}  // namespace strand::raft
