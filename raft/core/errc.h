@@ -20,6 +20,7 @@ enum class Errc {
   kInvalidConfig = 8,        // a configuration value is out of range
   kTimeout = 9,              // the caller's deadline passed before the outcome was known
   kUnknownPeer = 10,         // a request named a node that is not a voter
+  kUnknownOutcome = 11,      // the node lost track of the proposal; it may or may not commit
 };
 
 }  // namespace strand::raft
@@ -39,6 +40,7 @@ struct strand::ErrcTraits<strand::raft::Errc> {
       case raft::Errc::kInvalidConfig: return absl::StatusCode::kInvalidArgument;
       case raft::Errc::kTimeout: return absl::StatusCode::kDeadlineExceeded;
       case raft::Errc::kUnknownPeer: return absl::StatusCode::kInvalidArgument;
+      case raft::Errc::kUnknownOutcome: return absl::StatusCode::kUnknown;
     }
     return absl::StatusCode::kUnknown;
   }
@@ -54,6 +56,7 @@ struct strand::ErrcTraits<strand::raft::Errc> {
       case raft::Errc::kInvalidConfig: return "INVALID_CONFIG";
       case raft::Errc::kTimeout: return "TIMEOUT";
       case raft::Errc::kUnknownPeer: return "UNKNOWN_PEER";
+      case raft::Errc::kUnknownOutcome: return "UNKNOWN_OUTCOME";
     }
     return "UNKNOWN";
   }

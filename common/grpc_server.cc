@@ -1,0 +1,18 @@
+#include "common/grpc_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+namespace strand {
+
+void EnableServerConventions() {
+  grpc::EnableDefaultHealthCheckService(true);
+  // The plugin must be referenced explicitly or the linker drops it and grpcurl sees nothing.
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+}
+
+void SetServing(grpc::Server& server, bool serving) {
+  if (auto* health = server.GetHealthCheckService()) health->SetServingStatus(serving);
+}
+
+}  // namespace strand
