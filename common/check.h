@@ -8,9 +8,9 @@
 //   STRAND_CHECK(index <= last_index);
 //   STRAND_CHECK_MSG(term >= current, "term went back from {} to {}", current, term);
 
-#include <string>
-
 #include <fmt/format.h>
+
+#include <string>
 
 namespace strand {
 
@@ -30,19 +30,18 @@ namespace strand::internal {
 
 }  // namespace strand::internal
 
-#define STRAND_CHECK(condition)                                                  \
-  do {                                                                           \
-    if (!(condition)) [[unlikely]] {                                             \
-      ::strand::internal::CheckFailed(__FILE__, __LINE__, #condition, "");       \
-    }                                                                            \
+#define STRAND_CHECK(condition)                                            \
+  do {                                                                     \
+    if (!(condition)) [[unlikely]] {                                       \
+      ::strand::internal::CheckFailed(__FILE__, __LINE__, #condition, ""); \
+    }                                                                      \
   } while (false)
 
-#define STRAND_CHECK_MSG(condition, ...)                                                 \
-  do {                                                                                   \
-    if (!(condition)) [[unlikely]] {                                                     \
-      ::strand::internal::CheckFailed(__FILE__, __LINE__, #condition,                    \
-                                      fmt::format(__VA_ARGS__));                         \
-    }                                                                                    \
+#define STRAND_CHECK_MSG(condition, ...)                                                         \
+  do {                                                                                           \
+    if (!(condition)) [[unlikely]] {                                                             \
+      ::strand::internal::CheckFailed(__FILE__, __LINE__, #condition, fmt::format(__VA_ARGS__)); \
+    }                                                                                            \
   } while (false)
 
 #define STRAND_UNREACHABLE(...) \

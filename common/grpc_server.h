@@ -4,10 +4,10 @@
 // reflection (so grpcurl works without .proto files and Kubernetes probes can use the standard
 // health service). Call EnableServerConventions() once, before building any grpc::Server.
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 namespace strand {
 

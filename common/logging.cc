@@ -1,8 +1,8 @@
 #include "common/logging.h"
 
-#include <mutex>
-
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <mutex>
 
 namespace strand {
 namespace {
@@ -30,8 +30,8 @@ void InitLogging(std::string_view level) {
 std::shared_ptr<spdlog::logger> GetLogger(const std::string& name) {
   std::lock_guard lock(LoggerMutex());
   if (auto logger = spdlog::get(name)) return logger;
-  auto logger = std::make_shared<spdlog::logger>(
-      name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_level(DefaultLevel());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%L%$ %n %v");
   spdlog::register_logger(logger);

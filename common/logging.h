@@ -5,11 +5,11 @@
 //
 // InitLogging is called once by a binary's main; library code never configures sinks.
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 namespace strand {
 

@@ -1,8 +1,8 @@
 #include "common/quorum_spec.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 namespace strand {
 

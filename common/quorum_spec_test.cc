@@ -15,8 +15,8 @@ TEST(QuorumSpec, ParsesIdsAndAddresses) {
 }
 
 TEST(QuorumSpec, RejectsMalformedItems) {
-  for (const char* bad : {"", "1@", "x@h:1", "1:h@2", "1@h", "1@h:1,1@h:2", "1@h:1,,2@h:2",
-                          "-1@h:1", "1@:9"}) {
+  for (const char* bad :
+       {"", "1@", "x@h:1", "1:h@2", "1@h", "1@h:1,1@h:2", "1@h:1,,2@h:2", "-1@h:1", "1@:9"}) {
     EXPECT_FALSE(ParseQuorumVoters(bad).ok()) << bad;
   }
 }

@@ -53,19 +53,19 @@ std::optional<E> ErrcOf(const absl::Status& status) {
 }
 
 // Returns early from the enclosing function when `expr` (an absl::Status) is not OK.
-#define STRAND_RETURN_IF_ERROR(expr)             \
-  do {                                           \
-    ::absl::Status strand_status_ = (expr);      \
+#define STRAND_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status strand_status_ = (expr);          \
     if (!strand_status_.ok()) return strand_status_; \
   } while (false)
 
 #define STRAND_CONCAT_INNER(a, b) a##b
 #define STRAND_CONCAT(a, b) STRAND_CONCAT_INNER(a, b)
 // STRAND_ASSIGN_OR_RETURN(auto x, FunctionReturningStatusOr());
-#define STRAND_ASSIGN_OR_RETURN(lhs, expr)                              \
-  auto STRAND_CONCAT(strand_statusor_, __LINE__) = (expr);              \
-  if (!STRAND_CONCAT(strand_statusor_, __LINE__).ok())                  \
-    return STRAND_CONCAT(strand_statusor_, __LINE__).status();          \
+#define STRAND_ASSIGN_OR_RETURN(lhs, expr)                     \
+  auto STRAND_CONCAT(strand_statusor_, __LINE__) = (expr);     \
+  if (!STRAND_CONCAT(strand_statusor_, __LINE__).ok())         \
+    return STRAND_CONCAT(strand_statusor_, __LINE__).status(); \
   lhs = std::move(*STRAND_CONCAT(strand_statusor_, __LINE__))
 
 }  // namespace strand

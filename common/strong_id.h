@@ -4,13 +4,13 @@
 // Offset is expected. Each id type is a distinct instantiation (distinguished by a tag type);
 // arithmetic is limited to what ordinal ids need (step by an integer, distance between two).
 
+#include <fmt/format.h>
+
 #include <compare>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <ostream>
-
-#include <fmt/format.h>
 
 namespace strand {
 

@@ -1,10 +1,10 @@
 // Tests the StrongId template: ordering, arithmetic and that distinct tags are distinct types.
 #include "common/strong_id.h"
 
+#include <gtest/gtest.h>
+
 #include <type_traits>
 #include <unordered_set>
-
-#include <gtest/gtest.h>
 
 #include "common/ids.h"
 

@@ -7,12 +7,12 @@
 //
 // Clients use the RaftNode service (proto/raft/v1/raft_node.proto) on the same port.
 
-#include <csignal>
-#include <mutex>
-
-#include <CLI/CLI.hpp>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <mutex>
 
 #include "common/grpc_server.h"
 #include "common/logging.h"
@@ -174,7 +174,8 @@ int Main(int argc, char** argv) {
   app.add_option("--election-ticks", config.election_timeout_ticks, "election timeout in ticks")
       ->check(CLI::Range(2, 1'000));
   app.add_option("--snapshot-interval", config.snapshot_interval_entries,
-                 "entries between snapshots")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+                 "entries between snapshots")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   app.add_option("--metrics-listen", metrics_listen, "host:port for /metrics (off when empty)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
@@ -189,7 +190,8 @@ int Main(int argc, char** argv) {
 
   auto voters = ParseQuorumVoters(voters_spec);
   if (!voters.ok()) {
-    std::fprintf(stderr, "raft-node: --voters: %s\n", std::string(voters.status().message()).c_str());
+    std::fprintf(stderr, "raft-node: --voters: %s\n",
+                 std::string(voters.status().message()).c_str());
     return 2;
   }
   config.id = NodeId(id);

@@ -8,12 +8,12 @@
 // Exits non-zero on any failure. With --expect-violation (for proving the checkers catch planted
 // bugs) it stops at the first safety violation and exits zero only if it found one.
 
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <string>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "raft/core/mutants.h"
 #include "tests/sim/sim_world.h"
@@ -25,9 +25,10 @@ using strand::raft::sim::SimResult;
 namespace mutant = strand::raft::mutant;
 
 std::string ReplayCommand(const SimOptions& o, uint64_t seed, const std::string& mutant_name) {
-  std::string cmd = fmt::format("raft-sim --seeds 1 --start-seed {} --nodes {} --observers {} "
-                                "--steps {}",
-                                seed, o.voters, o.observers, o.steps);
+  std::string cmd = fmt::format(
+      "raft-sim --seeds 1 --start-seed {} --nodes {} --observers {} "
+      "--steps {}",
+      seed, o.voters, o.observers, o.steps);
   if (!mutant_name.empty()) cmd += " --mutant " + mutant_name;
   return cmd + " --verbose";
 }
@@ -35,8 +36,9 @@ std::string ReplayCommand(const SimOptions& o, uint64_t seed, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Deterministic Raft simulator: safety checked after every event, liveness after "
-               "faults stop."};
+  CLI::App app{
+      "Deterministic Raft simulator: safety checked after every event, liveness after "
+      "faults stop."};
   uint64_t seeds = 100, start_seed = 1;
   SimOptions options;
   std::string mutant_name;
@@ -44,8 +46,7 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "number of seeds to run")->check(CLI::PositiveNumber);
   app.add_option("--start-seed", start_seed, "first seed");
   app.add_option("--nodes", options.voters, "voters in the quorum")->check(CLI::IsMember({3, 5}));
-  app.add_option("--observers", options.observers, "non-voting observers")
-      ->check(CLI::Range(0, 3));
+  app.add_option("--observers", options.observers, "non-voting observers")->check(CLI::Range(0, 3));
   app.add_option("--steps", options.steps, "events in the fault phase")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   app.add_option("--mutant", mutant_name, "plant a known bug in the core (see --list-mutants)");
@@ -72,8 +73,8 @@ int main(int argc, char** argv) {
   }
 
   const auto started = std::chrono::steady_clock::now();
-  uint64_t passed = 0, failed = 0, events = 0, commits = 0, leaders = 0, crashes = 0,
-           snapshots = 0, reads = 0;
+  uint64_t passed = 0, failed = 0, events = 0, commits = 0, leaders = 0, crashes = 0, snapshots = 0,
+           reads = 0;
   for (uint64_t seed = start_seed; seed < start_seed + seeds; ++seed) {
     SimResult r = strand::raft::sim::RunSimulation(options, seed);
     events += r.stats.events;

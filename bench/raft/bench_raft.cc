@@ -7,16 +7,16 @@
 // applied on the leader). Run by hand: build/bin/bench-raft [--seconds 5]. Everything shares
 // this machine's cores, client included.
 
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <thread>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <grpcpp/grpcpp.h>
 
 #include "proto/raft/v1/raft_node.grpc.pb.h"
 #include "tests/integration/test_process.h"
@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
                                  fmt::format("{}/node-{}", dir.path(), id), "--tick-ms",
                                  std::to_string(tick_ms), "--log-level", "warn"},
         fmt::format("{}/node-{}.log", dir.path(), id)));
-    stubs[id] = v1::RaftNode::NewStub(grpc::CreateChannel(
-        fmt::format("127.0.0.1:{}", ports[id]), grpc::InsecureChannelCredentials()));
+    stubs[id] = v1::RaftNode::NewStub(grpc::CreateChannel(fmt::format("127.0.0.1:{}", ports[id]),
+                                                          grpc::InsecureChannelCredentials()));
   }
   int leader = 0;
   for (int attempt = 0; attempt < 500 && leader == 0; ++attempt) {
@@ -138,17 +138,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench-raft: no leader elected\n");
     return 1;
   }
-  std::printf("bench-raft: 3 raft-node processes on 127.0.0.1, RocksDB fsync per Ready, leader "
-              "node %d, %d s per case\n", leader, seconds);
+  std::printf(
+      "bench-raft: 3 raft-node processes on 127.0.0.1, RocksDB fsync per Ready, leader "
+      "node %d, %d s per case\n",
+      leader, seconds);
   for (size_t bytes : {size_t{100}, size_t{1024}}) {
     for (int in_flight : {1, 64}) {
       Result r = Run(*stubs[leader], bytes, in_flight, std::chrono::seconds(seconds));
       const double rate = static_cast<double>(r.ok) / r.seconds;
-      std::printf("entry=%zuB proposers=%d committed/s=%.0f MB/s=%.2f p50_ms=%.2f p99_ms=%.2f "
-                  "max_ms=%.2f failed=%lu\n",
-                  bytes, in_flight, rate, rate * static_cast<double>(bytes) / 1e6,
-                  Percentile(r.latencies_ms, 0.50), Percentile(r.latencies_ms, 0.99),
-                  Percentile(r.latencies_ms, 1.0), r.failed);
+      std::printf(
+          "entry=%zuB proposers=%d committed/s=%.0f MB/s=%.2f p50_ms=%.2f p99_ms=%.2f "
+          "max_ms=%.2f failed=%lu\n",
+          bytes, in_flight, rate, rate * static_cast<double>(bytes) / 1e6,
+          Percentile(r.latencies_ms, 0.50), Percentile(r.latencies_ms, 0.99),
+          Percentile(r.latencies_ms, 1.0), r.failed);
       std::fflush(stdout);
     }
   }

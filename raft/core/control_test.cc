@@ -124,9 +124,9 @@ TEST(Observer, ReceivesCommittedLog_NeverVotesOrCampaigns) {
   EXPECT_EQ(c.raft(4).role(), Role::kObserver);
   EXPECT_EQ(Data(c.node(4).applied), (std::vector<std::string>{"m1", "m2"}));
   for (const Message& m : c.sent) {
-    EXPECT_FALSE(m.from == NodeId(4) && (m.type == MessageType::kVote ||
-                                         m.type == MessageType::kPreVote ||
-                                         m.type == MessageType::kVoteResponse));
+    EXPECT_FALSE(m.from == NodeId(4) &&
+                 (m.type == MessageType::kVote || m.type == MessageType::kPreVote ||
+                  m.type == MessageType::kVoteResponse));
     EXPECT_FALSE(m.to == NodeId(4) && m.type == MessageType::kVote);
   }
   // Alone for a long time, it still never campaigns.
@@ -147,7 +147,7 @@ TEST(Observer, DoesNotCountTowardCommit) {
   ASSERT_TRUE(index.ok());
   c.Tick(1, 3);
   EXPECT_EQ(c.raft(4).log().LastIndex(), *index);  // the observer has it...
-  EXPECT_LT(c.raft(1).log().committed(), *index);   // ...but it does not make a quorum
+  EXPECT_LT(c.raft(1).log().committed(), *index);  // ...but it does not make a quorum
 }
 
 TEST(Observer, NewLeaderReplicatesToKnownObserverAtOnce) {

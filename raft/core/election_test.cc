@@ -109,18 +109,30 @@ TEST(Election, VoteRejectedForLessUpToDateLog) {
   Raft& r = c.raft(3);  // has entries (1, term 1) and (2, term 1)
   const Term t = r.term() + 1;
   r.TakeMessages();
-  r.Step(Message{.type = MessageType::kVote, .from = NodeId(2), .to = NodeId(3), .term = t,
-                 .index = LogIndex(1), .log_term = Term(1)});
+  r.Step(Message{.type = MessageType::kVote,
+                 .from = NodeId(2),
+                 .to = NodeId(3),
+                 .term = t,
+                 .index = LogIndex(1),
+                 .log_term = Term(1)});
   auto shorter = r.TakeMessages();
   ASSERT_EQ(shorter.size(), 1u);
   EXPECT_TRUE(shorter[0].reject);
-  r.Step(Message{.type = MessageType::kVote, .from = NodeId(2), .to = NodeId(3), .term = t + 1,
-                 .index = LogIndex(9), .log_term = Term(0)});
+  r.Step(Message{.type = MessageType::kVote,
+                 .from = NodeId(2),
+                 .to = NodeId(3),
+                 .term = t + 1,
+                 .index = LogIndex(9),
+                 .log_term = Term(0)});
   auto older_term = r.TakeMessages();
   ASSERT_EQ(older_term.size(), 1u);
   EXPECT_TRUE(older_term[0].reject);
-  r.Step(Message{.type = MessageType::kVote, .from = NodeId(2), .to = NodeId(3), .term = t + 2,
-                 .index = LogIndex(2), .log_term = Term(1)});
+  r.Step(Message{.type = MessageType::kVote,
+                 .from = NodeId(2),
+                 .to = NodeId(3),
+                 .term = t + 2,
+                 .index = LogIndex(2),
+                 .log_term = Term(1)});
   auto equal = r.TakeMessages();
   ASSERT_EQ(equal.size(), 1u);
   EXPECT_FALSE(equal[0].reject);
@@ -132,8 +144,8 @@ TEST(Election, HigherTermInAnyMessage_ConvertsToFollower) {
   Cluster c(Plain());
   ASSERT_TRUE(c.Elect(1));
   Raft& leader = c.raft(1);
-  leader.Step(Message{.type = MessageType::kAppendResponse, .from = NodeId(2), .to = NodeId(1),
-                      .term = Term(7)});
+  leader.Step(Message{
+      .type = MessageType::kAppendResponse, .from = NodeId(2), .to = NodeId(1), .term = Term(7)});
   EXPECT_EQ(leader.role(), Role::kFollower);
   EXPECT_EQ(leader.term(), Term(7));
   EXPECT_EQ(leader.vote(), kNoNode);
@@ -146,8 +158,12 @@ TEST(Election, StaleTermMessages_AreIgnored) {
   Raft& r = c.raft(3);
   const LogIndex last = r.log().LastIndex();
   r.TakeMessages();
-  r.Step(Message{.type = MessageType::kAppend, .from = NodeId(1), .to = NodeId(3), .term = Term(1),
-                 .index = last, .log_term = r.log().LastTerm(),
+  r.Step(Message{.type = MessageType::kAppend,
+                 .from = NodeId(1),
+                 .to = NodeId(3),
+                 .term = Term(1),
+                 .index = last,
+                 .log_term = r.log().LastTerm(),
                  .entries = {Entry{Term(1), last + 1, EntryType::kNormal, "stale"}}});
   EXPECT_EQ(r.log().LastIndex(), last);
   EXPECT_EQ(r.leader(), NodeId(2));
@@ -234,8 +250,12 @@ TEST(CheckQuorum, FollowerInLease_IgnoresHigherTermVote) {
   Raft& r = c.raft(2);
   const Term term = r.term();
   r.TakeMessages();
-  r.Step(Message{.type = MessageType::kVote, .from = NodeId(3), .to = NodeId(2),
-                 .term = term + 5, .index = LogIndex(100), .log_term = term + 4});
+  r.Step(Message{.type = MessageType::kVote,
+                 .from = NodeId(3),
+                 .to = NodeId(2),
+                 .term = term + 5,
+                 .index = LogIndex(100),
+                 .log_term = term + 4});
   EXPECT_EQ(r.term(), term);
   EXPECT_TRUE(r.TakeMessages().empty());
 }

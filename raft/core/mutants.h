@@ -13,10 +13,10 @@
 namespace strand::raft::mutant {
 
 enum class Mutant {
-  kVoteNotPersisted,        // a granted vote is answered without being persisted first
-  kCommitWithoutQuorum,     // "majority" miscounted as half the voters
-  kCommitOldTermByCounting, // entries of earlier terms committed by counting replicas (figure 8)
-  kLeaderIgnoresHigherTerm, // a leader adopts a higher term but does not step down
+  kVoteNotPersisted,         // a granted vote is answered without being persisted first
+  kCommitWithoutQuorum,      // "majority" miscounted as half the voters
+  kCommitOldTermByCounting,  // entries of earlier terms committed by counting replicas (figure 8)
+  kLeaderIgnoresHigherTerm,  // a leader adopts a higher term but does not step down
 };
 
 struct MutantInfo {

@@ -50,7 +50,8 @@ enum class ProgressState : uint8_t { kProbe, kReplicate, kSnapshot };
 struct Progress {
   Progress(LogIndex next_index, size_t inflight_messages_max, size_t inflight_bytes_max,
            bool observer)
-      : next(next_index), inflights(inflight_messages_max, inflight_bytes_max),
+      : next(next_index),
+        inflights(inflight_messages_max, inflight_bytes_max),
         is_observer(observer) {}
 
   LogIndex match;  // highest index known to be replicated on the peer

@@ -1,9 +1,9 @@
 // Tests the majority arithmetic: commit index and vote tallies for 1, 3, 4 and 5 voters.
 #include "raft/core/quorum.h"
 
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 namespace strand::raft {
 namespace {

@@ -151,8 +151,8 @@ bool Raft::CheckTerm(const Message& m) {
       // A stale leader is still sending: answer with our term so that it steps down.
       Send(Message{.type = MessageType::kAppendResponse, .to = m.from});
     } else if (m.type == MessageType::kPreVote) {
-      Send(Message{.type = MessageType::kPreVoteResponse, .to = m.from, .term = term_,
-                   .reject = true});
+      Send(Message{
+          .type = MessageType::kPreVoteResponse, .to = m.from, .term = term_, .reject = true});
     }
     return false;
   }
@@ -170,22 +170,39 @@ void Raft::Step(const Message& m) {
     return;
   }
   switch (role_) {
-    case Role::kLeader: StepLeader(m); break;
+    case Role::kLeader:
+      StepLeader(m);
+      break;
     case Role::kCandidate:
-    case Role::kPreCandidate: StepCandidate(m); break;
+    case Role::kPreCandidate:
+      StepCandidate(m);
+      break;
     case Role::kFollower:
-    case Role::kObserver: StepFollower(m); break;
+    case Role::kObserver:
+      StepFollower(m);
+      break;
   }
 }
 
 void Raft::StepLeader(const Message& m) {
   switch (m.type) {
-    case MessageType::kAppendResponse: HandleAppendResponse(m); break;
-    case MessageType::kHeartbeatResponse: HandleHeartbeatResponse(m); break;
-    case MessageType::kSnapshotResponse: HandleSnapshotResponse(m); break;
-    case MessageType::kReadIndex: HandleReadIndexRequest(m.from, m.context); break;
-    case MessageType::kTransferLeadership: HandleTransferRequest(m.transfer_target); break;
-    default: break;  // stale votes and answers of an earlier role in this term
+    case MessageType::kAppendResponse:
+      HandleAppendResponse(m);
+      break;
+    case MessageType::kHeartbeatResponse:
+      HandleHeartbeatResponse(m);
+      break;
+    case MessageType::kSnapshotResponse:
+      HandleSnapshotResponse(m);
+      break;
+    case MessageType::kReadIndex:
+      HandleReadIndexRequest(m.from, m.context);
+      break;
+    case MessageType::kTransferLeadership:
+      HandleTransferRequest(m.transfer_target);
+      break;
+    default:
+      break;  // stale votes and answers of an earlier role in this term
   }
 }
 
@@ -199,8 +216,11 @@ void Raft::StepCandidate(const Message& m) {
       StepFollower(m);
       break;
     case MessageType::kPreVoteResponse:
-    case MessageType::kVoteResponse: HandleVoteResponse(m); break;
-    default: break;
+    case MessageType::kVoteResponse:
+      HandleVoteResponse(m);
+      break;
+    default:
+      break;
   }
 }
 
@@ -222,7 +242,8 @@ void Raft::StepFollower(const Message& m) {
     case MessageType::kReadIndexResponse:
       read_states_.push_back(ReadState{m.context, m.index});
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

@@ -159,8 +159,8 @@ class Raft {
   Role role_ = Role::kFollower;
   NodeId leader_ = kNoNode;
   RaftLog log_;
-  Snapshot snapshot_;                        // the latest snapshot this node has
-  std::optional<Snapshot> pending_snapshot_; // received, not yet persisted and installed
+  Snapshot snapshot_;                         // the latest snapshot this node has
+  std::optional<Snapshot> pending_snapshot_;  // received, not yet persisted and installed
   std::vector<Message> msgs_;
   std::vector<ReadState> read_states_;
 
@@ -178,7 +178,7 @@ class Raft {
   int observer_join_elapsed_ = 0;
   NodeId transfer_target_ = kNoNode;
   size_t uncommitted_bytes_ = 0;
-  bool appends_due_ = false;   // new entries or a commit advance await FlushAppends
+  bool appends_due_ = false;     // new entries or a commit advance await FlushAppends
   bool read_round_due_ = false;  // read requests await a heartbeat round (FlushAppends)
   bool committed_in_term_ = false;
 

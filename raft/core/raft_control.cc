@@ -17,9 +17,9 @@ absl::Status NotLeader(NodeId self, NodeId leader) {
   if (leader == kNoNode) {
     return MakeError(Errc::kNotLeader, absl::StrCat("node ", self.value(), " knows no leader"));
   }
-  return MakeError(Errc::kNotLeader, absl::StrCat("node ", self.value(),
-                                                  " is not the leader; the leader is node ",
-                                                  leader.value()));
+  return MakeError(Errc::kNotLeader,
+                   absl::StrCat("node ", self.value(), " is not the leader; the leader is node ",
+                                leader.value()));
 }
 
 }  // namespace
@@ -103,8 +103,8 @@ absl::Status Raft::TransferLeadership(NodeId target) {
   }
   if (role_ != Role::kLeader) {
     if (leader_ == kNoNode) return NotLeader(config_.id, leader_);
-    Send(Message{.type = MessageType::kTransferLeadership, .to = leader_,
-                 .transfer_target = target});
+    Send(Message{
+        .type = MessageType::kTransferLeadership, .to = leader_, .transfer_target = target});
     return absl::OkStatus();
   }
   HandleTransferRequest(target);

@@ -1,17 +1,22 @@
 // Raft: ticks, pre-vote, elections, check-quorum and the leader lease. See raft.h.
-#include "raft/core/raft.h"
-
 #include "common/check.h"
 #include "raft/core/quorum.h"
+#include "raft/core/raft.h"
 
 namespace strand::raft {
 
 void Raft::Tick() {
   ExpireObservers();
   switch (role_) {
-    case Role::kLeader: TickLeader(); break;
-    case Role::kObserver: TickObserver(); break;
-    default: TickElection(); break;
+    case Role::kLeader:
+      TickLeader();
+      break;
+    case Role::kObserver:
+      TickObserver();
+      break;
+    default:
+      TickElection();
+      break;
   }
 }
 
@@ -55,8 +60,8 @@ void Raft::TickObserver() {
   if (election_elapsed_ >= config_.election_timeout_ticks) leader_ = kNoNode;
   // Join requests go to every voter, so that whichever voter leads next already knows this
   // observer and replicates to it right after its election. Without a leader, retry quickly.
-  const int interval = leader_ == kNoNode ? 2 * config_.heartbeat_interval_ticks
-                                          : config_.election_timeout_ticks;
+  const int interval =
+      leader_ == kNoNode ? 2 * config_.heartbeat_interval_ticks : config_.election_timeout_ticks;
   if (observer_join_elapsed_ >= interval) {
     observer_join_elapsed_ = 0;
     for (NodeId voter : config_.voters) {
@@ -107,8 +112,8 @@ void Raft::HandleVoteRequest(const Message& m) {
       pre_vote ? MessageType::kPreVoteResponse : MessageType::kVoteResponse;
   // A node votes once per term (the vote is persisted before the answer leaves, see Ready). A
   // pre-vote for a later term binds nothing, so it is granted whenever the log is up to date.
-  bool can_vote = vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) ||
-                  (pre_vote && m.term > term_);
+  bool can_vote =
+      vote_ == m.from || (vote_ == kNoNode && leader_ == kNoNode) || (pre_vote && m.term > term_);
   if (role_ == Role::kObserver) can_vote = false;
   if (can_vote && log_.IsUpToDate(m.index, m.log_term)) {
     Send(Message{.type = response, .to = m.from, .term = m.term});
@@ -139,7 +144,8 @@ void Raft::HandleVoteResponse(const Message& m) {
     case VoteResult::kLost:
       BecomeFollower(term_, kNoNode);
       break;
-    case VoteResult::kPending: break;
+    case VoteResult::kPending:
+      break;
   }
 }
 

@@ -28,8 +28,8 @@ void RaftLog::LoadStable(std::vector<Entry> entries, LogIndex committed) {
 Term RaftLog::LastTerm() const { return entries_.empty() ? compacted_term_ : entries_.back().term; }
 
 const Entry& RaftLog::At(LogIndex index) const {
-  STRAND_CHECK_MSG(index > compacted_index_ && index <= LastIndex(),
-                   "index {} outside ({}, {}]", index, compacted_index_, LastIndex());
+  STRAND_CHECK_MSG(index > compacted_index_ && index <= LastIndex(), "index {} outside ({}, {}]",
+                   index, compacted_index_, LastIndex());
   return entries_[index - compacted_index_ - 1];
 }
 
@@ -49,8 +49,7 @@ bool RaftLog::IsUpToDate(LogIndex last_index, Term last_term) const {
 }
 
 std::optional<LogIndex> RaftLog::MaybeAppend(LogIndex prev_index, Term prev_term,
-                                             LogIndex leader_commit,
-                                             std::vector<Entry> entries) {
+                                             LogIndex leader_commit, std::vector<Entry> entries) {
   if (!MatchTerm(prev_index, prev_term)) return std::nullopt;
   const LogIndex last_new = prev_index + entries.size();
   // Skip the entries this log already has; the first mismatch (if any) is a conflict whose
@@ -64,8 +63,9 @@ std::optional<LogIndex> RaftLog::MaybeAppend(LogIndex prev_index, Term prev_term
   }
   if (first_new < entries.size()) {
     const LogIndex conflict = entries[first_new].index;
-    STRAND_CHECK_MSG(conflict > committed_, "leader asked to overwrite committed entry {} (commit {})",
-                     conflict, committed_);
+    STRAND_CHECK_MSG(conflict > committed_,
+                     "leader asked to overwrite committed entry {} (commit {})", conflict,
+                     committed_);
     if (conflict <= LastIndex()) TruncateFrom(conflict);
     for (size_t i = first_new; i < entries.size(); ++i) entries_.push_back(std::move(entries[i]));
   }

@@ -1,12 +1,11 @@
 // Raft: log replication — appends, heartbeats, the commit rule and the follower's log handling.
 // See raft.h.
-#include "raft/core/raft.h"
-
 #include <algorithm>
 
 #include "common/check.h"
 #include "raft/core/mutants.h"
 #include "raft/core/quorum.h"
+#include "raft/core/raft.h"
 
 namespace strand::raft {
 
@@ -50,10 +49,7 @@ void Raft::SendHeartbeat(NodeId to, uint64_t context) {
   Progress& pr = ProgressOf(to);
   const LogIndex commit = std::min(pr.match, log_.committed());
   pr.commit_sent = std::max(pr.commit_sent, commit);
-  Send(Message{.type = MessageType::kHeartbeat,
-               .to = to,
-               .commit = commit,
-               .context = context});
+  Send(Message{.type = MessageType::kHeartbeat, .to = to, .commit = commit, .context = context});
 }
 
 void Raft::BroadcastHeartbeat() {
@@ -96,8 +92,8 @@ void Raft::EntriesPersisted(LogIndex index, Term term) {
 }
 
 bool Raft::MaybeCommit() {
-  const LogIndex candidate = QuorumCommittedIndex(
-      config_.voters, [&](NodeId node) { return ProgressOf(node).match; });
+  const LogIndex candidate =
+      QuorumCommittedIndex(config_.voters, [&](NodeId node) { return ProgressOf(node).match; });
   if (candidate <= log_.committed()) return false;
   // Figure 8: a leader commits only entries of its own term by counting replicas; earlier
   // entries are committed indirectly, with them.
@@ -160,11 +156,15 @@ void Raft::HandleAppendResponse(const Message& m) {
     return;
   }
   switch (pr.state) {
-    case ProgressState::kProbe: pr.BecomeReplicate(); break;
+    case ProgressState::kProbe:
+      pr.BecomeReplicate();
+      break;
     case ProgressState::kSnapshot:
       if (pr.match >= pr.snapshot_index) pr.BecomeProbe();
       break;
-    case ProgressState::kReplicate: pr.inflights.FreeUpTo(m.index); break;
+    case ProgressState::kReplicate:
+      pr.inflights.FreeUpTo(m.index);
+      break;
   }
   MaybeCommit();
   // Pipelining: keep the follower's window full.

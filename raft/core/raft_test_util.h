@@ -65,7 +65,7 @@ class Cluster {
   std::optional<int> Leader();
 
   // Network faults.
-  void Cut(int a, int b);        // both directions
+  void Cut(int a, int b);  // both directions
   void CutOneWay(int from, int to);
   void Isolate(int id);
   void HealAll();

@@ -10,7 +10,7 @@ bool Ready::Empty() const {
 }
 
 absl::StatusOr<std::unique_ptr<RawNode>> RawNode::Create(const Config& config, Random& random,
-                                                          BootState boot) {
+                                                         BootState boot) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   return std::unique_ptr<RawNode>(new RawNode(config, random, std::move(boot)));
 }

@@ -58,7 +58,7 @@ class RawNode {
  public:
   // Validates `config` and starts the node from what storage returned. `random` must outlive it.
   static absl::StatusOr<std::unique_ptr<RawNode>> Create(const Config& config, Random& random,
-                                                          BootState boot);
+                                                         BootState boot);
 
   void Tick() { raft_.Tick(); }
   void Step(const Message& m) { raft_.Step(m); }

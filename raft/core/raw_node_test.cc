@@ -14,8 +14,8 @@ TEST(RawNode, VoteGranted_HardStateInSameReadyAsResponse) {
   Random random(1);
   auto node = RawNode::Create(testing::MakeConfig(2, {1, 2, 3}), random, {});
   ASSERT_TRUE(node.ok());
-  (*node)->Step(Message{.type = MessageType::kVote, .from = NodeId(1), .to = NodeId(2),
-                        .term = Term(1)});
+  (*node)->Step(
+      Message{.type = MessageType::kVote, .from = NodeId(1), .to = NodeId(2), .term = Term(1)});
   ASSERT_TRUE((*node)->HasReady());
   Ready rd = (*node)->GetReady();
   ASSERT_TRUE(rd.hard_state.has_value());
@@ -34,18 +34,24 @@ TEST(RawNode, CommitOnlyChange_NeedsNoSync) {
   ASSERT_TRUE(c.Elect(1));
   RawNode& follower = *c.node(2).node;
   const Raft& r = follower.raft();
-  follower.Step(Message{.type = MessageType::kAppend, .from = NodeId(1), .to = NodeId(2),
-                        .term = r.term(), .index = r.log().LastIndex(),
-                        .log_term = r.log().LastTerm(),
-                        .entries = {Entry{r.term(), r.log().LastIndex() + 1,
-                                          EntryType::kNormal, "e"}}});
+  follower.Step(
+      Message{.type = MessageType::kAppend,
+              .from = NodeId(1),
+              .to = NodeId(2),
+              .term = r.term(),
+              .index = r.log().LastIndex(),
+              .log_term = r.log().LastTerm(),
+              .entries = {Entry{r.term(), r.log().LastIndex() + 1, EntryType::kNormal, "e"}}});
   Ready append = follower.GetReady();
   EXPECT_TRUE(append.must_sync);
-  ASSERT_TRUE(c.node(2).storage.Persist(append.hard_state, append.snapshot, append.entries, true)
-                  .ok());
+  ASSERT_TRUE(
+      c.node(2).storage.Persist(append.hard_state, append.snapshot, append.entries, true).ok());
   follower.Advance(append);
-  follower.Step(Message{.type = MessageType::kHeartbeat, .from = NodeId(1), .to = NodeId(2),
-                        .term = r.term(), .commit = r.log().LastIndex()});
+  follower.Step(Message{.type = MessageType::kHeartbeat,
+                        .from = NodeId(1),
+                        .to = NodeId(2),
+                        .term = r.term(),
+                        .commit = r.log().LastIndex()});
   Ready commit = follower.GetReady();
   ASSERT_TRUE(commit.hard_state.has_value());
   EXPECT_FALSE(commit.must_sync);

@@ -18,8 +18,7 @@ TEST(Replication, CommittedEntry_AppliedOnEveryNode) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.Propose(1, "e" + std::to_string(i)).ok());
   c.TickAll(1);  // a heartbeat carries the final commit index
   for (int id : c.ids()) {
-    EXPECT_EQ(Data(c.node(id).applied),
-              (std::vector<std::string>{"e0", "e1", "e2", "e3", "e4"}))
+    EXPECT_EQ(Data(c.node(id).applied), (std::vector<std::string>{"e0", "e1", "e2", "e3", "e4"}))
         << "node " << id;
   }
 }
@@ -43,8 +42,12 @@ TEST(Replication, AppendWithMismatchedPrev_IsRejectedWithHint) {
   ASSERT_TRUE(c.Elect(1));
   Raft& r = c.raft(2);
   r.TakeMessages();
-  r.Step(Message{.type = MessageType::kAppend, .from = NodeId(1), .to = NodeId(2),
-                 .term = r.term(), .index = LogIndex(7), .log_term = Term(1)});
+  r.Step(Message{.type = MessageType::kAppend,
+                 .from = NodeId(1),
+                 .to = NodeId(2),
+                 .term = r.term(),
+                 .index = LogIndex(7),
+                 .log_term = Term(1)});
   auto out = r.TakeMessages();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].type, MessageType::kAppendResponse);
@@ -119,15 +122,20 @@ TEST(Replication, Figure8_OldTermEntryNotCommittedByCounting) {
   r.Campaign();
   ASSERT_EQ(r.term(), Term(3));
   for (int voter : {2, 3}) {
-    r.Step(Message{.type = MessageType::kVoteResponse, .from = NodeId(voter), .to = NodeId(1),
+    r.Step(Message{.type = MessageType::kVoteResponse,
+                   .from = NodeId(voter),
+                   .to = NodeId(1),
                    .term = Term(3)});
   }
   ASSERT_EQ(r.role(), Role::kLeader);
   ASSERT_EQ(r.log().LastIndex(), LogIndex(3));  // the term-3 no-op
   r.EntriesPersisted(LogIndex(3), Term(3));
   auto ack = [&](int from, uint64_t index) {
-    r.Step(Message{.type = MessageType::kAppendResponse, .from = NodeId(from), .to = NodeId(1),
-                   .term = Term(3), .index = LogIndex(index)});
+    r.Step(Message{.type = MessageType::kAppendResponse,
+                   .from = NodeId(from),
+                   .to = NodeId(1),
+                   .term = Term(3),
+                   .index = LogIndex(index)});
   };
   ack(2, 2);
   ack(3, 2);

@@ -76,21 +76,21 @@ enum class Role : uint8_t {
 std::string_view RoleName(Role role);
 
 enum class MessageType : uint8_t {
-  kPreVote = 1,             // "would you vote for me at term+1?" (term is not bumped)
+  kPreVote = 1,  // "would you vote for me at term+1?" (term is not bumped)
   kPreVoteResponse = 2,
-  kVote = 3,                // RequestVote
+  kVote = 3,  // RequestVote
   kVoteResponse = 4,
-  kAppend = 5,              // AppendEntries with entries
+  kAppend = 5,  // AppendEntries with entries
   kAppendResponse = 6,
-  kHeartbeat = 7,           // AppendEntries without entries; carries the read-index context
+  kHeartbeat = 7,  // AppendEntries without entries; carries the read-index context
   kHeartbeatResponse = 8,
-  kSnapshotChunk = 9,       // InstallSnapshot, one chunk
-  kSnapshotResponse = 10,   // acknowledges a chunk, or the installed snapshot
-  kTimeoutNow = 11,         // leadership transfer: campaign now, skipping pre-vote
-  kReadIndex = 12,          // a follower forwards a read-index request to the leader
+  kSnapshotChunk = 9,      // InstallSnapshot, one chunk
+  kSnapshotResponse = 10,  // acknowledges a chunk, or the installed snapshot
+  kTimeoutNow = 11,        // leadership transfer: campaign now, skipping pre-vote
+  kReadIndex = 12,         // a follower forwards a read-index request to the leader
   kReadIndexResponse = 13,
-  kTransferLeadership = 14, // a follower forwards a transfer request to the leader
-  kObserverJoin = 15,       // an observer asks voters to replicate the log to it
+  kTransferLeadership = 14,  // a follower forwards a transfer request to the leader
+  kObserverJoin = 15,        // an observer asks voters to replicate the log to it
 };
 std::string_view MessageTypeName(MessageType type);
 

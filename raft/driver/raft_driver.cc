@@ -169,8 +169,8 @@ void RaftDriver::HandlePropose(ProposeInput& p) {
     p.done(index.status());
     return;
   }
-  proposals_.emplace(*index, PendingProposal{node_->raft().term(), std::move(p.done),
-                                             Clock::now(), Deadline(p.timeout_ms)});
+  proposals_.emplace(*index, PendingProposal{node_->raft().term(), std::move(p.done), Clock::now(),
+                                             Deadline(p.timeout_ms)});
 }
 
 void RaftDriver::HandleRead(ReadInput& r) {
@@ -179,8 +179,8 @@ void RaftDriver::HandleRead(ReadInput& r) {
     r.done(s);
     return;
   }
-  reads_.emplace(context, PendingRead{std::move(r.done), Clock::now(), Deadline(r.timeout_ms),
-                                      std::nullopt});
+  reads_.emplace(
+      context, PendingRead{std::move(r.done), Clock::now(), Deadline(r.timeout_ms), std::nullopt});
 }
 
 bool RaftDriver::ProcessReady() {
@@ -319,8 +319,9 @@ void RaftDriver::ExpireDeadlines() {
   for (auto it = proposals_.begin(); it != proposals_.end();) {
     if (it->second.deadline <= now) {
       probe_.Proposal(false);
-      it->second.done(MakeError(Errc::kTimeout, "the proposal did not commit in time; it may "
-                                                "still commit later"));
+      it->second.done(MakeError(Errc::kTimeout,
+                                "the proposal did not commit in time; it may "
+                                "still commit later"));
       it = proposals_.erase(it);
     } else {
       ++it;
@@ -354,9 +355,15 @@ void RaftDriver::FailAll(const absl::Status& status) {
 
 void RaftDriver::PublishStatus() {
   const Raft& r = node_->raft();
-  NodeStatus s{config_.id,        r.role(),           r.term(),
-               r.leader(),        r.log().LastIndex(), r.log().committed(),
-               r.log().applied(), r.snapshot().meta.index, true};
+  NodeStatus s{config_.id,
+               r.role(),
+               r.term(),
+               r.leader(),
+               r.log().LastIndex(),
+               r.log().committed(),
+               r.log().applied(),
+               r.snapshot().meta.index,
+               true};
   probe_.SetState(s.role, s.term, s.leader);
   probe_.SetIndexes(s.last_index, s.commit, s.applied, s.snapshot_index);
   std::lock_guard lock(mu_);

@@ -37,10 +37,10 @@
 namespace strand::raft {
 
 struct DriverOptions {
-  int tick_ms = 50;                    // one Raft tick; election timeout = config ticks x this
-  int64_t request_timeout_ms = 10'000; // default deadline for proposals and read barriers
-  size_t inbox_max = 200'000;          // queued inputs beyond this are refused or dropped
-  uint64_t random_seed = 0;            // 0: seeded from the clock
+  int tick_ms = 50;                     // one Raft tick; election timeout = config ticks x this
+  int64_t request_timeout_ms = 10'000;  // default deadline for proposals and read barriers
+  size_t inbox_max = 200'000;           // queued inputs beyond this are refused or dropped
+  uint64_t random_seed = 0;             // 0: seeded from the clock
 };
 
 // A consistent copy of the node's state, for status pages, metrics and redirects.

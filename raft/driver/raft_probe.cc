@@ -16,43 +16,67 @@ RaftProbe::RaftProbe(std::shared_ptr<prometheus::Registry> registry)
   using prometheus::BuildHistogram;
   auto& r = *registry_;
   term_ = &BuildGauge().Name("strand_raft_term").Help("Current Raft term").Register(r).Add({});
-  is_leader_ = &BuildGauge().Name("strand_raft_is_leader")
-                    .Help("1 when this node leads the quorum").Register(r).Add({});
-  role_ = &BuildGauge().Name("strand_raft_role")
+  is_leader_ = &BuildGauge()
+                    .Name("strand_raft_is_leader")
+                    .Help("1 when this node leads the quorum")
+                    .Register(r)
+                    .Add({});
+  role_ = &BuildGauge()
+               .Name("strand_raft_role")
                .Help("0 follower, 1 pre-candidate, 2 candidate, 3 leader, 4 observer")
-               .Register(r).Add({});
-  leader_id_ = &BuildGauge().Name("strand_raft_leader_id")
-                    .Help("Node id of the known leader, -1 when none").Register(r).Add({});
+               .Register(r)
+               .Add({});
+  leader_id_ = &BuildGauge()
+                    .Name("strand_raft_leader_id")
+                    .Help("Node id of the known leader, -1 when none")
+                    .Register(r)
+                    .Add({});
   auto& index = BuildGauge().Name("strand_raft_index").Help("Raft log positions").Register(r);
   last_index_ = &index.Add({{"kind", "last"}});
   commit_index_ = &index.Add({{"kind", "commit"}});
   applied_index_ = &index.Add({{"kind", "applied"}});
   snapshot_index_ = &index.Add({{"kind", "snapshot"}});
-  leader_changes_ = &BuildCounter().Name("strand_raft_leader_changes_total")
-                         .Help("Times the known leader changed").Register(r).Add({});
-  auto& proposals = BuildCounter().Name("strand_raft_proposals_total")
-                        .Help("Proposals by outcome").Register(r);
+  leader_changes_ = &BuildCounter()
+                         .Name("strand_raft_leader_changes_total")
+                         .Help("Times the known leader changed")
+                         .Register(r)
+                         .Add({});
+  auto& proposals =
+      BuildCounter().Name("strand_raft_proposals_total").Help("Proposals by outcome").Register(r);
   proposals_ok_ = &proposals.Add({{"result", "committed"}});
   proposals_failed_ = &proposals.Add({{"result", "failed"}});
-  auto& messages = BuildCounter().Name("strand_raft_messages_total")
-                       .Help("Raft messages by direction").Register(r);
+  auto& messages = BuildCounter()
+                       .Name("strand_raft_messages_total")
+                       .Help("Raft messages by direction")
+                       .Register(r);
   messages_sent_ = &messages.Add({{"direction", "sent"}});
   messages_received_ = &messages.Add({{"direction", "received"}});
-  auto& snapshots = BuildCounter().Name("strand_raft_snapshots_total")
-                        .Help("Snapshots taken locally or installed from the leader").Register(r);
+  auto& snapshots = BuildCounter()
+                        .Name("strand_raft_snapshots_total")
+                        .Help("Snapshots taken locally or installed from the leader")
+                        .Register(r);
   snapshots_taken_ = &snapshots.Add({{"kind", "taken"}});
   snapshots_installed_ = &snapshots.Add({{"kind", "installed"}});
-  entries_persisted_ = &BuildCounter().Name("strand_raft_entries_persisted_total")
-                            .Help("Log entries written to storage").Register(r).Add({});
-  persist_latency_ = &BuildHistogram().Name("strand_raft_persist_seconds")
+  entries_persisted_ = &BuildCounter()
+                            .Name("strand_raft_entries_persisted_total")
+                            .Help("Log entries written to storage")
+                            .Register(r)
+                            .Add({});
+  persist_latency_ = &BuildHistogram()
+                          .Name("strand_raft_persist_seconds")
                           .Help("Time to persist one Ready (one fsync when required)")
-                          .Register(r).Add({}, LatencyBuckets());
-  commit_latency_ = &BuildHistogram().Name("strand_raft_commit_seconds")
+                          .Register(r)
+                          .Add({}, LatencyBuckets());
+  commit_latency_ = &BuildHistogram()
+                         .Name("strand_raft_commit_seconds")
                          .Help("Time from proposal to applied, on the proposing node")
-                         .Register(r).Add({}, LatencyBuckets());
-  read_latency_ = &BuildHistogram().Name("strand_raft_read_barrier_seconds")
+                         .Register(r)
+                         .Add({}, LatencyBuckets());
+  read_latency_ = &BuildHistogram()
+                       .Name("strand_raft_read_barrier_seconds")
                        .Help("Time for a linearizable read barrier (ReadIndex)")
-                       .Register(r).Add({}, LatencyBuckets());
+                       .Register(r)
+                       .Add({}, LatencyBuckets());
 }
 
 void RaftProbe::SetState(Role role, Term term, NodeId leader) {

@@ -3,12 +3,12 @@
 // RaftProbe: the Prometheus metrics of one Raft node (names prefixed strand_raft_). Owned by
 // the driver; updated from its thread only.
 
-#include <memory>
-
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <memory>
 
 #include "raft/core/types.h"
 

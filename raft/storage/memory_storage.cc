@@ -15,9 +15,9 @@ void AppendEntries(std::vector<Entry>& stored, LogIndex snapshot_index,
   while (!stored.empty() && stored.back().index >= first) stored.pop_back();
   for (const Entry& e : entries) {
     if (e.index <= snapshot_index) continue;
-    STRAND_CHECK_MSG(stored.empty() ? e.index == snapshot_index + 1
-                                    : e.index == stored.back().index + 1,
-                     "gap in persisted log at {}", e.index);
+    STRAND_CHECK_MSG(
+        stored.empty() ? e.index == snapshot_index + 1 : e.index == stored.back().index + 1,
+        "gap in persisted log at {}", e.index);
     stored.push_back(e);
   }
 }

@@ -1,18 +1,17 @@
 #include "raft/storage/rocksdb_storage.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
-#include <zlib.h>
-
-#include <fmt/format.h>
 #include "common/check.h"
 #include "raft/core/errc.h"
 
@@ -97,8 +96,9 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 
 absl::Status FsyncPath(const std::string& path, int flags) {
   int fd = ::open(path.c_str(), flags);
-  if (fd < 0) return MakeError(Errc::kStorageFailure, absl::StrCat("open ", path, ": ",
-                                                                    std::strerror(errno)));
+  if (fd < 0)
+    return MakeError(Errc::kStorageFailure,
+                     absl::StrCat("open ", path, ": ", std::strerror(errno)));
   int rc = ::fsync(fd);
   int saved = errno;
   ::close(fd);
@@ -199,8 +199,8 @@ absl::StatusOr<BootState> RocksDbStorage::Load() {
     in.remove_prefix(1);
     const LogIndex expected = boot.entries.empty() ? after + 1 : boot.entries.back().index + 1;
     if (LogIndex(index) != expected) {
-      return Corrupt(absl::StrCat("gap in the log: expected entry ", expected.value(), ", found ",
-                                  index));
+      return Corrupt(
+          absl::StrCat("gap in the log: expected entry ", expected.value(), ", found ", index));
     }
     boot.entries.push_back(Entry{Term(term), LogIndex(index), type, std::string(in)});
   }

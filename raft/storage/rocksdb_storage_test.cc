@@ -3,10 +3,10 @@
 // snapshot file is reported rather than loaded.
 #include "raft/storage/rocksdb_storage.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "raft/core/errc.h"
 

@@ -96,7 +96,8 @@ class GrpcTransport::Peer {
     batch->set_from(o.self.value());
     batch->set_from_address(self_address_);
     size_t bytes = 0;
-    while (!queue_.empty() && (bytes == 0 || bytes + queue_.front().SizeBytes() <= o.batch_bytes_max)) {
+    while (!queue_.empty() &&
+           (bytes == 0 || bytes + queue_.front().SizeBytes() <= o.batch_bytes_max)) {
       bytes += queue_.front().SizeBytes();
       queued_bytes_ -= queue_.front().SizeBytes();
       EncodeMessage(queue_.front(), batch->add_messages());
@@ -133,7 +134,8 @@ class GrpcTransport::Peer {
 void GrpcTransport::Peer::Run() {
   const auto& o = transport_.options_;
   auto credentials = o.credentials ? o.credentials : grpc::InsecureChannelCredentials();
-  auto channel = grpc::CreateCustomChannel(address_, credentials, RaftChannelArguments(o.keepalive_ms));
+  auto channel =
+      grpc::CreateCustomChannel(address_, credentials, RaftChannelArguments(o.keepalive_ms));
   auto stub = v1::RaftTransport::NewStub(channel);
   int backoff_ms = o.reconnect_backoff_min_ms;
   v1::MessageBatch batch;
@@ -190,12 +192,13 @@ class GrpcTransport::Service final : public v1::RaftTransport::Service {
     while (reader->Read(&batch)) {
       if (batch.cluster_id() != o.cluster_id) {
         summary->set_error("cluster id mismatch");
-        Log()->warn("[raft node={}] refused a stream from node {} ({}): cluster id '{}' is not "
-                    "'{}'",
-                    o.self, batch.from(), context->peer(), batch.cluster_id(), o.cluster_id);
-        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                            "cluster id mismatch: this node belongs to cluster '" +
-                                o.cluster_id + "'");
+        Log()->warn(
+            "[raft node={}] refused a stream from node {} ({}): cluster id '{}' is not "
+            "'{}'",
+            o.self, batch.from(), context->peer(), batch.cluster_id(), o.cluster_id);
+        return grpc::Status(
+            grpc::StatusCode::FAILED_PRECONDITION,
+            "cluster id mismatch: this node belongs to cluster '" + o.cluster_id + "'");
       }
       if (!batch.from_address().empty()) {
         transport_.LearnAddress(NodeId(batch.from()), batch.from_address());
@@ -283,8 +286,8 @@ void GrpcTransport::LearnAddress(NodeId node, const std::string& address) {
     if (node == options_.self || options_.peers.count(node)) return;  // configured peers win
     auto it = addresses_.find(node);
     if (it != addresses_.end() && it->second == address) return;
-    if (it == addresses_.end() && addresses_.size() >= options_.peers.size() +
-                                                          options_.dynamic_peers_max) {
+    if (it == addresses_.end() &&
+        addresses_.size() >= options_.peers.size() + options_.dynamic_peers_max) {
       return;
     }
     addresses_[node] = address;

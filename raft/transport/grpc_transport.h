@@ -16,14 +16,14 @@
 // Thread-safe. Owned by the process alongside the driver; Stop() (or the destructor) joins all
 // sender threads.
 
+#include <grpcpp/grpcpp.h>
+
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "raft/transport/transport.h"
 
@@ -32,16 +32,16 @@ namespace strand::raft {
 struct GrpcTransportOptions {
   std::string cluster_id;
   NodeId self = kNoNode;
-  std::string self_address;                // where peers reach this node (host:port)
-  std::map<NodeId, std::string> peers;     // statically known peers (the voters)
+  std::string self_address;                               // where peers reach this node (host:port)
+  std::map<NodeId, std::string> peers;                    // statically known peers (the voters)
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // insecure when null
-  size_t queue_messages_max = 16'384;      // per peer; beyond this new messages are dropped
-  size_t queue_bytes_max = 64 << 20;       // per peer
-  size_t batch_bytes_max = 4 << 20;        // one stream write (a larger message goes alone)
+  size_t queue_messages_max = 16'384;  // per peer; beyond this new messages are dropped
+  size_t queue_bytes_max = 64 << 20;   // per peer
+  size_t batch_bytes_max = 4 << 20;    // one stream write (a larger message goes alone)
   int reconnect_backoff_min_ms = 20;
   int reconnect_backoff_max_ms = 1'000;
-  int keepalive_ms = 1'000;                // ping interval on idle connections
-  size_t dynamic_peers_max = 4'096;        // observers learned from incoming streams
+  int keepalive_ms = 1'000;          // ping interval on idle connections
+  size_t dynamic_peers_max = 4'096;  // observers learned from incoming streams
 };
 
 class GrpcTransport final : public Transport {

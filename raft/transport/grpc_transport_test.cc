@@ -3,11 +3,11 @@
 // cluster's stream is refused, and a dead peer is reported unreachable.
 #include "raft/transport/grpc_transport.h"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-
-#include <gtest/gtest.h>
 
 namespace strand::raft {
 namespace {
@@ -70,12 +70,14 @@ struct Endpoint {
     if (server) server->Shutdown(std::chrono::system_clock::now() + 1s);
     if (transport) transport->Stop();
   }
-
 };
 
 Message Heartbeat(int from, int to, uint64_t context) {
-  return Message{.type = MessageType::kHeartbeat, .from = NodeId(from), .to = NodeId(to),
-                 .term = Term(1), .context = context};
+  return Message{.type = MessageType::kHeartbeat,
+                 .from = NodeId(from),
+                 .to = NodeId(to),
+                 .term = Term(1),
+                 .context = context};
 }
 
 TEST(GrpcTransport, Messages_ArriveInOrder) {
@@ -94,8 +96,8 @@ TEST(GrpcTransport, ObserverAddress_IsLearnedFromItsStream) {
   Endpoint voter, observer;
   voter.Start(NodeId(1), "c1", {});
   observer.Start(NodeId(9), "c1", {{NodeId(1), "127.0.0.1:" + std::to_string(voter.port)}});
-  observer.transport->Send({Message{.type = MessageType::kObserverJoin, .from = NodeId(9),
-                                    .to = NodeId(1)}});
+  observer.transport->Send(
+      {Message{.type = MessageType::kObserverJoin, .from = NodeId(9), .to = NodeId(1)}});
   ASSERT_TRUE(voter.WaitFor([&] { return !voter.received.empty(); }));
   // The voter was never told where node 9 lives, yet its reply arrives.
   voter.transport->Send({Heartbeat(1, 9, 7)});

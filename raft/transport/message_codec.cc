@@ -43,8 +43,8 @@ void EncodeMessage(const Message& m, v1::Message* out) {
 
 absl::StatusOr<Message> DecodeMessage(const v1::Message& m) {
   if (m.type() < v1::PRE_VOTE || m.type() > v1::OBSERVER_JOIN) {
-    return absl::InvalidArgumentError(fmt::format("unknown raft message type {}",
-                                                  static_cast<int>(m.type())));
+    return absl::InvalidArgumentError(
+        fmt::format("unknown raft message type {}", static_cast<int>(m.type())));
   }
   if (m.from() < 0 || m.to() < 0) {
     return absl::InvalidArgumentError(fmt::format("bad node ids {} -> {}", m.from(), m.to()));
@@ -64,10 +64,9 @@ absl::StatusOr<Message> DecodeMessage(const v1::Message& m) {
       return absl::InvalidArgumentError(fmt::format("entries not contiguous at {}", e.index()));
     }
     ++expected;
-    out.entries.push_back(Entry{Term(e.term()), LogIndex(e.index()),
-                                e.type() == v1::ENTRY_TYPE_NOOP ? EntryType::kNoop
-                                                                : EntryType::kNormal,
-                                e.data()});
+    out.entries.push_back(
+        Entry{Term(e.term()), LogIndex(e.index()),
+              e.type() == v1::ENTRY_TYPE_NOOP ? EntryType::kNoop : EntryType::kNormal, e.data()});
   }
   out.reject = m.reject();
   out.reject_hint = LogIndex(m.reject_hint());

@@ -3,15 +3,14 @@
 // SIGKILLed mid-stream; a new leader must be elected and take over; every proposal that was
 // acknowledged as committed must be present, at its index, on every node — after the killed
 // node restarts, and again after all three restart.
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <map>
 #include <thread>
-
-#include <fmt/format.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "proto/raft/v1/raft_node.grpc.pb.h"
 #include "tests/integration/test_process.h"
@@ -161,8 +160,9 @@ TEST_F(RaftClusterTest, LeaderKilledMidStream_AcknowledgedProposalsSurvive) {
     if (index > 0) {
       acked[index] = Fnv1a(data);
       if (killed != 0 && !failover_ms) {
-        failover_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                                killed_at).count();
+        failover_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed_at)
+                .count();
       }
     } else if (killed != 0 && leader == killed) {
       leader = leader % 3 + 1;  // the dead node gives no hint; try another

@@ -22,8 +22,8 @@ uint64_t ChainHash(uint64_t previous, const Entry& entry) {
 std::optional<Violation> SafetyChecker::OnLeader(NodeId node, Term term, const RaftLog& log) {
   auto [it, inserted] = leader_of_term_.emplace(term, node);
   if (!inserted && it->second != node) {
-    return Violation{"election-safety", fmt::format("nodes {} and {} both lead term {}",
-                                                    it->second, node, term)};
+    return Violation{"election-safety",
+                     fmt::format("nodes {} and {} both lead term {}", it->second, node, term)};
   }
   if (!inserted) return std::nullopt;  // already checked this leader
   for (const auto& [index, c] : committed_) {
@@ -54,8 +54,8 @@ std::optional<Violation> SafetyChecker::OnEntries(NodeId node, Term prev_term,
         return Violation{"log-matching",
                          fmt::format("entry {} term {}: node {} has term {} before it, node {} "
                                      "has term {}",
-                                     e.index, e.term, it->second.first_node,
-                                     it->second.prev_term, node, prev_term)};
+                                     e.index, e.term, it->second.first_node, it->second.prev_term,
+                                     node, prev_term)};
       }
     }
     prev_term = e.term;
@@ -67,20 +67,21 @@ std::optional<Violation> SafetyChecker::OnApply(NodeId node, Term node_term, con
                                                 uint64_t chain_before, uint64_t* chain_after) {
   *chain_after = ChainHash(chain_before, entry);
   const uint64_t data_hash = HashBytes(entry.data);
-  auto [it, inserted] = committed_.emplace(
-      entry.index, Committed{entry.term, data_hash, *chain_after, node_term});
+  auto [it, inserted] =
+      committed_.emplace(entry.index, Committed{entry.term, data_hash, *chain_after, node_term});
   if (inserted) {
     if (entry.index > max_committed_) max_committed_ = entry.index;
     return std::nullopt;
   }
   Committed& c = it->second;
   if (c.term != entry.term || c.data_hash != data_hash || c.chain != *chain_after) {
-    return Violation{"state-machine-safety",
-                     fmt::format("node {} applied entry {} (term {}) but term {} was applied "
-                                 "there before{}",
-                                 node, entry.index, entry.term, c.term,
-                                 c.chain != *chain_after && c.term == entry.term
-                                     ? " (state before it differs)" : "")};
+    return Violation{
+        "state-machine-safety",
+        fmt::format(
+            "node {} applied entry {} (term {}) but term {} was applied "
+            "there before{}",
+            node, entry.index, entry.term, c.term,
+            c.chain != *chain_after && c.term == entry.term ? " (state before it differs)" : "")};
   }
   if (node_term < c.commit_term_bound) c.commit_term_bound = node_term;
   return std::nullopt;
@@ -89,14 +90,14 @@ std::optional<Violation> SafetyChecker::OnApply(NodeId node, Term node_term, con
 std::optional<Violation> SafetyChecker::OnRestore(NodeId node, LogIndex index, uint64_t chain) {
   auto it = committed_.find(index);
   if (it == committed_.end()) {
-    return Violation{"state-machine-safety",
-                     fmt::format("node {} restored a snapshot at {} that nobody applied", node,
-                                 index)};
+    return Violation{
+        "state-machine-safety",
+        fmt::format("node {} restored a snapshot at {} that nobody applied", node, index)};
   }
   if (it->second.chain != chain) {
-    return Violation{"state-machine-safety",
-                     fmt::format("node {} restored a snapshot at {} whose state differs", node,
-                                 index)};
+    return Violation{
+        "state-machine-safety",
+        fmt::format("node {} restored a snapshot at {} whose state differs", node, index)};
   }
   return std::nullopt;
 }

@@ -39,7 +39,8 @@ class SafetyChecker {
   std::optional<Violation> OnLeader(NodeId node, Term term, const RaftLog& log);
   // Entries about to be persisted by `node`; `prev_term` is the term of the entry before the
   // first one, as the node's log has it.
-  std::optional<Violation> OnEntries(NodeId node, Term prev_term, const std::vector<Entry>& entries);
+  std::optional<Violation> OnEntries(NodeId node, Term prev_term,
+                                     const std::vector<Entry>& entries);
   // `node` (currently at `node_term`) applies `entry`, moving its chain from `chain_before`.
   std::optional<Violation> OnApply(NodeId node, Term node_term, const Entry& entry,
                                    uint64_t chain_before, uint64_t* chain_after);

@@ -1,11 +1,11 @@
 #include "tests/sim/sim_world.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <memory>
 #include <queue>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "common/check.h"
 #include "common/random.h"
@@ -17,8 +17,8 @@
 namespace strand::raft::sim {
 namespace {
 
-constexpr int64_t kTickUs = 10'000;                 // one Raft tick of simulated time
-constexpr int64_t kLivenessDeadlineUs = 30'000'000; // per liveness stage, after faults stop
+constexpr int64_t kTickUs = 10'000;                  // one Raft tick of simulated time
+constexpr int64_t kLivenessDeadlineUs = 30'000'000;  // per liveness stage, after faults stop
 constexpr int kLivenessProposals = 3;
 constexpr int64_t kDelayMaxUs = 60'000;  // the slowest link a profile draws
 constexpr int64_t kSettleUs = 500'000;   // longer than any fault-phase message delay
@@ -106,7 +106,7 @@ struct Node {
   bool up = false;
   bool restart_scheduled = false;
   uint64_t incarnation = 0;  // bumped at every boot, so a pre-crash tick chain dies with it
-  LogIndex sm_index;     // state machine: applied index and hash chain
+  LogIndex sm_index;         // state machine: applied index and hash chain
   uint64_t sm_chain = 0;
   std::map<uint64_t, LogIndex> reads;  // read context -> commit index it must reach
 };
@@ -217,17 +217,17 @@ std::string World::DescribeNodes() {
     for (auto& p : nodes_) {
       const Progress* pr = r.progress(p->id);
       if (pr == nullptr || p->id == n->id) continue;
-      out += fmt::format("\n    peer {} state={} match={} next={} inflight={} probe_sent={} "
-                         "stalled={}",
-                         p->id, static_cast<int>(pr->state), pr->match, pr->next,
-                         pr->inflights.count(), pr->probe_sent, pr->stalled_heartbeats);
+      out += fmt::format(
+          "\n    peer {} state={} match={} next={} inflight={} probe_sent={} "
+          "stalled={}",
+          p->id, static_cast<int>(pr->state), pr->match, pr->next, pr->inflights.count(),
+          pr->probe_sent, pr->stalled_heartbeats);
     }
   }
   return out;
 }
 
-void World::Schedule(int64_t at, Event::Kind kind, NodeId node, Message m,
-                     uint64_t incarnation) {
+void World::Schedule(int64_t at, Event::Kind kind, NodeId node, Message m, uint64_t incarnation) {
   events_.push(Event{at, seq_++, kind, node, std::move(m), incarnation});
 }
 
@@ -252,9 +252,8 @@ void World::Boot(Node& n) {
 
 void World::Crash(Node& n) {
   // A crash keeps a random prefix of the unsynced writes: whatever the disk got to write.
-  const size_t keep = n.storage.pending_writes() == 0
-                          ? 0
-                          : chaos_random_.Uniform(n.storage.pending_writes() + 1);
+  const size_t keep =
+      n.storage.pending_writes() == 0 ? 0 : chaos_random_.Uniform(n.storage.pending_writes() + 1);
   n.storage.Crash(keep);
   n.raw.reset();
   n.up = false;
@@ -279,9 +278,8 @@ void World::ProcessReady(Node& n) {
     Ready rd = n.raw->GetReady();
     const RaftLog& log = n.raw->raft().log();
     if (rd.soft_state) {
-      Trace(fmt::format("node {} is {} at term {} (leader {})", n.id,
-                        RoleName(rd.soft_state->role), n.raw->raft().term(),
-                        rd.soft_state->leader));
+      Trace(fmt::format("node {} is {} at term {} (leader {})", n.id, RoleName(rd.soft_state->role),
+                        n.raw->raft().term(), rd.soft_state->leader));
     }
     if (!rd.entries.empty()) {
       auto prev = log.TermAt(rd.entries.front().index.Prev());
@@ -332,9 +330,8 @@ void World::ApplyReady(Node& n, const Ready& rd) {
 void World::MaybeSnapshot(Node& n) {
   if (!n.raw->ShouldSnapshot()) return;
   STRAND_CHECK(n.raw->raft().log().applied() == n.sm_index);
-  const size_t filler = profile_.snapshot_filler_max == 0
-                            ? 0
-                            : chaos_random_.Uniform(profile_.snapshot_filler_max);
+  const size_t filler =
+      profile_.snapshot_filler_max == 0 ? 0 : chaos_random_.Uniform(profile_.snapshot_filler_max);
   auto data = std::make_shared<const std::string>(SnapshotData(n.sm_index, n.sm_chain, filler));
   const LogIndex compact_to = n.raw->Compact(n.sm_index, data);
   STRAND_CHECK(n.storage.SaveSnapshot(n.raw->raft().snapshot(), compact_to).ok());
@@ -387,8 +384,8 @@ void World::Partition() {
 }
 
 void World::Chaos() {
-  const double total = profile_.crash_weight + profile_.partition_weight +
-                       profile_.heal_weight + profile_.transfer_weight;
+  const double total = profile_.crash_weight + profile_.partition_weight + profile_.heal_weight +
+                       profile_.transfer_weight;
   double pick = chaos_random_.NextDouble() * total;
   if ((pick -= profile_.crash_weight) < 0) {
     Node& n = *nodes_[chaos_random_.Uniform(nodes_.size())];
@@ -446,8 +443,8 @@ void World::RunEvent(const Event& e) {
       if (options_.verbose) {
         const Message& m = e.message;
         Trace(fmt::format("deliver {} {}->{} term={} index={} entries={} reject={}",
-                          MessageTypeName(m.type), m.from, m.to, m.term, m.index,
-                          m.entries.size(), m.reject));
+                          MessageTypeName(m.type), m.from, m.to, m.term, m.index, m.entries.size(),
+                          m.reject));
       }
       n.raw->Step(e.message);
       ProcessReady(n);
@@ -556,15 +553,14 @@ void World::Liveness() {
 SimResult World::Run() {
   SimResult result;
   SetCheckFailureHandler(&ThrowOnCheckFailure);
-  Trace(fmt::format("profile: drop={} dup={} delay_max_us={} long_delay={} chaos_us={} "
-                    "client_us={} restart_max_us={} crash_in_ready={} snapshot_every={} "
-                    "append_bytes_max={} inflight_max={}",
-                    profile_.network.drop, profile_.network.duplicate,
-                    profile_.network.delay_max_us, profile_.network.long_delay,
-                    profile_.chaos_interval_us, profile_.client_interval_us,
-                    profile_.restart_delay_max_us, profile_.crash_in_ready,
-                    profile_.snapshot_interval, profile_.append_bytes_max,
-                    profile_.inflight_messages_max));
+  Trace(fmt::format(
+      "profile: drop={} dup={} delay_max_us={} long_delay={} chaos_us={} "
+      "client_us={} restart_max_us={} crash_in_ready={} snapshot_every={} "
+      "append_bytes_max={} inflight_max={}",
+      profile_.network.drop, profile_.network.duplicate, profile_.network.delay_max_us,
+      profile_.network.long_delay, profile_.chaos_interval_us, profile_.client_interval_us,
+      profile_.restart_delay_max_us, profile_.crash_in_ready, profile_.snapshot_interval,
+      profile_.append_bytes_max, profile_.inflight_messages_max));
   try {
     for (auto& n : nodes_) Boot(*n);
     Schedule(profile_.chaos_interval_us, Event::Kind::kChaos, kNoNode);
