@@ -130,6 +130,18 @@ std::string_view KafkaErrorName(KafkaError error) {
       return "REASSIGNMENT_IN_PROGRESS";
     case KafkaError::kFencedLeaderEpoch:
       return "FENCED_LEADER_EPOCH";
+    case KafkaError::kStaleBrokerEpoch:
+      return "STALE_BROKER_EPOCH";
+    case KafkaError::kInvalidUpdateVersion:
+      return "INVALID_UPDATE_VERSION";
+    case KafkaError::kDuplicateBrokerRegistration:
+      return "DUPLICATE_BROKER_REGISTRATION";
+    case KafkaError::kBrokerIdNotRegistered:
+      return "BROKER_ID_NOT_REGISTERED";
+    case KafkaError::kNewLeaderElected:
+      return "NEW_LEADER_ELECTED";
+    case KafkaError::kIneligibleReplica:
+      return "INELIGIBLE_REPLICA";
     case KafkaError::kUnknownLeaderEpoch:
       return "UNKNOWN_LEADER_EPOCH";
     case KafkaError::kOffsetNotAvailable:

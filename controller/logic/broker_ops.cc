@@ -1,0 +1,236 @@
+// QuorumController: broker registration, heartbeats and sessions, fencing, controlled shutdown,
+// producer-id blocks. See the header.
+#include <fmt/format.h>
+
+#include "controller/logic/quorum_controller.h"
+
+namespace strand::controller {
+namespace {
+
+v1::BrokerRegistrationChangeRecord* AddRegistrationChange(NodeId broker, int64_t epoch,
+                                                          v1::MetadataBatch* batch) {
+  auto* r = batch->add_records()->mutable_broker_registration_change();
+  r->set_broker_id(broker.value());
+  r->set_broker_epoch(epoch);
+  return r;
+}
+
+}  // namespace
+
+ControllerError QuorumController::CheckBrokerEpoch(int32_t broker_id, int64_t epoch) const {
+  const BrokerRegistration* b = working_.broker(NodeId(broker_id));
+  if (b == nullptr) {
+    return {KafkaError::kBrokerIdNotRegistered,
+            fmt::format("broker {} is not registered", broker_id)};
+  }
+  if (b->epoch != epoch) {
+    return {KafkaError::kStaleBrokerEpoch,
+            fmt::format("broker {} epoch {} is stale; the registration has epoch {}", broker_id,
+                        epoch, b->epoch)};
+  }
+  return {};
+}
+
+void QuorumController::RegisterBroker(const v1::RegisterBrokerRequest& req, int64_t now_ms,
+                                      Done<v1::RegisterBrokerResponse> done) {
+  v1::RegisterBrokerResponse resp;
+  auto fail = [&](ControllerError e) {
+    SetError(e, resp.mutable_error());
+    done(resp);
+  };
+  if (!active_) return fail(NotActive());
+  const NodeId id(req.broker_id());
+  if (req.cluster_id() != config_.cluster_id) {
+    return fail({KafkaError::kInconsistentClusterId,
+                 fmt::format("broker belongs to cluster '{}', this is '{}'", req.cluster_id(),
+                             config_.cluster_id)});
+  }
+  if (id.value() < 0 || std::find(config_.controller_ids.begin(), config_.controller_ids.end(),
+                                  id) != config_.controller_ids.end()) {
+    return fail({KafkaError::kInvalidRequest,
+                 fmt::format("node id {} is invalid or belongs to a controller", id)});
+  }
+  if (req.incarnation_id().empty() || req.listeners_size() == 0) {
+    return fail({KafkaError::kInvalidRequest, "an incarnation id and a listener are required"});
+  }
+  v1::MetadataBatch batch;
+  if (const BrokerRegistration* old = working_.broker(id)) {
+    if (old->incarnation_id == req.incarnation_id()) {
+      resp.set_broker_epoch(old->epoch);  // a retried registration: same answer
+      return done(resp);
+    }
+    auto session = sessions_.find(id);
+    if (session != sessions_.end() && session->second.stream_open &&
+        session->second.deadline_ms > now_ms) {
+      return fail({KafkaError::kDuplicateBrokerRegistration,
+                   fmt::format("broker {} is registered by another live process (incarnation "
+                               "{}); retry once it has stopped",
+                               id, old->incarnation_id)});
+    }
+    // A restart: the old incarnation's leaderships and ISR seats go first.
+    if (!old->fenced) AddFenceRecords(id, &batch);
+  }
+  auto* r = batch.add_records()->mutable_register_broker();
+  r->set_broker_id(id.value());
+  r->set_incarnation_id(req.incarnation_id());
+  *r->mutable_listeners() = req.listeners();
+  r->set_rack(req.rack());
+  r->set_fenced(true);
+  absl::Status s = Commit(batch, [this, done, resp, id](bool committed) mutable {
+    if (!committed) {
+      SetError(NotActive(), resp.mutable_error());
+    } else if (const BrokerRegistration* b = working_.broker(id)) {
+      resp.set_broker_epoch(b->epoch);
+    }
+    done(resp);
+  });
+  if (!s.ok()) return fail({KafkaError::kNotController, std::string(s.message())});
+  const BrokerRegistration* b = working_.broker(id);
+  // The stream opens with the first heartbeat; until then a restarted process may replace it.
+  sessions_[id] = Session{b->epoch, now_ms + config_.broker_session_timeout_ms, false, 0,
+                          last_appended_index_};
+}
+
+v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbeatRequest& req,
+                                                        int64_t now_ms) {
+  v1::BrokerHeartbeatResponse resp;
+  if (!active_) {
+    SetError(NotActive(), resp.mutable_error());
+    return resp;
+  }
+  const NodeId id(req.broker_id());
+  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch()); !e.ok()) {
+    SetError(e, resp.mutable_error());
+    return resp;
+  }
+  Session& session = sessions_[id];
+  session.epoch = req.broker_epoch();
+  session.deadline_ms = now_ms + config_.broker_session_timeout_ms;
+  session.stream_open = true;
+  session.metadata_offset = std::max(session.metadata_offset, req.metadata_offset());
+  const BrokerRegistration* b = working_.broker(id);
+  const bool caught_up = session.metadata_offset >= session.caught_up_offset;
+  v1::MetadataBatch batch;
+  if (req.want_shut_down()) {
+    if (!b->in_controlled_shutdown) {
+      AddRegistrationChange(id, b->epoch, &batch)->set_in_controlled_shutdown(true);
+    }
+    AddShutdownRecords(id, &batch);
+  } else if (req.want_fence() && !b->fenced) {
+    AddFenceRecords(id, &batch);
+  } else if (b->fenced && caught_up && !req.want_fence() && !b->in_controlled_shutdown) {
+    AddRegistrationChange(id, b->epoch, &batch)->set_fence(v1::FENCE_CHANGE_UNFENCE);
+  }
+  if (batch.records_size() > 0) {
+    if (absl::Status s = Commit(std::move(batch), [](bool) {}); !s.ok()) {
+      SetError({KafkaError::kNotController, std::string(s.message())}, resp.mutable_error());
+      return resp;
+    }
+  }
+  b = working_.broker(id);
+  resp.set_is_fenced(b->fenced);
+  resp.set_is_caught_up(caught_up);
+  // Shutdown is done once the broker leads nothing that someone else could lead, and the
+  // records that moved its leaderships are committed.
+  resp.set_should_shut_down(req.want_shut_down() && !LeadsMovablePartitions(id) &&
+                            last_appended_index_ <= committed_index_);
+  return resp;
+}
+
+void QuorumController::HeartbeatStreamClosed(NodeId broker, int64_t broker_epoch,
+                                             int64_t now_ms) {
+  auto it = sessions_.find(broker);
+  if (!active_ || it == sessions_.end() || it->second.epoch != broker_epoch) return;
+  // A broken stream is a strong failure signal: fence soon unless the broker comes back.
+  it->second.stream_open = false;
+  it->second.deadline_ms =
+      std::min(it->second.deadline_ms, now_ms + config_.broker_stream_grace_ms);
+}
+
+void QuorumController::FenceExpiredBrokers(int64_t now_ms) {
+  v1::MetadataBatch batch;
+  for (auto& [id, session] : sessions_) {
+    const BrokerRegistration* b = working_.broker(id);
+    if (b == nullptr || b->epoch != session.epoch || b->fenced) continue;
+    if (session.deadline_ms > now_ms) continue;
+    AddFenceRecords(id, &batch);
+  }
+  // One batch (one Raft entry) for every partition affected by every expired session.
+  if (batch.records_size() > 0) (void)Commit(std::move(batch), [](bool) {});
+}
+
+void QuorumController::AddFenceRecords(NodeId broker, v1::MetadataBatch* batch) {
+  const BrokerRegistration* b = working_.broker(broker);
+  AddRegistrationChange(broker, b->epoch, batch)->set_fence(v1::FENCE_CHANGE_FENCE);
+  AddLeaveRecords(broker, batch);
+}
+
+void QuorumController::AddShutdownRecords(NodeId broker, v1::MetadataBatch* batch) {
+  AddLeaveRecords(broker, batch);
+}
+
+void QuorumController::AllocateProducerIds(const v1::AllocateProducerIdsRequest& req,
+                                           Done<v1::AllocateProducerIdsResponse> done) {
+  v1::AllocateProducerIdsResponse resp;
+  if (!active_) {
+    SetError(NotActive(), resp.mutable_error());
+    return done(resp);
+  }
+  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch()); !e.ok()) {
+    SetError(e, resp.mutable_error());
+    return done(resp);
+  }
+  const int64_t start = working_.next_producer_id();
+  v1::MetadataBatch batch;
+  auto* r = batch.add_records()->mutable_producer_ids();
+  r->set_broker_id(req.broker_id());
+  r->set_broker_epoch(req.broker_epoch());
+  r->set_next_producer_id(start + config_.producer_id_block_size);
+  resp.set_producer_id_start(start);
+  resp.set_producer_id_len(config_.producer_id_block_size);
+  absl::Status s = Commit(batch, [this, done, resp](bool committed) mutable {
+    if (!committed) {
+      resp.Clear();
+      SetError(NotActive(), resp.mutable_error());
+    }
+    done(resp);
+  });
+  if (!s.ok()) {
+    resp.Clear();
+    SetError({KafkaError::kNotController, std::string(s.message())}, resp.mutable_error());
+    done(resp);
+  }
+}
+
+void QuorumController::UnregisterBroker(const admin::v1::UnregisterBrokerRequest& req,
+                                        Done<admin::v1::UnregisterBrokerResponse> done) {
+  admin::v1::UnregisterBrokerResponse resp;
+  auto reply = [&](ControllerError e) {
+    SetError(e, resp.mutable_error());
+    done(resp);
+  };
+  if (!active_) return reply(NotActive());
+  const BrokerRegistration* b = working_.broker(NodeId(req.broker_id()));
+  if (b == nullptr) {
+    return reply({KafkaError::kBrokerIdNotRegistered,
+                  fmt::format("broker {} is not registered", req.broker_id())});
+  }
+  if (!b->fenced) {
+    return reply({KafkaError::kInvalidRequest,
+                  fmt::format("broker {} is running; shut it down before unregistering it",
+                              req.broker_id())});
+  }
+  v1::MetadataBatch batch;
+  auto* r = batch.add_records()->mutable_unregister_broker();
+  r->set_broker_id(req.broker_id());
+  r->set_broker_epoch(b->epoch);
+  sessions_.erase(NodeId(req.broker_id()));
+  absl::Status s = Commit(batch, [this, done](bool committed) {
+    admin::v1::UnregisterBrokerResponse out;
+    if (!committed) SetError(NotActive(), out.mutable_error());
+    done(out);
+  });
+  if (!s.ok()) reply({KafkaError::kNotController, std::string(s.message())});
+}
+
+}  // namespace strand::controller

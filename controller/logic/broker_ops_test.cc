@@ -1,0 +1,176 @@
+// Tests the broker lifecycle on the active controller: registration (fenced first), unfencing
+// once caught up, fencing on session expiry or a broken heartbeat stream (with its grace),
+// re-registration after a restart, duplicate processes, controlled shutdown, producer ids.
+#include <gtest/gtest.h>
+
+#include "controller/logic/test_controller.h"
+
+namespace strand::controller {
+namespace {
+
+using testing::TestController;
+
+TEST(Brokers, Register_StartsFenced_UnfencedOnceCaughtUp) {
+  TestController t;
+  const int64_t epoch = t.Register(101, "r1");
+  EXPECT_GT(epoch, 0);
+  EXPECT_TRUE(t.committed.broker(NodeId(101))->fenced);
+  // Behind the metadata log: stays fenced.
+  v1::BrokerHeartbeatRequest behind;
+  behind.set_broker_id(101);
+  behind.set_broker_epoch(epoch);
+  behind.set_metadata_offset(0);
+  auto r = t.controller.Heartbeat(behind, t.now_ms);
+  EXPECT_TRUE(r.is_fenced());
+  EXPECT_FALSE(r.is_caught_up());
+  // Caught up: unfenced.
+  r = t.Heartbeat(101);
+  EXPECT_FALSE(r.is_fenced());
+  EXPECT_TRUE(t.committed.BrokerIsActive(NodeId(101)));
+}
+
+TEST(Brokers, Register_Errors) {
+  TestController t;
+  v1::RegisterBrokerRequest req;
+  req.set_cluster_id("other");
+  req.set_broker_id(101);
+  req.set_incarnation_id("x");
+  req.add_listeners()->set_port(1);
+  std::optional<v1::RegisterBrokerResponse> resp;
+  t.controller.RegisterBroker(req, t.now_ms, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->error().name(), "INCONSISTENT_CLUSTER_ID");
+  req.set_cluster_id("test-cluster");
+  req.set_broker_id(2);  // a controller's id
+  t.controller.RegisterBroker(req, t.now_ms, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->error().name(), "INVALID_REQUEST");
+}
+
+TEST(Brokers, SessionExpiry_FencesAndMovesLeadership) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  ASSERT_EQ(t.CreateTopic("t", 3, 3).error().code(), 0);
+  // 101 stops heartbeating; the others keep their sessions alive.
+  for (int i = 0; i < 8; ++i) {
+    t.Advance(500);
+    t.Heartbeat(102);
+    t.Heartbeat(103);
+    t.controller.Tick(t.now_ms);
+    t.CommitAll();
+  }
+  EXPECT_TRUE(t.committed.broker(NodeId(101))->fenced);
+  for (int p = 0; p < 3; ++p) {
+    const PartitionState& ps = t.Partition("t", p);
+    EXPECT_NE(ps.leader, NodeId(101));
+    EXPECT_FALSE(ps.InIsr(NodeId(101)));
+    EXPECT_TRUE(t.committed.BrokerIsActive(ps.leader));
+  }
+}
+
+TEST(Brokers, BrokenStream_FencesAfterGrace_UnlessReconnected) {
+  TestController t;
+  t.AddBrokers({101, 102});
+  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
+  t.Advance(200);  // within the 300 ms grace: reconnects
+  t.Heartbeat(101);
+  t.Advance(200);
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  EXPECT_FALSE(t.committed.broker(NodeId(101))->fenced);
+  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
+  t.Advance(301);  // far sooner than the 3 s session timeout
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  EXPECT_TRUE(t.committed.broker(NodeId(101))->fenced);
+}
+
+TEST(Brokers, NewIncarnation_ReplacesOldCleanly) {
+  TestController t;
+  t.AddBrokers({101, 102});
+  ASSERT_EQ(t.CreateTopic("t", 2, 2).error().code(), 0);
+  const int64_t old_epoch = t.epochs[101];
+  // A second live process with the same id is refused while the first's stream is open.
+  v1::RegisterBrokerRequest dup;
+  dup.set_cluster_id("test-cluster");
+  dup.set_broker_id(101);
+  dup.set_incarnation_id("impostor");
+  dup.add_listeners()->set_port(1);
+  std::optional<v1::RegisterBrokerResponse> resp;
+  t.controller.RegisterBroker(dup, t.now_ms, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->error().name(), "DUPLICATE_BROKER_REGISTRATION");
+  // After a crash (stream closed), the restarted process registers at once.
+  t.controller.HeartbeatStreamClosed(NodeId(101), old_epoch, t.now_ms);
+  const int64_t new_epoch = t.Register(101, "", "restarted");
+  EXPECT_GT(new_epoch, old_epoch);
+  EXPECT_EQ(t.committed.broker(NodeId(101))->incarnation_id, "restarted");
+  EXPECT_TRUE(t.committed.broker(NodeId(101))->fenced);
+  for (int p = 0; p < 2; ++p) EXPECT_NE(t.Partition("t", p).leader, NodeId(101));
+  // Its old epoch is no longer accepted; the new one is, and unfences it.
+  v1::BrokerHeartbeatRequest stale;
+  stale.set_broker_id(101);
+  stale.set_broker_epoch(old_epoch);
+  EXPECT_EQ(t.controller.Heartbeat(stale, t.now_ms).error().name(), "STALE_BROKER_EPOCH");
+  EXPECT_FALSE(t.Heartbeat(101).is_fenced());
+}
+
+TEST(Brokers, ControlledShutdown_MovesLeadershipThenAllowsExit) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  ASSERT_EQ(t.CreateTopic("t", 6, 3).error().code(), 0);
+  auto first = t.controller.Heartbeat(
+      [&] {
+        v1::BrokerHeartbeatRequest r;
+        r.set_broker_id(101);
+        r.set_broker_epoch(t.epochs[101]);
+        r.set_metadata_offset(t.committed.offset());
+        r.set_want_shut_down(true);
+        return r;
+      }(),
+      t.now_ms);
+  EXPECT_FALSE(first.should_shut_down());  // the leadership moves are not committed yet
+  t.CommitAll();
+  auto second = t.Heartbeat(101, /*shut_down=*/true);
+  EXPECT_TRUE(second.should_shut_down());
+  EXPECT_TRUE(t.committed.broker(NodeId(101))->in_controlled_shutdown);
+  for (int p = 0; p < 6; ++p) {
+    EXPECT_NE(t.Partition("t", p).leader, NodeId(101));
+    EXPECT_FALSE(t.Partition("t", p).InIsr(NodeId(101)));
+  }
+}
+
+TEST(Brokers, ProducerIdBlocks_DoNotOverlap) {
+  TestController t;
+  t.AddBrokers({101, 102});
+  std::vector<int64_t> starts;
+  for (int broker : {101, 102, 101}) {
+    v1::AllocateProducerIdsRequest req;
+    req.set_broker_id(broker);
+    req.set_broker_epoch(t.epochs[broker]);
+    std::optional<v1::AllocateProducerIdsResponse> resp;
+    t.controller.AllocateProducerIds(req, [&](auto r) { resp = r; });
+    EXPECT_FALSE(resp.has_value());  // answered once committed
+    t.CommitAll();
+    ASSERT_TRUE(resp.has_value());
+    EXPECT_EQ(resp->producer_id_len(), 1000);
+    starts.push_back(resp->producer_id_start());
+  }
+  EXPECT_EQ(starts, (std::vector<int64_t>{0, 1000, 2000}));
+}
+
+TEST(Brokers, Activation_GivesEveryBrokerAFullSession) {
+  TestController t;
+  t.AddBrokers({101});
+  // A new active controller (failover) must not fence brokers that are still reconnecting.
+  t.controller.BecomeActive(t.committed, 2, t.now_ms);
+  t.CommitAll();
+  t.Advance(2'000);
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  EXPECT_FALSE(t.committed.broker(NodeId(101))->fenced);
+  t.Advance(1'500);
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  EXPECT_TRUE(t.committed.broker(NodeId(101))->fenced);
+}
+
+}  // namespace
+}  // namespace strand::controller

@@ -1,0 +1,332 @@
+// QuorumController: partition leadership — leader election when brokers leave, ISR changes from
+// leaders (AlterPartition), manual elections, reassignment, preferred-leader rebalancing.
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "controller/logic/quorum_controller.h"
+#include "controller/state/config_defs.h"
+
+namespace strand::controller {
+namespace {
+
+v1::PartitionChangeRecord* AddChange(const TopicId& id, int32_t partition,
+                                     v1::MetadataBatch* batch) {
+  auto* r = batch->add_records()->mutable_partition_change();
+  r->set_topic_id(id.Bytes());
+  r->set_partition(partition);
+  return r;
+}
+
+void SetIsr(const std::vector<NodeId>& isr, v1::PartitionChangeRecord* r) {
+  r->set_set_isr(true);
+  FromNodeIds(isr, r->mutable_isr());
+}
+
+std::vector<NodeId> Without(const std::vector<NodeId>& ids, NodeId gone) {
+  std::vector<NodeId> out;
+  for (NodeId id : ids) {
+    if (id != gone) out.push_back(id);
+  }
+  return out;
+}
+
+bool Contains(const std::vector<NodeId>& ids, NodeId id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+bool QuorumController::Eligible(NodeId node) const {
+  const BrokerRegistration* b = working_.broker(node);
+  return b != nullptr && !b->fenced && !b->in_controlled_shutdown;
+}
+
+NodeId QuorumController::ChooseLeader(const PartitionState& p, NodeId excluded) const {
+  // Preferred order among the ISR, so leadership tends back to the preferred replica.
+  for (NodeId r : p.replicas) {
+    if (r != excluded && p.InIsr(r) && Eligible(r)) return r;
+  }
+  return kNoNode;
+}
+
+void QuorumController::AddLeaveRecords(NodeId leaving, v1::MetadataBatch* batch) {
+  for (const auto& [name, t] : working_.topics()) {
+    for (size_t i = 0; i < t.partitions.size(); ++i) {
+      const PartitionState& p = t.partitions[i];
+      const bool leads = p.leader == leaving;
+      if (!leads && !p.InIsr(leaving)) continue;
+      // The last ISR member stays in the ISR: it holds every committed record, so it must be
+      // the one elected when it comes back (KRaft semantics).
+      std::vector<NodeId> isr = p.isr.size() > 1 ? Without(p.isr, leaving) : p.isr;
+      NodeId leader = p.leader;
+      if (leads) {
+        PartitionState next = p;
+        next.isr = isr;
+        leader = ChooseLeader(next, leaving);
+        if (leader == kNoNode &&
+            ConfigAsBool(TopicConfig(working_, name, "unclean.leader.election.enable"))) {
+          for (NodeId r : p.replicas) {
+            if (r != leaving && Eligible(r)) {
+              leader = r;  // unclean: an out-of-sync replica leads, with itself as the ISR
+              isr = {r};
+              break;
+            }
+          }
+        }
+      }
+      if (isr == p.isr && leader == p.leader) continue;
+      auto* r = AddChange(t.id, static_cast<int32_t>(i), batch);
+      if (leader != p.leader) r->set_leader(leader.value());
+      if (isr != p.isr) SetIsr(isr, r);
+    }
+  }
+}
+
+bool QuorumController::LeadsMovablePartitions(NodeId broker) const {
+  for (const auto& [name, t] : working_.topics()) {
+    for (const PartitionState& p : t.partitions) {
+      if (p.leader == broker && ChooseLeader(p, broker) != kNoNode) return true;
+    }
+  }
+  return false;
+}
+
+void QuorumController::FillPartitionState(const TopicId& id, int32_t partition,
+                                          v1::PartitionState* out) const {
+  out->set_topic_id(id.Bytes());
+  out->set_partition(partition);
+  if (const PartitionState* p = working_.partition(id, partition)) {
+    out->set_leader(p->leader.value());
+    out->set_leader_epoch(p->leader_epoch.value());
+    out->set_partition_epoch(p->partition_epoch);
+    FromNodeIds(p->isr, out->mutable_isr());
+  }
+}
+
+void QuorumController::AlterPartition(const v1::AlterPartitionRequest& req,
+                                      Done<v1::AlterPartitionResponse> done) {
+  v1::AlterPartitionResponse resp;
+  if (!active_) {
+    SetError(NotActive(), resp.mutable_error());
+    return done(resp);
+  }
+  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch()); !e.ok()) {
+    SetError(e, resp.mutable_error());
+    return done(resp);
+  }
+  const NodeId leader(req.broker_id());
+  v1::MetadataBatch batch;
+  std::vector<ControllerError> errors;
+  for (const v1::PartitionIsrChange& c : req.partitions()) {
+    auto id = TopicId::FromBytes(c.topic_id());
+    const TopicImage* t = id ? working_.topic(*id) : nullptr;
+    const PartitionState* p = id ? working_.partition(*id, c.partition()) : nullptr;
+    ControllerError e;
+    const std::vector<NodeId> isr = ToNodeIds(c.new_isr());
+    if (p == nullptr) {
+      e = {KafkaError::kUnknownTopicOrPartition, "unknown topic id or partition"};
+    } else if (p->leader != leader) {
+      e = {KafkaError::kNotLeaderOrFollower,
+           fmt::format("broker {} does not lead partition {}", leader, c.partition())};
+    } else if (c.leader_epoch() < p->leader_epoch.value()) {
+      e = {KafkaError::kFencedLeaderEpoch, fmt::format("leader epoch {} is older than {}",
+                                                       c.leader_epoch(), p->leader_epoch)};
+    } else if (c.leader_epoch() > p->leader_epoch.value()) {
+      e = {KafkaError::kUnknownLeaderEpoch, "leader epoch from the future"};
+    } else if (c.partition_epoch() != p->partition_epoch) {
+      e = {KafkaError::kInvalidUpdateVersion,
+           fmt::format("partition epoch {} is not the current {}", c.partition_epoch(),
+                       p->partition_epoch)};
+    } else if (!Contains(isr, leader)) {
+      e = {KafkaError::kInvalidRequest, "the new ISR must contain the leader"};
+    } else {
+      for (NodeId m : isr) {
+        if (!p->IsReplica(m) || (!p->InIsr(m) && !Eligible(m))) {
+          e = {KafkaError::kIneligibleReplica,
+               fmt::format("broker {} cannot join the ISR (not a replica, fenced or shutting "
+                           "down)",
+                           m)};
+          break;
+        }
+      }
+      if (std::set<NodeId>(isr.begin(), isr.end()).size() != isr.size()) {
+        e = {KafkaError::kInvalidRequest, "the new ISR lists a broker twice"};
+      }
+    }
+    if (e.ok() && isr != p->isr) {
+      if (p->Reassigning() &&
+          std::all_of(p->adding_replicas.begin(), p->adding_replicas.end(),
+                      [&](NodeId a) { return Contains(isr, a); })) {
+        AddCompleteReassignment(*t, c.partition(), isr, &batch);
+      } else {
+        SetIsr(isr, AddChange(*id, c.partition(), &batch));
+      }
+    }
+    errors.push_back(e);
+  }
+  auto respond = [this, req, errors, done](bool committed) {
+    v1::AlterPartitionResponse out;
+    if (!committed) {
+      SetError(NotActive(), out.mutable_error());
+      return done(out);
+    }
+    for (int i = 0; i < req.partitions_size(); ++i) {
+      auto* ps = out.add_partitions();
+      auto id = TopicId::FromBytes(req.partitions(i).topic_id());
+      if (id && errors[static_cast<size_t>(i)].ok()) {
+        FillPartitionState(*id, req.partitions(i).partition(), ps);
+      } else {
+        ps->set_topic_id(req.partitions(i).topic_id());
+        ps->set_partition(req.partitions(i).partition());
+      }
+      SetError(errors[static_cast<size_t>(i)], ps->mutable_error());
+    }
+    done(out);
+  };
+  if (absl::Status s = Commit(std::move(batch), respond); !s.ok()) {
+    SetError({KafkaError::kNotController, std::string(s.message())}, resp.mutable_error());
+    done(resp);
+  }
+}
+
+void QuorumController::AddCompleteReassignment(const TopicImage& t, int32_t index,
+                                               const std::vector<NodeId>& isr,
+                                               v1::MetadataBatch* batch) {
+  const PartitionState& p = t.partitions[static_cast<size_t>(index)];
+  std::vector<NodeId> target;
+  for (NodeId r : p.replicas) {
+    if (!Contains(p.removing_replicas, r)) target.push_back(r);
+  }
+  std::vector<NodeId> new_isr;
+  for (NodeId m : isr) {
+    if (Contains(target, m)) new_isr.push_back(m);
+  }
+  PartitionState next = p;
+  next.replicas = target;
+  next.isr = new_isr;
+  NodeId leader = Contains(target, p.leader) && Eligible(p.leader) ? p.leader
+                                                                   : ChooseLeader(next, kNoNode);
+  auto* r = AddChange(t.id, index, batch);
+  r->set_set_replicas(true);
+  FromNodeIds(target, r->mutable_replicas());
+  SetIsr(new_isr, r);
+  r->set_set_reassignment(true);
+  if (leader != p.leader) r->set_leader(leader.value());
+}
+
+void QuorumController::ElectLeaders(const admin::v1::ElectLeadersRequest& req,
+                                    Done<admin::v1::ElectLeadersResponse> done) {
+  admin::v1::ElectLeadersResponse resp;
+  std::vector<std::pair<std::string, int32_t>> targets;
+  if (req.partitions_size() == 0) {
+    for (const auto& [name, t] : working_.topics()) {
+      for (size_t i = 0; i < t.partitions.size(); ++i) {
+        targets.emplace_back(name, static_cast<int32_t>(i));
+      }
+    }
+  } else {
+    for (const auto& tp : req.partitions()) targets.emplace_back(tp.topic(), tp.partition());
+  }
+  v1::MetadataBatch batch;
+  for (const auto& [name, index] : targets) {
+    auto* result = resp.add_results();
+    result->mutable_partition()->set_topic(name);
+    result->mutable_partition()->set_partition(index);
+    ControllerError e;
+    const TopicImage* t = working_.topic(name);
+    if (!active_) {
+      e = NotActive();
+    } else if (t == nullptr || index < 0 || index >= static_cast<int32_t>(t->partitions.size())) {
+      e = {KafkaError::kUnknownTopicOrPartition, fmt::format("unknown partition {}-{}", name, index)};
+    } else {
+      const PartitionState& p = t->partitions[static_cast<size_t>(index)];
+      NodeId leader = kNoNode;
+      std::vector<NodeId> isr = p.isr;
+      if (req.election_type() == admin::v1::PREFERRED) {
+        const NodeId preferred = p.replicas.empty() ? kNoNode : p.replicas.front();
+        if (p.leader == preferred) {
+          e = {KafkaError::kElectionNotNeeded, "the preferred replica already leads"};
+        } else if (!p.InIsr(preferred) || !Eligible(preferred)) {
+          e = {KafkaError::kPreferredLeaderNotAvailable,
+               fmt::format("preferred replica {} is not in sync or not available", preferred)};
+        } else {
+          leader = preferred;
+        }
+      } else if (p.leader != kNoNode) {
+        e = {KafkaError::kElectionNotNeeded, "the partition has a leader"};
+      } else {
+        leader = ChooseLeader(p, kNoNode);
+        for (size_t i = 0; leader == kNoNode && i < p.replicas.size(); ++i) {
+          if (Eligible(p.replicas[i])) {
+            leader = p.replicas[i];
+            isr = {leader};  // unclean: may lose records the old ISR had acknowledged
+          }
+        }
+        if (leader == kNoNode) {
+          e = {KafkaError::kEligibleLeadersNotAvailable, "no replica is on a live broker"};
+        }
+      }
+      if (e.ok()) {
+        auto* r = AddChange(t->id, index, &batch);
+        r->set_leader(leader.value());
+        if (isr != p.isr) SetIsr(isr, r);
+        result->set_leader(leader.value());
+      } else {
+        result->set_leader(p.leader.value());
+      }
+    }
+    SetError(e, result->mutable_error());
+  }
+  if (!active_ || batch.records_size() == 0) return done(resp);
+  absl::Status s = Commit(std::move(batch), [this, done, resp](bool committed) mutable {
+    if (!committed) {
+      for (auto& r : *resp.mutable_results()) {
+        if (r.error().code() == 0) SetError(NotActive(), r.mutable_error());
+      }
+    }
+    done(resp);
+  });
+  if (!s.ok()) {
+    for (auto& r : *resp.mutable_results()) {
+      SetError({KafkaError::kNotController, std::string(s.message())}, r.mutable_error());
+    }
+    done(resp);
+  }
+}
+
+void QuorumController::RebalanceLeaders(int64_t now_ms) {
+  if (now_ms < next_rebalance_ms_) return;
+  next_rebalance_ms_ =
+      now_ms + 1000 * ConfigAsLong(ClusterConfig(working_,
+                                                 "leader.imbalance.check.interval.seconds"));
+  if (!ConfigAsBool(ClusterConfig(working_, "auto.leader.rebalance.enable"))) return;
+  const int64_t percent =
+      ConfigAsLong(ClusterConfig(working_, "leader.imbalance.per.broker.percentage"));
+  // Per preferred leader: how many of its partitions are led by someone else.
+  std::map<NodeId, std::pair<int64_t, int64_t>> imbalance;  // broker -> (preferred, not led)
+  for (const auto& [name, t] : working_.topics()) {
+    for (const PartitionState& p : t.partitions) {
+      if (p.replicas.empty()) continue;
+      auto& [preferred, not_led] = imbalance[p.replicas.front()];
+      ++preferred;
+      if (p.leader != p.replicas.front()) ++not_led;
+    }
+  }
+  v1::MetadataBatch batch;
+  for (const auto& [name, t] : working_.topics()) {
+    for (size_t i = 0; i < t.partitions.size(); ++i) {
+      const PartitionState& p = t.partitions[i];
+      if (p.replicas.empty() || p.leader == p.replicas.front()) continue;
+      const NodeId preferred = p.replicas.front();
+      const auto [total, not_led] = imbalance[preferred];
+      if (not_led * 100 <= percent * total) continue;
+      if (!p.InIsr(preferred) || !Eligible(preferred)) continue;
+      AddChange(t.id, static_cast<int32_t>(i), &batch)->set_leader(preferred.value());
+    }
+  }
+  if (batch.records_size() > 0) (void)Commit(std::move(batch), [](bool) {});
+}
+
+}  // namespace strand::controller

@@ -1,0 +1,207 @@
+// Tests topic operations of the active controller: creation (defaults, validation, explicit
+// placement, validate-only), answers only after commit, deletion, adding partitions, configs,
+// and NOT_CONTROLLER when leadership is lost with requests in flight.
+#include <gtest/gtest.h>
+
+#include "controller/logic/test_controller.h"
+
+namespace strand::controller {
+namespace {
+
+using testing::TestController;
+
+int Code(const strand::common::v1::Error& e) { return e.code(); }
+constexpr int kOk = 0;
+
+TEST(CreateTopics, Created_WithLeadersInIsr) {
+  TestController t;
+  t.AddBrokers({1 + 100, 2 + 100, 3 + 100});
+  auto r = t.CreateTopic("orders", 6, 3, {{"retention.ms", "3600000"}});
+  ASSERT_EQ(Code(r.error()), kOk) << r.error().message();
+  EXPECT_EQ(r.topic_id().size(), 22u);
+  const TopicImage* topic = t.committed.topic("orders");
+  ASSERT_NE(topic, nullptr);
+  ASSERT_EQ(topic->partitions.size(), 6u);
+  for (const PartitionState& p : topic->partitions) {
+    EXPECT_EQ(p.replicas.size(), 3u);
+    EXPECT_EQ(p.isr, p.replicas);
+    EXPECT_EQ(p.leader, p.replicas.front());
+  }
+  EXPECT_EQ(t.committed.config({v1::TOPIC, "orders"}, "retention.ms"), "3600000");
+}
+
+TEST(CreateTopics, Defaults_FromClusterConfig) {
+  testing::TestController t;
+  t.AddBrokers({101, 102});
+  admin::v1::AlterConfigsRequest alter;
+  alter.set_resource_type(admin::v1::BROKER);
+  for (auto [k, v] : {std::pair{"num.partitions", "4"}, {"default.replication.factor", "2"}}) {
+    auto* c = alter.add_changes();
+    c->set_name(k);
+    c->set_value(v);
+  }
+  t.controller.AlterConfigs(alter, [](admin::v1::AlterConfigsResponse r) {
+    EXPECT_EQ(r.error().code(), 0);
+  });
+  t.CommitAll();
+  auto r = t.CreateTopic("defaults", 0, 0);
+  ASSERT_EQ(Code(r.error()), kOk);
+  EXPECT_EQ(t.committed.topic("defaults")->partitions.size(), 4u);
+  EXPECT_EQ(t.Partition("defaults", 0).replicas.size(), 2u);
+}
+
+TEST(CreateTopics, Errors_HaveKafkaCodes) {
+  TestController t;
+  t.AddBrokers({101, 102});
+  ASSERT_EQ(Code(t.CreateTopic("exists", 1, 1).error()), kOk);
+  EXPECT_EQ(t.CreateTopic("exists", 1, 1).error().name(), "TOPIC_ALREADY_EXISTS");
+  EXPECT_EQ(t.CreateTopic("bad name!", 1, 1).error().name(), "INVALID_TOPIC_EXCEPTION");
+  EXPECT_EQ(t.CreateTopic("..", 1, 1).error().name(), "INVALID_TOPIC_EXCEPTION");
+  EXPECT_EQ(t.CreateTopic(std::string(250, 'x'), 1, 1).error().name(), "INVALID_TOPIC_EXCEPTION");
+  ASSERT_EQ(Code(t.CreateTopic("my.topic", 1, 1).error()), kOk);
+  EXPECT_EQ(t.CreateTopic("my_topic", 1, 1).error().name(), "INVALID_TOPIC_EXCEPTION");
+  EXPECT_EQ(t.CreateTopic("too-wide", 1, 3).error().name(), "INVALID_REPLICATION_FACTOR");
+  EXPECT_EQ(t.CreateTopic("negative", -1, 1).error().name(), "INVALID_PARTITIONS");
+  auto cfg = t.CreateTopic("cfg", 1, 1, {{"retention.ms", "forever"}});
+  EXPECT_EQ(cfg.error().name(), "INVALID_CONFIG");
+  EXPECT_NE(cfg.error().message().find("retention.ms"), std::string::npos);
+  EXPECT_EQ(t.CreateTopic("cfg2", 1, 1, {{"no.such.config", "1"}}).error().name(),
+            "INVALID_CONFIG");
+  EXPECT_EQ(t.committed.topics().size(), 2u);  // nothing but the two valid topics was written
+}
+
+TEST(CreateTopics, ExplicitAssignment_IsValidatedAndUsed) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  admin::v1::CreateTopicsRequest req;
+  auto* topic = req.add_topics();
+  topic->set_name("placed");
+  for (auto replicas : {std::vector<int>{103, 101}, std::vector<int>{102, 103}}) {
+    auto* a = topic->add_assignments();
+    for (int r : replicas) a->add_replicas(r);
+  }
+  std::optional<admin::v1::CreateTopicsResponse> resp;
+  t.controller.CreateTopics(req, [&](auto r) { resp = r; });
+  t.CommitAll();
+  ASSERT_EQ(resp->topics(0).error().code(), 0) << resp->topics(0).error().message();
+  EXPECT_EQ(t.Partition("placed", 0).replicas, (std::vector<NodeId>{NodeId(103), NodeId(101)}));
+  EXPECT_EQ(t.Partition("placed", 0).leader, NodeId(103));
+
+  topic->set_name("unknown-broker");
+  topic->mutable_assignments(0)->set_replicas(0, 999);
+  t.controller.CreateTopics(req, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->topics(0).error().name(), "INVALID_REPLICA_ASSIGNMENT");
+  topic->set_name("duplicate-replica");
+  topic->mutable_assignments(0)->set_replicas(0, 101);
+  topic->mutable_assignments(0)->set_replicas(1, 101);
+  t.controller.CreateTopics(req, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->topics(0).error().name(), "INVALID_REPLICA_ASSIGNMENT");
+}
+
+TEST(CreateTopics, AnswerWaitsForCommit) {
+  TestController t;
+  t.AddBrokers({101});
+  admin::v1::CreateTopicsRequest req;
+  req.add_topics()->set_name("later");
+  req.mutable_topics(0)->set_partitions(1);
+  req.mutable_topics(0)->set_replication_factor(1);
+  bool answered = false;
+  t.controller.CreateTopics(req, [&](auto) { answered = true; });
+  EXPECT_FALSE(answered);
+  EXPECT_NE(t.controller.working().topic("later"), nullptr);  // visible to later requests
+  EXPECT_EQ(t.committed.topic("later"), nullptr);
+  t.CommitAll();
+  EXPECT_TRUE(answered);
+}
+
+TEST(CreateTopics, ValidateOnly_WritesNothing) {
+  TestController t;
+  t.AddBrokers({101});
+  admin::v1::CreateTopicsRequest req;
+  req.set_validate_only(true);
+  req.add_topics()->set_name("dry");
+  req.mutable_topics(0)->set_partitions(3);
+  req.mutable_topics(0)->set_replication_factor(1);
+  std::optional<admin::v1::CreateTopicsResponse> resp;
+  t.controller.CreateTopics(req, [&](auto r) { resp = r; });
+  ASSERT_TRUE(resp.has_value());
+  EXPECT_EQ(resp->topics(0).error().code(), 0);
+  EXPECT_TRUE(t.log.batches.empty());
+}
+
+TEST(CreateTopics, LeadershipLost_AnswersNotController) {
+  TestController t;
+  t.AddBrokers({101});
+  admin::v1::CreateTopicsRequest req;
+  req.add_topics()->set_name("lost");
+  req.mutable_topics(0)->set_partitions(1);
+  req.mutable_topics(0)->set_replication_factor(1);
+  std::optional<admin::v1::CreateTopicsResponse> resp;
+  t.controller.CreateTopics(req, [&](auto r) { resp = r; });
+  t.controller.BecomeStandby();
+  ASSERT_TRUE(resp.has_value());
+  EXPECT_EQ(resp->topics(0).error().name(), "NOT_CONTROLLER");
+  t.controller.CreateTopics(req, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->topics(0).error().name(), "NOT_CONTROLLER");
+}
+
+TEST(DeleteTopics, RemovesTopic_UnknownIsAnError) {
+  TestController t;
+  t.AddBrokers({101});
+  ASSERT_EQ(Code(t.CreateTopic("gone", 2, 1).error()), kOk);
+  admin::v1::DeleteTopicsRequest req;
+  req.add_names("gone");
+  req.add_names("never");
+  std::optional<admin::v1::DeleteTopicsResponse> resp;
+  t.controller.DeleteTopics(req, [&](auto r) { resp = r; });
+  t.CommitAll();
+  ASSERT_TRUE(resp.has_value());
+  EXPECT_EQ(resp->topics(0).error().code(), 0);
+  EXPECT_EQ(resp->topics(1).error().name(), "UNKNOWN_TOPIC_OR_PARTITION");
+  EXPECT_EQ(t.committed.topic("gone"), nullptr);
+}
+
+TEST(CreatePartitions, OnlyGrows) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  ASSERT_EQ(Code(t.CreateTopic("grow", 2, 2).error()), kOk);
+  admin::v1::CreatePartitionsRequest req;
+  req.set_topic("grow");
+  req.set_total_count(5);
+  std::optional<admin::v1::CreatePartitionsResponse> resp;
+  t.controller.CreatePartitions(req, [&](auto r) { resp = r; });
+  t.CommitAll();
+  EXPECT_EQ(resp->error().code(), 0) << resp->error().message();
+  EXPECT_EQ(t.committed.topic("grow")->partitions.size(), 5u);
+  EXPECT_EQ(t.Partition("grow", 4).replicas.size(), 2u);
+  req.set_total_count(3);
+  t.controller.CreatePartitions(req, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->error().name(), "INVALID_PARTITIONS");
+}
+
+TEST(AlterConfigs, SetDeleteAndValidate) {
+  TestController t;
+  t.AddBrokers({101});
+  ASSERT_EQ(Code(t.CreateTopic("cfg", 1, 1).error()), kOk);
+  auto alter = [&](std::string name, std::string value, admin::v1::AlterOp op) {
+    admin::v1::AlterConfigsRequest req;
+    req.set_resource_type(admin::v1::TOPIC);
+    req.set_resource_name("cfg");
+    auto* c = req.add_changes();
+    c->set_name(name);
+    c->set_value(value);
+    c->set_op(op);
+    std::optional<admin::v1::AlterConfigsResponse> resp;
+    t.controller.AlterConfigs(req, [&](auto r) { resp = r; });
+    t.CommitAll();
+    return resp->error();
+  };
+  EXPECT_EQ(alter("cleanup.policy", "compact", admin::v1::SET).code(), 0);
+  EXPECT_EQ(t.controller.TopicConfig(t.committed, "cfg", "cleanup.policy"), "compact");
+  EXPECT_EQ(alter("cleanup.policy", "", admin::v1::DELETE).code(), 0);
+  EXPECT_EQ(t.controller.TopicConfig(t.committed, "cfg", "cleanup.policy"), "delete");
+  EXPECT_EQ(alter("min.insync.replicas", "zero", admin::v1::SET).name(), "INVALID_CONFIG");
+}
+
+}  // namespace
+}  // namespace strand::controller

@@ -1,0 +1,239 @@
+#include "controller/state/config_defs.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace strand::controller {
+namespace {
+
+constexpr double kLongMax = 9223372036854775807.0;
+const std::string kLongMaxText = "9223372036854775807";
+
+ConfigDef Long(std::string name, std::string def, double min, std::string synonym,
+               std::string doc, double max = kLongMax) {
+  return ConfigDef{std::move(name), ConfigType::kLong, std::move(def), std::move(doc),
+                   min, max, {}, std::move(synonym)};
+}
+
+ConfigDef Int(std::string name, std::string def, double min, double max, std::string synonym,
+              std::string doc) {
+  return ConfigDef{std::move(name), ConfigType::kInt, std::move(def), std::move(doc),
+                   min, max, {}, std::move(synonym)};
+}
+
+ConfigDef Bool(std::string name, std::string def, std::string synonym, std::string doc) {
+  return ConfigDef{std::move(name), ConfigType::kBoolean, std::move(def), std::move(doc),
+                   std::nullopt, std::nullopt, {}, std::move(synonym)};
+}
+
+ConfigDef OneOf(std::string name, std::string def, std::vector<std::string> allowed,
+                std::string synonym, std::string doc, ConfigType type = ConfigType::kString) {
+  return ConfigDef{std::move(name), type, std::move(def), std::move(doc), std::nullopt,
+                   std::nullopt, std::move(allowed), std::move(synonym)};
+}
+
+std::vector<ConfigDef> MakeTopicDefs() {
+  return {
+      OneOf("cleanup.policy", "delete", {"delete", "compact"}, "log.cleanup.policy",
+            "Retention policy: delete old segments, compact to the newest record per key, or both "
+            "(\"compact,delete\").",
+            ConfigType::kList),
+      OneOf("compression.type", "producer",
+            {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}, "compression.type",
+            "Compression of stored batches; \"producer\" keeps what the producer sent."),
+      Long("delete.retention.ms", "86400000", 0, "log.cleaner.delete.retention.ms",
+           "How long tombstones are kept on a compacted topic."),
+      Long("file.delete.delay.ms", "60000", 0, "log.segment.delete.delay.ms",
+           "Delay before a deleted segment's files are removed."),
+      Long("flush.messages", "1", 1, "log.flush.interval.messages",
+           "Messages between fsyncs. 1 (Strand's default) fsyncs every batch before it counts "
+           "as durable."),
+      Long("flush.ms", kLongMaxText, 0, "log.flush.interval.ms",
+           "Maximum time a message stays unflushed."),
+      Int("index.interval.bytes", "4096", 0, 2147483647, "log.index.interval.bytes",
+          "Bytes between entries of the sparse offset index."),
+      Long("max.compaction.lag.ms", kLongMaxText, 1, "log.cleaner.max.compaction.lag.ms",
+           "Longest time a record may stay uncompacted."),
+      Int("max.message.bytes", "1048588", 0, 2147483647, "message.max.bytes",
+          "Largest record batch the topic accepts."),
+      OneOf("message.timestamp.type", "CreateTime", {"CreateTime", "LogAppendTime"},
+            "log.message.timestamp.type",
+            "Whether record timestamps are the producer's or the broker's append time."),
+      Long("message.timestamp.difference.max.ms", kLongMaxText, 0,
+           "log.message.timestamp.difference.max.ms",
+           "Largest allowed gap between a CreateTime timestamp and the broker's clock."),
+      ConfigDef{"min.cleanable.dirty.ratio", ConfigType::kDouble, "0.5",
+                "Fraction of the log that must be uncompacted before compaction runs.", 0.0, 1.0,
+                {}, "log.cleaner.min.cleanable.ratio"},
+      Long("min.compaction.lag.ms", "0", 0, "log.cleaner.min.compaction.lag.ms",
+           "Shortest time a record stays uncompacted."),
+      Int("min.insync.replicas", "1", 1, 2147483647, "min.insync.replicas",
+          "Fewest in-sync replicas for an acks=all write to succeed (else NOT_ENOUGH_REPLICAS)."),
+      Bool("preallocate", "false", "log.preallocate", "Preallocate segment files."),
+      Long("retention.bytes", "-1", -1, "log.retention.bytes",
+           "Largest size of a partition's log before old segments are deleted; -1: no limit."),
+      Long("retention.ms", "604800000", -1, "log.retention.ms",
+           "Age after which old segments are deleted; -1: no limit."),
+      Int("segment.bytes", "1073741824", 14, 2147483647, "log.segment.bytes",
+          "Size at which a new segment is rolled."),
+      Int("segment.index.bytes", "10485760", 4, 2147483647, "log.index.size.max.bytes",
+          "Size of a segment's offset index file."),
+      Long("segment.jitter.ms", "0", 0, "log.roll.jitter.ms",
+           "Random jitter subtracted from segment.ms."),
+      Long("segment.ms", "604800000", 1, "log.roll.ms",
+           "Age at which a new segment is rolled even if not full."),
+      Bool("unclean.leader.election.enable", "false", "unclean.leader.election.enable",
+           "Elect an out-of-sync replica when no in-sync one is alive (may lose data)."),
+  };
+}
+
+std::vector<ConfigDef> MakeClusterDefs() {
+  return {
+      Int("num.partitions", "1", 1, 100000, "", "Partitions of a topic created without a count."),
+      Int("default.replication.factor", "1", 1, 32767, "",
+          "Replication factor of a topic created without one."),
+      Bool("auto.leader.rebalance.enable", "true", "",
+           "Move leadership back to preferred replicas when brokers are imbalanced."),
+      Long("leader.imbalance.check.interval.seconds", "300", 1, "",
+           "How often the controller checks leader imbalance."),
+      Int("leader.imbalance.per.broker.percentage", "10", 0, 100, "",
+          "Share of a broker's preferred partitions led elsewhere that triggers a rebalance."),
+      Long("replica.lag.time.max.ms", "10000", 1, "",
+           "A follower not caught up for this long leaves the ISR."),
+  };
+}
+
+bool ParseDouble(std::string_view value, double* out) {
+  std::string copy(value);
+  char* end = nullptr;
+  *out = std::strtod(copy.c_str(), &end);
+  return !copy.empty() && end == copy.c_str() + copy.size();
+}
+
+}  // namespace
+
+const std::vector<ConfigDef>& TopicConfigDefs() {
+  static const std::vector<ConfigDef> defs = MakeTopicDefs();
+  return defs;
+}
+
+const std::vector<ConfigDef>& ClusterConfigDefs() {
+  static const std::vector<ConfigDef> defs = [] {
+    std::vector<ConfigDef> all = MakeClusterDefs();
+    for (const ConfigDef& topic : TopicConfigDefs()) {
+      if (topic.cluster_synonym.empty()) continue;
+      if (std::any_of(all.begin(), all.end(),
+                      [&](const ConfigDef& d) { return d.name == topic.cluster_synonym; })) {
+        continue;
+      }
+      ConfigDef synonym = topic;
+      synonym.name = topic.cluster_synonym;
+      synonym.cluster_synonym.clear();
+      all.push_back(std::move(synonym));
+    }
+    return all;
+  }();
+  return defs;
+}
+
+const ConfigDef* FindTopicConfig(std::string_view name) {
+  for (const ConfigDef& d : TopicConfigDefs()) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+const ConfigDef* FindClusterConfig(std::string_view name) {
+  for (const ConfigDef& d : ClusterConfigDefs()) {
+    if (d.name == name) return &d;
+  }
+  return nullptr;
+}
+
+absl::Status ValidateValue(const ConfigDef& def, std::string_view value) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid value '{}' for {}: {}", value, def.name, why));
+  };
+  switch (def.type) {
+    case ConfigType::kBoolean:
+      if (value != "true" && value != "false") return bad("expected true or false");
+      return absl::OkStatus();
+    case ConfigType::kInt:
+    case ConfigType::kLong: {
+      int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec != std::errc() || ptr != value.data() + value.size()) return bad("expected an integer");
+      if (def.type == ConfigType::kInt &&
+          (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())) {
+        return bad("out of the 32-bit range");
+      }
+      const auto d = static_cast<double>(v);
+      if ((def.min && d < *def.min) || (def.max && d > *def.max)) {
+        return bad(fmt::format("must be between {:.0f} and {:.0f}", def.min.value_or(-kLongMax),
+                               def.max.value_or(kLongMax)));
+      }
+      return absl::OkStatus();
+    }
+    case ConfigType::kDouble: {
+      double d = 0;
+      if (!ParseDouble(value, &d)) return bad("expected a number");
+      if ((def.min && d < *def.min) || (def.max && d > *def.max)) {
+        return bad(fmt::format("must be between {} and {}", *def.min, *def.max));
+      }
+      return absl::OkStatus();
+    }
+    case ConfigType::kString:
+      if (!def.allowed.empty() &&
+          std::find(def.allowed.begin(), def.allowed.end(), value) == def.allowed.end()) {
+        return bad(fmt::format("allowed values are {}", fmt::join(def.allowed, ", ")));
+      }
+      return absl::OkStatus();
+    case ConfigType::kList: {
+      size_t start = 0;
+      if (value.empty()) return bad("empty list");
+      while (start <= value.size()) {
+        size_t end = value.find(',', start);
+        if (end == std::string_view::npos) end = value.size();
+        std::string_view item = value.substr(start, end - start);
+        if (!def.allowed.empty() &&
+            std::find(def.allowed.begin(), def.allowed.end(), item) == def.allowed.end()) {
+          return bad(fmt::format("list items must be among {}", fmt::join(def.allowed, ", ")));
+        }
+        start = end + 1;
+      }
+      return absl::OkStatus();
+    }
+  }
+  return bad("unknown type");
+}
+
+absl::Status ValidateTopicConfig(std::string_view name, std::string_view value) {
+  const ConfigDef* def = FindTopicConfig(name);
+  if (def == nullptr) {
+    return absl::InvalidArgumentError(fmt::format("unknown topic config '{}'", name));
+  }
+  return ValidateValue(*def, value);
+}
+
+absl::Status ValidateClusterConfig(std::string_view name, std::string_view value) {
+  const ConfigDef* def = FindClusterConfig(name);
+  if (def == nullptr) {
+    return absl::InvalidArgumentError(fmt::format("unknown cluster config '{}'", name));
+  }
+  return ValidateValue(*def, value);
+}
+
+int64_t ConfigAsLong(std::string_view value) {
+  int64_t v = 0;
+  std::from_chars(value.data(), value.data() + value.size(), v);
+  return v;
+}
+
+bool ConfigAsBool(std::string_view value) { return value == "true"; }
+
+}  // namespace strand::controller

@@ -1,0 +1,52 @@
+#pragma once
+
+// The configuration settings Strand knows, by their Kafka names: every topic-level setting with
+// its type, default, documentation and validator, and the cluster-level (broker) settings the
+// controller uses. Values are strings on the wire and in records; Validate* turns a bad value
+// into INVALID_CONFIG with a sentence saying what is allowed.
+//
+// Effective topic value: the topic's dynamic value, else the cluster default set dynamically
+// (BROKER resource ""), else the static server setting, else the built-in default — each topic
+// setting names its cluster-level synonym (retention.ms <- log.retention.ms).
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace strand::controller {
+
+enum class ConfigType { kBoolean, kInt, kLong, kDouble, kString, kList };
+
+struct ConfigDef {
+  std::string name;
+  ConfigType type;
+  std::string default_value;
+  std::string doc;
+  // Range for numbers (inclusive); allowed values for strings and list items.
+  std::optional<double> min;
+  std::optional<double> max;
+  std::vector<std::string> allowed;
+  std::string cluster_synonym;  // topic settings: the cluster-level name of the default
+};
+
+const std::vector<ConfigDef>& TopicConfigDefs();
+const std::vector<ConfigDef>& ClusterConfigDefs();
+const ConfigDef* FindTopicConfig(std::string_view name);
+// Cluster-level settings: the controller's own plus every topic setting's synonym.
+const ConfigDef* FindClusterConfig(std::string_view name);
+
+// INVALID_CONFIG (as an InvalidArgument status) when `value` does not fit `def`.
+absl::Status ValidateValue(const ConfigDef& def, std::string_view value);
+absl::Status ValidateTopicConfig(std::string_view name, std::string_view value);
+absl::Status ValidateClusterConfig(std::string_view name, std::string_view value);
+
+// Typed reads of an already validated value.
+int64_t ConfigAsLong(std::string_view value);
+bool ConfigAsBool(std::string_view value);
+
+}  // namespace strand::controller

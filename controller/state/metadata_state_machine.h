@@ -1,0 +1,40 @@
+#pragma once
+
+// MetadataStateMachine: the committed MetadataImage as a Raft StateMachine. Each Raft entry is
+// a MetadataBatch; applying it replays its records at the entry's index. Snapshots are the
+// image's records (MetadataSnapshot). Runs on the Raft driver's loop thread, which also owns
+// every read of the image (reads are posted to that thread).
+
+#include <functional>
+
+#include "controller/state/metadata_image.h"
+#include "raft/driver/state_machine.h"
+
+namespace strand::controller {
+
+class MetadataStateMachine final : public raft::StateMachine {
+ public:
+  // Called after each batch is applied (the active controller resolves its pending requests;
+  // brokers reconcile their replicas). `offset` is the batch's log index.
+  using ApplyListener = std::function<void(const v1::MetadataBatch& batch, uint64_t offset)>;
+  // Called after a snapshot replaced the whole image.
+  using RestoreListener = std::function<void(uint64_t offset)>;
+
+  void SetApplyListener(ApplyListener listener) { on_apply_ = std::move(listener); }
+  void SetRestoreListener(RestoreListener listener) { on_restore_ = std::move(listener); }
+
+  void Apply(const raft::Entry& entry) override;
+  std::string TakeSnapshot() override;
+  absl::Status Restore(const std::string& data, raft::LogIndex index) override;
+
+  const MetadataImage& image() const { return image_; }
+  uint64_t replay_errors() const { return replay_errors_; }
+
+ private:
+  MetadataImage image_;
+  ApplyListener on_apply_;
+  RestoreListener on_restore_;
+  uint64_t replay_errors_ = 0;
+};
+
+}  // namespace strand::controller

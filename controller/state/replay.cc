@@ -1,0 +1,183 @@
+// MetadataImage::Replay: the only code that changes metadata state (CONVENTIONS.md rule 3).
+// Deterministic: no clocks, no randomness, no iteration over unordered containers.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "controller/state/metadata_image.h"
+
+namespace strand::controller {
+namespace {
+
+absl::Status Invalid(std::string message) {
+  return absl::FailedPreconditionError(std::move(message));
+}
+
+}  // namespace
+
+absl::Status MetadataImage::ReplayBatch(const v1::MetadataBatch& batch, uint64_t offset) {
+  absl::Status first;
+  for (const v1::MetadataRecord& r : batch.records()) {
+    absl::Status s = Replay(r, offset);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  offset_ = std::max(offset_, offset);
+  return first;
+}
+
+absl::Status MetadataImage::ReplayRegistrationChange(const v1::BrokerRegistrationChangeRecord& r) {
+  auto it = brokers_.find(NodeId(r.broker_id()));
+  if (it == brokers_.end() || it->second.epoch != r.broker_epoch()) {
+    return Invalid(fmt::format("registration change for broker {} epoch {} which is not "
+                               "registered",
+                               r.broker_id(), r.broker_epoch()));
+  }
+  BrokerRegistration& b = it->second;
+  if (r.fence() == v1::FENCE_CHANGE_FENCE) b.fenced = true;
+  if (r.fence() == v1::FENCE_CHANGE_UNFENCE) b.fenced = false;
+  if (r.in_controlled_shutdown()) b.in_controlled_shutdown = true;
+  if (r.clear_controlled_shutdown()) b.in_controlled_shutdown = false;
+  return absl::OkStatus();
+}
+
+absl::Status MetadataImage::ReplayPartitionChange(const v1::PartitionChangeRecord& r) {
+  auto id = TopicId::FromBytes(r.topic_id());
+  TopicImage* t = id ? mutable_topic(*id) : nullptr;
+  if (t == nullptr || r.partition() < 0 ||
+      r.partition() >= static_cast<int32_t>(t->partitions.size())) {
+    return Invalid(fmt::format("change for unknown partition {}", r.partition()));
+  }
+  PartitionState& p = t->partitions[static_cast<size_t>(r.partition())];
+  bool bump_leader_epoch = false;
+  if (r.has_leader() && NodeId(r.leader()) != p.leader) {
+    p.leader = NodeId(r.leader());
+    bump_leader_epoch = true;
+  }
+  if (r.set_isr()) p.isr = ToNodeIds(r.isr());
+  if (r.set_replicas()) {
+    // Followers must notice a new replica set, so it counts as a new leader epoch (as in Kafka).
+    if (ToNodeIds(r.replicas()) != p.replicas) bump_leader_epoch = true;
+    p.replicas = ToNodeIds(r.replicas());
+  }
+  if (r.set_reassignment()) {
+    p.adding_replicas = ToNodeIds(r.adding_replicas());
+    p.removing_replicas = ToNodeIds(r.removing_replicas());
+  }
+  if (bump_leader_epoch) p.leader_epoch = p.leader_epoch + 1;
+  p.partition_epoch += 1;
+  return absl::OkStatus();
+}
+
+absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t offset) {
+  switch (record.record_case()) {
+    case v1::MetadataRecord::kRegisterBroker: {
+      const auto& r = record.register_broker();
+      BrokerRegistration b;
+      b.id = NodeId(r.broker_id());
+      b.incarnation_id = r.incarnation_id();
+      // The epoch is the offset of the registration (a snapshot carries it explicitly).
+      b.epoch = r.broker_epoch() > 0 ? r.broker_epoch() : static_cast<int64_t>(offset);
+      for (const auto& l : r.listeners()) {
+        b.listeners.push_back({l.name(), l.host(), l.port(), l.security()});
+      }
+      b.rack = r.rack();
+      b.fenced = r.fenced();
+      brokers_[b.id] = std::move(b);
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kBrokerRegistrationChange:
+      return ReplayRegistrationChange(record.broker_registration_change());
+    case v1::MetadataRecord::kUnregisterBroker: {
+      const auto& r = record.unregister_broker();
+      auto it = brokers_.find(NodeId(r.broker_id()));
+      if (it == brokers_.end()) return Invalid(fmt::format("unknown broker {}", r.broker_id()));
+      brokers_.erase(it);
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kTopic: {
+      const auto& r = record.topic();
+      auto id = TopicId::FromBytes(r.topic_id());
+      if (!id || id->IsZero()) return Invalid("topic record without a valid id");
+      if (topics_.count(r.name()) || topic_names_.count(*id)) {
+        return Invalid(fmt::format("topic {} already exists", r.name()));
+      }
+      topics_[r.name()] = TopicImage{r.name(), *id, {}};
+      topic_names_[*id] = r.name();
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kPartition: {
+      const auto& r = record.partition();
+      auto id = TopicId::FromBytes(r.topic_id());
+      TopicImage* t = id ? mutable_topic(*id) : nullptr;
+      if (t == nullptr || r.partition() < 0) return Invalid("partition of an unknown topic");
+      const auto index = static_cast<size_t>(r.partition());
+      if (index >= t->partitions.size()) {
+        partition_count_ += index + 1 - t->partitions.size();
+        t->partitions.resize(index + 1);
+      }
+      PartitionState& p = t->partitions[index];
+      p.replicas = ToNodeIds(r.replicas());
+      p.isr = ToNodeIds(r.isr());
+      p.adding_replicas = ToNodeIds(r.adding_replicas());
+      p.removing_replicas = ToNodeIds(r.removing_replicas());
+      p.leader = NodeId(r.leader());
+      p.leader_epoch = LeaderEpoch(r.leader_epoch());
+      p.partition_epoch = r.partition_epoch();
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kPartitionChange:
+      return ReplayPartitionChange(record.partition_change());
+    case v1::MetadataRecord::kRemoveTopic: {
+      auto id = TopicId::FromBytes(record.remove_topic().topic_id());
+      auto it = id ? topic_names_.find(*id) : topic_names_.end();
+      if (it == topic_names_.end()) return Invalid("removal of an unknown topic");
+      const std::string name = it->second;
+      partition_count_ -= topics_.at(name).partitions.size();
+      topics_.erase(name);
+      topic_names_.erase(it);
+      configs_.erase(ConfigResource{v1::TOPIC, name});
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kConfig: {
+      const auto& r = record.config();
+      ConfigResource resource{r.resource_type(), r.resource_name()};
+      if (r.remove()) {
+        auto it = configs_.find(resource);
+        if (it != configs_.end()) {
+          it->second.erase(r.name());
+          if (it->second.empty()) configs_.erase(it);
+        }
+      } else {
+        configs_[resource][r.name()] = r.value();
+      }
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kProducerIds: {
+      const int64_t next = record.producer_ids().next_producer_id();
+      if (next < next_producer_id_) return Invalid("producer id block went backwards");
+      next_producer_id_ = next;
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kAccessControlEntry: {
+      const auto& r = record.access_control_entry();
+      acls_[r.id()] = AclEntry{r.resource_type(), r.resource_name(), r.pattern_type(),
+                               r.principal(), r.host(), r.operation(), r.permission_type()};
+      return absl::OkStatus();
+    }
+    case v1::MetadataRecord::kRemoveAccessControlEntry:
+      acls_.erase(record.remove_access_control_entry().id());
+      return absl::OkStatus();
+    case v1::MetadataRecord::kFeatureLevel:
+      features_[record.feature_level().name()] = record.feature_level().feature_level();
+      return absl::OkStatus();
+    case v1::MetadataRecord::kActiveController:
+      active_controller_ = NodeId(record.active_controller().controller_id());
+      active_controller_term_ = record.active_controller().term();
+      return absl::OkStatus();
+    case v1::MetadataRecord::RECORD_NOT_SET:
+      break;
+  }
+  return Invalid("empty or unknown metadata record");
+}
+
+}  // namespace strand::controller
