@@ -131,6 +131,7 @@ class Raft {
   void HandleAppendResponse(const Message& m);
   void HandleHeartbeat(const Message& m);
   void HandleHeartbeatResponse(const Message& m);
+  void ForgetLostEntries(Progress& pr, LogIndex peer_last);
 
   // raft_snapshot.cc
   void SendSnapshotChunk(NodeId to);

@@ -140,6 +140,11 @@ void Raft::HandleAppendResponse(const Message& m) {
   pr.recent_active = true;
   if (pr.is_observer) known_observers_[m.from] = 0;
   if (m.reject) {
+    if (m.reject_hint < pr.match) {
+      ForgetLostEntries(pr, m.reject_hint);
+      SendAppend(m.from, /*send_if_empty=*/true);
+      return;
+    }
     LogIndex next_probe = m.reject_hint;
     if (m.reject_hint_term > Term(0)) {
       next_probe = log_.FindConflictByTerm(m.reject_hint, m.reject_hint_term);
@@ -175,7 +180,19 @@ void Raft::HandleAppendResponse(const Message& m) {
 
 void Raft::HandleHeartbeat(const Message& m) {
   log_.CommitTo(std::min(m.commit, log_.LastIndex()));
-  Send(Message{.type = MessageType::kHeartbeatResponse, .to = m.from, .context = m.context});
+  // The last index lets the leader notice a follower that lost entries it had acknowledged.
+  Send(Message{.type = MessageType::kHeartbeatResponse,
+               .to = m.from,
+               .index = log_.LastIndex(),
+               .context = m.context});
+}
+
+void Raft::ForgetLostEntries(Progress& pr, LogIndex peer_last) {
+  // The peer has fewer entries than it acknowledged: it lost its disk (or this answer is old,
+  // which costs one needless probe). Replicate again from what it really has.
+  if (peer_last >= pr.match) return;
+  pr.match = peer_last;
+  pr.BecomeProbe();
 }
 
 void Raft::HandleHeartbeatResponse(const Message& m) {
@@ -185,6 +202,7 @@ void Raft::HandleHeartbeatResponse(const Message& m) {
   pr.recent_active = true;
   if (pr.is_observer) known_observers_[m.from] = 0;
   pr.probe_sent = false;
+  ForgetLostEntries(pr, m.index);
   // The peer is alive but has not acknowledged entries sent to it for several heartbeat rounds:
   // they were lost. Probe from its match index, which re-sends them.
   if (pr.state == ProgressState::kReplicate && pr.match < pr.next.Prev() &&

@@ -184,6 +184,20 @@ TEST(Replication, ReportUnreachable_ResendsFromMatch) {
   EXPECT_EQ(c.raft(2).log().LastIndex(), c.raft(1).log().LastIndex());
 }
 
+TEST(Replication, FollowerThatLostItsDisk_IsRefilled) {
+  Cluster c;
+  ASSERT_TRUE(c.Elect(1));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.Propose(1, "kept").ok());
+  c.TickAll(1);
+  // Node 3 loses everything (a new disk) and restarts.
+  c.Crash(3);
+  c.node(3).storage = MemoryStorage();
+  c.Restart(3);
+  c.TickAll(3);  // heartbeats alone reveal it: no new proposal is needed
+  EXPECT_EQ(c.raft(3).log().LastIndex(), c.raft(1).log().LastIndex());
+  EXPECT_EQ(Data(c.node(3).applied).size(), 5u);
+}
+
 TEST(Replication, Batching_ManyProposalsOneMessagePerFollower) {
   Cluster c;
   ASSERT_TRUE(c.Elect(1));

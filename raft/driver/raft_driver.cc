@@ -77,6 +77,25 @@ void RaftDriver::ReportUnreachable(NodeId node) { Enqueue(UnreachableInput{node}
 
 void RaftDriver::TransferLeadership(NodeId target) { Enqueue(TransferInput{target}); }
 
+bool RaftDriver::RunInLoop(std::function<void()> task, std::function<void()> dropped) {
+  if (Enqueue(TaskInput{std::move(task), dropped})) return true;
+  if (dropped) dropped();
+  return false;
+}
+
+absl::StatusOr<LogIndex> RaftDriver::ProposeInLoop(std::string data) {
+  auto index = node_->Propose(std::move(data));
+  probe_.Proposal(index.ok());
+  return index;
+}
+
+NodeStatus RaftDriver::LoopStatus() const {
+  const Raft& r = node_->raft();
+  return NodeStatus{config_.id,        r.role(),           r.term(),
+                    r.leader(),        r.log().LastIndex(), r.log().committed(),
+                    r.log().applied(), r.snapshot().meta.index, true};
+}
+
 void RaftDriver::Propose(std::string data, ProposeCallback done, int64_t timeout_ms) {
   if (!Enqueue(ProposeInput{std::move(data), done, timeout_ms})) {
     done(MakeError(Errc::kTooManyUncommitted, "the raft node's inbox is full or it is stopped"));
@@ -130,6 +149,7 @@ void RaftDriver::Run() {
     inputs.clear();
     if (Clock::now() >= next_tick) {
       node_->Tick();
+      if (tick_listener_) tick_listener_();
       next_tick += tick;
       if (next_tick < Clock::now()) next_tick = Clock::now() + tick;  // fell behind: skip
       ExpireDeadlines();
@@ -159,6 +179,8 @@ void RaftDriver::Handle(Input& input) {
     }
   } else if (auto* u = std::get_if<UnreachableInput>(&input)) {
     node_->ReportUnreachable(u->node);
+  } else if (auto* task = std::get_if<TaskInput>(&input)) {
+    task->task();
   }
 }
 
@@ -214,6 +236,8 @@ void RaftDriver::Apply(const Ready& rd) {
     absl::Status s = machine_.Restore(*rd.snapshot->data, rd.snapshot->meta.index);
     STRAND_CHECK_MSG(s.ok(), "restoring a snapshot from the leader failed: {}", s.ToString());
     probe_.SnapshotInstalled();
+    Logger().info("[raft node={}] installed snapshot at {} ({} bytes) from the leader", config_.id,
+                  rd.snapshot->meta.index, rd.snapshot->data->size());
     // Proposals the snapshot covers: this node cannot tell whether its entry was the one kept.
     for (auto it = proposals_.begin();
          it != proposals_.end() && it->first <= rd.snapshot->meta.index;) {
@@ -350,6 +374,7 @@ void RaftDriver::FailAll(const absl::Status& status) {
   for (Input& input : inputs) {
     if (auto* p = std::get_if<ProposeInput>(&input)) p->done(status);
     if (auto* r = std::get_if<ReadInput>(&input)) r->done(status);
+    if (auto* t = std::get_if<TaskInput>(&input); t && t->dropped) t->dropped();
   }
 }
 

@@ -71,6 +71,8 @@ class RaftDriver {
 
   void SetTransport(Transport* transport) { transport_ = transport; }
   void SetLeadershipListener(LeadershipListener listener) { listener_ = std::move(listener); }
+  // Called on the loop thread after every Raft tick (periodic work of the application).
+  void SetTickListener(std::function<void()> listener) { tick_listener_ = std::move(listener); }
   absl::Status Start();
   void Stop();
 
@@ -90,6 +92,18 @@ class RaftDriver {
   // Asks the leader to hand leadership to `target`; completes asynchronously.
   void TransferLeadership(NodeId target);
 
+  // Runs `task` on the loop thread, where the application may read its state machine and call
+  // ProposeInLoop. If the node stops before the task runs, `dropped` runs instead (on the
+  // calling or the loop thread), so that a caller waiting on the task is always answered.
+  // Returns false (having run `dropped`) when the node is stopped or overloaded.
+  bool RunInLoop(std::function<void()> task, std::function<void()> dropped = nullptr);
+  // Loop thread only: appends `data` now if this node leads and returns its index (the entry
+  // commits later; the application sees it in StateMachine::Apply). NOT_LEADER and the other
+  // Propose errors otherwise.
+  absl::StatusOr<LogIndex> ProposeInLoop(std::string data);
+  // Loop thread only: the node's state right now.
+  NodeStatus LoopStatus() const;
+
   NodeStatus Status() const;
 
  private:
@@ -108,7 +122,12 @@ class RaftDriver {
   struct UnreachableInput {
     NodeId node;
   };
-  using Input = std::variant<Message, ProposeInput, ReadInput, TransferInput, UnreachableInput>;
+  struct TaskInput {
+    std::function<void()> task;
+    std::function<void()> dropped;
+  };
+  using Input =
+      std::variant<Message, ProposeInput, ReadInput, TransferInput, UnreachableInput, TaskInput>;
   using Clock = std::chrono::steady_clock;
 
   struct PendingProposal {
@@ -146,6 +165,7 @@ class RaftDriver {
   StateMachine& machine_;
   Transport* transport_ = nullptr;
   LeadershipListener listener_;
+  std::function<void()> tick_listener_;
   RaftProbe probe_;
   Random random_;
   std::unique_ptr<RawNode> node_;

@@ -1,0 +1,82 @@
+#pragma once
+
+// BrokerLifecycle: a broker's side of its session with the controller quorum. A background
+// thread registers the broker (following NOT_CONTROLLER hints to the active controller,
+// retrying while a previous incarnation is still registered), then keeps one heartbeat stream
+// open to the active controller, sending the broker's applied metadata offset every interval and
+// reconnecting (to whichever controller is active) when the stream breaks or the controller
+// changes. A stale epoch (the controller forgot us) triggers a new registration.
+//
+// Used by strand-server's broker role; tests use it to stand in for brokers. Thread-safe.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/ids.h"
+#include "proto/controller/v1/controller.grpc.pb.h"
+
+namespace strand::controller {
+
+struct BrokerLifecycleOptions {
+  std::string cluster_id;
+  NodeId broker_id = kNoNode;
+  std::string incarnation_id;  // random when empty
+  std::vector<v1::Listener> listeners;
+  std::string rack;
+  std::map<NodeId, std::string> controllers;  // controller.quorum.voters
+  int heartbeat_interval_ms = 500;
+  int request_timeout_ms = 2'000;
+  int retry_backoff_ms = 100;
+};
+
+class BrokerLifecycle {
+ public:
+  // `metadata_offset` reports the last metadata log index the broker has applied.
+  BrokerLifecycle(BrokerLifecycleOptions options, std::function<uint64_t()> metadata_offset);
+  ~BrokerLifecycle();
+
+  void Start();
+  // Stops heartbeating and closes the stream (the controller fences the broker after its
+  // grace period). Does not wait for anything else.
+  void Stop();
+  // Asks for a controlled shutdown: heartbeats carry want_shut_down until the controller says
+  // the broker may exit. Returns false on timeout.
+  bool ControlledShutdown(std::chrono::milliseconds timeout);
+
+  bool registered() const { return epoch_.load() > 0; }
+  int64_t epoch() const { return epoch_.load(); }
+  bool fenced() const { return fenced_.load(); }
+  const std::string& incarnation_id() const { return options_.incarnation_id; }
+  // Waits until the broker is registered and unfenced.
+  bool WaitUnfenced(std::chrono::milliseconds timeout);
+
+ private:
+  void Run();
+  bool Register();
+  void HeartbeatSession();
+  v1::ControllerService::Stub* Stub(NodeId controller);
+  void FollowHint(const v1::ControllerHint& hint);
+  void Sleep(int ms);
+
+  BrokerLifecycleOptions options_;
+  std::function<uint64_t()> metadata_offset_;
+  std::map<NodeId, std::unique_ptr<v1::ControllerService::Stub>> stubs_;  // Run thread only
+  NodeId target_ = kNoNode;                                                // Run thread only
+  std::atomic<int64_t> epoch_{0};
+  std::atomic<bool> fenced_{true};
+  std::atomic<bool> want_shut_down_{false};
+  std::atomic<bool> may_shut_down_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::shared_ptr<grpc::ClientContext> stream_context_;  // guarded by mu_, for cancellation
+  std::thread thread_;
+};
+
+}  // namespace strand::controller

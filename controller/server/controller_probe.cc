@@ -1,0 +1,70 @@
+#include "controller/server/controller_probe.h"
+
+namespace strand::controller {
+
+ControllerProbe::ControllerProbe(std::shared_ptr<prometheus::Registry> registry)
+    : registry_(registry ? std::move(registry) : std::make_shared<prometheus::Registry>()) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  auto& r = *registry_;
+  active_ = &BuildGauge().Name("strand_controller_active")
+                 .Help("1 on the active controller; the sum over controllers should be 1")
+                 .Register(r).Add({});
+  brokers_ = &BuildGauge().Name("strand_controller_brokers")
+                  .Help("Registered brokers by state").Register(r);
+  topics_ = &BuildGauge().Name("strand_controller_topics").Help("Topics").Register(r).Add({});
+  auto& partitions = BuildGauge().Name("strand_controller_partitions")
+                         .Help("Partitions by health").Register(r);
+  partitions_ = &partitions.Add({{"state", "all"}});
+  offline_ = &partitions.Add({{"state", "offline"}});
+  under_replicated_ = &partitions.Add({{"state", "under_replicated"}});
+  under_min_isr_ = &partitions.Add({{"state", "under_min_isr"}});
+  metadata_offset_ = &BuildGauge().Name("strand_controller_metadata_offset")
+                          .Help("Last applied metadata log index").Register(r).Add({});
+  requests_ = &BuildCounter().Name("strand_controller_requests_total")
+                   .Help("Requests by API and Kafka error name").Register(r);
+  latency_ = &prometheus::BuildHistogram().Name("strand_controller_request_seconds")
+                  .Help("Request latency by API").Register(r);
+}
+
+void ControllerProbe::Update(const MetadataImage& image, const QuorumController& controller,
+                             bool active) {
+  active_->Set(active ? 1 : 0);
+  int64_t running = 0, fenced = 0, shutdown = 0;
+  for (const auto& [id, b] : image.brokers()) {
+    if (b.in_controlled_shutdown) {
+      ++shutdown;
+    } else if (b.fenced) {
+      ++fenced;
+    } else {
+      ++running;
+    }
+  }
+  brokers_->Add({{"state", "running"}}).Set(static_cast<double>(running));
+  brokers_->Add({{"state", "fenced"}}).Set(static_cast<double>(fenced));
+  brokers_->Add({{"state", "controlled_shutdown"}}).Set(static_cast<double>(shutdown));
+  topics_->Set(static_cast<double>(image.topics().size()));
+  const PartitionHealth h = ComputeHealth(image, controller);
+  partitions_->Set(static_cast<double>(h.partitions));
+  offline_->Set(static_cast<double>(h.offline));
+  under_replicated_->Set(static_cast<double>(h.under_replicated));
+  under_min_isr_->Set(static_cast<double>(h.under_min_isr));
+  metadata_offset_->Set(static_cast<double>(image.offset()));
+}
+
+void ControllerProbe::Request(const std::string& api, const std::string& error, double seconds) {
+  requests_->Add({{"api", api}, {"error", error}}).Increment();
+  std::lock_guard lock(mu_);
+  auto it = latency_by_api_.find(api);
+  if (it == latency_by_api_.end()) {
+    it = latency_by_api_
+             .emplace(api, &latency_->Add({{"api", api}},
+                                          prometheus::Histogram::BucketBoundaries{
+                                              0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                              0.1, 0.25, 0.5, 1, 2.5, 5, 10}))
+             .first;
+  }
+  it->second->Observe(seconds);
+}
+
+}  // namespace strand::controller

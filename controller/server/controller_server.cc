@@ -1,0 +1,194 @@
+#include "controller/server/controller_server.h"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/grpc_server.h"
+#include "common/logging.h"
+#include "controller/server/admin_service.h"
+#include "controller/server/controller_probe.h"
+#include "controller/server/controller_service.h"
+#include "raft/storage/rocksdb_storage.h"
+#include "raft/transport/grpc_transport.h"
+
+namespace strand::controller {
+namespace {
+
+spdlog::logger& Log() {
+  static auto logger = GetLogger("controller");
+  return *logger;
+}
+
+// The Raft log as the QuorumController's MetadataLog (loop thread only).
+class RaftMetadataLog final : public MetadataLog {
+ public:
+  void set_driver(raft::RaftDriver* driver) { driver_ = driver; }
+  absl::StatusOr<uint64_t> Append(const v1::MetadataBatch& batch) override {
+    auto index = driver_->ProposeInLoop(batch.SerializeAsString());
+    if (!index.ok()) return index.status();
+    return index->value();
+  }
+
+ private:
+  raft::RaftDriver* driver_ = nullptr;
+};
+
+}  // namespace
+
+struct ControllerServer::Parts {
+  ControllerServerOptions options;
+  std::unique_ptr<raft::RocksDbStorage> storage;
+  MetadataStateMachine machine;
+  RaftMetadataLog metadata_log;
+  std::unique_ptr<QuorumController> controller;
+  std::unique_ptr<ControllerProbe> probe;
+  std::unique_ptr<raft::RaftDriver> driver;
+  std::unique_ptr<raft::GrpcTransport> transport;
+  std::unique_ptr<ControllerContext> context;
+  std::unique_ptr<ControllerServiceImpl> controller_service;
+  std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<grpc::Server> server;
+  int64_t next_probe_ms = 0;
+  bool stopped = false;
+};
+
+namespace {
+
+raft::Config RaftConfig(const ControllerServerOptions& o) {
+  raft::Config c;
+  c.id = o.node_id;
+  for (const auto& [id, address] : o.voters) c.voters.push_back(id);
+  c.election_timeout_ticks = o.election_ticks;
+  c.heartbeat_interval_ticks = 1;
+  c.snapshot_interval_entries = o.snapshot_interval_entries;
+  c.snapshot_trailing_entries = o.snapshot_trailing_entries;
+  return c;
+}
+
+ControllerConfig QuorumConfig(const ControllerServerOptions& o) {
+  ControllerConfig c;
+  c.node_id = o.node_id;
+  c.cluster_id = o.cluster_id;
+  for (const auto& [id, address] : o.voters) c.controller_ids.push_back(id);
+  c.broker_session_timeout_ms = o.broker_session_timeout_ms;
+  c.broker_stream_grace_ms = o.broker_stream_grace_ms;
+  c.static_configs = o.static_configs;
+  return c;
+}
+
+// Connects the parts' callbacks; everything here runs on the Raft loop thread.
+void Wire(ControllerServer::Parts& p) {
+  p.machine.SetApplyListener(
+      [&p](const v1::MetadataBatch&, uint64_t offset) { p.controller->OnCommitted(offset); });
+  p.machine.SetRestoreListener([&p](uint64_t offset) { p.controller->OnCommitted(offset); });
+  p.driver->SetLeadershipListener([&p](const raft::NodeStatus& status, bool ready) {
+    if (ready) {
+      Log().info("[controller node={} term={}] active controller", p.options.node_id,
+                 status.term);
+      p.controller->BecomeActive(p.machine.image(), status.term.value(),
+                                 ControllerContext::NowMs());
+    } else if (status.role != raft::Role::kLeader && p.controller->active()) {
+      Log().info("[controller node={} term={}] no longer active; leader is {}",
+                 p.options.node_id, status.term, status.leader);
+      p.controller->BecomeStandby();
+    }
+  });
+  p.driver->SetTickListener([&p] {
+    const int64_t now = ControllerContext::NowMs();
+    p.controller->Tick(now);
+    if (now >= p.next_probe_ms) {
+      p.next_probe_ms = now + 1000;
+      p.probe->Update(p.machine.image(), *p.controller, p.controller->active());
+    }
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
+    ControllerServerOptions options) {
+  auto p = std::make_unique<Parts>();
+  p->options = std::move(options);
+  const ControllerServerOptions& o = p->options;
+  if (!o.voters.count(o.node_id)) {
+    return absl::InvalidArgumentError(
+        fmt::format("node {} is not in the controller quorum", o.node_id));
+  }
+  auto storage = raft::RocksDbStorage::Open(o.data_dir + "/metadata");
+  if (!storage.ok()) return storage.status();
+  p->storage = *std::move(storage);
+  p->controller = std::make_unique<QuorumController>(
+      QuorumConfig(o), p->metadata_log,
+      static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
+  p->probe = std::make_unique<ControllerProbe>(o.registry);
+  raft::DriverOptions driver_options;
+  driver_options.tick_ms = o.tick_ms;
+  p->driver = std::make_unique<raft::RaftDriver>(RaftConfig(o), driver_options, *p->storage,
+                                                 p->machine, o.registry);
+  p->metadata_log.set_driver(p->driver.get());
+  raft::GrpcTransportOptions t;
+  t.cluster_id = o.cluster_id;
+  t.self = o.node_id;
+  t.self_address = o.voters.at(o.node_id);
+  for (const auto& [id, address] : o.voters) {
+    if (id != o.node_id) t.peers[id] = address;
+  }
+  raft::RaftDriver* driver = p->driver.get();
+  p->transport = std::make_unique<raft::GrpcTransport>(
+      t, [driver](raft::Message m) { driver->Deliver(std::move(m)); },
+      [driver](NodeId n) { driver->ReportUnreachable(n); });
+  p->driver->SetTransport(p->transport.get());
+  p->context = std::make_unique<ControllerContext>(o.cluster_id, o.node_id, o.voters, *p->driver,
+                                                   p->machine, *p->controller, *p->probe);
+  p->controller_service = std::make_unique<ControllerServiceImpl>(*p->context);
+  p->admin_service = std::make_unique<AdminServiceImpl>(*p->context);
+  Wire(*p);
+
+  EnableServerConventions();
+  grpc::ServerBuilder builder;
+  raft::ConfigureRaftServer(builder);
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials());
+  builder.RegisterService(p->transport->service());
+  builder.RegisterService(p->controller_service.get());
+  builder.RegisterService(p->admin_service.get());
+  p->server = builder.BuildAndStart();
+  if (!p->server) return absl::UnavailableError(fmt::format("cannot listen on {}", o.listen));
+  if (absl::Status s = p->driver->Start(); !s.ok()) return s;
+  SetServing(*p->server, true);
+  Log().info("[controller node={}] serving on {} (cluster '{}', {} voters)", o.node_id, o.listen,
+             o.cluster_id, o.voters.size());
+  return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(p)));
+}
+
+ControllerServer::ControllerServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+ControllerServer::~ControllerServer() { Shutdown(); }
+
+void ControllerServer::Shutdown() {
+  Parts& p = *parts_;
+  if (p.stopped) return;
+  p.stopped = true;
+  // A planned stop of the leader hands leadership over first, so writes pause for one round
+  // trip instead of an election timeout.
+  const raft::NodeStatus status = p.driver->Status();
+  if (status.role == raft::Role::kLeader && p.options.voters.size() > 1) {
+    for (const auto& [id, address] : p.options.voters) {
+      if (id == p.options.node_id) continue;
+      p.driver->TransferLeadership(id);
+      break;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (p.driver->Status().leader == p.options.node_id &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  SetServing(*p.server, false);
+  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  p.driver->Stop();
+  p.transport->Stop();
+  Log().info("[controller node={}] stopped", p.options.node_id);
+}
+
+}  // namespace strand::controller

@@ -1,0 +1,52 @@
+#pragma once
+
+// ControllerServer: one controller process's parts, wired together — RocksDB storage for the
+// metadata log, the MetadataStateMachine, the Raft driver, the gRPC transport, the
+// QuorumController and the ControllerService / AdminService on one gRPC listener (which also
+// carries Raft traffic, health and reflection).
+//
+// Lifecycle: Start() returns once the listener is bound and the node runs; Shutdown() hands
+// leadership to another controller if this one leads (so failover is immediate on a planned
+// restart), stops serving and stops the node.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <prometheus/registry.h>
+
+#include "absl/status/statusor.h"
+#include "common/ids.h"
+
+namespace strand::controller {
+
+struct ControllerServerOptions {
+  NodeId node_id = kNoNode;
+  std::map<NodeId, std::string> voters;  // controller.quorum.voters
+  std::string listen;                    // host:port to bind
+  std::string data_dir;
+  std::string cluster_id = "strand";
+  int tick_ms = 50;
+  int election_ticks = 10;               // election timeout: 10-20 ticks (0.5-1 s)
+  uint64_t snapshot_interval_entries = 20'000;
+  uint64_t snapshot_trailing_entries = 1'000;  // kept after a snapshot for slightly slow peers
+  int64_t broker_session_timeout_ms = 3'000;
+  int64_t broker_stream_grace_ms = 300;
+  std::map<std::string, std::string> static_configs;
+  std::shared_ptr<prometheus::Registry> registry;
+};
+
+class ControllerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(ControllerServerOptions options);
+  ~ControllerServer();
+  void Shutdown();
+
+  struct Parts;  // defined in the .cc; public so the wiring helpers there can name it
+
+ private:
+  explicit ControllerServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace strand::controller

@@ -1,0 +1,109 @@
+// strand-server: one Strand process, in the roles given by --roles.
+//
+//   strand-server --roles=controller --node-id=1
+//       --controller-quorum=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
+//       --listen=127.0.0.1:9093 --data-dir=/var/lib/strand/1 --metrics-listen=127.0.0.1:9193
+//
+// The controller role serves Raft, the broker-facing ControllerService and the AdminService on
+// --listen (plus grpc.health.v1 and server reflection) and Prometheus metrics on
+// --metrics-listen. SIGTERM or SIGINT stops it gracefully (an active controller hands over
+// leadership first). The broker role arrives with the broker issue.
+
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <prometheus/exposer.h>
+#include <prometheus/registry.h>
+
+#include "common/logging.h"
+#include "common/quorum_spec.h"
+#include "controller/server/controller_server.h"
+#include "controller/state/config_defs.h"
+
+namespace {
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "strand-server: %s\n", message.c_str());
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strand-server: a Strand controller and/or broker"};
+  std::string roles = "controller", quorum, listen, data_dir, metrics_listen, rack;
+  std::string log_level = "info";
+  std::vector<std::string> configs;
+  int node_id = -1;
+  strand::controller::ControllerServerOptions options;
+  app.add_option("--roles", roles, "controller, broker, or controller,broker");
+  app.add_option("--node-id", node_id, "this process's node id (unique across roles)")
+      ->required()->check(CLI::Range(0, 1 << 30));
+  app.add_option("--controller-quorum", quorum, "id@host:port,... of every controller")
+      ->required();
+  app.add_option("--listen", listen, "host:port of this node's gRPC listener")->required();
+  app.add_option("--data-dir", data_dir, "directory for this node's data")->required();
+  app.add_option("--metrics-listen", metrics_listen, "host:port for Prometheus /metrics");
+  app.add_option("--cluster-id", options.cluster_id, "cluster identity; peers must agree");
+  app.add_option("--rack", rack, "this broker's rack (rack-aware placement)");
+  app.add_option("--config", configs, "a static cluster setting key=value (repeatable)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_option("--tick-ms", options.tick_ms, "Raft tick (advanced)")->check(CLI::Range(1, 1000));
+  app.add_option("--election-ticks", options.election_ticks, "election timeout in ticks")
+      ->check(CLI::Range(2, 1000));
+  app.add_option("--snapshot-interval", options.snapshot_interval_entries,
+                 "metadata log entries between snapshots");
+  app.add_option("--snapshot-trailing-entries", options.snapshot_trailing_entries,
+                 "log entries kept after a snapshot, for followers slightly behind");
+  app.add_option("--broker-session-timeout-ms", options.broker_session_timeout_ms,
+                 "a broker silent this long is fenced");
+  CLI11_PARSE(app, argc, argv);
+  strand::InitLogging(log_level);
+
+  if (roles != "controller") {
+    return Fail(2, "--roles=" + roles +
+                       ": only the controller role exists yet (brokers arrive with the broker "
+                       "issue)");
+  }
+  auto voters = strand::ParseQuorumVoters(quorum);
+  if (!voters.ok()) return Fail(2, "--controller-quorum: " + std::string(voters.status().message()));
+  for (const std::string& kv : configs) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return Fail(2, "--config " + kv + ": expected key=value");
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    if (absl::Status s = strand::controller::ValidateClusterConfig(key, value); !s.ok()) {
+      return Fail(2, "--config " + kv + ": " + std::string(s.message()));
+    }
+    options.static_configs[key] = value;
+  }
+  options.node_id = strand::NodeId(node_id);
+  options.voters = *voters;
+  options.listen = listen;
+  options.data_dir = data_dir;
+  options.registry = std::make_shared<prometheus::Registry>();
+
+  // Signals are taken synchronously by the main thread; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<prometheus::Exposer> exposer;
+  if (!metrics_listen.empty()) {
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
+    } catch (const std::exception& e) {
+      return Fail(1, "--metrics-listen " + metrics_listen + ": " + e.what());
+    }
+    exposer->RegisterCollectable(options.registry);
+  }
+  auto server = strand::controller::ControllerServer::Start(options);
+  if (!server.ok()) return Fail(1, server.status().ToString());
+  int signal = 0;
+  sigwait(&signals, &signal);
+  strand::GetLogger("server")->info("signal {}: shutting down", signal);
+  (*server)->Shutdown();
+  return 0;
+}
