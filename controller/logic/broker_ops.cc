@@ -148,15 +148,20 @@ void QuorumController::HeartbeatStreamClosed(NodeId broker, int64_t broker_epoch
 }
 
 void QuorumController::FenceExpiredBrokers(int64_t now_ms) {
-  v1::MetadataBatch batch;
+  std::vector<NodeId> expired;
   for (auto& [id, session] : sessions_) {
     const BrokerRegistration* b = working_.broker(id);
     if (b == nullptr || b->epoch != session.epoch || b->fenced) continue;
-    if (session.deadline_ms > now_ms) continue;
-    AddFenceRecords(id, &batch);
+    if (session.deadline_ms <= now_ms) expired.push_back(id);
   }
-  // One batch (one Raft entry) for every partition affected by every expired session.
-  if (batch.records_size() > 0) (void)Commit(std::move(batch), [](bool) {});
+  // One batch (one Raft entry) per fenced broker, holding every partition change it causes.
+  // Each is generated after the previous one is replayed, so that two brokers leaving at once
+  // never produce changes computed from the same, outdated partition state.
+  for (NodeId id : expired) {
+    v1::MetadataBatch batch;
+    AddFenceRecords(id, &batch);
+    if (!Commit(std::move(batch), [](bool) {}).ok()) return;
+  }
 }
 
 void QuorumController::AddFenceRecords(NodeId broker, v1::MetadataBatch* batch) {

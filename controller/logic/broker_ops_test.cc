@@ -174,3 +174,29 @@ TEST(Brokers, Activation_GivesEveryBrokerAFullSession) {
 
 }  // namespace
 }  // namespace strand::controller
+
+namespace strand::controller {
+namespace {
+
+// Found by controller-sim: two brokers expiring in the same tick must not produce partition
+// changes computed from the same outdated state (the leader ended up outside the ISR).
+TEST(Brokers, TwoBrokersExpireTogether_LeaderStaysInIsr) {
+  testing::TestController t;
+  t.AddBrokers({101, 102, 103});
+  ASSERT_EQ(t.CreateTopic("t", 6, 3).error().code(), 0);
+  for (int i = 0; i < 8; ++i) {
+    t.Advance(500);
+    t.Heartbeat(103);  // 101 and 102 both go silent
+  }
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  for (int p = 0; p < 6; ++p) {
+    const PartitionState& ps = t.Partition("t", p);
+    ASSERT_NE(ps.leader, kNoNode);
+    EXPECT_TRUE(ps.InIsr(ps.leader)) << "partition " << p;
+    EXPECT_TRUE(t.committed.BrokerIsActive(ps.leader));
+  }
+}
+
+}  // namespace
+}  // namespace strand::controller

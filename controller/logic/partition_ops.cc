@@ -119,7 +119,12 @@ void QuorumController::AlterPartition(const v1::AlterPartitionRequest& req,
   const NodeId leader(req.broker_id());
   v1::MetadataBatch batch;
   std::vector<ControllerError> errors;
+  std::set<std::pair<std::string, int32_t>> seen;
   for (const v1::PartitionIsrChange& c : req.partitions()) {
+    if (!seen.emplace(c.topic_id(), c.partition()).second) {
+      errors.push_back({KafkaError::kInvalidRequest, "the partition is listed twice"});
+      continue;
+    }
     auto id = TopicId::FromBytes(c.topic_id());
     const TopicImage* t = id ? working_.topic(*id) : nullptr;
     const PartitionState* p = id ? working_.partition(*id, c.partition()) : nullptr;
@@ -230,6 +235,7 @@ void QuorumController::ElectLeaders(const admin::v1::ElectLeadersRequest& req,
     for (const auto& tp : req.partitions()) targets.emplace_back(tp.topic(), tp.partition());
   }
   v1::MetadataBatch batch;
+  std::set<std::pair<std::string, int32_t>> seen;
   for (const auto& [name, index] : targets) {
     auto* result = resp.add_results();
     result->mutable_partition()->set_topic(name);
@@ -238,6 +244,8 @@ void QuorumController::ElectLeaders(const admin::v1::ElectLeadersRequest& req,
     const TopicImage* t = working_.topic(name);
     if (!active_) {
       e = NotActive();
+    } else if (!seen.emplace(name, index).second) {
+      e = {KafkaError::kInvalidRequest, "the partition is listed twice"};
     } else if (t == nullptr || index < 0 || index >= static_cast<int32_t>(t->partitions.size())) {
       e = {KafkaError::kUnknownTopicOrPartition, fmt::format("unknown partition {}-{}", name, index)};
     } else {

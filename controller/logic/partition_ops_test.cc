@@ -226,3 +226,44 @@ TEST(Reassignment, CancelRestoresOriginal) {
 
 }  // namespace
 }  // namespace strand::controller
+
+namespace strand::controller {
+namespace {
+
+// Found by controller-sim: cancelling when no original replica is in sync must be refused
+// (the old ISR would keep replicas that are no longer in the replica set).
+TEST(Reassignment, CancelWithoutInSyncOriginal_IsRefused) {
+  testing::TestController t;
+  t.AddBrokers({101, 102, 103});
+  admin::v1::CreateTopicsRequest create;
+  auto* topic = create.add_topics();
+  topic->set_name("stuck");
+  topic->add_assignments()->add_replicas(101);
+  t.controller.CreateTopics(create, [](auto) {});
+  t.CommitAll();
+  admin::v1::AlterPartitionReassignmentsRequest req;
+  auto* ra = req.add_reassignments();
+  ra->mutable_partition()->set_topic("stuck");
+  ra->add_replicas(102);
+  ra->add_replicas(103);
+  t.controller.AlterPartitionReassignments(req, [](auto) {});
+  t.CommitAll();
+  // 102 joins the ISR but 103 has not caught up; then the original replica drops out.
+  ASSERT_EQ(Alter(t, 101, "stuck", 0, {101, 102}).partitions(0).error().code(), 0);
+  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
+  t.Advance(400);
+  t.Heartbeat(102);
+  t.Heartbeat(103);
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  ASSERT_FALSE(t.Partition("stuck", 0).InIsr(NodeId(101)));
+  ra->clear_replicas();
+  std::optional<admin::v1::AlterPartitionReassignmentsResponse> resp;
+  t.controller.AlterPartitionReassignments(req, [&](auto r) { resp = r; });
+  t.CommitAll();
+  EXPECT_EQ(resp->results(0).error().name(), "INVALID_REPLICA_ASSIGNMENT");
+  for (NodeId m : t.Partition("stuck", 0).isr) EXPECT_TRUE(t.Partition("stuck", 0).IsReplica(m));
+}
+
+}  // namespace
+}  // namespace strand::controller

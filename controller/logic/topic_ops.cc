@@ -360,6 +360,7 @@ void QuorumController::AlterPartitionReassignments(
     Done<admin::v1::AlterPartitionReassignmentsResponse> done) {
   admin::v1::AlterPartitionReassignmentsResponse resp;
   v1::MetadataBatch batch;
+  std::set<std::pair<std::string, int32_t>> seen;
   for (const admin::v1::Reassignment& ra : req.reassignments()) {
     auto* result = resp.add_results();
     *result->mutable_partition() = ra.partition();
@@ -369,6 +370,8 @@ void QuorumController::AlterPartitionReassignments(
     const std::vector<NodeId> target = ToNodeIds(ra.replicas());
     if (!active_) {
       e = NotActive();
+    } else if (!seen.emplace(ra.partition().topic(), index).second) {
+      e = {KafkaError::kInvalidRequest, "the partition is listed twice"};
     } else if (t == nullptr || index < 0 || index >= static_cast<int32_t>(t->partitions.size())) {
       e = {KafkaError::kUnknownTopicOrPartition, "unknown partition"};
     } else {
@@ -407,7 +410,10 @@ ControllerError QuorumController::PlanReassignment(const TopicImage& t, int32_t 
     for (NodeId m : p.isr) {
       if (original.IsReplica(m)) original.isr.push_back(m);
     }
-    if (original.isr.empty()) original.isr = p.isr;
+    if (original.isr.empty()) {
+      return {KafkaError::kInvalidReplicaAssignment,
+              "cannot cancel: none of the original replicas is in sync any more"};
+    }
     auto* r = batch->add_records()->mutable_partition_change();
     r->set_topic_id(t.id.Bytes());
     r->set_partition(index);
