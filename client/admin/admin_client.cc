@@ -109,7 +109,7 @@ absl::Status AdminClient::Invoke(std::string_view method, const Attempt& attempt
                             KafkaErrorName(static_cast<KafkaError>(error)));
     } else if (IsTransportFailure(status)) {
       last_failure = absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                                  fmt::format("{} from {}", status.error_message(), address));
+                                  fmt::format("{}: {}", address, status.error_message()));
       rotate = true;
       // Try every address once before waiting: a dead one should cost nothing.
       wait = ++unanswered_in_a_row % addresses_.size() == 0;
@@ -131,7 +131,7 @@ absl::Status AdminClient::Invoke(std::string_view method, const Attempt& attempt
   if (last_failure.ok()) return last_failure;
   return absl::Status(
       last_failure.code(),
-      fmt::format("cannot reach the cluster: no answer from {} within {} ms; last error: {}",
+      fmt::format("cannot reach the cluster: no answer from {} within {} ms (last error: {})",
                   JoinAddresses(addresses_), options_.api_timeout_ms,
                   std::string(last_failure.message())));
 }
