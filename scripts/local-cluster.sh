@@ -66,7 +66,7 @@ metrics_address() { echo "$HOST:$((BASE_PORT + 100 + $(slot_of "$1")))"; }
 # command line is empty) and for an unrelated process that reused the PID.
 is_ours() {
   local cmdline
-  cmdline=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
   [[ $cmdline == *strand-server* ]]
 }
 
@@ -232,7 +232,21 @@ start_node() {
   mkdir -p "$DIR/node-$id"
   echo "=== $(date -Is) local-cluster.sh: strand-server ${args[*]}" >>"$DIR/node-$id.log"
   nohup "$BIN_DIR/strand-server" "${args[@]}" </dev/null >>"$DIR/node-$id.log" 2>&1 &
-  echo "$id $!" >>"$DIR/pids"
+  local pid=$!
+  echo "$id $pid" >>"$DIR/pids"
+  wait_exec "$pid"
+}
+
+# Until the forked child has exec'd (its command line names strand-server; before that it is a
+# copy of this script, which is_ours would not recognise) or has exited; at most 5 s.
+wait_exec() {
+  local tries state
+  for ((tries = 0; tries < 100; tries++)); do
+    is_ours "$1" && return 0
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+    [[ $state != Z ]] || return 0
+    sleep 0.05
+  done
 }
 
 print_log_tails() {

@@ -64,6 +64,11 @@ wait_for() {  # SECONDS COMMAND...: polls every 0.1 s
   return 1
 }
 
+listening() {  # PORT: something accepts connections on 127.0.0.1:PORT
+  python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+    "$1" 2>/dev/null
+}
+
 free_base_port() {
   python3 - <<'PY'
 import random, socket
@@ -229,7 +234,7 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.
     "$((base + 2))" &
   local holder=$!
   STARTED_PIDS+=("$holder")
-  wait_for 10 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$((base + 2))" ||
+  wait_for 10 listening "$((base + 2))" ||
     fail "port holder did not listen"
   export STUB_STATE=$WORK/state3 STUB_READY_AFTER=1 STUB_BROKERS=0
   mkdir -p "$STUB_STATE"
