@@ -6,6 +6,7 @@
 #include "tools/cli/errors.h"
 #include "tools/cli/exit_codes.h"
 #include "tools/cli/format_cluster.h"
+#include "tools/cli/json_text.h"
 
 namespace strand::cli {
 namespace {
@@ -15,7 +16,7 @@ int RunDescribe(const CliContext& context, bool json) {
     auto cluster = admin.DescribeCluster();
     if (!cluster.ok()) return ReportFailure(context.err, cluster.status());
     if (HasError(cluster->error())) return ReportError(context.err, cluster->error(), "");
-    context.out << (json ? ClusterJson(*cluster).dump(2) + "\n" : FormatCluster(*cluster));
+    context.out << (json ? JsonText(ClusterJson(*cluster)) : FormatCluster(*cluster));
     return kExitOk;
   });
 }

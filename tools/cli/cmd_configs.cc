@@ -11,6 +11,7 @@
 #include "tools/cli/errors.h"
 #include "tools/cli/exit_codes.h"
 #include "tools/cli/format_configs.h"
+#include "tools/cli/json_text.h"
 #include "tools/cli/parse.h"
 
 namespace strand::cli {
@@ -57,7 +58,7 @@ int RunDescribe(const CliContext& context, const DescribeArgs& args) {
     if (HasError(response->error())) {
       return ReportError(context.err, response->error(), ResourceLabel(*resource));
     }
-    context.out << (args.json ? ConfigsJson(*resource, *response).dump(2) + "\n"
+    context.out << (args.json ? JsonText(ConfigsJson(*resource, *response))
                               : FormatConfigs(*resource, *response));
     return kExitOk;
   });

@@ -12,6 +12,7 @@
 #include "tools/cli/exit_codes.h"
 #include "tools/cli/format_partitions.h"
 #include "tools/cli/format_topics.h"
+#include "tools/cli/json_text.h"
 #include "tools/cli/parse.h"
 
 namespace strand::cli {
@@ -158,8 +159,7 @@ int RunListReassignments(const CliContext& context, bool json) {
     auto response = admin.ListPartitionReassignments();
     if (!response.ok()) return ReportFailure(context.err, response.status());
     if (HasError(response->error())) return ReportError(context.err, response->error(), "");
-    context.out << (json ? ReassignmentsJson(*response).dump(2) + "\n"
-                         : FormatReassignments(*response));
+    context.out << (json ? JsonText(ReassignmentsJson(*response)) : FormatReassignments(*response));
     return kExitOk;
   });
 }

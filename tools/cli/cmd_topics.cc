@@ -9,6 +9,7 @@
 #include "tools/cli/errors.h"
 #include "tools/cli/exit_codes.h"
 #include "tools/cli/format_topics.h"
+#include "tools/cli/json_text.h"
 #include "tools/cli/parse.h"
 
 namespace strand::cli {
@@ -109,7 +110,7 @@ int RunList(const CliContext& context, bool json, bool include_internal) {
     auto response = admin.ListTopics(request);
     if (!response.ok()) return ReportFailure(context.err, response.status());
     if (HasError(response->error())) return ReportError(context.err, response->error(), "");
-    context.out << (json ? TopicListJson(*response).dump(2) + "\n" : FormatTopicList(*response));
+    context.out << (json ? JsonText(TopicListJson(*response)) : FormatTopicList(*response));
     return kExitOk;
   });
 }
@@ -142,7 +143,7 @@ int RunDescribe(const CliContext& context, const std::string& name, bool json) {
       if (HasError(topic.error())) {
         return ReportError(context.err, topic.error(), fmt::format("topic '{}'", name));
       }
-      context.out << (json ? TopicJson(topic).dump(2) + "\n" : FormatTopic(topic));
+      context.out << (json ? JsonText(TopicJson(topic)) : FormatTopic(topic));
       return kExitOk;
     }
     common::v1::Error missing;

@@ -8,6 +8,7 @@
 #include "tools/cli/format_configs.h"
 #include "tools/cli/format_partitions.h"
 #include "tools/cli/format_topics.h"
+#include "tools/cli/json_text.h"
 #include "tools/cli/table.h"
 
 namespace strand::cli {
@@ -212,6 +213,11 @@ TEST(Errors, ErrorText_FallsBackToCodeNameAndSubject) {
   std::ostringstream err;
   EXPECT_EQ(ReportError(err, e, ""), 1);
   EXPECT_EQ(err.str(), "error: TOPIC_ALREADY_EXISTS: Topic 'a' already exists.\n");
+}
+
+TEST(JsonText, IndentedWithNewlineAndInvalidUtf8Replaced) {
+  EXPECT_EQ(JsonText(json{{"a", 1}}), "{\n  \"a\": 1\n}\n");
+  EXPECT_NO_THROW(JsonText(json{{"bad", std::string("\xff")}}));
 }
 
 }  // namespace
