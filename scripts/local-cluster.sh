@@ -30,7 +30,8 @@
 #
 # down: SIGTERM to every node in DIR/pids, waits up to --grace seconds (default 10), SIGKILLs the
 #   rest, removes DIR/pids and DIR/cluster.env; data and logs stay. Only the PIDs in DIR/pids
-#   are signalled, and only while they still run a strand-server.
+#   are signalled, and only while they still run that node (a strand-server whose command line
+#   has --data-dir=DIR/node-ID), so a reused PID or another cluster's node is never touched.
 #
 # Exit codes: 0 done, 1 failed, 2 usage error. Binaries come from $STRAND_BIN_DIR (default:
 # build/bin of this repository).
@@ -62,12 +63,30 @@ slot_of() { if (($1 <= CONTROLLERS_MAX)); then echo "$1"; else echo $(($1 - 90))
 grpc_address() { echo "$HOST:$((BASE_PORT + $(slot_of "$1")))"; }
 metrics_address() { echo "$HOST:$((BASE_PORT + 100 + $(slot_of "$1")))"; }
 
-# True while PID runs a strand-server: false for a process that exited (or is a zombie, whose
-# command line is empty) and for an unrelated process that reused the PID.
-is_ours() {
+# is_node PID ID: true while PID runs node ID of the cluster in $DIR, i.e. its command line names
+# strand-server and --data-dir=$DIR/node-ID. False once it exited (a zombie's command line is
+# empty) and for any other process holding the PID, another cluster's nodes included.
+is_node() {
   local cmdline
   cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") || return 1
-  [[ $cmdline == *strand-server* ]]
+  [[ $cmdline == *strand-server* && $cmdline == *" --data-dir=$DIR/node-$2 "* ]]
+}
+
+# PIDs started by this run of the script (its children), as keys.
+declare -A STARTED=()
+
+# is_running PID ID: node ID still runs as PID. A child of this run is judged by its state alone:
+# its PID cannot be reused before the script reaps it, and its command line is in flux while it
+# execs. Any other PID must pass is_node.
+is_running() {
+  if [[ -z ${STARTED[$1]:-} ]]; then
+    is_node "$1" "$2"
+    return
+  fi
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
 }
 
 # ---------------------------------------------------------------------------------- arguments
@@ -132,36 +151,36 @@ check_down_args() {
 }
 
 # ----------------------------------------------------------------------------------------- down
-# Stops every node listed in $1/pids: SIGTERM, up to $2 seconds, then SIGKILL.
+# Stops every node listed in $DIR/pids: SIGTERM, up to $1 seconds, then SIGKILL.
 stop_cluster() {
-  local dir=$1 grace_s=$2 id pid
-  if [[ ! -f $dir/pids ]]; then
-    echo "local-cluster.sh: no cluster in $dir (no pids file)"
+  local grace_s=$1 id pid
+  if [[ ! -f $DIR/pids ]]; then
+    echo "local-cluster.sh: no cluster in $DIR (no pids file)"
     return 0
   fi
   local -A live=()
   while read -r id pid; do
     [[ $pid =~ ^[0-9]+$ ]] || continue
-    if is_ours "$pid"; then
+    if is_running "$pid" "$id"; then
       kill -TERM "$pid" 2>/dev/null || true
       live[$pid]=$id
     fi
-  done <"$dir/pids"
+  done <"$DIR/pids"
   local tenths
   for ((tenths = 0; tenths < grace_s * 10 && ${#live[@]} > 0; tenths++)); do
     sleep 0.1
-    for pid in "${!live[@]}"; do is_ours "$pid" || unset "live[$pid]"; done
+    for pid in "${!live[@]}"; do is_running "$pid" "${live[$pid]}" || unset "live[$pid]"; done
   done
   for pid in "${!live[@]}"; do
     echo "local-cluster.sh: node ${live[$pid]} (pid $pid) still running after ${grace_s}s; SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
   done
   for ((tenths = 0; tenths < 50 && ${#live[@]} > 0; tenths++)); do
-    for pid in "${!live[@]}"; do is_ours "$pid" || unset "live[$pid]"; done
+    for pid in "${!live[@]}"; do is_running "$pid" "${live[$pid]}" || unset "live[$pid]"; done
     ((${#live[@]} == 0)) || sleep 0.1
   done
-  rm -f "$dir/pids" "$dir/cluster.env"
-  echo "local-cluster.sh: stopped the cluster in $dir (data and logs kept)"
+  rm -f "$DIR/pids" "$DIR/cluster.env"
+  echo "local-cluster.sh: stopped the cluster in $DIR (data and logs kept)"
 }
 
 # ------------------------------------------------------------------------------------------- up
@@ -191,7 +210,7 @@ refuse_running_cluster() {
   local id pid
   while read -r id pid; do
     [[ $pid =~ ^[0-9]+$ ]] || continue
-    if is_ours "$pid"; then
+    if is_node "$pid" "$id"; then
       die "$DIR already runs a cluster (node $id is pid $pid); stop it with: $0 down --dir $DIR"
     fi
   done <"$DIR/pids"
@@ -232,21 +251,8 @@ start_node() {
   mkdir -p "$DIR/node-$id"
   echo "=== $(date -Is) local-cluster.sh: strand-server ${args[*]}" >>"$DIR/node-$id.log"
   nohup "$BIN_DIR/strand-server" "${args[@]}" </dev/null >>"$DIR/node-$id.log" 2>&1 &
-  local pid=$!
-  echo "$id $pid" >>"$DIR/pids"
-  wait_exec "$pid"
-}
-
-# Until the forked child has exec'd (its command line names strand-server; before that it is a
-# copy of this script, which is_ours would not recognise) or has exited; at most 5 s.
-wait_exec() {
-  local tries state
-  for ((tries = 0; tries < 100; tries++)); do
-    is_ours "$1" && return 0
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
-    [[ $state != Z ]] || return 0
-    sleep 0.05
-  done
+  STARTED[$!]=1
+  echo "$id $!" >>"$DIR/pids"
 }
 
 print_log_tails() {
@@ -260,7 +266,7 @@ print_log_tails() {
 fail_start() {
   echo "local-cluster.sh: $*" >&2
   print_log_tails
-  stop_cluster "$DIR" 5 >&2
+  stop_cluster 5 >&2
   exit 1
 }
 
@@ -287,7 +293,7 @@ wait_ready() {
   LAST_ANSWER="(none)"
   while true; do
     while read -r id pid; do
-      is_ours "$pid" || fail_start "node $id (pid $pid) exited during start-up"
+      is_running "$pid" "$id" || fail_start "node $id (pid $pid) exited during start-up"
     done <"$DIR/pids"
     if cluster_ready; then
       rm -f "$DIR/.probe.err"
@@ -325,7 +331,7 @@ on_foreground_signal() {
   trap - INT TERM HUP
   [[ -z $FG_SLEEPER ]] || kill "$FG_SLEEPER" 2>/dev/null || true
   echo
-  stop_cluster "$DIR" "$GRACE_S"
+  stop_cluster "$GRACE_S"
   exit 0
 }
 
@@ -336,7 +342,7 @@ foreground_wait() {
   local id pid
   while true; do
     while read -r id pid; do
-      if [[ -z ${reported[$id]:-} ]] && ! is_ours "$pid"; then
+      if [[ -z ${reported[$id]:-} ]] && ! is_running "$pid" "$id"; then
         echo "local-cluster.sh: node $id (pid $pid) is not running; see $DIR/node-$id.log" >&2
         reported[$id]=1
       fi
@@ -355,11 +361,11 @@ cmd_up() {
     [[ -x $BIN_DIR/$binary ]] || die "$BIN_DIR/$binary not found; build first (make build)"
   done
   mkdir -p "$DIR"
-  DIR=$(cd "$DIR" && pwd)
+  DIR=$(cd "$DIR" && pwd -P)  # absolute and physical: down finds the nodes by this path
   node_ids
   refuse_running_cluster
   refuse_taken_ports
-  trap 'trap - INT TERM HUP; stop_cluster "$DIR" 5 >&2; exit 130' INT TERM HUP
+  trap 'trap - INT TERM HUP; stop_cluster 5 >&2; exit 130' INT TERM HUP
   local quorum=() i
   for ((i = 1; i <= CONTROLLERS; i++)); do quorum+=("$i@$(grpc_address "$i")"); done
   for ((i = 1; i <= CONTROLLERS; i++)); do start_node "$i" controller "$i" "$(join_by_comma "${quorum[@]}")"; done
@@ -378,7 +384,8 @@ cmd_down() {
   check_down_args
   in_range "$GRACE_S" 1 3600 || die_usage "--grace must be 1..3600 seconds"
   [[ -d $DIR ]] || die "no such directory: $DIR"
-  stop_cluster "$DIR" "$GRACE_S"
+  DIR=$(cd "$DIR" && pwd -P)
+  stop_cluster "$GRACE_S"
 }
 
 case $COMMAND in

@@ -83,12 +83,14 @@ AdminClient::~AdminClient() = default;
 
 absl::Status AdminClient::Invoke(std::string_view method, const Attempt& attempt,
                                  const Verdict& verdict) {
-  const Clock::time_point deadline =
-      Clock::now() + std::chrono::milliseconds(options_.api_timeout_ms);
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline = start + std::chrono::milliseconds(options_.api_timeout_ms);
   Backoff backoff(options_.retry_backoff_ms, options_.retry_backoff_max_ms);
   absl::Status last_failure;
   size_t unanswered_in_a_row = 0;
-  for (int32_t attempts = 1;; ++attempts) {
+  int32_t attempts = 0;
+  while (true) {
+    ++attempts;
     const size_t index = current_.load() % addresses_.size();
     const std::string& address = addresses_[index];
     grpc::ClientContext context;
@@ -124,16 +126,18 @@ absl::Status AdminClient::Invoke(std::string_view method, const Attempt& attempt
     }
     const int64_t left_ms = MsUntil(deadline);
     if (left_ms <= 0 || attempts >= options_.attempts_max) break;
-    if (wait)
+    if (wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(left_ms, backoff.NextMs())));
+    }
     if (MsUntil(deadline) <= 0) break;
   }
   if (last_failure.ok()) return last_failure;
-  return absl::Status(
-      last_failure.code(),
-      fmt::format("cannot reach the cluster: no answer from {} within {} ms (last error: {})",
-                  JoinAddresses(addresses_), options_.api_timeout_ms,
-                  std::string(last_failure.message())));
+  const int64_t elapsed_ms = -MsUntil(start);
+  return absl::Status(last_failure.code(),
+                      fmt::format("cannot reach the cluster: no answer from {} ({} attempts in {} "
+                                  "ms; last error: {})",
+                                  JoinAddresses(addresses_), attempts, elapsed_ms,
+                                  std::string(last_failure.message())));
 }
 
 template <typename Request, typename Response>

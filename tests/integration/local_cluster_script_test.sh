@@ -271,29 +271,38 @@ test_node_dies_during_start() {
 }
 
 test_down_with_sleep_standins() {
-  local dir=$WORK/c6
-  mkdir -p "$dir"
-  # Plain sleeps, named strand-server (argv[0]) as down only signals strand-server processes;
-  # the second ignores SIGTERM so down must SIGKILL it.
-  bash -c 'exec -a strand-server sleep 300' &
+  local dir=$WORK/c6 other=$WORK/other
+  mkdir -p "$dir" "$other"
+  dir=$(cd "$dir" && pwd -P)
+  # Plain sleeps standing in for nodes: down signals only a PID whose command line names
+  # strand-server and --data-dir=DIR/node-ID, so their argv[0] says so. The second ignores
+  # SIGTERM, so down must SIGKILL it. The last two must survive: another cluster's node and a
+  # process that is no strand-server at all.
+  # shellcheck disable=SC2016
+  local standin='exec -a "strand-server --data-dir=$0" sleep 300'
+  bash -c "$standin" "$dir/node-1" &
   local polite=$!
-  bash -c 'trap "" TERM; exec -a strand-server sleep 300' &
+  bash -c "trap '' TERM; $standin" "$dir/node-2" &
   local stubborn=$!
-  sleep 300 &  # not a strand-server: down must leave it alone
+  bash -c "$standin" "$other/node-3" &
+  local foreign=$!
+  sleep 300 &
   local bystander=$!
-  STARTED_PIDS+=("$polite" "$stubborn" "$bystander")
+  STARTED_PIDS+=("$polite" "$stubborn" "$foreign" "$bystander")
   wait_for 5 grep -q strand-server "/proc/$stubborn/cmdline" || fail "stand-in did not start"
-  printf '1 %s\n2 %s\n3 %s\n4 999999999\n' "$polite" "$stubborn" "$bystander" >"$dir/pids"
+  printf '1 %s\n2 %s\n3 %s\n4 %s\n5 999999999\n' "$polite" "$stubborn" "$foreign" "$bystander" \
+    >"$dir/pids"
   local start=$SECONDS
   run 0 "down with sleep stand-ins" down --dir "$dir" --grace 1 || true
   ((SECONDS - start <= 10)) || fail "down took $((SECONDS - start)) s"
   expect_in "$WORK/err" "node 2 (pid $stubborn) still running after 1s; SIGKILL" "SIGKILL message"
   alive "$polite" && fail "polite stand-in survived"
   alive "$stubborn" && fail "stubborn stand-in survived"
+  alive "$foreign" || fail "down killed another cluster's node"
   alive "$bystander" || fail "down killed a process that is not a strand-server"
   [[ ! -e $dir/pids ]] || fail "down left pids"
-  kill -KILL "$bystander" 2>/dev/null || true
-  wait "$polite" "$stubborn" "$bystander" 2>/dev/null || true
+  kill -KILL "$foreign" "$bystander" 2>/dev/null || true
+  wait "$polite" "$stubborn" "$foreign" "$bystander" 2>/dev/null || true
 }
 
 test_foreground() {
