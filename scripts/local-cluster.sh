@@ -358,7 +358,7 @@ cmd_up() {
   check_up_args
   local binary
   for binary in strand-server strand; do
-    [[ -x $BIN_DIR/$binary ]] || die "$BIN_DIR/$binary not found; build first (make build)"
+    [[ -x $BIN_DIR/$binary ]] || die "$BIN_DIR/$binary not found; build it (make build) or point STRAND_BIN_DIR at it"
   done
   mkdir -p "$DIR"
   DIR=$(cd "$DIR" && pwd -P)  # absolute and physical: down finds the nodes by this path
