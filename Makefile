@@ -2,7 +2,9 @@
 #   make build   Release build with debug info; binaries in build/bin/
 #   make test    install missing dependencies, build, run every test (ctest)
 #   make asan    AddressSanitizer + UBSan build in build-asan/ and its test run
-#   make run     start a local cluster on loopback (see scripts/local-cluster.sh)
+#   make run     build, then run a local cluster on 127.0.0.1 in the foreground (Ctrl-C stops
+#                it): 3 controllers + $(BROKERS) brokers, data and logs in $(RUN_DIR), ports
+#                from $(RUN_PORT)+1 (see scripts/local-cluster.sh)
 #   make format  clang-format every source file
 SHELL := /bin/bash
 BUILD_DIR ?= build
@@ -10,6 +12,10 @@ ASAN_DIR ?= build-asan
 FUZZ_DIR ?= build-fuzz
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+# make run: brokers to start beside the 3 controllers (0 until brokers exist; then 3).
+BROKERS ?= 0
+RUN_DIR ?= .run
+RUN_PORT ?= 9090
 
 .PHONY: all build test asan run deps format clean fuzz
 
@@ -36,8 +42,8 @@ asan: deps $(ASAN_DIR)/build.ninja
 	  ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 run: build
-	@echo "make run starts a local controller quorum once the controller issue lands;"
-	@echo "until then there is nothing to run. 'make test' exercises everything built so far."
+	STRAND_BIN_DIR=$(abspath $(BUILD_DIR))/bin ./scripts/local-cluster.sh up --controllers 3 --brokers $(BROKERS) --dir $(RUN_DIR) \
+	  --base-port $(RUN_PORT) --foreground
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i

@@ -1,0 +1,29 @@
+#include "client/common/channel_pool.h"
+
+#include <algorithm>
+
+namespace strand::client {
+
+ChannelPool::ChannelPool(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                         ChannelOptions options)
+    : credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()),
+      options_(options) {}
+
+std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto it = channels_.find(address);
+  if (it != channels_.end()) return it->second;
+  grpc::ChannelArguments args;
+  // gRPC's "min reconnect backoff" is also the minimum time a connection attempt may take
+  // before it is abandoned, i.e. the connect timeout.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(options_.connect_timeout_ms));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(std::min<int64_t>(100, options_.reconnect_backoff_max_ms)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(options_.reconnect_backoff_max_ms));
+  auto channel = grpc::CreateCustomChannel(address, credentials_, args);
+  channels_.emplace(address, channel);
+  return channel;
+}
+
+}  // namespace strand::client
