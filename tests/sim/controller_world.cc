@@ -565,6 +565,7 @@ void ControllerWorld::RunEvent(const Event& e) {
         b.up = true;
         ++b.incarnation;
         b.epoch = 0;
+        b.want_shut_down = false;  // a new process: whatever the old one asked for is gone
         Trace(fmt::format("broker {} restarts", b.id));
       }
       break;
@@ -624,23 +625,31 @@ void ControllerWorld::Liveness() {
         Controller* c = Active();
         if (c == nullptr) return false;
         for (const Broker& b : brokers_) {
-          if (!c->image.BrokerIsActive(NodeId(b.id))) return false;
+          const BrokerRegistration* r = c->image.broker(NodeId(b.id));
+          if (r == nullptr || r->fenced || r->in_controlled_shutdown) return false;
         }
         return true;
       },
       deadline, "not every broker was registered and unfenced");
-  std::optional<admin::v1::CreateTopicsResponse> created;
+  // Like a client: retry on NOT_CONTROLLER (an attempt that committed anyway shows up as
+  // TOPIC_ALREADY_EXISTS on the retry).
   admin::v1::CreateTopicsRequest req;
   auto* t = req.add_topics();
   t->set_name("final");
   t->set_partitions(3);
   t->set_replication_factor(std::min(3, options_.brokers));
-  Controller* c = Active();
-  c->qc->CreateTopics(req, [&](admin::v1::CreateTopicsResponse r) { created = r; });
-  ProcessReady(*c);
-  RunUntil([&] { return created.has_value(); }, deadline, "the final topic was not created");
-  if (created->topics(0).error().code() != 0) {
-    Fail("liveness", "creating the final topic failed: " + created->topics(0).error().message());
+  while (true) {
+    std::optional<admin::v1::CreateTopicsResponse> created;
+    RunUntil([&] { return Active() != nullptr; }, deadline, "no controller became active");
+    Controller* c = Active();
+    c->qc->CreateTopics(req, [&](admin::v1::CreateTopicsResponse r) { created = r; });
+    ProcessReady(*c);
+    RunUntil([&] { return created.has_value(); }, deadline, "the final topic was not created");
+    const auto code = static_cast<KafkaError>(created->topics(0).error().code());
+    if (code == KafkaError::kNone || code == KafkaError::kTopicAlreadyExists) break;
+    if (code != KafkaError::kNotController) {
+      Fail("liveness", "creating the final topic failed: " + created->topics(0).error().message());
+    }
   }
   RunUntil(
       [&] {
