@@ -44,6 +44,8 @@ std::string_view ErrcName(Errc errc) {
       return "LIMIT_EXCEEDED";
     case Errc::kTimeout:
       return "TIMEOUT";
+    case Errc::kFencedLeaderEpoch:
+      return "FENCED_LEADER_EPOCH";
   }
   return "UNKNOWN_STORAGE_ERROR";
 }
@@ -88,6 +90,8 @@ KafkaError ToKafkaError(Errc errc) {
       return KafkaError::kUnknownServerError;
     case Errc::kTimeout:
       return KafkaError::kRequestTimedOut;
+    case Errc::kFencedLeaderEpoch:
+      return KafkaError::kFencedLeaderEpoch;
   }
   return KafkaError::kUnknownServerError;
 }
@@ -134,6 +138,8 @@ absl::StatusCode ErrcTraits<storage::Errc>::Code(storage::Errc errc) {
       return absl::StatusCode::kAlreadyExists;
     case Errc::kTimeout:
       return absl::StatusCode::kDeadlineExceeded;
+    case Errc::kFencedLeaderEpoch:
+      return absl::StatusCode::kFailedPrecondition;
   }
   return absl::StatusCode::kUnknown;
 }

@@ -38,6 +38,7 @@ enum class Errc {
   kLogAlreadyExists = 18,
   kLimitExceeded = 19,  // a configured bound (logs, open files, memory) would be exceeded
   kTimeout = 20,
+  kFencedLeaderEpoch = 21,  // a leader append with an epoch older than the log's latest
 };
 
 std::string_view ErrcName(Errc errc);
