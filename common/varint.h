@@ -55,4 +55,21 @@ size_t DecodeUnsigned64(std::span<const uint8_t> in, uint64_t* out);
 size_t DecodeVarint(std::span<const uint8_t> in, int32_t* out);
 size_t DecodeVarlong(std::span<const uint8_t> in, int64_t* out);
 
+// The same decoders over [p, end), with the one-byte case (most lengths and deltas in a record)
+// inlined; the hot loop of record validation runs on these.
+inline size_t DecodeVarint(const uint8_t* p, const uint8_t* end, int32_t* out) {
+  if (p < end && *p < 0x80) {
+    *out = UnZigZag32(*p);
+    return 1;
+  }
+  return DecodeVarint(std::span<const uint8_t>(p, static_cast<size_t>(end - p)), out);
+}
+inline size_t DecodeVarlong(const uint8_t* p, const uint8_t* end, int64_t* out) {
+  if (p < end && *p < 0x80) {
+    *out = UnZigZag64(*p);
+    return 1;
+  }
+  return DecodeVarlong(std::span<const uint8_t>(p, static_cast<size_t>(end - p)), out);
+}
+
 }  // namespace strand::varint

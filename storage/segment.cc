@@ -220,6 +220,7 @@ absl::StatusOr<SegmentScan> Segment::Recover(
     STRAND_RETURN_IF_ERROR(file_->Truncate(scan->valid_bytes));
   }
   indexes_loaded_ = true;
+  verified_bytes_ = scan->valid_bytes;
   size_.store(scan->valid_bytes, std::memory_order_release);
   next_offset_.store(scan->next_offset.value(), std::memory_order_release);
   return scan;
@@ -384,6 +385,7 @@ void Segment::ReleaseResources() {
   Offset max_timestamp_offset = max_timestamp_offset_;
   file_.reset();
   ResetIndexesLocked();
+  verified_bytes_ = 0;  // what is read back from disk later is checked again
   max_timestamp_ = max_timestamp;
   max_timestamp_offset_ = max_timestamp_offset;
   indexes_loaded_ = false;
@@ -437,7 +439,11 @@ absl::Status Segment::Append(std::span<const uint8_t> bytes,
     STRAND_CHECK(at == position + static_cast<int64_t>(bytes.size()));
   }
   next_offset_.store(batches.back().last_offset.value() + 1, std::memory_order_release);
-  size_.store(position + static_cast<int64_t>(bytes.size()), std::memory_order_release);
+  int64_t end = position + static_cast<int64_t>(bytes.size());
+  // The log validated these batches (CRC included) just before writing them.
+  int64_t expected = position;
+  verified_bytes_.compare_exchange_strong(expected, end);
+  size_.store(end, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -460,6 +466,7 @@ absl::StatusOr<Offset> Segment::TruncateTo(Offset offset) {
     RecomputeTailLocked(**file);
     hint_offset_ = Offset(-1);
     if (damaged_position_ >= new_size) damaged_position_ = -1;
+    if (verified_bytes_ > new_size) verified_bytes_ = new_size;
   }
   next_offset_.store(new_next.value(), std::memory_order_release);
   // The segment takes appends again; its index files are stale until it is sealed anew.
@@ -659,7 +666,9 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
       out.reached_upper = true;
       break;
     }
-    if (verify && ComputeBatchCrc({p, static_cast<size_t>(h.size_bytes())}) != h.crc) {
+    int64_t batch_end = position + kept + h.size_bytes();
+    if (verify && batch_end > verified_bytes_.load(std::memory_order_acquire) &&
+        ComputeBatchCrc({p, static_cast<size_t>(h.size_bytes())}) != h.crc) {
       if (kept == 0) {
         return StorageError(Errc::kCorruptLog,
                             fmt::format("segment {}: the batch at offset {} (position {}) fails "
@@ -673,6 +682,13 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
     out.next_offset = floor;
   }
   out.data.ResizeUninitialized(static_cast<size_t>(kept));
+  if (verify && kept > 0) {
+    // A checked range that continues the verified prefix extends it.
+    int64_t expected = position;
+    while (expected >= position && expected < position + kept &&
+           !verified_bytes_.compare_exchange_weak(expected, position + kept)) {
+    }
+  }
   if (kept > 0) {
     absl::MutexLock lock(&mu_);
     hint_offset_ = out.next_offset;

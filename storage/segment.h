@@ -137,8 +137,10 @@ class Segment : public std::enable_shared_from_this<Segment> {
   // ---- Reading (any thread) ----
 
   // Whole batches from the one holding `start` on, at most `max_bytes` (but always the first
-  // batch whole), none reaching `upper` (exclusive). Verifies CRCs when asked: a corrupt batch
-  // is never returned; if it is the first one the read fails with Errc::kCorruptLog naming it.
+  // batch whole), none reaching `upper` (exclusive). With `verify`, every batch not yet checked
+  // since the segment was opened has its CRC-32C checked (bytes this process appended or
+  // recovered were checked then): a corrupt batch is never returned, and if it is the first one
+  // the read fails with Errc::kCorruptLog naming its offset.
   // An empty result with reached_upper == false means no batch here holds an offset >= start.
   absl::StatusOr<SegmentRead> Read(Offset start, int64_t max_bytes, Offset upper, bool verify);
   // The first batch whose last offset is >= target and below `upper`.
@@ -213,6 +215,10 @@ class Segment : public std::enable_shared_from_this<Segment> {
   std::atomic<int64_t> rolling_timestamp_ms_{kNoTimestamp};
   std::atomic<bool> sealed_{false};
   std::atomic<int64_t> damaged_position_{-1};
+  // Bytes from position 0 whose batches passed a CRC check since the segment was opened: at
+  // append (validation), in a recovery scan, or in an earlier verifying read. Reads check the
+  // CRC of batches beyond it only, so each byte is checked once rather than on every read.
+  std::atomic<int64_t> verified_bytes_{0};
 
   mutable absl::Mutex mu_;
   std::shared_ptr<File> file_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,7 @@
 
 #include "common/byte_buffer.h"
 #include "storage/errc.h"
+#include "storage/record/record.h"
 #include "storage/record/record_batch_reader.h"
 
 namespace strand::storage {
@@ -118,26 +119,28 @@ absl::Status WalkRecords(std::span<const uint8_t> batch, const ValidationOptions
   int32_t index = 0;
   int32_t previous_delta = -1;
   bool create_time = h.timestamp_type() == TimestampType::kCreateTime;
-  absl::Status walked = ForEachRecord(*records, h.record_count, [&](const RecordFields& f) {
+  absl::Status walked = WalkRecordSkeletons(*records, h.record_count, [&](const RecordSkeleton& r) {
     if (o.mode == ValidationMode::kProduce
-            ? f.offset_delta != index
-            : (f.offset_delta <= previous_delta || f.offset_delta > h.last_offset_delta)) {
-      return Invalid(fmt::format("record {} has offset delta {} after {}", index, f.offset_delta,
+            ? r.offset_delta != index
+            : (r.offset_delta <= previous_delta || r.offset_delta > h.last_offset_delta)) {
+      return Invalid(fmt::format("record {} has offset delta {} after {}", index, r.offset_delta,
                                  previous_delta));
     }
-    if (o.require_keys && !f.key) {
+    if (o.require_keys && !r.has_key) {
       return Invalid(
           fmt::format("record {} has no key; a compacted topic needs one for every record", index));
     }
     if (create_time) {
-      int64_t ts = SaturatingAdd(h.base_timestamp, f.timestamp_delta);
-      if (absl::Status window = CheckTimestampWindow(ts, o); !window.ok()) return window;
+      int64_t ts = SaturatingAdd(h.base_timestamp, r.timestamp_delta);
+      if (o.now_ms != kNoTimestamp) {
+        if (absl::Status window = CheckTimestampWindow(ts, o); !window.ok()) return window;
+      }
       if (ts > s->max_record_timestamp) {
         s->max_record_timestamp = ts;
-        s->max_timestamp_offset_delta = f.offset_delta;
+        s->max_timestamp_offset_delta = r.offset_delta;
       }
     }
-    previous_delta = f.offset_delta;
+    previous_delta = r.offset_delta;
     ++index;
     return absl::OkStatus();
   });
