@@ -145,7 +145,7 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectingFilesystem::Open(const std::
 absl::Status FaultInjectingFilesystem::Rename(const std::string& from, const std::string& to) {
   {
     std::lock_guard lock(mu_);
-    if (renames_fail_ && (Matches(from) || Matches(to))) {
+    if (renames_fail_ && Matches(from)) {
       return StorageError(Errc::kIoError, fmt::format("rename {}: injected EIO", from));
     }
   }

@@ -31,7 +31,7 @@ class FaultInjectingFilesystem final : public Filesystem {
   void FailWritesAfterBytes(int64_t budget_bytes);
   void FailWritesWithIoError();
   void FailSyncs();
-  void FailRenames();
+  void FailRenames();  // renames whose source path matches the filter
   void FailCreates();  // opening with a create mode fails with ENOSPC
   // Only paths containing this substring are affected ("" = all).
   void set_path_filter(std::string filter);

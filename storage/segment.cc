@@ -93,6 +93,17 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::OpenExisting(Filesystem& fs,
   return s;
 }
 
+absl::StatusOr<std::shared_ptr<Segment>> Segment::OpenAt(Filesystem& fs, const std::string& dir,
+                                                         Offset base, const std::string& path,
+                                                         int32_t index_interval_bytes) {
+  std::shared_ptr<Segment> s(new Segment(fs, dir, base, index_interval_bytes));
+  s->log_path_ = path;
+  auto size = fs.FileSize(path);
+  if (!size.ok()) return size.status();
+  s->size_ = *size;
+  return s;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scanning and loading
 

@@ -93,6 +93,12 @@ class Segment : public std::enable_shared_from_this<Segment> {
                                                                const std::string& dir, Offset base,
                                                                int32_t index_interval_bytes);
 
+  // An existing file under another name (compaction output before its swap); RenameLogFile
+  // gives it its final name.
+  static absl::StatusOr<std::shared_ptr<Segment>> OpenAt(Filesystem& fs, const std::string& dir,
+                                                         Offset base, const std::string& path,
+                                                         int32_t index_interval_bytes);
+
   ~Segment();
 
   // ---- Loading (before the segment is shared) ----
