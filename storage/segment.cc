@@ -249,14 +249,30 @@ absl::Status Segment::OpenSealed(Offset next_segment_base) {
   auto time_size = fs_.FileSize(time_index_path());
   if (!time_size.ok()) return bad("time index missing");
   if (*time_size % TimeIndex::kEntryBytes != 0) return bad("time index has a torn entry");
+  int64_t tail_from = 0;
+  Offset tail_floor = base_;
   if (*index_size > 0) {
     auto file = fs_.Open(index_path(), OpenMode::kRead);
     if (!file.ok()) return file.status();
     uint8_t last[OffsetIndex::kEntryBytes];
     auto n = (*file)->ReadAt(*index_size - OffsetIndex::kEntryBytes, last);
     if (!n.ok()) return n.status();
-    if (!OffsetIndex::Parse(base_, last, size_bytes()).ok()) {
-      return bad("offset index points past the log");
+    auto entry = OffsetIndex::Parse(base_, last, size_bytes());
+    if (!entry.ok()) return bad("offset index points past the log");
+    tail_from = entry->last()->position;
+    tail_floor = entry->last()->offset;
+  }
+  {
+    // The batches from the last index entry on must end exactly at the end of the file: a
+    // segment cut short (or grown) since it was sealed is caught here, at a few header reads.
+    auto log_file = fs_.Open(log_path_, OpenMode::kRead);
+    if (!log_file.ok()) return log_file.status();
+    int64_t position = tail_from;
+    while (position < size_bytes()) {
+      auto h = ReadHeader(**log_file, position, size_bytes(), tail_floor);
+      if (!h.ok()) return bad(fmt::format("its tail does not parse: {}", MessageOf(h.status())));
+      position += h->size_bytes();
+      tail_floor = h->next_offset();
     }
   }
   if (size_bytes() > 0) {
