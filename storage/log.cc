@@ -490,6 +490,24 @@ void Log::NotifyWhenDurable(Offset offset, DurableCallback callback) {
 }
 
 absl::Status Log::WaitDurable(Offset offset, int64_t timeout_ms) {
+  // A caller about to sleep until a flush covers `offset` runs that flush itself when none is
+  // running: a lone synchronous writer then pays no thread hand-off to the flusher and back.
+  // Appends still never wait for an fsync, and callbacks are still fired by whoever flushes.
+  bool appended;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (!failure_.ok()) return failure_;
+    if (offset < durable_) return absl::OkStatus();
+    appended = offset < log_end_;
+  }
+  if (appended && flush_mu_.TryLock()) {
+    absl::Status flushed = FlushLocked();
+    flush_mu_.Unlock();
+    if (!flushed.ok()) {
+      absl::ReaderMutexLock lock(&mu_);
+      return failure_.ok() ? flushed : failure_;  // a failed fsync took the log offline
+    }
+  }
   auto promise = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> future = promise->get_future();
   NotifyWhenDurable(offset, [promise](absl::Status s) { promise->set_value(std::move(s)); });
@@ -550,6 +568,10 @@ void Log::Fail(const absl::Status& status) {
 
 absl::Status Log::Flush() {
   absl::MutexLock flush(&flush_mu_);
+  return FlushLocked();
+}
+
+absl::Status Log::FlushLocked() {
   Offset target;
   int64_t generation, records, batches;
   std::vector<std::shared_ptr<Segment>> unsealed;

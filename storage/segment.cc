@@ -24,6 +24,22 @@ bool AllZero(const uint8_t* p, size_t n) {
   return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
 }
 
+// The position of the first non-zero byte in [from, end) of `file`, or -1.
+absl::StatusOr<int64_t> FirstNonZero(File& file, int64_t from, int64_t end) {
+  ByteBuffer chunk(static_cast<size_t>(std::min<int64_t>(kScanChunkBytes, end - from)));
+  for (int64_t at = from; at < end;) {
+    int64_t n = std::min<int64_t>(static_cast<int64_t>(chunk.size()), end - at);
+    auto got = file.ReadAt(at, chunk.span().first(static_cast<size_t>(n)));
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    const uint8_t* p = chunk.data();
+    const uint8_t* hit = std::find_if(p, p + *got, [](uint8_t b) { return b != 0; });
+    if (hit != p + *got) return at + (hit - p);
+    at += static_cast<int64_t>(*got);
+  }
+  return int64_t{-1};
+}
+
 BatchPlacement PlacementOf(const RecordBatchHeader& h) {
   return {h.base_offset, h.last_offset(), h.max_timestamp, h.size_bytes()};
 }
@@ -147,8 +163,16 @@ absl::StatusOr<SegmentScan> Segment::Scan(
     STRAND_RETURN_IF_ERROR(ensure(pos, pos + header_bytes));
     const uint8_t* p = window.data() + (pos - window_start);
     if (AllZero(p, header_bytes)) {
-      scan.stopped_at_zeros = true;
-      stop(fmt::format("unwritten (zero) space from position {}", pos));
+      // Preallocated space never written ends the data — unless something follows it (pages
+      // written out of order before a power loss): that is a cut like any other.
+      auto data_at = FirstNonZero(file, pos, scan.file_bytes);
+      if (!data_at.ok()) return data_at.status();
+      if (*data_at < 0) {
+        scan.stopped_at_zeros = true;
+        stop(fmt::format("unwritten (zero) space from position {}", pos));
+      } else {
+        stop(fmt::format("zero bytes at position {} followed by data at {}", pos, *data_at));
+      }
       break;
     }
     if (remaining < static_cast<int64_t>(L::kHeaderSize)) {
@@ -423,7 +447,10 @@ void Segment::ReleaseResources() {
 
 absl::Status Segment::EnsureAllocated(File& file, int64_t end) {
   if (!preallocate_ || end <= allocated_bytes_) return absl::OkStatus();
-  int64_t target = std::max(end, allocated_bytes_ + preallocate_chunk_bytes_);
+  // Reserve ahead as much as the segment already holds, between 64 KiB and the chunk: an idle
+  // partition reserves little, a busy one a chunk at a time.
+  int64_t ahead = std::clamp<int64_t>(end, 64 << 10, preallocate_chunk_bytes_);
+  int64_t target = end + ahead;
   absl::Status s = file.Allocate(allocated_bytes_, target - allocated_bytes_);
   if (!s.ok()) {
     // Not fatal: the write itself will tell whether the space exists. Stop trying.

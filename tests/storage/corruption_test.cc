@@ -234,7 +234,7 @@ TEST_F(CorruptionTest, GarbledIndexAndCheckpoints_RebuiltFromTheLog) {
 
 TEST_F(CorruptionTest, GarbageAfterTheLastBatch_Cut) {
   Write(/*clean=*/false);
-  int64_t size = std::filesystem::file_size(SegmentPath(Active()));
+  int64_t size = Active().size_bytes;  // the file may be longer: preallocated space
   {
     std::FILE* f = std::fopen(SegmentPath(Active()).c_str(), "ab");
     for (int i = 0; i < 200; ++i) std::fputc(0x40 + i % 50, f);
@@ -242,9 +242,10 @@ TEST_F(CorruptionTest, GarbageAfterTheLastBatch_Cut) {
   }
   auto log = Open();
   const RecoveryReport& r = log->recovery_report();
-  ASSERT_TRUE(r.cut.has_value());
+  ASSERT_TRUE(r.cut.has_value()) << r.ToString();
   EXPECT_EQ(r.cut->position, size);
-  EXPECT_EQ(r.cut->bytes_removed, 200);
+  // The garbage, and any preallocated (zero) space before it.
+  EXPECT_GE(r.cut->bytes_removed, 200);
   EXPECT_EQ(log->LogEndOffset(), Offset(kBatches * kRecordsPerBatch));
   EXPECT_EQ(static_cast<int64_t>(std::filesystem::file_size(SegmentPath(Active()))), size);
 }
