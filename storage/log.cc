@@ -501,8 +501,10 @@ absl::Status Log::WaitDurable(Offset offset, int64_t timeout_ms) {
     appended = offset < log_end_;
   }
   if (appended && flush_mu_.TryLock()) {
-    absl::Status flushed = FlushLocked();
+    Waiters ready;
+    absl::Status flushed = FlushLocked(&ready);
     flush_mu_.Unlock();
+    for (auto& [o, callback] : ready) callback(absl::OkStatus());
     if (!flushed.ok()) {
       absl::ReaderMutexLock lock(&mu_);
       return failure_.ok() ? flushed : failure_;  // a failed fsync took the log offline
@@ -567,11 +569,18 @@ void Log::Fail(const absl::Status& status) {
 }
 
 absl::Status Log::Flush() {
-  absl::MutexLock flush(&flush_mu_);
-  return FlushLocked();
+  Waiters ready;
+  absl::Status flushed;
+  {
+    absl::MutexLock flush(&flush_mu_);
+    flushed = FlushLocked(&ready);
+  }
+  // Outside the flush lock: a callback may flush, wait or append itself.
+  for (auto& [offset, callback] : ready) callback(absl::OkStatus());
+  return flushed;
 }
 
-absl::Status Log::FlushLocked() {
+absl::Status Log::FlushLocked(Waiters* ready) {
   Offset target;
   int64_t generation, records, batches;
   std::vector<std::shared_ptr<Segment>> unsealed;
@@ -616,7 +625,6 @@ absl::Status Log::FlushLocked() {
     }
     ++sealed;
   }
-  std::vector<std::pair<Offset, DurableCallback>> ready;
   bool recovery_point_moved = false;
   {
     absl::MutexLock lock(&mu_);
@@ -633,7 +641,7 @@ absl::Status Log::FlushLocked() {
       recovery_point_moved = true;
     }
     for (auto it = waiters_.begin(); it != waiters_.end() && it->first < durable_;) {
-      ready.emplace_back(it->first, std::move(it->second));
+      ready->emplace_back(it->first, std::move(it->second));
       it = waiters_.erase(it);
     }
   }
@@ -641,7 +649,6 @@ absl::Status Log::FlushLocked() {
     absl::Status s = WriteCheckpoint(false);
     if (!s.ok()) log_.Warn("checkpoint after a roll: {}", MessageOf(s));
   }
-  for (auto& [offset, callback] : ready) callback(absl::OkStatus());
   return absl::OkStatus();
 }
 

@@ -25,8 +25,11 @@
 // Threading: every public method is thread-safe. Appends, truncations and other mutations are
 // serialized by an internal writer lock and never wait for an fsync; reads run concurrently with
 // them and with each other (a read of the active segment sees only fully written batches).
-// Callbacks run on a flusher thread (or inline when the outcome is already known) and must not
-// block; they may call the Log.
+// Durability callbacks run on the thread that completed the flush (a flusher, or a caller of
+// Flush/WaitDurable) with no Log lock held, or inline when the outcome is already known; they
+// must not block. Failure callbacks (the log failing, closing or truncating) may run while the
+// Log holds its writer lock: they may read the Log's offsets but must not append, truncate or
+// flush from inside the callback.
 //
 // Files in the log directory: <base>.log / .index / .timeindex per segment, log.checkpoint
 // (recovery point, log start, high watermark, cleaner offset, clean-shutdown marker) and
@@ -247,7 +250,10 @@ class Log : public std::enable_shared_from_this<Log> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status PersistEpochs(const LeaderEpochCache& epochs);
   absl::Status WriteCheckpoint(bool clean_shutdown);
-  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
+  using Waiters = std::vector<std::pair<Offset, DurableCallback>>;
+  // One group-commit round; the callbacks it satisfied go to *ready, for the caller to run once
+  // it has released flush_mu_.
+  absl::Status FlushLocked(Waiters* ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flush_mu_);
   absl::Status CheckWritable() const;
   absl::Status RecordAppendError(absl::Status status);
   void Fail(const absl::Status& status);

@@ -195,6 +195,26 @@ TEST_F(LogTest, Durability_GroupCommitSharesFsyncs) {
   EXPECT_LT(faulty_.syncs() - syncs_before, kThreads * kPerThread);
 }
 
+TEST_F(LogTest, Durability_CallbacksMayCallBackIntoTheLog) {
+  auto log = OpenLog();
+  AppendInfo first = Append(*log, 1);
+  std::atomic<bool> chained{false};
+  log->NotifyWhenDurable(first.last_offset, [&](absl::Status s) {
+    ASSERT_TRUE(s.ok());
+    // From inside a durability callback: append and flush again (no lock is held here).
+    ByteBuffer batch = MakeBatch(1, 10, 5);
+    ASSERT_TRUE(log->AppendAsLeader(batch.span(), LeaderEpoch(0)).ok());
+    ASSERT_TRUE(log->Flush().ok());
+    chained = true;
+  });
+  ASSERT_TRUE(log->WaitDurable(first.last_offset, 10000).ok());
+  for (int i = 0; i < 1000 && !chained; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_TRUE(chained.load());
+  EXPECT_EQ(log->LogEndOffset(), Offset(2));
+}
+
 TEST_F(LogTest, Durability_FlushPolicyOff_OnlyFlushOrTimer) {
   auto log = OpenLog({.flush_messages = kNever, .flush_ms = 1000});
   Append(*log, 5);
