@@ -111,7 +111,7 @@ TEST_F(LogCleanerTest, KeepsTheNewestRecordPerKeyAtItsOffset) {
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->cleaned);
   // Compaction survives a reopen (indexes written, cleaner offset checkpointed).
-  log.reset();
+  testing::Crash(log);
   log = OpenLog();
   EXPECT_TRUE(log->recovery_report().indexes_rebuilt.empty());
   EXPECT_EQ(Latest(*log), before);
@@ -203,7 +203,7 @@ TEST_F(LogCleanerTest, CrashDuringTheSwap_RecoveryCompletesIt) {
   EXPECT_TRUE(std::any_of(names->begin(), names->end(), [](const std::string& n) {
     return n.find(".log.swap") != std::string::npos;
   }));
-  log.reset();
+  testing::Crash(log);
   log = OpenLog();
   EXPECT_EQ(log->recovery_report().swaps_completed.size(), 1u) << log->recovery_report().ToString();
   EXPECT_EQ(Latest(*log), before);

@@ -254,7 +254,7 @@ TEST_F(LogTest, Reopen_AfterCrashScansFromTheRecoveryPoint) {
     auto log = OpenLog({.segment_bytes = 8192});
     for (int i = 0; i < 20; ++i) Append(*log, 2, 1000, i);
     ASSERT_TRUE(log->Flush().ok());
-    // No Close: the process "dies" with the log as it is on disk.
+    testing::Crash(log);  // no Close: the process "dies" with the log as it is on disk
   }
   auto log = OpenLog({.segment_bytes = 8192});
   const RecoveryReport& report = log->recovery_report();
@@ -285,7 +285,7 @@ TEST_F(LogTest, TruncateTo_RemovesTheTailAcrossSegments) {
   // Truncating at or past the end changes nothing.
   EXPECT_EQ(*log->TruncateTo(Offset(100)), Offset(15));
   // The truncation survives a crash and a reopen.
-  log.reset();
+  testing::Crash(log);
   log = OpenLog({.segment_bytes = 8192});
   EXPECT_EQ(log->LogEndOffset(), Offset(15));
   EXPECT_EQ(ReadAll(*log).size(), 15u);
@@ -310,7 +310,7 @@ TEST_F(LogTest, TruncateFullyAndStartAt_RestartsTheLog) {
   EXPECT_TRUE(log->EpochEntries().empty());
   EXPECT_EQ(StorageErrcOf(log->Read(Offset(5), 100).status()), Errc::kOffsetOutOfRange);
   EXPECT_EQ(Append(*log, 1).base_offset, Offset(1000));
-  log.reset();
+  testing::Crash(log);
   log = OpenLog({.segment_bytes = 8192});
   EXPECT_EQ(log->LogStartOffset(), Offset(1000));
   EXPECT_EQ(log->LogEndOffset(), Offset(1001));
@@ -330,7 +330,7 @@ TEST_F(LogTest, DeleteRecordsBefore_AdvancesTheLogStart) {
   EXPECT_LT(log->Segments().size(), before);
   EXPECT_EQ(StorageErrcOf(log->Read(Offset(24), 100).status()), Errc::kOffsetOutOfRange);
   EXPECT_TRUE(log->Read(Offset(25), 100).ok());
-  log.reset();
+  testing::Crash(log);
   log = OpenLog({.segment_bytes = 8192});
   EXPECT_EQ(log->LogStartOffset(), Offset(25));
 }
@@ -427,7 +427,7 @@ TEST_F(LogTest, Epochs_EndOffsetForEpochAndFencing) {
   auto fenced = log->AppendAsLeader(stale.span(), LeaderEpoch(2));
   EXPECT_EQ(StorageErrcOf(fenced.status()), Errc::kFencedLeaderEpoch);
   EXPECT_EQ(ToKafkaError(fenced.status()), KafkaError::kFencedLeaderEpoch);
-  log.reset();
+  testing::Crash(log);
   log = OpenLog();
   // Persisted in leader-epoch-checkpoint; as in Kafka, an epoch that starts at the log end
   // (no data yet) is dropped on reopen, and a new leader assigns it again.
@@ -481,7 +481,7 @@ TEST_F(LogTest, DiskFull_AppendFailsLogStaysUsable) {
   AppendInfo info = Append(*log, 2);
   EXPECT_EQ(info.base_offset, Offset(5));
   ASSERT_TRUE(log->WaitDurable(info.last_offset, 10000).ok());
-  log.reset();
+  testing::Crash(log);
   log = OpenLog();
   EXPECT_FALSE(log->recovery_report().cut.has_value());
   EXPECT_EQ(ReadAll(*log).size(), 7u);
@@ -499,7 +499,7 @@ TEST_F(LogTest, FsyncFailure_TakesTheLogOffline) {
   EXPECT_EQ(StorageErrcOf(log->AppendAsLeader(MakeBatch(1, 1).span(), LeaderEpoch(0)).status()),
             Errc::kLogFailed);
   faulty_.ClearFaults();
-  log.reset();
+  testing::Crash(log);
   log = OpenLog();  // reopening recovers whatever reached the disk
   EXPECT_FALSE(log->failed());
   EXPECT_GE(log->LogEndOffset(), Offset(2));

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "common/check.h"
 #include "common/logging.h"
@@ -88,6 +89,15 @@ std::vector<ReadRecord> ReadAll(Log& log, Offset from, int64_t chunk_bytes) {
     next = result->next_offset;
   }
   return out;
+}
+
+void Crash(std::shared_ptr<Log>& log) {
+  std::weak_ptr<Log> weak = log;
+  log.reset();
+  for (int i = 0; i < 10000 && !weak.expired(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  STRAND_CHECK_MSG(weak.expired(), "a dropped log is still referenced after 10 s");
 }
 
 void QuietLogs() {

@@ -51,6 +51,11 @@ std::vector<ReadRecord> ReadAll(Log& log, Offset from = Offset(0), int64_t chunk
 // Decodes the records of a read result.
 std::vector<ReadRecord> Records(const ReadResult& result);
 
+// Drops a Log as a crash would (no Close) and waits until no thread still holds it (a flusher
+// may be finishing a queued flush), so that reopening the directory never races the old
+// instance. Bounded: fails the calling test after 10 s.
+void Crash(std::shared_ptr<Log>& log);
+
 // Quiet logs in tests unless STRAND_TEST_LOG is set.
 void QuietLogs();
 

@@ -51,6 +51,8 @@ class CorruptionTest : public ::testing::Test {
     ASSERT_GE(segments_.size(), 4u);
     if (clean) {
       ASSERT_TRUE(log->Close().ok());
+    } else {
+      testing::Crash(log);
     }
   }
 

@@ -142,7 +142,7 @@ TEST_F(DiskFullTest, AppendFailsCleanly_LogStaysUsable_RecoversWhenSpaceReturns)
   Offset final_end = log->LogEndOffset();
 
   // As after a crash (no close), then after a clean close: everything acknowledged is there.
-  log.reset();
+  testing::Crash(log);
   log = OpenLog();
   ASSERT_NE(log, nullptr);
   EXPECT_FALSE(log->recovery_report().cut.has_value()) << log->recovery_report().ToString();
