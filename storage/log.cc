@@ -243,6 +243,7 @@ absl::Status Log::MaybeAssignEpochs(const std::vector<std::pair<LeaderEpoch, Off
 }
 
 absl::Status Log::PersistEpochs(const LeaderEpochCache& epochs) {
+  // Callers hold append_mu_: one writer of the file at a time, in the order of the changes.
   return WriteFileAtomically(fs_, JoinPath(dir_, LogLoader::kEpochCheckpointFile),
                              epochs.Serialize());
 }
@@ -775,29 +776,31 @@ absl::Status Log::TruncateFullyLocked(Offset offset) {
 }
 
 absl::StatusOr<Offset> Log::DeleteRecordsBefore(Offset offset) {
-  LeaderEpochCache epochs;
-  Offset new_start;
   {
+    // The epoch checkpoint is written only under the writer lock, so that writers of it never
+    // interleave (a stale snapshot could otherwise land last).
     absl::MutexLock append(&append_mu_);
     STRAND_RETURN_IF_ERROR(CheckWritable());
-    absl::MutexLock lock(&mu_);
-    if (offset > high_watermark_ || offset.value() < 0) {
-      return StorageError(Errc::kOffsetOutOfRange,
-                          fmt::format("cannot delete records before {}: the high watermark is {}",
-                                      offset, high_watermark_));
+    LeaderEpochCache epochs;
+    {
+      absl::MutexLock lock(&mu_);
+      if (offset > high_watermark_ || offset.value() < 0) {
+        return StorageError(Errc::kOffsetOutOfRange,
+                            fmt::format("cannot delete records before {}: the high watermark is {}",
+                                        offset, high_watermark_));
+      }
+      if (offset <= log_start_) return log_start_;
+      log_start_ = offset;
+      cleaner_offset_ = std::max(cleaner_offset_, offset);
+      epochs_.TruncateFromStart(offset);
+      epochs = epochs_;
     }
-    if (offset <= log_start_) return log_start_;
-    log_start_ = offset;
-    cleaner_offset_ = std::max(cleaner_offset_, offset);
-    epochs_.TruncateFromStart(offset);
-    epochs = epochs_;
-    new_start = offset;
+    // Durable before acknowledged: a restart must not bring the deleted records back.
+    STRAND_RETURN_IF_ERROR(PersistEpochs(epochs));
+    STRAND_RETURN_IF_ERROR(WriteCheckpoint(false));
   }
-  // Durable before acknowledged: a restart must not bring the deleted records back.
-  STRAND_RETURN_IF_ERROR(PersistEpochs(epochs));
-  STRAND_RETURN_IF_ERROR(WriteCheckpoint(false));
   STRAND_RETURN_IF_ERROR(DeleteSegmentsBelowStart());
-  return new_start;
+  return offset;
 }
 
 absl::Status Log::DeleteSegmentsBelowStart() {

@@ -248,7 +248,8 @@ class Log : public std::enable_shared_from_this<Log> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status MaybeAssignEpochs(const std::vector<std::pair<LeaderEpoch, Offset>>& starts)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
-  absl::Status PersistEpochs(const LeaderEpochCache& epochs);
+  absl::Status PersistEpochs(const LeaderEpochCache& epochs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::Status WriteCheckpoint(bool clean_shutdown);
   using Waiters = std::vector<std::pair<Offset, DurableCallback>>;
   // One group-commit round; the callbacks it satisfied go to *ready, for the caller to run once
