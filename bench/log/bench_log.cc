@@ -248,7 +248,9 @@ void AppendCase(const Options& o, int64_t batch_bytes, const std::string& label,
   std::string name = "append " + label + " " + mode;
   if (!Wanted(o, mode)) return;
   ByteBuffer batch = MakeBatch(batch_bytes);
-  int64_t total = fsync ? o.fsync_bytes : o.nofsync_bytes;
+  // Enough batches per round for a stable rate: at least 64 of the large ones.
+  int64_t total = fsync ? std::max<int64_t>(o.fsync_bytes, 64 * static_cast<int64_t>(batch.size()))
+                        : o.nofsync_bytes;
   std::vector<Figure> logs, raws;
   int64_t fsyncs = 0;
   for (int r = 0; r < o.rounds; ++r) {
