@@ -110,8 +110,8 @@ absl::Status CheckTimestampWindow(int64_t ts, const ValidationOptions& o) {
   return absl::OkStatus();
 }
 
-absl::Status WalkRecords(std::span<const uint8_t> batch, const ValidationOptions& o,
-                         BatchSummary* s) {
+absl::Status CheckRecords(std::span<const uint8_t> batch, const ValidationOptions& o,
+                          BatchSummary* s) {
   const RecordBatchHeader& h = s->header;
   ByteBuffer scratch;
   auto records = UncompressedRecords(batch, h, o.decompressed_bytes_max, &scratch);
@@ -119,14 +119,14 @@ absl::Status WalkRecords(std::span<const uint8_t> batch, const ValidationOptions
   int32_t index = 0;
   int32_t previous_delta = -1;
   bool create_time = h.timestamp_type() == TimestampType::kCreateTime;
-  absl::Status walked = WalkRecordSkeletons(*records, h.record_count, [&](const RecordSkeleton& r) {
+  absl::Status walked = WalkRecords(*records, h.record_count, [&](const RecordFields& r) {
     if (o.mode == ValidationMode::kProduce
             ? r.offset_delta != index
             : (r.offset_delta <= previous_delta || r.offset_delta > h.last_offset_delta)) {
       return Invalid(fmt::format("record {} has offset delta {} after {}", index, r.offset_delta,
                                  previous_delta));
     }
-    if (o.require_keys && !r.has_key) {
+    if (o.require_keys && !r.key) {
       return Invalid(
           fmt::format("record {} has no key; a compacted topic needs one for every record", index));
     }
@@ -163,7 +163,7 @@ absl::StatusOr<BatchSummary> ValidateBatch(std::span<const uint8_t> batch,
   }
   bool compressed = h.compression() != Compression::kNone;
   if (compressed ? options.walk_compressed_records : options.walk_records) {
-    STRAND_RETURN_IF_ERROR(WalkRecords(batch, options, &summary));
+    STRAND_RETURN_IF_ERROR(CheckRecords(batch, options, &summary));
   }
   return summary;
 }

@@ -14,8 +14,9 @@
 //   headers         headerKeyLength varint (>= 0), headerKey bytes,
 //                   headerValueLength varint (-1 for null), headerValue bytes
 //
-// ParseRecord checks one record's structure and reports where its parts lie without copying;
-// the validator uses it to walk a batch cheaply, the reader to build views. Pure functions.
+// One parser (record_internal::ParseOne) checks a record's structure and reports where its parts
+// lie without copying; the validator walks batches with it, the reader builds views from it.
+// Pure functions.
 
 #include <cstddef>
 #include <cstdint>
@@ -45,7 +46,7 @@ struct RecordHeader {
   bool operator==(const RecordHeader&) const = default;
 };
 
-// What ParseRecord learns about the record at the start of its input.
+// Where the parts of one record lie.
 struct RecordFields {
   size_t size_bytes = 0;  // including the length prefix
   int8_t attributes = 0;
@@ -57,20 +58,36 @@ struct RecordFields {
   std::span<const uint8_t> header_bytes;  // the encoded headers, for ParseHeaders
 };
 
-// Checks and locates the parts of the record at the start of `in`. Fails with
-// Errc::kCorruptBatch when the bytes are not one well-formed record (bad varints, negative or
-// overlong lengths, a length prefix that disagrees with the contents, null header keys).
+// Checks and locates the parts of the record at the start of `in` (bytes may follow it). Fails
+// with Errc::kCorruptBatch when the bytes are not one well-formed record: bad varints, negative
+// or overlong lengths, null header keys, a length prefix that disagrees with the fields.
 absl::Status ParseRecord(std::span<const uint8_t> in, RecordFields* out);
 
-// Decodes the headers located by ParseRecord (which has already checked them).
+// Walks exactly `count` records filling an uncompressed records section, calling
+// visit(const RecordFields&) -> absl::Status on each; fails with Errc::kCorruptBatch when a
+// record is malformed, fewer than `count` fit, or bytes follow the last one. The hot loop of
+// validation (every record of every produced batch) and of decoding, so a template the visitor
+// inlines into.
+template <typename Visitor>
+absl::Status WalkRecords(std::span<const uint8_t> records, int32_t count, Visitor&& visit);
+
+// Decodes the headers located by ParseRecord / WalkRecords (which have already checked them).
 absl::InlinedVector<RecordHeaderView, 2> ParseHeaders(const RecordFields& fields);
 
-// What the validator needs from each record, found without building views.
-struct RecordSkeleton {
-  int64_t timestamp_delta;
-  int32_t offset_delta;
-  bool has_key;
-};
+// Appends one encoded record (length prefix included) to `out`.
+void EncodeRecord(int32_t offset_delta, int64_t timestamp_delta,
+                  std::optional<std::string_view> key, std::optional<std::string_view> value,
+                  std::span<const RecordHeaderView> headers, std::string* out);
+
+// The encoded size of such a record, length prefix included.
+size_t EncodedRecordSize(int32_t offset_delta, int64_t timestamp_delta,
+                         std::optional<std::string_view> key, std::optional<std::string_view> value,
+                         std::span<const RecordHeaderView> headers);
+
+// ---- Implementation of the inline parser ----
+
+// Reports a malformed record (out of line: the cold path).
+absl::Status MalformedRecord(int32_t index, std::string_view what);
 
 namespace record_internal {
 
@@ -93,77 +110,71 @@ inline size_t FastUnsigned(const uint8_t* p, const uint8_t* end, uint64_t* out, 
   return n;
 }
 
+inline bool Varint(const uint8_t*& p, const uint8_t* end, int32_t* v) {
+  uint64_t raw = 0;
+  size_t n = FastUnsigned(p, end, &raw, false);
+  *v = varint::UnZigZag32(static_cast<uint32_t>(raw));
+  p += n;
+  return n != 0;
+}
+
+// A length-prefixed byte string (-1 = null when allowed).
+inline bool Bytes(const uint8_t*& p, const uint8_t* end, bool nullable,
+                  std::optional<std::string_view>* out) {
+  int32_t size = 0;
+  if (!Varint(p, end, &size)) return false;
+  if (size == -1 && nullable) {
+    *out = std::nullopt;
+    return true;
+  }
+  if (size < 0 || size > end - p) return false;
+  *out = std::string_view(reinterpret_cast<const char*>(p), static_cast<size_t>(size));
+  p += size;
+  return true;
+}
+
+// Parses the record at p (more bytes up to `end` may follow it) and advances p past it.
+// Returns null on success, else what is wrong.
+inline const char* ParseOne(const uint8_t*& p, const uint8_t* end, RecordFields* r) {
+  const uint8_t* start = p;
+  int32_t length = 0;
+  if (!Varint(p, end, &length)) return "bad length varint";
+  if (length < 6 || length > end - p) return "length does not fit the bytes left";
+  const uint8_t* const record_end = p + length;
+  r->attributes = static_cast<int8_t>(*p++);
+  uint64_t raw = 0;
+  size_t n = FastUnsigned(p, record_end, &raw, true);
+  if (n == 0) return "bad timestamp delta";
+  r->timestamp_delta = varint::UnZigZag64(raw);
+  p += n;
+  if (!Varint(p, record_end, &r->offset_delta)) return "bad offset delta";
+  if (!Bytes(p, record_end, true, &r->key)) return "bad key";
+  if (!Bytes(p, record_end, true, &r->value)) return "bad value";
+  if (!Varint(p, record_end, &r->header_count) || r->header_count < 0) return "bad header count";
+  const uint8_t* headers = p;
+  for (int32_t h = 0; h < r->header_count; ++h) {
+    std::optional<std::string_view> key, value;
+    if (!Bytes(p, record_end, false, &key)) return "bad header key";
+    if (!Bytes(p, record_end, true, &value)) return "bad header value";
+  }
+  if (p != record_end) return "length disagrees with the fields";
+  r->header_bytes = std::span<const uint8_t>(headers, static_cast<size_t>(record_end - headers));
+  r->size_bytes = static_cast<size_t>(record_end - start);
+  return nullptr;
+}
+
 }  // namespace record_internal
 
-// Walks exactly `count` records in `records` (an uncompressed records section), calling
-// visit(const RecordSkeleton&) -> absl::Status for each, with the same structural checks as
-// ParseRecord. This is the validator's hot loop (every record of every produced batch), so it
-// is a template the visitor inlines into. Malformed records fail with Errc::kCorruptBatch.
 template <typename Visitor>
-absl::Status WalkRecordSkeletons(std::span<const uint8_t> records, int32_t count, Visitor&& visit);
-
-// Appends one encoded record (length prefix included) to `out`.
-void EncodeRecord(int32_t offset_delta, int64_t timestamp_delta,
-                  std::optional<std::string_view> key, std::optional<std::string_view> value,
-                  std::span<const RecordHeaderView> headers, std::string* out);
-
-// The encoded size of such a record, length prefix included.
-size_t EncodedRecordSize(int32_t offset_delta, int64_t timestamp_delta,
-                         std::optional<std::string_view> key, std::optional<std::string_view> value,
-                         std::span<const RecordHeaderView> headers);
-
-// Reports a malformed record (out of line: the walk's cold path).
-absl::Status MalformedRecord(int32_t index, std::string_view what);
-
-template <typename Visitor>
-absl::Status WalkRecordSkeletons(std::span<const uint8_t> records, int32_t count, Visitor&& visit) {
-  using record_internal::FastUnsigned;
+absl::Status WalkRecords(std::span<const uint8_t> records, int32_t count, Visitor&& visit) {
   const uint8_t* p = records.data();
   const uint8_t* const end = p + records.size();
+  RecordFields r;
   for (int32_t i = 0; i < count; ++i) {
-    uint64_t raw = 0;
-    size_t n = FastUnsigned(p, end, &raw, false);
-    int32_t length = varint::UnZigZag32(static_cast<uint32_t>(raw));
-    if (n == 0 || length < 6 || length > end - p - static_cast<ptrdiff_t>(n)) {
-      return MalformedRecord(i, p >= end ? "missing" : "bad length");
+    if (p >= end) return MalformedRecord(i, "missing: the batch counts more records");
+    if (const char* error = record_internal::ParseOne(p, end, &r)) {
+      return MalformedRecord(i, error);
     }
-    p += n;
-    const uint8_t* const record_end = p + length;
-    ++p;  // attributes
-    RecordSkeleton r;
-    if ((n = FastUnsigned(p, record_end, &raw, true)) == 0) return MalformedRecord(i, "timestamp");
-    r.timestamp_delta = varint::UnZigZag64(raw);
-    p += n;
-    if ((n = FastUnsigned(p, record_end, &raw, false)) == 0) return MalformedRecord(i, "offset");
-    r.offset_delta = varint::UnZigZag32(static_cast<uint32_t>(raw));
-    p += n;
-    // Key, value, then the header count: each a length (-1 = null) and that many bytes.
-    for (int field = 0; field < 2; ++field) {
-      if ((n = FastUnsigned(p, record_end, &raw, false)) == 0) return MalformedRecord(i, "field");
-      p += n;
-      int32_t size = varint::UnZigZag32(static_cast<uint32_t>(raw));
-      if (field == 0) r.has_key = size >= 0;
-      if (size < -1 || size > record_end - p) return MalformedRecord(i, "key or value length");
-      if (size > 0) p += size;
-    }
-    if ((n = FastUnsigned(p, record_end, &raw, false)) == 0) return MalformedRecord(i, "headers");
-    p += n;
-    int32_t headers = varint::UnZigZag32(static_cast<uint32_t>(raw));
-    if (headers < 0) return MalformedRecord(i, "header count");
-    for (int32_t h = 0; h < headers; ++h) {
-      for (int part = 0; part < 2; ++part) {
-        if ((n = FastUnsigned(p, record_end, &raw, false)) == 0) {
-          return MalformedRecord(i, "header");
-        }
-        p += n;
-        int32_t size = varint::UnZigZag32(static_cast<uint32_t>(raw));
-        if (size < (part == 0 ? 0 : -1) || size > record_end - p) {
-          return MalformedRecord(i, "header length");
-        }
-        if (size > 0) p += size;
-      }
-    }
-    if (p != record_end) return MalformedRecord(i, "length disagrees with the fields");
     absl::Status visited = visit(r);
     if (!visited.ok()) return visited;
   }

@@ -23,29 +23,6 @@ absl::StatusOr<std::span<const uint8_t>> UncompressedRecords(std::span<const uin
   return std::span<const uint8_t>(scratch->span());
 }
 
-absl::Status ForEachRecord(std::span<const uint8_t> records, int32_t count,
-                           absl::FunctionRef<absl::Status(const RecordFields&)> fn) {
-  size_t pos = 0;
-  for (int32_t i = 0; i < count; ++i) {
-    if (pos >= records.size()) {
-      return StorageError(Errc::kCorruptBatch,
-                          fmt::format("the batch claims {} records but holds {}", count, i));
-    }
-    RecordFields fields;
-    absl::Status parsed = ParseRecord(records.subspan(pos), &fields);
-    if (!parsed.ok()) {
-      return StorageError(Errc::kCorruptBatch, fmt::format("record {}: {}", i, MessageOf(parsed)));
-    }
-    STRAND_RETURN_IF_ERROR(fn(fields));
-    pos += fields.size_bytes;
-  }
-  if (pos != records.size()) {
-    return StorageError(Errc::kCorruptBatch, fmt::format("{} bytes follow the last of {} records",
-                                                         records.size() - pos, count));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch,
                                                   size_t decompressed_max_bytes) {
   if (batch.size() < batch_layout::kHeaderSize) {
@@ -62,7 +39,7 @@ absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch
   const RecordBatchHeader& h = out.header_;
   bool log_append_time = h.timestamp_type() == TimestampType::kLogAppendTime;
   out.records_.reserve(std::min<size_t>(h.record_count, records->size() / 7 + 1));
-  STRAND_RETURN_IF_ERROR(ForEachRecord(*records, h.record_count, [&](const RecordFields& f) {
+  absl::Status walked = WalkRecords(*records, h.record_count, [&](const RecordFields& f) {
     RecordView v;
     v.offset = h.base_offset + f.offset_delta;
     v.timestamp = log_append_time ? h.max_timestamp : h.base_timestamp + f.timestamp_delta;
@@ -73,7 +50,8 @@ absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch
     v.headers = ParseHeaders(f);
     out.records_.push_back(std::move(v));
     return absl::OkStatus();
-  }));
+  });
+  if (!walked.ok()) return walked;
   return out;
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
-// Reading the records inside a RecordBatch v2: ForEachRecord walks the record framing of an
-// uncompressed records section (the validator's cheap pass), DecodedBatch decodes every record
-// of a batch into views (for the cleaner, timestamp lookups, tests and clients). Neither checks
-// the CRC; validate first (batch_validator.h). Pure; thread-compatible.
+// Reading the records inside a RecordBatch v2: UncompressedRecords gives the records section in
+// plain form (decompressing within a bound), DecodedBatch decodes every record of a batch into
+// views (for the cleaner, timestamp lookups, tests and clients). Neither checks the CRC;
+// validate first (batch_validator.h). Pure; thread-compatible.
 
 #include <cstdint>
 #include <optional>
@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
-#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/byte_buffer.h"
 #include "storage/record/record.h"
@@ -26,12 +25,6 @@ absl::StatusOr<std::span<const uint8_t>> UncompressedRecords(std::span<const uin
                                                              const RecordBatchHeader& header,
                                                              size_t decompressed_max_bytes,
                                                              ByteBuffer* scratch);
-
-// Walks exactly `count` records of an uncompressed records section, calling fn on each; fails
-// with Errc::kCorruptBatch when a record is malformed, fewer than `count` fit, or bytes remain
-// after the last. Stops at the first error fn returns.
-absl::Status ForEachRecord(std::span<const uint8_t> records, int32_t count,
-                           absl::FunctionRef<absl::Status(const RecordFields&)> fn);
 
 // One decoded record; views point into the batch or into its DecodedBatch.
 struct RecordView {
