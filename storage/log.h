@@ -34,6 +34,8 @@
 // Files in the log directory: <base>.log / .index / .timeindex per segment, log.checkpoint
 // (recovery point, log start, high watermark, cleaner offset, clean-shutdown marker) and
 // leader-epoch-checkpoint. Ownership: LogManager holds each Log in a shared_ptr.
+// Implementation: log.cc (open, appends, reads, durability, epochs, lifecycle) and
+// log_truncation.cc (truncation, log start, retention).
 
 #include <atomic>
 #include <cstdint>
