@@ -11,7 +11,6 @@
 #include "storage/log_checkpoint.h"
 #include "storage/log_loader.h"
 #include "storage/probe.h"
-#include "storage/retention.h"
 #include "storage/segment_budget.h"
 
 namespace strand::storage {

@@ -47,7 +47,11 @@ absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
   int64_t removed_bytes = 0;
   for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {  // newest first: a prefix stays
     removed_bytes += (*it)->size_bytes();
-    STRAND_RETURN_IF_ERROR((*it)->DeleteFiles());
+    absl::Status deleted = (*it)->DeleteFiles();
+    if (!deleted.ok()) {
+      Fail(deleted);  // the files and the segment list no longer agree: reopen to recover
+      return deleted;
+    }
   }
   int64_t kept_before = keep->size_bytes();
   auto new_end = keep->TruncateTo(offset);
@@ -103,7 +107,11 @@ absl::Status Log::TruncateFullyLocked(Offset offset) {
   // Newest first, so that a crash part-way leaves a consistent (shorter) log behind.
   for (auto it = old.rbegin(); it != old.rend(); ++it) {
     removed_bytes += (*it)->size_bytes();
-    STRAND_RETURN_IF_ERROR((*it)->DeleteFiles());
+    absl::Status deleted = (*it)->DeleteFiles();
+    if (!deleted.ok()) {
+      Fail(deleted);  // the files and the segment list no longer agree: reopen to recover
+      return deleted;
+    }
   }
   LogConfig config = this->config();
   auto fresh = Segment::Create(fs_, dir_, offset, clock_.NowWallMs(), config.index_interval_bytes,
