@@ -327,8 +327,7 @@ absl::StatusOr<bool> LogCleaner::SwapIn(Log& log, const Plan& plan, size_t begin
   Offset base = plan.segments[begin]->base_offset();
   Offset limit = plan.ends[end - 1];
   std::string cleaned = JoinPath(log.dir_, Segment::FileName(base, ".log.cleaned"));
-  std::string swap =
-      JoinPath(log.dir_, fmt::format("{:020d}-{:020d}.log.swap", base.value(), limit.value()));
+  std::string swap = JoinPath(log.dir_, Segment::SwapFileName(base, limit));
   {
     auto file = fs.Open(cleaned, OpenMode::kCreateTruncate);
     if (!file.ok()) return file.status();

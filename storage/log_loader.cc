@@ -9,32 +9,6 @@
 #include "storage/errc.h"
 
 namespace strand::storage {
-namespace {
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// "<20 digits>-<20 digits>.log.swap": compaction output covering [base, end).
-bool ParseSwapName(std::string_view name, Offset* base, Offset* end) {
-  constexpr std::string_view kSuffix = ".log.swap";
-  if (name.size() != 41 + kSuffix.size() || name[20] != '-' || !EndsWith(name, kSuffix)) {
-    return false;
-  }
-  int64_t b = 0, e = 0;
-  auto r1 = std::from_chars(name.data(), name.data() + 20, b);
-  auto r2 = std::from_chars(name.data() + 21, name.data() + 41, e);
-  if (r1.ec != std::errc() || r2.ec != std::errc() || r1.ptr != name.data() + 20 ||
-      r2.ptr != name.data() + 41 || b < 0 || e < b) {
-    return false;
-  }
-  *base = Offset(b);
-  *end = Offset(e);
-  return true;
-}
-
-}  // namespace
-
 LogLoader::LogLoader(Filesystem& fs, std::string dir, const LogConfig& config, Clock& clock,
                      const ContextLogger& log)
     : fs_(fs), dir_(std::move(dir)), config_(config), clock_(clock), log_(log) {}
@@ -55,15 +29,14 @@ absl::StatusOr<LogLoader::Listing> LogLoader::CleanAndList() {
   auto names = fs_.List(dir_);
   if (!names.ok()) return names.status();
   for (const std::string& name : *names) {
-    if (EndsWith(name, ".tmp") || EndsWith(name, ".cleaned") || EndsWith(name, ".deleted")) {
+    if (name.ends_with(".tmp") || name.ends_with(".cleaned") || name.ends_with(".deleted")) {
       STRAND_RETURN_IF_ERROR(fs_.Remove(JoinPath(dir_, name)));
       out_.report.leftovers_removed.push_back(name);
     }
   }
   for (const std::string& name : *names) {
-    Offset base, end;
-    if (ParseSwapName(name, &base, &end)) {
-      STRAND_RETURN_IF_ERROR(CompleteSwap(name, base, end, *names));
+    if (auto swap = Segment::ParseSwapFileName(name)) {
+      STRAND_RETURN_IF_ERROR(CompleteSwap(name, swap->first, swap->second, *names));
     }
   }
   names = fs_.List(dir_);

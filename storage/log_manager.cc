@@ -13,10 +13,6 @@ namespace {
 
 constexpr std::string_view kDeleteSuffix = "-delete";
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 // Kafka's legal topic characters, so that a directory name round-trips.
 bool ValidTopic(std::string_view topic) {
   if (topic.empty() || topic.size() > 249 || topic == "." || topic == "..") return false;
@@ -100,7 +96,7 @@ absl::Status LogManager::Recover() {
     std::string path = JoinPath(config_.data_dir, name);
     auto is_dir = fs_.IsDirectory(path);
     if (!is_dir.ok() || !*is_dir) continue;
-    if (EndsWith(name, kDeleteSuffix)) {
+    if (name.ends_with(kDeleteSuffix)) {
       STRAND_RETURN_IF_ERROR(fs_.RemoveAll(path));  // deleted before the last shutdown
       ++startup_.deleted_dirs_removed;
     } else if (auto tp = TopicPartition::FromDirName(name)) {

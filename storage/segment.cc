@@ -62,6 +62,21 @@ std::optional<Offset> Segment::ParseFileName(std::string_view name, std::string_
   return Offset(base);
 }
 
+std::string Segment::SwapFileName(Offset base, Offset end) {
+  return fmt::format("{:020d}-{:020d}.log.swap", base.value(), end.value());
+}
+
+std::optional<std::pair<Offset, Offset>> Segment::ParseSwapFileName(std::string_view name) {
+  constexpr std::string_view kSuffix = ".log.swap";
+  if (name.size() != 41 + kSuffix.size() || name[20] != '-' || !name.ends_with(kSuffix)) {
+    return std::nullopt;
+  }
+  auto base = ParseFileName(name.substr(0, 20), "");
+  auto end = ParseFileName(name.substr(21, 20), "");
+  if (!base || !end || *end < *base) return std::nullopt;
+  return std::make_pair(*base, *end);
+}
+
 Segment::Segment(Filesystem& fs, std::string dir, Offset base, int32_t index_interval_bytes)
     : fs_(fs),
       dir_(std::move(dir)),

@@ -81,6 +81,9 @@ class Segment : public std::enable_shared_from_this<Segment> {
  public:
   static std::string FileName(Offset base, std::string_view suffix);  // 00..0042.log
   static std::optional<Offset> ParseFileName(std::string_view name, std::string_view suffix);
+  // "<base>-<end>.log.swap": complete compaction output replacing the segments in [base, end).
+  static std::string SwapFileName(Offset base, Offset end);
+  static std::optional<std::pair<Offset, Offset>> ParseSwapFileName(std::string_view name);
 
   // A new, empty active segment (the file must not exist yet).
   static absl::StatusOr<std::shared_ptr<Segment>> Create(Filesystem& fs, const std::string& dir,
@@ -137,7 +140,7 @@ class Segment : public std::enable_shared_from_this<Segment> {
   absl::Status WriteIndexFiles();
   // Removes the segment's files (the open file stays readable by current readers).
   absl::Status DeleteFiles();
-  // Renames "<base>.log.swap"-style compaction output into place (see LogCleaner).
+  // Renames compaction output (a .swap file) into place (see LogCleaner).
   absl::Status RenameLogFile(const std::string& new_path);
 
   // ---- Reading (any thread) ----
