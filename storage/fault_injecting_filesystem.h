@@ -1,0 +1,93 @@
+#pragma once
+
+// FaultInjectingFilesystem: the test twin of the file-system seam. It forwards to a real
+// Filesystem and, on command, makes chosen operations fail the way a sick disk does:
+//   - a full disk: writes fail with ENOSPC (Errc::kDiskFull), optionally after writing a
+//     prefix (a short write), or once a byte budget is used up; file creation fails too;
+//   - a failing device: writes or fsyncs fail with EIO (Errc::kIoError);
+//   - renames fail (a checkpoint or compaction swap cannot be published).
+// Faults apply to paths containing `path_filter` (all paths when empty). Counters let tests
+// see how many fsyncs group commit really issued. Thread-safe.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "storage/file.h"
+
+namespace strand::storage {
+
+class FaultInjectingFilesystem final : public Filesystem {
+ public:
+  explicit FaultInjectingFilesystem(Filesystem& base);
+  ~FaultInjectingFilesystem() override;
+
+  // Every write to a matching file fails with ENOSPC after writing `prefix_bytes` of it.
+  void FailWritesWithNoSpace(int64_t prefix_bytes = 0);
+  // Writes succeed until `budget_bytes` more bytes have been written, then fail with ENOSPC
+  // after writing what still fits (a disk that fills up mid-write).
+  void FailWritesAfterBytes(int64_t budget_bytes);
+  void FailWritesWithIoError();
+  void FailSyncs();
+  void FailRenames();  // renames whose source path matches the filter
+  void FailCreates();  // opening with a create mode fails with ENOSPC
+  // Only paths containing this substring are affected ("" = all).
+  void set_path_filter(std::string filter);
+  void ClearFaults();
+
+  int64_t syncs() const { return syncs_.load(); }
+  int64_t bytes_written() const { return bytes_written_.load(); }
+
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
+  absl::Status Rename(const std::string& from, const std::string& to) override;
+  absl::Status Remove(const std::string& path) override { return base_.Remove(path); }
+  absl::Status RemoveAll(const std::string& path) override { return base_.RemoveAll(path); }
+  absl::Status CreateDirectories(const std::string& path) override {
+    return base_.CreateDirectories(path);
+  }
+  absl::Status SyncDirectory(const std::string& path) override;
+  absl::StatusOr<std::vector<std::string>> List(const std::string& dir) override {
+    return base_.List(dir);
+  }
+  absl::StatusOr<bool> Exists(const std::string& path) override { return base_.Exists(path); }
+  absl::StatusOr<bool> IsDirectory(const std::string& path) override {
+    return base_.IsDirectory(path);
+  }
+  absl::StatusOr<int64_t> FileSize(const std::string& path) override {
+    return base_.FileSize(path);
+  }
+  absl::StatusOr<std::unique_ptr<DirectoryLock>> Lock(const std::string& path) override {
+    return base_.Lock(path);
+  }
+
+  // Used by the wrapped files.
+  struct WriteDecision {
+    int64_t allowed_bytes;  // how much of the write to pass through
+    bool fail;
+    bool no_space;  // ENOSPC rather than EIO
+  };
+  WriteDecision DecideWrite(const std::string& path, int64_t bytes);
+  bool ShouldFailSync(const std::string& path);
+  void CountWrite(int64_t bytes) { bytes_written_ += bytes; }
+  void CountSync() { ++syncs_; }
+
+ private:
+  bool Matches(const std::string& path) const;  // with mu_ held
+
+  Filesystem& base_;
+  mutable std::mutex mu_;
+  std::string filter_;
+  bool writes_no_space_ = false;
+  int64_t prefix_bytes_ = 0;
+  bool writes_io_error_ = false;
+  int64_t budget_bytes_ = -1;  // -1: unlimited
+  bool syncs_fail_ = false;
+  bool renames_fail_ = false;
+  bool creates_fail_ = false;
+  std::atomic<int64_t> syncs_{0};
+  std::atomic<int64_t> bytes_written_{0};
+};
+
+}  // namespace strand::storage

@@ -1,0 +1,90 @@
+#pragma once
+
+// The file-system seam. Storage code reaches the disk only through Filesystem and File, so that
+// tests can swap in FaultInjectingFilesystem (ENOSPC, short writes, failing fsync) without
+// touching the code under test. PosixFilesystem is the real thing.
+//
+// Errors: ENOSPC and EDQUOT come back as Errc::kDiskFull, everything else as Errc::kIoError,
+// with the path and strerror in the message. Both File and Filesystem are thread-safe:
+// positional reads and writes on one File may run concurrently.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace strand::storage {
+
+class File {
+ public:
+  virtual ~File() = default;
+
+  // Writes all of `data` at `offset`. On error a prefix may have been written: the caller decides
+  // whether to cut it off again (Truncate).
+  virtual absl::Status WriteAt(int64_t offset, std::span<const uint8_t> data) = 0;
+  // Reads up to out.size() bytes at `offset`; fewer only at the end of the file.
+  virtual absl::StatusOr<size_t> ReadAt(int64_t offset, std::span<uint8_t> out) const = 0;
+  virtual absl::Status Truncate(int64_t size) = 0;
+  // Makes written data durable (fdatasync).
+  virtual absl::Status Sync() = 0;
+  // Reserves space for [offset, offset + length) without writing it (fallocate). Failing to
+  // reserve is not an error for the caller's correctness, only for its speed.
+  virtual absl::Status Allocate(int64_t offset, int64_t length) = 0;
+  virtual absl::StatusOr<int64_t> Size() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+enum class OpenMode {
+  kRead,             // existing file, read-only
+  kReadWrite,        // existing file
+  kCreate,           // create if missing, read-write
+  kCreateExclusive,  // must not exist yet, read-write
+  kCreateTruncate,   // create or empty, read-write
+};
+
+// Holds an exclusive advisory lock (flock) until destroyed.
+class DirectoryLock {
+ public:
+  virtual ~DirectoryLock() = default;
+};
+
+class Filesystem {
+ public:
+  virtual ~Filesystem() = default;
+
+  virtual absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
+  virtual absl::Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual absl::Status Remove(const std::string& path) = 0;     // a file; missing is OK
+  virtual absl::Status RemoveAll(const std::string& path) = 0;  // a directory tree
+  virtual absl::Status CreateDirectories(const std::string& path) = 0;
+  // Makes the directory's entries (creations, renames, removals) durable.
+  virtual absl::Status SyncDirectory(const std::string& path) = 0;
+  // Entry names (not paths) in a directory, without "." and "..".
+  virtual absl::StatusOr<std::vector<std::string>> List(const std::string& dir) = 0;
+  virtual absl::StatusOr<bool> Exists(const std::string& path) = 0;
+  virtual absl::StatusOr<bool> IsDirectory(const std::string& path) = 0;
+  virtual absl::StatusOr<int64_t> FileSize(const std::string& path) = 0;
+  // Takes an exclusive lock on `path` (created if missing); fails if another holder has it.
+  virtual absl::StatusOr<std::unique_ptr<DirectoryLock>> Lock(const std::string& path) = 0;
+};
+
+// The process-wide POSIX file system.
+Filesystem& PosixFilesystem();
+
+// Joins path components with '/'.
+std::string JoinPath(std::string_view dir, std::string_view name);
+
+// Replaces `path` with `contents` so that a crash leaves either the old or the new file whole:
+// write to path.tmp, fsync, rename over path, fsync the directory.
+absl::Status WriteFileAtomically(Filesystem& fs, const std::string& path,
+                                 std::string_view contents);
+// Reads a whole (small) file, at most max_bytes.
+absl::StatusOr<std::string> ReadSmallFile(Filesystem& fs, const std::string& path,
+                                          int64_t max_bytes);
+
+}  // namespace strand::storage

@@ -1,0 +1,357 @@
+#include "storage/log_manager.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <charconv>
+
+#include "storage/errc.h"
+#include "storage/logger.h"
+
+namespace strand::storage {
+namespace {
+
+constexpr std::string_view kDeleteSuffix = "-delete";
+
+// Kafka's legal topic characters, so that a directory name round-trips.
+bool ValidTopic(std::string_view topic) {
+  if (topic.empty() || topic.size() > 249 || topic == "." || topic == "..") return false;
+  return std::all_of(topic.begin(), topic.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+std::string TopicPartition::DirName() const { return fmt::format("{}-{}", topic, partition); }
+
+std::optional<TopicPartition> TopicPartition::FromDirName(std::string_view name) {
+  size_t dash = name.rfind('-');
+  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+  std::string_view number = name.substr(dash + 1);
+  int32_t partition = 0;
+  auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), partition);
+  if (ec != std::errc() || ptr != number.data() + number.size() || partition < 0) {
+    return std::nullopt;
+  }
+  TopicPartition tp{std::string(name.substr(0, dash)), partition};
+  if (!ValidTopic(tp.topic)) return std::nullopt;
+  return tp;
+}
+
+LogManager::LogManager(const LogManagerConfig& config, const LogConfig& default_log_config,
+                       LogManagerOptions options)
+    : config_(config),
+      default_log_config_(default_log_config),
+      options_(std::move(options)),
+      fs_(options_.fs ? *options_.fs : PosixFilesystem()),
+      clock_(options_.clock ? *options_.clock : SystemClock::Instance()),
+      probe_(options_.registry),
+      budget_(config.open_segments_max),
+      flusher_(config.flush_threads),
+      cleaner_(config.cleaner_dedupe_buffer_bytes, clock_) {}
+
+absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(const LogManagerConfig& config,
+                                                             const LogConfig& default_log_config,
+                                                             LogManagerOptions options) {
+  STRAND_RETURN_IF_ERROR(config.Validate());
+  STRAND_RETURN_IF_ERROR(default_log_config.Validate());
+  std::unique_ptr<LogManager> manager(
+      new LogManager(config, default_log_config, std::move(options)));
+  STRAND_RETURN_IF_ERROR(manager->fs_.CreateDirectories(config.data_dir));
+  auto lock = manager->fs_.Lock(JoinPath(config.data_dir, ".lock"));
+  if (!lock.ok()) return lock.status();
+  manager->lock_ = std::move(*lock);
+  STRAND_RETURN_IF_ERROR(manager->Recover());
+  if (manager->options_.background_threads) {
+    manager->threads_.emplace_back([m = manager.get()] { m->SchedulerLoop(); });
+    for (int32_t i = 0; i < config.cleaner_threads; ++i) {
+      manager->threads_.emplace_back([m = manager.get()] { m->CleanerLoop(); });
+    }
+  }
+  return manager;
+}
+
+LogManager::~LogManager() { Shutdown(); }
+
+LogOptions LogManager::OptionsFor(const TopicPartition& tp) {
+  LogOptions o;
+  o.fs = &fs_;
+  o.clock = &clock_;
+  o.flusher = &flusher_;
+  o.probe = &probe_;
+  o.budget = &budget_;
+  o.name = tp.DirName();
+  return o;
+}
+
+absl::Status LogManager::Recover() {
+  int64_t started_us = clock_.NowMonotonicUs();
+  ContextLogger log("log-manager");
+  auto names = fs_.List(config_.data_dir);
+  if (!names.ok()) return names.status();
+  std::vector<TopicPartition> found;
+  for (const std::string& name : *names) {
+    std::string path = JoinPath(config_.data_dir, name);
+    auto is_dir = fs_.IsDirectory(path);
+    if (!is_dir.ok() || !*is_dir) continue;
+    if (name.ends_with(kDeleteSuffix)) {
+      STRAND_RETURN_IF_ERROR(fs_.RemoveAll(path));  // deleted before the last shutdown
+      ++startup_.deleted_dirs_removed;
+    } else if (auto tp = TopicPartition::FromDirName(name)) {
+      found.push_back(*tp);
+    } else {
+      log.Warn("ignoring {}: not a <topic>-<partition> directory", path);
+    }
+  }
+  if (static_cast<int64_t>(found.size()) > config_.logs_max) {
+    return StorageError(Errc::kLimitExceeded,
+                        fmt::format("{} logs in {} exceed logs_max = {}", found.size(),
+                                    config_.data_dir, config_.logs_max));
+  }
+  // Open them in parallel; the first failure is reported (the broker decides what then).
+  std::atomic<size_t> next{0};
+  std::mutex results_mu;
+  absl::Status first_error;
+  auto worker = [&] {
+    for (size_t i = next++; i < found.size(); i = next++) {
+      const TopicPartition& tp = found[i];
+      LogConfig config = options_.config_for ? options_.config_for(tp) : default_log_config_;
+      auto opened = Log::Open(JoinPath(config_.data_dir, tp.DirName()), config, OptionsFor(tp));
+      std::lock_guard lock(results_mu);
+      if (!opened.ok()) {
+        if (first_error.ok()) first_error = opened.status();
+        continue;
+      }
+      const RecoveryReport& r = (*opened)->recovery_report();
+      startup_.clean += r.clean_shutdown ? 1 : 0;
+      startup_.cut += r.cut ? 1 : 0;
+      logs_[tp] = std::move(*opened);
+    }
+  };
+  std::vector<std::thread> workers;
+  int32_t count = std::min<int32_t>(config_.recovery_threads, static_cast<int32_t>(found.size()));
+  for (int32_t i = 0; i < count; ++i) workers.emplace_back(worker);
+  for (auto& w : workers) w.join();
+  STRAND_RETURN_IF_ERROR(first_error);
+  startup_.logs = static_cast<int32_t>(logs_.size());
+  startup_.duration_us = clock_.NowMonotonicUs() - started_us;
+  probe_.LogsChanged(startup_.logs);
+  log.Info("opened {} logs ({} clean, {} cut) in {} ms", startup_.logs, startup_.clean,
+           startup_.cut, startup_.duration_us / 1000);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreateLog(const TopicPartition& tp,
+                                                                std::optional<LogConfig> config) {
+  if (!ValidTopic(tp.topic) || tp.partition < 0) {
+    return StorageError(
+        Errc::kInvalidArgument,
+        fmt::format("'{}' partition {} is not a valid topic partition", tp.topic, tp.partition));
+  }
+  std::lock_guard lock(mu_);
+  if (stopping_) return StorageError(Errc::kLogClosed, "the log manager is shut down");
+  if (auto it = logs_.find(tp); it != logs_.end()) return it->second;
+  if (static_cast<int64_t>(logs_.size()) >= config_.logs_max) {
+    return StorageError(Errc::kLimitExceeded,
+                        fmt::format("logs_max = {} logs already open", config_.logs_max));
+  }
+  auto opened = Log::Open(JoinPath(config_.data_dir, tp.DirName()),
+                          config.value_or(default_log_config_), OptionsFor(tp));
+  if (!opened.ok()) return opened.status();
+  logs_[tp] = *opened;
+  probe_.LogsChanged(1);
+  return *opened;
+}
+
+std::shared_ptr<Log> LogManager::GetLog(const TopicPartition& tp) const {
+  std::lock_guard lock(mu_);
+  auto it = logs_.find(tp);
+  return it == logs_.end() ? nullptr : it->second;
+}
+
+absl::Status LogManager::DeleteLog(const TopicPartition& tp) {
+  std::shared_ptr<Log> log;
+  {
+    std::lock_guard lock(mu_);
+    auto it = logs_.find(tp);
+    if (it == logs_.end()) {
+      return StorageError(Errc::kLogNotFound, fmt::format("no log for {}", tp.DirName()));
+    }
+    log = std::move(it->second);
+    logs_.erase(it);
+    tombstone_horizons_.erase(log.get());
+  }
+  probe_.LogsChanged(-1);
+  (void)log->Close();  // errors do not matter: the data is going
+  std::string from = JoinPath(config_.data_dir, tp.DirName());
+  std::string to = fmt::format("{}.{}{}", from, clock_.NowWallMs(), kDeleteSuffix);
+  STRAND_RETURN_IF_ERROR(fs_.Rename(from, to));
+  STRAND_RETURN_IF_ERROR(fs_.SyncDirectory(config_.data_dir));
+  std::lock_guard lock(mu_);
+  deleted_dirs_.emplace_back(to, clock_.NowWallMs() + config_.log_delete_delay_ms);
+  return absl::OkStatus();
+}
+
+std::vector<TopicPartition> LogManager::Logs() const {
+  std::lock_guard lock(mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, log] : logs_) out.push_back(tp);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::Status LogManager::UpdateLogConfig(const TopicPartition& tp, const LogConfig& config) {
+  std::shared_ptr<Log> log = GetLog(tp);
+  if (!log) return StorageError(Errc::kLogNotFound, fmt::format("no log for {}", tp.DirName()));
+  return log->UpdateConfig(config);
+}
+
+std::vector<std::shared_ptr<Log>> LogManager::Snapshot() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Log>> out;
+  out.reserve(logs_.size());
+  for (const auto& [tp, log] : logs_) out.push_back(log);
+  return out;
+}
+
+void LogManager::RunRetentionOnce() {
+  int64_t now = clock_.NowWallMs();
+  for (const auto& log : Snapshot()) {
+    auto result = log->ApplyRetention(now);
+    if (!result.ok() && StorageErrcOf(result.status()) != Errc::kLogClosed) {
+      ContextLogger(log->name()).Warn("retention: {}", MessageOf(result.status()));
+    }
+  }
+}
+
+void LogManager::RunTimedFlushesOnce() {
+  int64_t now = clock_.NowWallMs();
+  for (const auto& log : Snapshot()) log->MaybeScheduleTimedFlush(now);
+}
+
+void LogManager::CheckpointAll() {
+  for (const auto& log : Snapshot()) {
+    absl::Status s = log->Checkpoint();
+    if (!s.ok()) ContextLogger(log->name()).Warn("checkpoint: {}", MessageOf(s));
+  }
+}
+
+bool LogManager::RunCleanerOnce() {
+  int64_t now = clock_.NowWallMs();
+  std::shared_ptr<Log> chosen;
+  bool force = false;
+  {
+    // The dirtiest due log not being cleaned, or one whose tombstones may now go.
+    double best = -1;
+    std::lock_guard lock(mu_);
+    for (const auto& [tp, log] : logs_) {
+      if (cleaning_.contains(log.get())) continue;
+      LogConfig c = log->config();
+      if (!Compacts(c.cleanup_policy)) continue;
+      auto horizon = tombstone_horizons_.find(log.get());
+      bool tombstones_due = horizon != tombstone_horizons_.end() && now >= horizon->second;
+      auto ratio = LogCleaner::DirtyRatio(*log, now);
+      double r = ratio.value_or(0);
+      if ((r >= c.min_cleanable_dirty_ratio && r > 0) || tombstones_due) {
+        if (r > best || tombstones_due) {
+          best = r;
+          chosen = log;
+          force = tombstones_due;
+        }
+      }
+    }
+    if (!chosen) return false;
+    cleaning_.insert(chosen.get());
+  }
+  auto stats = cleaner_.Clean(*chosen, force);
+  std::lock_guard lock(mu_);
+  cleaning_.erase(chosen.get());
+  if (!stats.ok()) {
+    ContextLogger(chosen->name()).Warn("compaction: {}", MessageOf(stats.status()));
+    return false;
+  }
+  if (stats->next_tombstone_horizon_ms < kNever) {
+    tombstone_horizons_[chosen.get()] = stats->next_tombstone_horizon_ms;
+  } else {
+    tombstone_horizons_.erase(chosen.get());
+  }
+  return stats->cleaned;
+}
+
+void LogManager::RemoveDeletedDirs(bool all) {
+  int64_t now = clock_.NowWallMs();
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(deleted_dirs_, [&](const auto& d) {
+      if (!all && d.second > now) return false;
+      due.push_back(d.first);
+      return true;
+    });
+  }
+  for (const auto& dir : due) {
+    absl::Status s = fs_.RemoveAll(dir);
+    if (!s.ok()) ContextLogger("log-manager").Warn("removing {}: {}", dir, MessageOf(s));
+  }
+}
+
+void LogManager::SchedulerLoop() {
+  int64_t next_retention = clock_.NowMonotonicMs() + config_.retention_check_interval_ms;
+  int64_t next_checkpoint = clock_.NowMonotonicMs() + config_.checkpoint_interval_ms;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(config_.flush_check_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    int64_t now = clock_.NowMonotonicMs();
+    RunTimedFlushesOnce();
+    if (now >= next_retention) {
+      RunRetentionOnce();
+      next_retention = now + config_.retention_check_interval_ms;
+    }
+    if (now >= next_checkpoint) {
+      CheckpointAll();
+      next_checkpoint = now + config_.checkpoint_interval_ms;
+    }
+    RemoveDeletedDirs(false);
+    lock.lock();
+  }
+}
+
+void LogManager::CleanerLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    bool worked = RunCleanerOnce();
+    lock.lock();
+    if (!worked && !stopping_) {
+      wake_.wait_for(lock, std::chrono::milliseconds(config_.cleaner_backoff_ms));
+    }
+  }
+}
+
+void LogManager::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && threads_.empty() && logs_.empty()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  std::vector<std::shared_ptr<Log>> logs = Snapshot();
+  for (const auto& log : logs) {
+    absl::Status s = log->Close();
+    if (!s.ok()) ContextLogger(log->name()).Warn("close: {}", MessageOf(s));
+  }
+  flusher_.Stop();
+  {
+    std::lock_guard lock(mu_);
+    probe_.LogsChanged(-static_cast<int64_t>(logs_.size()));
+    logs_.clear();
+  }
+}
+
+}  // namespace strand::storage

@@ -1,0 +1,149 @@
+#pragma once
+
+// LogManager: every partition log of one broker under one data directory, as Kafka's
+// LogManager. A log lives in "<data_dir>/<topic>-<partition>".
+//
+// Lifecycle: Open locks the data directory (".lock"), removes logs left deleted, and opens and
+// recovers every log in parallel (recovery_threads), then starts the background work:
+//   - the group-commit flushers (flush_threads),
+//   - one scheduler thread: retention every retention_check_interval_ms, flush.ms-driven
+//     flushes, checkpoints (recovery points, log starts, high watermarks) every
+//     checkpoint_interval_ms, and removal of deleted logs after file.delete.delay.ms,
+//   - cleaner threads (cleaner_threads) compacting the dirtiest compacted log each round.
+// Shutdown (or the destructor) stops them and closes every log cleanly, so that the next Open
+// scans nothing.
+//
+// Threading: all methods are thread-safe. Logs are handed out as shared_ptr and stay usable
+// until DeleteLog or Shutdown closes them (operations then fail with Errc::kLogClosed).
+// Limits: logs_max logs, open_segments_max sealed segments with open files.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "storage/file.h"
+#include "storage/flusher.h"
+#include "storage/log.h"
+#include "storage/log_cleaner.h"
+#include "storage/log_config.h"
+#include "storage/probe.h"
+#include "storage/segment_budget.h"
+
+namespace strand::storage {
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+
+  // "<topic>-<partition>", the log's directory name.
+  std::string DirName() const;
+  static std::optional<TopicPartition> FromDirName(std::string_view name);
+  bool operator==(const TopicPartition&) const = default;
+  auto operator<=>(const TopicPartition&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const TopicPartition& tp) {
+    return H::combine(std::move(h), tp.topic, tp.partition);
+  }
+};
+
+struct LogManagerOptions {
+  Filesystem* fs = nullptr;                        // default: PosixFilesystem()
+  Clock* clock = nullptr;                          // default: SystemClock
+  std::shared_ptr<prometheus::Registry> registry;  // default: a private one
+  // The config of an existing log found at start-up (topic overrides live in the metadata, not
+  // here); default: the default config.
+  std::function<LogConfig(const TopicPartition&)> config_for;
+  // Background threads (flushers always run); tests drive the rest by hand when false.
+  bool background_threads = true;
+};
+
+struct StartupReport {
+  int32_t logs = 0;
+  int32_t clean = 0;  // opened without a scan
+  int32_t cut = 0;    // had a torn or corrupt tail cut
+  int32_t deleted_dirs_removed = 0;
+  int64_t duration_us = 0;
+};
+
+class LogManager {
+ public:
+  static absl::StatusOr<std::unique_ptr<LogManager>> Open(const LogManagerConfig& config,
+                                                          const LogConfig& default_log_config,
+                                                          LogManagerOptions options);
+  ~LogManager();
+  LogManager(const LogManager&) = delete;
+  LogManager& operator=(const LogManager&) = delete;
+
+  // The log of `tp`, created with `config` (default: the default config) if it does not exist.
+  absl::StatusOr<std::shared_ptr<Log>> GetOrCreateLog(const TopicPartition& tp,
+                                                      std::optional<LogConfig> config = {});
+  std::shared_ptr<Log> GetLog(const TopicPartition& tp) const;
+  // Closes the log and removes its directory (renamed "<dir>.<ms>-delete" at once, its files
+  // removed after file.delete.delay.ms).
+  absl::Status DeleteLog(const TopicPartition& tp);
+  std::vector<TopicPartition> Logs() const;
+  absl::Status UpdateLogConfig(const TopicPartition& tp, const LogConfig& config);
+
+  const StartupReport& startup_report() const { return startup_; }
+  StorageProbe& probe() { return probe_; }
+  const LogManagerConfig& config() const { return config_; }
+  // Sealed segments currently holding an open file (bounded by open_segments_max).
+  int32_t open_segments() const { return budget_.open_count(); }
+
+  // One round of each background task (what the threads run; tests call them directly).
+  void RunRetentionOnce();
+  void RunTimedFlushesOnce();
+  void CheckpointAll();
+  // Compacts the dirtiest compacted log that is due; returns whether a pass ran.
+  bool RunCleanerOnce();
+  void RemoveDeletedDirs(bool all);
+
+  // Stops background work and closes every log cleanly. Idempotent.
+  void Shutdown();
+
+ private:
+  LogManager(const LogManagerConfig& config, const LogConfig& default_log_config,
+             LogManagerOptions options);
+  absl::Status Recover();
+  LogOptions OptionsFor(const TopicPartition& tp);
+  void SchedulerLoop();
+  void CleanerLoop();
+  std::vector<std::shared_ptr<Log>> Snapshot() const;
+
+  const LogManagerConfig config_;
+  const LogConfig default_log_config_;
+  LogManagerOptions options_;
+  Filesystem& fs_;
+  Clock& clock_;
+  StorageProbe probe_;
+  OpenSegmentBudget budget_;
+  Flusher flusher_;
+  std::unique_ptr<DirectoryLock> lock_;
+  StartupReport startup_;
+  LogCleaner cleaner_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  absl::flat_hash_map<TopicPartition, std::shared_ptr<Log>> logs_;
+  // Renamed directories of deleted logs and when their files go.
+  std::vector<std::pair<std::string, int64_t>> deleted_dirs_;
+  // When a compacted log's retained tombstones become removable.
+  std::map<const Log*, int64_t> tombstone_horizons_;
+  std::set<const Log*> cleaning_;  // logs a cleaner thread is compacting
+
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace strand::storage

@@ -1,0 +1,58 @@
+#include "storage/record/record_batch_reader.h"
+
+#include <fmt/format.h>
+
+#include "storage/errc.h"
+#include "storage/record/compression.h"
+
+namespace strand::storage {
+
+absl::StatusOr<std::span<const uint8_t>> UncompressedRecords(std::span<const uint8_t> batch,
+                                                             const RecordBatchHeader& header,
+                                                             size_t decompressed_max_bytes,
+                                                             ByteBuffer* scratch) {
+  auto section = batch.subspan(batch_layout::kRecords);
+  if (header.compression() == Compression::kNone) return section;
+  if (header.compression_codec() > kCompressionCodecMax) {
+    return StorageError(Errc::kCorruptBatch,
+                        fmt::format("unknown compression codec {}", header.compression_codec()));
+  }
+  auto decompressed = Decompress(header.compression(), section, decompressed_max_bytes);
+  if (!decompressed.ok()) return decompressed.status();
+  *scratch = std::move(*decompressed);
+  return std::span<const uint8_t>(scratch->span());
+}
+
+absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch,
+                                                  size_t decompressed_max_bytes) {
+  if (batch.size() < batch_layout::kHeaderSize) {
+    return StorageError(Errc::kCorruptBatch, "batch shorter than its header");
+  }
+  DecodedBatch out;
+  out.header_ = RecordBatchHeader::Parse(batch);
+  if (out.header_.record_count < 0) {
+    return StorageError(Errc::kCorruptBatch, "negative record count");
+  }
+  auto records =
+      UncompressedRecords(batch, out.header_, decompressed_max_bytes, &out.decompressed_);
+  if (!records.ok()) return records.status();
+  const RecordBatchHeader& h = out.header_;
+  bool log_append_time = h.timestamp_type() == TimestampType::kLogAppendTime;
+  out.records_.reserve(std::min<size_t>(h.record_count, records->size() / 7 + 1));
+  absl::Status walked = WalkRecords(*records, h.record_count, [&](const RecordFields& f) {
+    RecordView v;
+    v.offset = h.base_offset + f.offset_delta;
+    v.timestamp = log_append_time ? h.max_timestamp : h.base_timestamp + f.timestamp_delta;
+    v.attributes = f.attributes;
+    v.offset_delta = f.offset_delta;
+    v.key = f.key;
+    v.value = f.value;
+    v.headers = ParseHeaders(f);
+    out.records_.push_back(std::move(v));
+    return absl::OkStatus();
+  });
+  if (!walked.ok()) return walked;
+  return out;
+}
+
+}  // namespace strand::storage
