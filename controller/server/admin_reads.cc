@@ -60,7 +60,9 @@ admin::v1::DescribeClusterResponse DescribeCluster(const MetadataImage& image,
     c->set_id(id.value());
     c->set_address(address);
     c->set_active(id == quorum.leader);
-    c->set_reachable(id == quorum.self || id == quorum.leader);
+    c->set_reachable(std::find(quorum.reachable.begin(), quorum.reachable.end(), id) !=
+                         quorum.reachable.end() ||
+                     id == quorum.self);
   }
   std::map<NodeId, std::pair<int32_t, int32_t>> counts;  // leaders, replicas
   for (const auto& [name, t] : image.topics()) {

@@ -19,6 +19,7 @@ struct QuorumView {
   NodeId self = kNoNode;
   NodeId leader = kNoNode;  // the active controller, if known
   uint64_t term = 0;
+  std::vector<NodeId> reachable;  // voters known to answer (from the leader's view)
 };
 
 admin::v1::DescribeClusterResponse DescribeCluster(const MetadataImage& image,

@@ -173,15 +173,47 @@ void MarkStale(bool fresh, Resp* resp) {
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::DescribeCluster(
-    grpc::CallbackServerContext* call, const admin::v1::DescribeClusterRequest*,
+    grpc::CallbackServerContext* call, const admin::v1::DescribeClusterRequest* req,
     admin::v1::DescribeClusterResponse* resp) {
-  return Read<admin::v1::DescribeClusterResponse>(
-      call, resp, "DescribeCluster", [this](admin::v1::DescribeClusterResponse* out, bool fresh) {
-        QuorumView view = ctx_.View();
-        view.leader = ctx_.driver().LoopStatus().leader;
-        *out = controller::DescribeCluster(ctx_.machine().image(), ctx_.controller(), view);
-        MarkStale(fresh, out);
-      });
+  // The active controller knows which controllers answer it; a standby asks it, and falls back
+  // to its own view (flagged) when there is no active controller to ask.
+  auto* reactor = call->DefaultReactor();
+  const bool forwarded = WasForwarded(call);
+  auto local = [this, resp, reactor](bool fresh) {
+    const raft::NodeStatus status = ctx_.driver().LoopStatus();
+    QuorumView view = ctx_.View();
+    view.leader = status.leader;
+    view.term = status.term.value();
+    view.reachable = status.reachable_voters;
+    if (status.leader != kNoNode) view.reachable.push_back(status.leader);
+    *resp = controller::DescribeCluster(ctx_.machine().image(), ctx_.controller(), view);
+    MarkStale(fresh, resp);
+    reactor->Finish(grpc::Status::OK);
+  };
+  ctx_.driver().RunInLoop(
+      [this, req, resp, reactor, forwarded, local] {
+        const NodeId leader = ctx_.driver().LoopStatus().leader;
+        if (leader == kNoNode || leader == ctx_.self() || forwarded) {
+          ctx_.driver().ReadBarrier([this, local](absl::Status s) {
+            ctx_.driver().RunInLoop([local, s] { local(s.ok()); }, [local] { local(false); });
+          }, kReadBarrierTimeoutMs);
+          return;
+        }
+        auto* client = new grpc::ClientContext();
+        client->AddMetadata(kForwardedHeader, "1");
+        client->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+        ctx_.AdminStub(leader)->async()->DescribeCluster(
+            client, req, resp, [this, client, reactor, local](grpc::Status s) {
+              delete client;
+              if (s.ok()) {
+                reactor->Finish(grpc::Status::OK);  // the active controller's answer
+                return;
+              }
+              ctx_.driver().RunInLoop([local] { local(false); }, [local] { local(false); });
+            });
+      },
+      [local] { local(false); });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListTopics(grpc::CallbackServerContext* call,

@@ -62,6 +62,7 @@ struct Progress {
   bool recent_active = false;  // heard from since the last check-quorum round
   bool is_observer = false;    // observers never vote or count toward commit
   LogIndex commit_sent;        // highest commit index this peer can have learned from us
+  int ticks_since_heard = 0;   // leader ticks since this peer last answered anything
   // kReplicate: heartbeat answers received while sent entries stayed unacknowledged. Appends
   // may be lost (the transport promises nothing); after a few such rounds the leader probes.
   int stalled_heartbeats = 0;

@@ -95,6 +95,8 @@ class Raft {
   const Config& config() const { return config_; }
   const Progress* progress(NodeId node) const;
   NodeId transfer_target() const { return transfer_target_; }
+  // Leader only: whether `node` answered within the last election timeout.
+  bool PeerRecentlyHeard(NodeId node) const;
   size_t known_observers() const { return known_observers_.size(); }
 
  private:

@@ -31,6 +31,7 @@ void Raft::TickElection() {
 void Raft::TickLeader() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  ForEachPeer([](NodeId, Progress& pr) { ++pr.ticks_since_heard; });
   if (election_elapsed_ >= config_.election_timeout_ticks) {
     election_elapsed_ = 0;
     // Check-quorum: a leader that has not heard from a majority for a whole election timeout
@@ -147,6 +148,13 @@ void Raft::HandleVoteResponse(const Message& m) {
     case VoteResult::kPending:
       break;
   }
+}
+
+bool Raft::PeerRecentlyHeard(NodeId node) const {
+  if (node == config_.id) return true;
+  const Progress* pr = progress(node);
+  return role_ == Role::kLeader && pr != nullptr &&
+         pr->ticks_since_heard <= config_.election_timeout_ticks;
 }
 
 bool Raft::InLease() const {

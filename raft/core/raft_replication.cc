@@ -138,6 +138,7 @@ void Raft::HandleAppendResponse(const Message& m) {
   if (it == progress_.end()) return;  // an observer we have forgotten
   Progress& pr = it->second;
   pr.recent_active = true;
+  pr.ticks_since_heard = 0;
   if (pr.is_observer) known_observers_[m.from] = 0;
   if (m.reject) {
     if (m.reject_hint < pr.match) {
@@ -200,6 +201,7 @@ void Raft::HandleHeartbeatResponse(const Message& m) {
   if (it == progress_.end()) return;
   Progress& pr = it->second;
   pr.recent_active = true;
+  pr.ticks_since_heard = 0;
   if (pr.is_observer) known_observers_[m.from] = 0;
   pr.probe_sent = false;
   ForgetLostEntries(pr, m.index);

@@ -52,6 +52,7 @@ void Raft::HandleSnapshotResponse(const Message& m) {
   if (it == progress_.end()) return;
   Progress& pr = it->second;
   pr.recent_active = true;
+  pr.ticks_since_heard = 0;
   if (pr.is_observer) known_observers_[m.from] = 0;
   if (pr.state != ProgressState::kSnapshot) return;
   if (m.reject) {

@@ -91,9 +91,15 @@ absl::StatusOr<LogIndex> RaftDriver::ProposeInLoop(std::string data) {
 
 NodeStatus RaftDriver::LoopStatus() const {
   const Raft& r = node_->raft();
-  return NodeStatus{config_.id,        r.role(),           r.term(),
-                    r.leader(),        r.log().LastIndex(), r.log().committed(),
-                    r.log().applied(), r.snapshot().meta.index, true};
+  NodeStatus s{config_.id,        r.role(),           r.term(),
+               r.leader(),        r.log().LastIndex(), r.log().committed(),
+               r.log().applied(), r.snapshot().meta.index, true, {}};
+  if (r.role() == Role::kLeader) {
+    for (NodeId voter : config_.voters) {
+      if (r.PeerRecentlyHeard(voter)) s.reachable_voters.push_back(voter);
+    }
+  }
+  return s;
 }
 
 void RaftDriver::Propose(std::string data, ProposeCallback done, int64_t timeout_ms) {

@@ -54,6 +54,8 @@ struct NodeStatus {
   LogIndex applied;
   LogIndex snapshot_index;
   bool running = false;
+  // On the leader: the voters it heard from within the last election timeout (itself included).
+  std::vector<NodeId> reachable_voters;
 };
 
 class RaftDriver {
