@@ -3,12 +3,18 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include "absl/synchronization/mutex.h"
+
 namespace strand {
 
 void EnableServerConventions() {
   grpc::EnableDefaultHealthCheckService(true);
   // The plugin must be referenced explicitly or the linker drops it and grpcurl sees nothing.
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+}
+
+void TuneProcessRuntime() {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 void SetServing(grpc::Server& server, bool serving) {

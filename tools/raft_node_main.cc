@@ -180,6 +180,7 @@ int Main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
   InitLogging(log_level);
+  TuneProcessRuntime();
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.
   sigset_t signals;

@@ -16,6 +16,7 @@
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 
+#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/quorum_spec.h"
 #include "controller/server/controller_server.h"
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
                  "a broker silent this long is fenced");
   CLI11_PARSE(app, argc, argv);
   strand::InitLogging(log_level);
+  strand::TuneProcessRuntime();
 
   if (roles != "controller") {
     return Fail(2, "--roles=" + roles +

@@ -27,11 +27,6 @@ ControllerError ValidateTopicName(const std::string& name) {
   return {};
 }
 
-std::string Normalized(std::string name) {
-  std::replace(name.begin(), name.end(), '.', '_');
-  return name;
-}
-
 std::vector<NodeId> Minus(const std::vector<NodeId>& a, const std::vector<NodeId>& b) {
   std::vector<NodeId> out;
   for (NodeId x : a) {
@@ -49,14 +44,11 @@ ControllerError QuorumController::ValidateNewTopic(const admin::v1::NewTopic& t,
   if (working_.topic(t.name()) != nullptr) {
     return {KafkaError::kTopicAlreadyExists, fmt::format("topic '{}' already exists", t.name())};
   }
-  const std::string normalized = Normalized(t.name());
-  for (const auto& [name, image] : working_.topics()) {
-    if (Normalized(name) == normalized) {
-      return {KafkaError::kInvalidTopicException,
-              fmt::format("topic '{}' collides with existing topic '{}' ('.' and '_' are "
-                          "interchangeable in metric names)",
-                          t.name(), name)};
-    }
+  if (const std::string* other = working_.TopicCollidingWith(t.name())) {
+    return {KafkaError::kInvalidTopicException,
+            fmt::format("topic '{}' collides with existing topic '{}' ('.' and '_' are "
+                        "interchangeable in metric names)",
+                        t.name(), *other)};
   }
   *partitions = t.partitions() != 0
                     ? t.partitions()
@@ -126,13 +118,7 @@ ControllerError QuorumController::PlanAssignments(const admin::v1::NewTopic& t, 
   for (const auto& [id, b] : working_.brokers()) {
     if (Eligible(id)) brokers.push_back({id, b.rack});
   }
-  PlacementLoad load;
-  for (const auto& [name, image] : working_.topics()) {
-    for (const PartitionState& p : image.partitions) {
-      for (NodeId r : p.replicas) load.replicas[r]++;
-      if (!p.replicas.empty()) load.leaders[p.replicas.front()]++;
-    }
-  }
+  PlacementLoad load{working_.replica_counts(), working_.preferred_leader_counts()};
   auto placed = PlaceReplicas(partitions, replication_factor, brokers, load, random_.Next());
   if (!placed.ok()) {
     return {KafkaError::kInvalidReplicationFactor, std::string(placed.status().message())};

@@ -60,6 +60,33 @@ const PartitionState* MetadataImage::partition(const TopicId& id, int32_t partit
   return &t->partitions[static_cast<size_t>(partition)];
 }
 
+namespace {
+
+std::string NormalizedTopicName(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+}  // namespace
+
+const std::string* MetadataImage::TopicCollidingWith(const std::string& name) const {
+  auto it = normalized_names_.find(NormalizedTopicName(name));
+  if (it == normalized_names_.end() || it->second == name) return nullptr;
+  return &it->second;
+}
+
+void MetadataImage::CountReplicas(const std::vector<NodeId>& replicas, int sign) {
+  for (NodeId r : replicas) {
+    if ((replica_counts_[r] += sign) == 0) replica_counts_.erase(r);
+  }
+  if (!replicas.empty()) {
+    NodeId preferred = replicas.front();
+    if ((preferred_leader_counts_[preferred] += sign) == 0) {
+      preferred_leader_counts_.erase(preferred);
+    }
+  }
+}
+
 std::optional<std::string> MetadataImage::config(const ConfigResource& resource,
                                                  const std::string& name) const {
   auto it = configs_.find(resource);

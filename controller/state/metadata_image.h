@@ -106,6 +106,15 @@ class MetadataImage {
   const TopicImage* topic(const TopicId& id) const;
   const PartitionState* partition(const TopicId& id, int32_t partition) const;
   size_t partition_count() const { return partition_count_; }
+  // A different existing topic whose name collides with `name` once '.' and '_' are treated
+  // alike (Kafka forbids such pairs: their metric names would clash), or nullptr.
+  const std::string* TopicCollidingWith(const std::string& name) const;
+  // Replicas each broker hosts, and partitions each broker is the preferred leader of, kept up
+  // to date by Replay so that placement never scans every partition.
+  const std::map<NodeId, int64_t>& replica_counts() const { return replica_counts_; }
+  const std::map<NodeId, int64_t>& preferred_leader_counts() const {
+    return preferred_leader_counts_;
+  }
 
   const std::map<ConfigResource, std::map<std::string, std::string>>& configs() const {
     return configs_;
@@ -125,12 +134,18 @@ class MetadataImage {
   absl::Status ReplayPartitionChange(const v1::PartitionChangeRecord& r);
   absl::Status ReplayRegistrationChange(const v1::BrokerRegistrationChangeRecord& r);
   TopicImage* mutable_topic(const TopicId& id);
+  // Adds (sign +1) or removes (-1) a replica set from the per-broker counts.
+  void CountReplicas(const std::vector<NodeId>& replicas, int sign);
 
   uint64_t offset_ = 0;
   std::map<NodeId, BrokerRegistration> brokers_;
   std::map<std::string, TopicImage> topics_;  // by name
   absl::flat_hash_map<TopicId, std::string> topic_names_;
   size_t partition_count_ = 0;
+  // Derived from topics_ (not part of equality): see the accessors.
+  std::map<std::string, std::string> normalized_names_;
+  std::map<NodeId, int64_t> replica_counts_;
+  std::map<NodeId, int64_t> preferred_leader_counts_;
   std::map<ConfigResource, std::map<std::string, std::string>> configs_;
   int64_t next_producer_id_ = 0;
   std::map<std::string, AclEntry> acls_;  // by 16-byte id

@@ -13,6 +13,11 @@ absl::Status Invalid(std::string message) {
   return absl::FailedPreconditionError(std::move(message));
 }
 
+std::string NormalizedName(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
 }  // namespace
 
 absl::Status MetadataImage::ReplayBatch(const v1::MetadataBatch& batch, uint64_t offset) {
@@ -57,7 +62,9 @@ absl::Status MetadataImage::ReplayPartitionChange(const v1::PartitionChangeRecor
   if (r.set_replicas()) {
     // Followers must notice a new replica set, so it counts as a new leader epoch (as in Kafka).
     if (ToNodeIds(r.replicas()) != p.replicas) bump_leader_epoch = true;
+    CountReplicas(p.replicas, -1);
     p.replicas = ToNodeIds(r.replicas());
+    CountReplicas(p.replicas, +1);
   }
   if (r.set_reassignment()) {
     p.adding_replicas = ToNodeIds(r.adding_replicas());
@@ -103,6 +110,7 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       }
       topics_[r.name()] = TopicImage{r.name(), *id, {}};
       topic_names_[*id] = r.name();
+      normalized_names_[NormalizedName(r.name())] = r.name();
       return absl::OkStatus();
     }
     case v1::MetadataRecord::kPartition: {
@@ -116,7 +124,9 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
         t->partitions.resize(index + 1);
       }
       PartitionState& p = t->partitions[index];
+      CountReplicas(p.replicas, -1);  // a snapshot may re-create a partition
       p.replicas = ToNodeIds(r.replicas());
+      CountReplicas(p.replicas, +1);
       p.isr = ToNodeIds(r.isr());
       p.adding_replicas = ToNodeIds(r.adding_replicas());
       p.removing_replicas = ToNodeIds(r.removing_replicas());
@@ -133,6 +143,8 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       if (it == topic_names_.end()) return Invalid("removal of an unknown topic");
       const std::string name = it->second;
       partition_count_ -= topics_.at(name).partitions.size();
+      for (const PartitionState& p : topics_.at(name).partitions) CountReplicas(p.replicas, -1);
+      normalized_names_.erase(NormalizedName(name));
       topics_.erase(name);
       topic_names_.erase(it);
       configs_.erase(ConfigResource{v1::TOPIC, name});

@@ -226,3 +226,57 @@ TEST(Replay, SameRecordsSameOrder_SameImage) {
 
 }  // namespace
 }  // namespace strand::controller
+
+namespace strand::controller {
+namespace {
+
+TEST(Replay, DerivedCounts_FollowTopicsAndPartitions) {
+  MetadataImage image;
+  Random random(11);
+  const TopicId a = TopicId::Random(random), b = TopicId::Random(random);
+  v1::MetadataBatch batch;
+  for (auto [name, id] : {std::pair{"x.y", a}, std::pair{"other", b}}) {
+    auto* t = batch.add_records()->mutable_topic();
+    t->set_name(name);
+    t->set_topic_id(id.Bytes());
+    for (int p = 0; p < 2; ++p) {
+      auto* pr = batch.add_records()->mutable_partition();
+      pr->set_topic_id(id.Bytes());
+      pr->set_partition(p);
+      pr->add_replicas(1 + p);
+      pr->add_replicas(3);
+      pr->add_isr(3);
+      pr->set_leader(3);
+    }
+  }
+  ASSERT_TRUE(image.ReplayBatch(batch, 1).ok());
+  EXPECT_EQ(image.replica_counts().at(NodeId(3)), 4);
+  EXPECT_EQ(image.preferred_leader_counts().at(NodeId(1)), 2);
+  ASSERT_NE(image.TopicCollidingWith("x_y"), nullptr);
+  EXPECT_EQ(*image.TopicCollidingWith("x_y"), "x.y");
+  EXPECT_EQ(image.TopicCollidingWith("x.y"), nullptr);  // itself
+  v1::MetadataRecord move;
+  auto* c = move.mutable_partition_change();
+  c->set_topic_id(a.Bytes());
+  c->set_partition(0);
+  c->set_set_replicas(true);
+  c->add_replicas(2);
+  c->add_replicas(3);
+  ASSERT_TRUE(image.Replay(move, 2).ok());
+  EXPECT_EQ(image.preferred_leader_counts().at(NodeId(2)), 3);
+  v1::MetadataRecord remove;
+  remove.mutable_remove_topic()->set_topic_id(a.Bytes());
+  ASSERT_TRUE(image.Replay(remove, 3).ok());
+  EXPECT_EQ(image.TopicCollidingWith("x_y"), nullptr);
+  EXPECT_EQ(image.replica_counts().at(NodeId(3)), 2);
+  EXPECT_EQ(image.preferred_leader_counts().count(NodeId(2)), 1u);
+  EXPECT_EQ(image.preferred_leader_counts().count(NodeId(1)), 1u);
+  // A snapshot rebuilds the same counts.
+  auto rebuilt = MetadataImage::FromSnapshot(image.ToSnapshot());
+  ASSERT_TRUE(rebuilt.ok());
+  EXPECT_EQ(rebuilt->replica_counts(), image.replica_counts());
+  EXPECT_EQ(rebuilt->preferred_leader_counts(), image.preferred_leader_counts());
+}
+
+}  // namespace
+}  // namespace strand::controller

@@ -43,40 +43,56 @@ void ConfigureRaftServer(grpc::ServerBuilder& builder, int keepalive_ms) {
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
 }
 
-// One destination: a bounded queue drained by a sender thread over a client stream.
+// One destination: a bounded queue written to a long-lived client stream with gRPC's callback
+// API. No thread of its own: the caller of Send starts a write when none is in flight, and each
+// completed write starts the next, so a message costs no thread hand-off on the way out.
 class GrpcTransport::Peer {
  public:
   Peer(GrpcTransport& transport, NodeId node, std::string address)
       : transport_(transport), node_(node), address_(std::move(address)) {
-    thread_ = std::thread([this] { Run(); });
+    const auto& o = transport_.options_;
+    auto credentials = o.credentials ? o.credentials : grpc::InsecureChannelCredentials();
+    stub_ = v1::RaftTransport::NewStub(grpc::CreateCustomChannel(
+        address_, credentials, RaftChannelArguments(o.keepalive_ms)));
+    backoff_ms_ = o.reconnect_backoff_min_ms;
   }
   ~Peer() { Stop(); }
 
   void Enqueue(Message m) {
-    std::lock_guard lock(mu_);
-    const size_t bytes = m.SizeBytes();
-    const auto& o = transport_.options_;
-    if (queue_.size() >= o.queue_messages_max || queued_bytes_ + bytes > o.queue_bytes_max) {
-      ++dropped_;
-      return;
+    Stream* start = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      const auto& o = transport_.options_;
+      const size_t bytes = m.SizeBytes();
+      if (stopping_ || queue_.size() >= o.queue_messages_max ||
+          queued_bytes_ + bytes > o.queue_bytes_max) {
+        ++dropped_;
+        return;
+      }
+      queued_bytes_ += bytes;
+      queue_.push_back(std::move(m));
+      if (stream_ == nullptr) {
+        if (std::chrono::steady_clock::now() < next_attempt_) return;  // backing off
+        stream_ = new Stream(*this);
+        start = stream_;
+      }
+      if (!stream_->writing && !stream_->broken) {
+        FillBatch(stream_);
+        if (start == nullptr) start = stream_;
+      } else {
+        start = nullptr;
+      }
     }
-    queued_bytes_ += bytes;
-    queue_.push_back(std::move(m));
-    cv_.notify_one();
+    if (start != nullptr) start->Begin();
   }
 
   void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-      if (context_) context_->TryCancel();
-      cv_.notify_one();
-    }
-    if (thread_.joinable()) thread_.join();
+    std::unique_lock lock(mu_);
+    stopping_ = true;
+    if (stream_ != nullptr) stream_->context.TryCancel();
+    cv_.wait(lock, [&] { return stream_ == nullptr; });
   }
 
-  const std::string& address() const { return address_; }
   uint64_t sent() const { return sent_.load(); }
   uint64_t dropped() const {
     std::lock_guard lock(mu_);
@@ -85,99 +101,111 @@ class GrpcTransport::Peer {
   uint64_t failures() const { return failures_.load(); }
 
  private:
-  // Takes queued messages up to the batch limit (at least one). Blocks until there are some.
-  bool TakeBatch(v1::MessageBatch* batch) {
-    if (self_address_.empty()) self_address_ = transport_.self_address();
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (stopping_) return false;
+  // One stream attempt. Deletes itself when the RPC is done.
+  struct Stream final : public grpc::ClientWriteReactor<v1::MessageBatch> {
+    explicit Stream(Peer& p) : peer(p) {}
+    // Starts the RPC (first call only) and the write prepared in `batch`.
+    void Begin() {
+      if (!started) {
+        started = true;
+        peer.stub_->async()->Stream(&context, &summary, this);
+        if (writing) StartWrite(&batch);
+        StartCall();
+        return;
+      }
+      if (writing) StartWrite(&batch);
+    }
+    void OnWriteDone(bool ok) override { peer.WriteDone(this, ok); }
+    void OnDone(const grpc::Status& status) override { peer.StreamDone(this, status); }
+
+    Peer& peer;
+    grpc::ClientContext context;
+    v1::StreamSummary summary;
+    v1::MessageBatch batch;
+    bool started = false;
+    bool writing = false;  // a StartWrite is outstanding (guarded by peer.mu_)
+    bool broken = false;
+  };
+
+  // Moves queued messages (up to the batch limit, at least one) into the stream's batch.
+  void FillBatch(Stream* stream) {
     const auto& o = transport_.options_;
-    batch->set_cluster_id(o.cluster_id);
-    batch->set_from(o.self.value());
-    batch->set_from_address(self_address_);
+    stream->batch.Clear();
+    stream->batch.set_cluster_id(o.cluster_id);
+    stream->batch.set_from(o.self.value());
+    stream->batch.set_from_address(transport_.self_address());
     size_t bytes = 0;
     while (!queue_.empty() &&
            (bytes == 0 || bytes + queue_.front().SizeBytes() <= o.batch_bytes_max)) {
       bytes += queue_.front().SizeBytes();
       queued_bytes_ -= queue_.front().SizeBytes();
-      EncodeMessage(queue_.front(), batch->add_messages());
+      EncodeMessage(queue_.front(), stream->batch.add_messages());
       queue_.pop_front();
     }
-    return true;
+    stream->writing = true;
   }
 
-  void DropQueue() {
-    std::lock_guard lock(mu_);
-    dropped_ += queue_.size();
-    queue_.clear();
-    queued_bytes_ = 0;
+  void WriteDone(Stream* stream, bool ok) {
+    bool more = false;
+    {
+      std::lock_guard lock(mu_);
+      stream->writing = false;
+      if (!ok) {
+        stream->broken = true;  // the RPC ends; OnDone follows
+        return;
+      }
+      sent_ += static_cast<uint64_t>(stream->batch.messages_size());
+      backoff_ms_ = transport_.options_.reconnect_backoff_min_ms;
+      if (!queue_.empty() && !stopping_) {
+        FillBatch(stream);
+        more = true;
+      }
+    }
+    if (more) stream->StartWrite(&stream->batch);
   }
 
-  void Run();
+  void StreamDone(Stream* stream, const grpc::Status& status) {
+    bool report = false;
+    {
+      std::lock_guard lock(mu_);
+      if (stream_ == stream) stream_ = nullptr;
+      if (!stopping_) {
+        // The stream broke: what it carried and what is queued is lost. Tell the driver so the
+        // leader re-sends from the peer's match index instead of waiting for a stall.
+        ++failures_;
+        dropped_ += queue_.size();
+        queue_.clear();
+        queued_bytes_ = 0;
+        next_attempt_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms_);
+        backoff_ms_ = std::min(backoff_ms_ * 2, transport_.options_.reconnect_backoff_max_ms);
+        report = true;
+      }
+      cv_.notify_all();
+    }
+    if (report) {
+      Log()->debug("[raft node={}] stream to node {} at {} ended: {}", transport_.options_.self,
+                   node_, address_, status.error_message());
+      if (transport_.on_unreachable_) transport_.on_unreachable_(node_);
+    }
+    delete stream;
+  }
 
   GrpcTransport& transport_;
   const NodeId node_;
   const std::string address_;
-  std::string self_address_;  // sender thread only
+  std::unique_ptr<v1::RaftTransport::Stub> stub_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Message> queue_;
   size_t queued_bytes_ = 0;
   uint64_t dropped_ = 0;
   bool stopping_ = false;
-  std::shared_ptr<grpc::ClientContext> context_;  // guarded by mu_ (for cancellation)
+  Stream* stream_ = nullptr;  // the current attempt, if any
+  std::chrono::steady_clock::time_point next_attempt_;
+  int backoff_ms_ = 0;
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> failures_{0};
-  std::thread thread_;
 };
-
-void GrpcTransport::Peer::Run() {
-  const auto& o = transport_.options_;
-  auto credentials = o.credentials ? o.credentials : grpc::InsecureChannelCredentials();
-  auto channel =
-      grpc::CreateCustomChannel(address_, credentials, RaftChannelArguments(o.keepalive_ms));
-  auto stub = v1::RaftTransport::NewStub(channel);
-  int backoff_ms = o.reconnect_backoff_min_ms;
-  v1::MessageBatch batch;
-  while (true) {
-    auto context = std::make_shared<grpc::ClientContext>();
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      context_ = context;
-    }
-    v1::StreamSummary summary;
-    auto writer = stub->Stream(context.get(), &summary);
-    bool healthy = true;
-    while (healthy) {
-      batch.Clear();
-      if (!TakeBatch(&batch)) break;  // stopping
-      if (writer->Write(batch)) {
-        sent_ += static_cast<uint64_t>(batch.messages_size());
-        backoff_ms = o.reconnect_backoff_min_ms;
-      } else {
-        healthy = false;
-      }
-    }
-    writer->WritesDone();
-    grpc::Status status = writer->Finish();
-    {
-      std::lock_guard lock(mu_);
-      context_.reset();
-      if (stopping_) return;
-    }
-    // The stream broke: what it carried and what is queued is lost. Tell the driver so the
-    // leader re-sends from the peer's match index instead of waiting for a stall.
-    ++failures_;
-    DropQueue();
-    Log()->debug("[raft node={}] stream to node {} at {} failed: {}", o.self, node_, address_,
-                 status.error_message());
-    if (transport_.on_unreachable_) transport_.on_unreachable_(node_);
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] { return stopping_; });
-    backoff_ms = std::min(backoff_ms * 2, o.reconnect_backoff_max_ms);
-  }
-}
 
 // The receiving side: reads batches from one sender's stream.
 class GrpcTransport::Service final : public v1::RaftTransport::Service {
@@ -233,12 +261,12 @@ GrpcTransport::GrpcTransport(GrpcTransportOptions options, MessageSink on_messag
       self_address_(options_.self_address) {}
 
 void GrpcTransport::SetSelfAddress(std::string address) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(address_mu_);
   self_address_ = std::move(address);
 }
 
 std::string GrpcTransport::self_address() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(address_mu_);
   return self_address_;
 }
 

@@ -2,10 +2,12 @@
 
 // GrpcTransport: Raft messages over gRPC (proto/raft/v1/raft.proto).
 //
-// Sending: one Peer per destination, each with a bounded queue and a sender thread that keeps a
-// long-lived client stream open and writes batches of queued messages on it. When a write fails
-// the stream is dropped, queued messages are discarded (Raft re-sends what matters), the driver
-// is told the peer is unreachable, and the thread reconnects with exponential backoff.
+// Sending: one Peer per destination, each with a bounded queue written to a long-lived client
+// stream through gRPC's callback API (no sender thread: Send starts a write when none is in
+// flight, each finished write starts the next with what queued up meanwhile, so messages batch
+// naturally). When the stream breaks, queued messages are discarded (Raft re-sends what
+// matters), the driver is told the peer is unreachable, and the next Send after an exponential
+// backoff opens a new stream.
 // Channel keepalive detects a peer that stopped answering (crashed host, SIGSTOP).
 //
 // Receiving: service() is registered on the process's gRPC server; each incoming stream is read
@@ -82,6 +84,7 @@ class GrpcTransport final : public Transport {
   std::unique_ptr<Service> service_;
   mutable std::mutex mu_;
   std::map<NodeId, std::string> addresses_;
+  mutable std::mutex address_mu_;  // only for self_address_ (read while mu_ is held)
   std::string self_address_;
   std::map<NodeId, std::unique_ptr<Peer>> peers_;
   bool stopped_ = false;
