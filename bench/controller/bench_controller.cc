@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
   app.add_option("--partitions", partitions, "scale: partitions to create");
   CLI11_PARSE(app, argc, argv);
   std::vector<std::string> extra;
-  if (mode == "scale") extra = {"--snapshot-interval=2000"};
+  if (mode == "scale") extra = {"--snapshot-interval=200", "--snapshot-trailing-entries=10"};
   Cluster cluster(extra);
   int counter = 0;
   while (cluster.Active() == 0) std::this_thread::sleep_for(20ms);
