@@ -1,0 +1,152 @@
+#pragma once
+
+// strand::client::Consumer — reads records from a Strand cluster with the semantics of Kafka's
+// Java consumer and its setting names (strand/properties.h).
+//
+//   auto consumer = strand::client::Consumer::Create({{"bootstrap.servers", "127.0.0.1:9101"},
+//                                                     {"auto.offset.reset", "earliest"}});
+//   (*consumer)->Assign({{"orders", 0}, {"orders", 1}});
+//   while (running) {
+//     absl::StatusOr<std::vector<ConsumerRecord>> records =
+//         (*consumer)->Poll(std::chrono::milliseconds(500));
+//     if (!records.ok()) ...  // e.g. OFFSET_OUT_OF_RANGE with auto.offset.reset=none
+//     for (const ConsumerRecord& r : *records) ... r.partition(), r.offset(), r.value()
+//   }
+//
+// Positions: each assigned partition has a position, the offset of the next record Poll returns.
+// A partition without one (just assigned, or after SeekToBeginning/End) gets it from the leader
+// (ListOffsets) by auto.offset.reset: earliest, latest, or none (Poll then fails with
+// OFFSET_OUT_OF_RANGE naming the partitions). A fetch at an offset the log no longer (or not yet)
+// has — OFFSET_OUT_OF_RANGE — resets the same way.
+//
+// Fetching: one Fetch request in flight per broker, for the partitions it leads (or the replica
+// the leader prefers for this client.rack: KIP-392 follower fetching), with fetch.min.bytes,
+// fetch.max.wait.ms (long poll), fetch.max.bytes, max.partition.fetch.bytes, isolation.level and
+// each partition's leader epoch (fencing: a stale leader answers FENCED_LEADER_EPOCH, and the
+// consumer refreshes metadata and follows the new leader). Records are decoded (and
+// decompressed) once; the next fetch is sent before Poll returns, so fetching overlaps the
+// application's processing. At most max.poll.records are returned per Poll; a partition with
+// undelivered records is not fetched again until they are delivered (memory stays bounded by
+// one fetch per broker).
+//
+// Consumer groups (Subscribe, commits) come with the group coordinator; until then Subscribe
+// answers UNIMPLEMENTED and Assign is the way to consume.
+//
+// Threading: like Kafka's consumer, not thread-safe — one thread uses it — except Wakeup, which
+// any thread may call to make a blocked Poll return early (with CANCELLED).
+
+#include <grpcpp/security/credentials.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "strand/properties.h"
+#include "strand/record.h"
+
+namespace strand::client {
+
+enum class OffsetResetPolicy { kLatest, kEarliest, kNone };
+
+// The validated settings of a consumer (Kafka's names in the comments).
+struct ConsumerConfig {
+  std::vector<std::string> bootstrap_servers;                        // bootstrap.servers
+  std::string client_id;                                             // client.id
+  std::string group_id;                                              // group.id (groups: later)
+  std::string group_instance_id;                                     // group.instance.id
+  bool enable_auto_commit = true;                                    // enable.auto.commit
+  int64_t auto_commit_interval_ms = 5'000;                           // auto.commit.interval.ms
+  int64_t session_timeout_ms = 45'000;                               // session.timeout.ms
+  int64_t heartbeat_interval_ms = 3'000;                             // heartbeat.interval.ms
+  int64_t max_poll_interval_ms = 300'000;                            // max.poll.interval.ms
+  OffsetResetPolicy auto_offset_reset = OffsetResetPolicy::kLatest;  // auto.offset.reset
+  int32_t fetch_min_bytes = 1;                                       // fetch.min.bytes
+  int32_t fetch_max_bytes = 52'428'800;                              // fetch.max.bytes
+  int32_t fetch_max_wait_ms = 500;                                   // fetch.max.wait.ms
+  int32_t max_partition_fetch_bytes = 1 << 20;                       // max.partition.fetch.bytes
+  int32_t max_poll_records = 500;                                    // max.poll.records
+  bool read_committed = false;               // isolation.level=read_committed
+  std::string client_rack;                   // client.rack
+  bool check_crcs = true;                    // check.crcs
+  int64_t request_timeout_ms = 30'000;       // request.timeout.ms
+  int64_t default_api_timeout_ms = 60'000;   // default.api.timeout.ms
+  int64_t retry_backoff_ms = 100;            // retry.backoff.ms
+  int64_t retry_backoff_max_ms = 1'000;      // retry.backoff.max.ms
+  int64_t metadata_max_age_ms = 300'000;     // metadata.max.age.ms
+  int64_t connect_timeout_ms = 10'000;       // socket.connection.setup.timeout.ms
+  int64_t reconnect_backoff_max_ms = 1'000;  // reconnect.backoff.max.ms
+  bool tls = false;                          // security.protocol=ssl
+  std::string ssl_ca_location, ssl_certificate_location, ssl_key_location;
+
+  // Checks every key and value (strand/properties.h); heartbeat.interval.ms must be below
+  // session.timeout.ms.
+  static absl::StatusOr<ConsumerConfig> FromProperties(const Properties& properties);
+};
+
+// An offset found by OffsetsForTimes.
+struct OffsetAndTimestamp {
+  int64_t offset = -1;
+  int64_t timestamp_ms = -1;
+  int32_t leader_epoch = -1;
+};
+
+class Consumer {
+ public:
+  // `credentials` as for Producer::Create.
+  static absl::StatusOr<std::unique_ptr<Consumer>> Create(
+      const Properties& properties,
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
+  static absl::StatusOr<std::unique_ptr<Consumer>> CreateFromConfig(
+      const ConsumerConfig& config,
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
+  virtual ~Consumer() = default;
+
+  // Replaces the assignment (standalone consumption). Partitions kept keep their positions;
+  // new ones start by auto.offset.reset (or a Seek). An empty list unassigns everything.
+  virtual absl::Status Assign(const std::vector<TopicPartition>& partitions) = 0;
+  virtual std::vector<TopicPartition> Assignment() const = 0;
+  // Group subscription: UNIMPLEMENTED until consumer groups exist (use Assign).
+  virtual absl::Status Subscribe(const std::vector<std::string>& topics) = 0;
+
+  // Records from the assigned partitions, at most max.poll.records, waiting up to `timeout` for
+  // some. Errors: OFFSET_OUT_OF_RANGE (auto.offset.reset=none; no position or out of range),
+  // CANCELLED (Wakeup), UNKNOWN_TOPIC_OR_PARTITION (an assigned partition does not exist). Leader
+  // changes, dead brokers and retriable errors are handled inside (metadata refresh, backoff).
+  virtual absl::StatusOr<std::vector<ConsumerRecord>> Poll(std::chrono::milliseconds timeout) = 0;
+
+  // Sets the position of an assigned partition; the next Poll starts there.
+  virtual absl::Status Seek(const TopicPartition& tp, int64_t offset) = 0;
+  // The first / next-to-be-written offset, looked up lazily (at the next Poll or Position).
+  // An empty list means every assigned partition.
+  virtual absl::Status SeekToBeginning(const std::vector<TopicPartition>& partitions) = 0;
+  virtual absl::Status SeekToEnd(const std::vector<TopicPartition>& partitions) = 0;
+  // The offset of the next record Poll returns for `tp` (resolving a pending reset first, within
+  // default.api.timeout.ms).
+  virtual absl::StatusOr<int64_t> Position(const TopicPartition& tp) = 0;
+
+  // For each partition, the earliest offset whose timestamp is >= the given one (nullopt: no such
+  // record). Blocks up to default.api.timeout.ms.
+  virtual absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndTimestamp>>>
+  OffsetsForTimes(const std::map<TopicPartition, int64_t>& timestamps_ms) = 0;
+  virtual absl::StatusOr<std::map<TopicPartition, int64_t>> BeginningOffsets(
+      const std::vector<TopicPartition>& partitions) = 0;
+  virtual absl::StatusOr<std::map<TopicPartition, int64_t>> EndOffsets(
+      const std::vector<TopicPartition>& partitions) = 0;
+  // A topic's partition count (waits for its metadata up to default.api.timeout.ms).
+  virtual absl::StatusOr<int32_t> PartitionCount(const std::string& topic) = 0;
+
+  // Makes a Poll in progress (or the next one) return CANCELLED. Thread-safe.
+  virtual void Wakeup() = 0;
+  // Ends fetches in flight. Idempotent; the destructor calls it.
+  virtual void Close() = 0;
+
+  virtual const ConsumerConfig& config() const = 0;
+};
+
+}  // namespace strand::client
