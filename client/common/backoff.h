@@ -16,6 +16,8 @@ class Backoff {
 
   // The next wait: initial_ms, then twice the previous, capped at max_ms; jittered.
   int64_t NextMs();
+  // Back to initial_ms (after a success).
+  void Reset() { next_ms_ = initial_ms_; }
 
  private:
   const int64_t initial_ms_;
