@@ -55,8 +55,11 @@ absl::Status MetadataManager::last_error() const {
 }
 
 void MetadataManager::set_listener(std::function<void()> listener) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  const bool clearing = !listener;
   listener_ = std::move(listener);
+  // The owner is going away: a listener still running must not outlive it.
+  if (clearing) cv_.wait(lock, [&] { return listeners_running_ == 0; });
 }
 
 bool MetadataManager::AddTopics(const std::vector<std::string>& topics) {

@@ -67,6 +67,7 @@ class MetadataManager {
   absl::Status last_error() const;
 
   // Called (from any thread) whenever a refresh completes or a hint changes the metadata.
+  // Setting null waits for a listener call in progress to return (owners do so before they die).
   void set_listener(std::function<void()> listener);
 
  private:
