@@ -16,6 +16,7 @@ namespace {
 
 constexpr int64_t kSnapshotEveryBytes = 64 << 20;
 constexpr int64_t kScanChunkBytes = 1 << 20;
+constexpr int64_t kProposalWaitMs = 10'000;
 
 }  // namespace
 
@@ -72,6 +73,7 @@ absl::Status Partition::BecomeLeader(const PartitionAssignment& a, const Partiti
     leader_state_.emplace(self_, a.replicas, a.isr, end, now_ms);
     role_ = PartitionRole::kLeader;
     proposal_outstanding_ = false;
+    awaited_partition_epoch_ = -1;
   }
   NotifyProgress();
   return absl::OkStatus();
@@ -103,6 +105,10 @@ void Partition::UpdateAssignment(const PartitionAssignment& a, const PartitionSe
     if (stopped_ || a.leader_epoch != assignment_.leader_epoch) return;
     assignment_ = a;
     settings_ = s;
+    if (awaited_partition_epoch_ >= 0 && a.partition_epoch >= awaited_partition_epoch_) {
+      proposal_outstanding_ = false;
+      awaited_partition_epoch_ = -1;
+    }
     if (role_ == PartitionRole::kLeader) {
       leader_state_->Update(a.replicas, a.isr, now_ms);
       if (static_cast<int32_t>(a.isr.size()) < s.min_insync_replicas) {
@@ -291,11 +297,16 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms) {
     }
     if (role_ == PartitionRole::kLeader) {
       AdvanceHighWatermarkLocked(&ready);
+      if (proposal_outstanding_ && now_ms - proposal_since_ms_ > kProposalWaitMs) {
+        proposal_outstanding_ = false;  // the answer or the metadata never came: try again
+      }
       if (!proposal_outstanding_) {
         auto isr = leader_state_->ProposedIsr(now_ms, settings_.replica_lag_time_max_ms,
                                               log_->HighWatermark());
         if (isr) {
           proposal_outstanding_ = true;
+          proposal_since_ms_ = now_ms;
+          awaited_partition_epoch_ = -1;
           proposal = IsrProposal{assignment_.topic_id, tp_.partition, assignment_.leader_epoch,
                                  assignment_.partition_epoch, *isr};
         }
@@ -308,8 +319,13 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms) {
   return proposal;
 }
 
-void Partition::IsrProposalDone(bool accepted) {
+void Partition::IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t now_ms) {
   std::lock_guard lock(mu_);
+  if (accepted && assignment_.partition_epoch < partition_epoch) {
+    awaited_partition_epoch_ = partition_epoch;
+    proposal_since_ms_ = now_ms;
+    return;  // still outstanding until the metadata log brings it
+  }
   proposal_outstanding_ = false;
 }
 

@@ -117,7 +117,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Expires acks=all waiters past their deadline and returns the ISR change to propose, if any
   // (one at a time: none while a proposal is outstanding).
   std::optional<IsrProposal> Tick(int64_t now_ms);
-  void IsrProposalDone(bool accepted);
+  // The controller's answer to the last proposal. When accepted, no new proposal is made until
+  // the metadata log brings the change (partition epoch `partition_epoch`), or for 10 s.
+  void IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t now_ms);
 
   // ---- follower ----
   // Appends fetched batches and takes the leader's high watermark.
@@ -174,6 +176,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   ProducerStateManager producers_;
   std::multimap<Offset, Waiter> waiters_;  // by the last offset they wait for
   bool proposal_outstanding_ = false;
+  int64_t proposal_since_ms_ = 0;
+  int32_t awaited_partition_epoch_ = -1;  // an accepted change not yet seen in the metadata
   int64_t bytes_since_snapshot_ = 0;
   Completions deferred_;  // completions found while appending, run by Finish without the lock
   bool hw_moved_ = false;  // the high watermark advanced: Finish wakes long-polling fetches

@@ -53,6 +53,13 @@ ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
     AdvanceHighWatermarkLocked(&ready);
   }
   Finish(std::move(ready));
+  if (max_bytes <= 0) {  // the response is full: bookkeeping only
+    out.data.next_offset = fetch_offset;
+    out.data.high_watermark = log_->HighWatermark();
+    out.data.log_start_offset = log_->LogStartOffset();
+    out.data.log_end_offset = log_->LogEndOffset();
+    return out;
+  }
   auto read = log_->Read(fetch_offset, max_bytes);
   if (!read.ok()) {
     out.error = StorageError(read.status());
@@ -129,9 +136,15 @@ absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_
     } else {
       info = storage::AppendInfo{};
     }
-    // A follower's high watermark is the leader's, as far as its own log reaches.
-    log_->SetHighWatermark(std::min(leader_high_watermark, log_->LogEndOffset()));
-    (void)leader_log_start;
+    // A follower's high watermark is the leader's, as far as its own log reaches; it never
+    // goes back (a new leader may briefly know less than its predecessor told us).
+    log_->SetHighWatermark(std::max(log_->HighWatermark(),
+                                    std::min(leader_high_watermark, log_->LogEndOffset())));
+    // Records the leader no longer keeps (retention, DeleteRecords) go here too, but only
+    // below the high watermark: nothing uncommitted is dropped on a leader's word.
+    if (leader_log_start > log_->LogStartOffset() && leader_log_start <= log_->HighWatermark()) {
+      (void)log_->DeleteRecordsBefore(leader_log_start);
+    }
   }
   NotifyProgress();
   return info;
