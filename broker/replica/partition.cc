@@ -17,6 +17,7 @@ namespace {
 constexpr int64_t kSnapshotEveryBytes = 64 << 20;
 constexpr int64_t kScanChunkBytes = 1 << 20;
 constexpr int64_t kProposalWaitMs = 10'000;
+constexpr int64_t kRefusedBackoffMs = 500;
 
 }  // namespace
 
@@ -188,6 +189,12 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     return fail(KafkaError::kCorruptMessage, "the records are shorter than a batch header");
   }
   const auto header = storage::RecordBatchHeader::Parse(records.data());
+  if (header.size_bytes() < static_cast<int64_t>(storage::batch_layout::kHeaderSize) ||
+      header.size_bytes() > static_cast<int64_t>(records.size())) {
+    return fail(KafkaError::kCorruptMessage,
+                fmt::format("the first batch claims {} bytes; {} were sent", header.size_bytes(),
+                            records.size()));
+  }
   const bool idempotent = header.producer_id >= ProducerId(0);
   int32_t last_sequence = 0;
   if (idempotent) {
@@ -280,7 +287,8 @@ void Partition::NotifyProgress() {
   if (listener_) listener_(tp_);
 }
 
-std::optional<IsrProposal> Partition::Tick(int64_t now_ms) {
+std::optional<IsrProposal> Partition::Tick(int64_t now_ms,
+                                           const std::function<bool(NodeId)>& eligible) {
   Completions ready;
   std::optional<IsrProposal> proposal;
   {
@@ -300,9 +308,14 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms) {
       if (proposal_outstanding_ && now_ms - proposal_since_ms_ > kProposalWaitMs) {
         proposal_outstanding_ = false;  // the answer or the metadata never came: try again
       }
-      if (!proposal_outstanding_) {
+      if (!proposal_outstanding_ && now_ms >= next_proposal_ms_) {
         auto isr = leader_state_->ProposedIsr(now_ms, settings_.replica_lag_time_max_ms,
                                               log_->HighWatermark());
+        if (isr && eligible) {
+          // Only brokers the controller would accept may join.
+          std::erase_if(*isr, [&](NodeId n) { return !leader_state_->InIsr(n) && !eligible(n); });
+          if (*isr == leader_state_->isr()) isr.reset();
+        }
         if (isr) {
           proposal_outstanding_ = true;
           proposal_since_ms_ = now_ms;
@@ -327,6 +340,7 @@ void Partition::IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t 
     return;  // still outstanding until the metadata log brings it
   }
   proposal_outstanding_ = false;
+  if (!accepted) next_proposal_ms_ = now_ms + kRefusedBackoffMs;
 }
 
 std::string Partition::SnapshotPath() const { return log_->dir() + "/producer-state.snapshot"; }

@@ -115,8 +115,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   ReadOutcome ConsumerRead(Offset fetch_offset, LeaderEpoch current_leader_epoch,
                            int64_t max_bytes, bool allow_follower);
   // Expires acks=all waiters past their deadline and returns the ISR change to propose, if any
-  // (one at a time: none while a proposal is outstanding).
-  std::optional<IsrProposal> Tick(int64_t now_ms);
+  // (one at a time: none while a proposal is outstanding, nor for a moment after a refusal).
+  // `eligible` (may be null) says which brokers may join the ISR (registered, unfenced, not
+  // shutting down: the controller refuses the others).
+  std::optional<IsrProposal> Tick(int64_t now_ms,
+                                  const std::function<bool(NodeId)>& eligible = nullptr);
   // The controller's answer to the last proposal. When accepted, no new proposal is made until
   // the metadata log brings the change (partition epoch `partition_epoch`), or for 10 s.
   void IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t now_ms);
@@ -178,6 +181,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   bool proposal_outstanding_ = false;
   int64_t proposal_since_ms_ = 0;
   int32_t awaited_partition_epoch_ = -1;  // an accepted change not yet seen in the metadata
+  int64_t next_proposal_ms_ = 0;          // after a refusal, wait before proposing again
   int64_t bytes_since_snapshot_ = 0;
   Completions deferred_;  // completions found while appending, run by Finish without the lock
   bool hw_moved_ = false;  // the high watermark advanced: Finish wakes long-polling fetches

@@ -230,7 +230,9 @@ void BrokerServer::Shutdown() {
   if (p.monitor.joinable()) p.monitor.join();
   SetServing(*p.server, false);
   p.purgatory->Stop();  // answers every waiting fetch
-  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Long-lived streams (the controllers' Raft traffic) never end by themselves: in-flight calls
+  // get a moment to finish, then everything left is cancelled.
+  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   p.replicas->Stop();
   p.lifecycle->Stop();
   p.metadata->Stop();

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -23,6 +24,7 @@ spdlog::logger& Log() {
 
 constexpr char kPartitionMetadataFile[] = "partition.metadata";
 constexpr int64_t kRetryMs = 1'000;
+constexpr int64_t kCatchUpPollMs = 50;
 
 // The topic settings that configure a log (the rest are the broker's business).
 const std::set<std::string>& LogConfigNames() {
@@ -176,25 +178,36 @@ std::optional<std::string> ReplicaManager::AddressOf(NodeId broker) const {
 
 void ReplicaManager::ReconcileLoop() {
   int64_t next_full = NowMs() + options_.full_reconcile_interval_ms;
+  int64_t retry_at = std::numeric_limits<int64_t>::max();  // a failed step is tried again then
+  MetadataChange carried;                                   // what could not be done yet
   while (true) {
     MetadataChange change;
     uint64_t generation = 0;
     {
       std::unique_lock lock(change_mu_);
-      const int64_t wait_ms =
-          std::max<int64_t>(0, std::min(next_full, retry_ ? NowMs() + kRetryMs : next_full) - NowMs());
-      change_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+      const int64_t wake = std::min(next_full, retry_at);
+      change_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, wake - NowMs())),
                           [&] { return stopping_ || !pending_.empty(); });
       if (stopping_) break;
       change = std::exchange(pending_, {});
       generation = requested_;
     }
+    change.Merge(std::exchange(carried, {}));
     const int64_t now = NowMs();
-    if (now >= next_full || (retry_ && change.empty())) {
-      change.everything = true;
-    }
+    if (now >= next_full || now >= retry_at) change.everything = true;
     if (change.everything) next_full = now + options_.full_reconcile_interval_ms;
-    if (!change.empty()) Reconcile(change);
+    retry_at = std::numeric_limits<int64_t>::max();
+    if (!caught_up_()) {
+      // After a restart the local copy of the metadata may be old: acting on it could make this
+      // broker lead a partition at a stale epoch. Wait until the controllers confirm it caught
+      // up (they unfence it).
+      carried = std::move(change);
+      retry_at = now + kCatchUpPollMs;
+    } else if (!change.empty()) {
+      retry_ = false;
+      Reconcile(change);
+      if (retry_) retry_at = now + kRetryMs;
+    }
     {
       std::lock_guard lock(change_mu_);
       completed_ = std::max(completed_, generation);
@@ -274,7 +287,6 @@ void ReplicaManager::Reconcile(const MetadataChange& change) {
     }
   });
 
-  retry_ = false;
   std::set<storage::TopicPartition> wanted;
   for (const Desired& d : desired) {
     wanted.insert(d.tp);
@@ -456,9 +468,20 @@ void ReplicaManager::Drop(const storage::TopicPartition& tp, bool delete_log) {
 void ReplicaManager::TickLoop() {
   while (!stopping_) {
     const int64_t now = NowMs();
+    const std::set<NodeId> eligible_brokers =
+        metadata_.Read([](const controller::MetadataImage& image) {
+          std::set<NodeId> out;
+          for (const auto& [id, b] : image.brokers()) {
+            if (!b.fenced && !b.in_controlled_shutdown) out.insert(id);
+          }
+          return out;
+        });
+    const std::function<bool(NodeId)> eligible = [&](NodeId n) {
+      return eligible_brokers.count(n) > 0;
+    };
     std::vector<std::pair<std::shared_ptr<Partition>, IsrProposal>> found;
     for (const auto& p : All()) {
-      if (auto proposal = p->Tick(now)) found.emplace_back(p, *std::move(proposal));
+      if (auto proposal = p->Tick(now, eligible)) found.emplace_back(p, *std::move(proposal));
     }
     if (!found.empty()) {
       std::lock_guard lock(alter_mu_);
