@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace strand {
 
 enum class KafkaError : int16_t {
@@ -107,3 +109,15 @@ std::string_view KafkaErrorName(KafkaError error);
 bool KafkaErrorRetriable(KafkaError error);
 
 }  // namespace strand
+
+// Kafka errors travel on absl::Status like any module's: MakeError(KafkaError::kNotEnoughReplicas,
+// "...") and ErrcOf<KafkaError>(status).
+template <>
+struct strand::ErrcTraits<strand::KafkaError> {
+  static constexpr std::string_view kTypeUrl = "strand/kafka.Error";
+  static absl::StatusCode Code(KafkaError e) {
+    return KafkaErrorRetriable(e) ? absl::StatusCode::kUnavailable
+                                  : absl::StatusCode::kFailedPrecondition;
+  }
+  static std::string_view Name(KafkaError e) { return KafkaErrorName(e); }
+};

@@ -4,10 +4,15 @@
 //       --controller-quorum=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
 //       --listen=127.0.0.1:9093 --data-dir=/var/lib/strand/1 --metrics-listen=127.0.0.1:9193
 //
+//   strand-server --roles=broker --node-id=101
+//       --controller-quorum=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
+//       --listen=127.0.0.1:9092 --data-dir=/var/lib/strand/101 --rack=a
+//
 // The controller role serves Raft, the broker-facing ControllerService and the AdminService on
-// --listen (plus grpc.health.v1 and server reflection) and Prometheus metrics on
-// --metrics-listen. SIGTERM or SIGINT stops it gracefully (an active controller hands over
-// leadership first). The broker role arrives with the broker issue.
+// --listen; the broker role serves the BrokerService (and the metadata log's Raft traffic) on
+// --listen. Both serve grpc.health.v1 and server reflection there, and Prometheus metrics on
+// --metrics-listen. SIGTERM or SIGINT stops either gracefully: an active controller hands over
+// leadership first; a broker does a controlled shutdown (its leaderships move away first).
 
 #include <csignal>
 #include <cstdio>
@@ -19,6 +24,7 @@
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/quorum_spec.h"
+#include "broker/server/broker_server.h"
 #include "controller/server/controller_server.h"
 #include "controller/state/config_defs.h"
 
@@ -59,25 +65,41 @@ int main(int argc, char** argv) {
                  "log entries kept after a snapshot, for followers slightly behind");
   app.add_option("--broker-session-timeout-ms", options.broker_session_timeout_ms,
                  "a broker silent this long is fenced");
+  std::string advertise;
+  bool fault_injection = false;
+  app.add_option("--advertise", advertise,
+                 "broker: host:port other nodes and clients use (default: --listen)");
+  app.add_flag("--enable-fault-injection", fault_injection,
+               "broker: serve FaultInjectionService (tests and drills only)");
   CLI11_PARSE(app, argc, argv);
   strand::InitLogging(log_level);
   strand::TuneProcessRuntime();
 
-  if (roles != "controller") {
+  const bool broker = roles == "broker";
+  if (roles != "controller" && roles != "broker") {
     return Fail(2, "--roles=" + roles +
-                       ": only the controller role exists yet (brokers arrive with the broker "
-                       "issue)");
+                       ": use controller or broker (combined mode is not available yet: run a "
+                       "controller and a broker as two processes)");
   }
   auto voters = strand::ParseQuorumVoters(quorum);
   if (!voters.ok()) return Fail(2, "--controller-quorum: " + std::string(voters.status().message()));
+  std::map<std::string, std::string> config_map;
   for (const std::string& kv : configs) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) return Fail(2, "--config " + kv + ": expected key=value");
     const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    if (absl::Status s = strand::controller::ValidateClusterConfig(key, value); !s.ok()) {
-      return Fail(2, "--config " + kv + ": " + std::string(s.message()));
+    if (!broker) {
+      if (absl::Status s = strand::controller::ValidateClusterConfig(key, value); !s.ok()) {
+        return Fail(2, "--config " + kv + ": " + std::string(s.message()));
+      }
     }
-    options.static_configs[key] = value;
+    config_map[key] = value;
+  }
+  options.static_configs = config_map;
+  auto broker_settings = strand::broker::ParseBrokerSettings(broker ? config_map
+                                                                    : decltype(config_map){});
+  if (!broker_settings.ok()) {
+    return Fail(2, "--config: " + std::string(broker_settings.status().message()));
   }
   options.node_id = strand::NodeId(node_id);
   options.voters = *voters;
@@ -101,9 +123,29 @@ int main(int argc, char** argv) {
     }
     exposer->RegisterCollectable(options.registry);
   }
+  int signal = 0;
+  if (broker) {
+    strand::broker::BrokerServerOptions b;
+    b.node_id = options.node_id;
+    b.voters = options.voters;
+    b.listen = listen;
+    b.advertised = advertise;
+    b.data_dir = data_dir;
+    b.cluster_id = options.cluster_id;
+    b.rack = rack;
+    b.tick_ms = options.tick_ms;
+    b.settings = *std::move(broker_settings);
+    b.enable_fault_injection = fault_injection;
+    b.registry = options.registry;
+    auto server = strand::broker::BrokerServer::Start(b);
+    if (!server.ok()) return Fail(1, server.status().ToString());
+    sigwait(&signals, &signal);
+    strand::GetLogger("server")->info("signal {}: controlled shutdown", signal);
+    (*server)->Shutdown();
+    return 0;
+  }
   auto server = strand::controller::ControllerServer::Start(options);
   if (!server.ok()) return Fail(1, server.status().ToString());
-  int signal = 0;
   sigwait(&signals, &signal);
   strand::GetLogger("server")->info("signal {}: shutting down", signal);
   (*server)->Shutdown();

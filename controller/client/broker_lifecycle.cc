@@ -99,6 +99,10 @@ void BrokerLifecycle::Run() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
+    if (options_.blocked && options_.blocked()) {
+      Sleep(options_.retry_backoff_ms);
+      continue;
+    }
     if (epoch_.load() == 0 && !Register()) {
       Sleep(options_.retry_backoff_ms);
       continue;
@@ -148,6 +152,7 @@ void BrokerLifecycle::HeartbeatSession() {
   }
   auto stream = Stub(target_)->BrokerHeartbeat(ctx.get());
   while (true) {
+    if (options_.blocked && options_.blocked()) break;  // as if the network dropped the stream
     v1::BrokerHeartbeatRequest req;
     req.set_broker_id(options_.broker_id.value());
     req.set_broker_epoch(epoch_.load());

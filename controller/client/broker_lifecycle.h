@@ -33,6 +33,8 @@ struct BrokerLifecycleOptions {
   int heartbeat_interval_ms = 500;
   int request_timeout_ms = 2'000;
   int retry_backoff_ms = 100;
+  // Fault injection (tests): while it returns true the broker cannot reach the controllers.
+  std::function<bool()> blocked;
 };
 
 class BrokerLifecycle {

@@ -97,21 +97,14 @@ void QuorumController::Tick(int64_t now_ms) {
 
 std::string QuorumController::ClusterConfig(const MetadataImage& image,
                                             const std::string& name) const {
-  if (auto v = image.config(ConfigResource{v1::BROKER, ""}, name)) return *v;
-  if (auto it = config_.static_configs.find(name); it != config_.static_configs.end()) {
-    return it->second;
-  }
-  const ConfigDef* def = FindClusterConfig(name);
-  STRAND_CHECK_MSG(def != nullptr, "unknown cluster config {}", name);
-  return def->default_value;
+  STRAND_CHECK_MSG(FindClusterConfig(name) != nullptr, "unknown cluster config {}", name);
+  return EffectiveClusterConfig(image, name, config_.static_configs);
 }
 
 std::string QuorumController::TopicConfig(const MetadataImage& image, const std::string& topic,
                                           const std::string& name) const {
-  if (auto v = image.config(ConfigResource{v1::TOPIC, topic}, name)) return *v;
-  const ConfigDef* def = FindTopicConfig(name);
-  STRAND_CHECK_MSG(def != nullptr, "unknown topic config {}", name);
-  return ClusterConfig(image, def->cluster_synonym);
+  STRAND_CHECK_MSG(FindTopicConfig(name) != nullptr, "unknown topic config {}", name);
+  return EffectiveTopicConfig(image, topic, name, config_.static_configs);
 }
 
 }  // namespace strand::controller

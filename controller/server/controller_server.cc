@@ -185,7 +185,9 @@ void ControllerServer::Shutdown() {
     }
   }
   SetServing(*p.server, false);
-  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Long-lived streams (Raft traffic, broker heartbeats) never end by themselves: in-flight calls
+  // get a moment to finish, then everything left is cancelled.
+  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   p.driver->Stop();
   p.transport->Stop();
   Log().info("[controller node={}] stopped", p.options.node_id);

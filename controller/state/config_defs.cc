@@ -1,5 +1,7 @@
 #include "controller/state/config_defs.h"
 
+#include "controller/state/metadata_image.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -63,9 +65,12 @@ std::vector<ConfigDef> MakeTopicDefs() {
       OneOf("message.timestamp.type", "CreateTime", {"CreateTime", "LogAppendTime"},
             "log.message.timestamp.type",
             "Whether record timestamps are the producer's or the broker's append time."),
-      Long("message.timestamp.difference.max.ms", kLongMaxText, 0,
-           "log.message.timestamp.difference.max.ms",
-           "Largest allowed gap between a CreateTime timestamp and the broker's clock."),
+      Long("message.timestamp.before.max.ms", kLongMaxText, 0,
+           "log.message.timestamp.before.max.ms",
+           "Largest allowed age of a CreateTime timestamp relative to the broker's clock."),
+      Long("message.timestamp.after.max.ms", kLongMaxText, 0,
+           "log.message.timestamp.after.max.ms",
+           "Largest allowed lead of a CreateTime timestamp over the broker's clock."),
       ConfigDef{"min.cleanable.dirty.ratio", ConfigType::kDouble, "0.5",
                 "Fraction of the log that must be uncompacted before compaction runs.", 0.0, 1.0,
                 {}, "log.cleaner.min.cleanable.ratio"},
@@ -73,7 +78,8 @@ std::vector<ConfigDef> MakeTopicDefs() {
            "Shortest time a record stays uncompacted."),
       Int("min.insync.replicas", "1", 1, 2147483647, "min.insync.replicas",
           "Fewest in-sync replicas for an acks=all write to succeed (else NOT_ENOUGH_REPLICAS)."),
-      Bool("preallocate", "false", "log.preallocate", "Preallocate segment files."),
+      Bool("preallocate", "true", "log.preallocate",
+           "Reserve space ahead of a segment's end (Strand's default: faster appends)."),
       Long("retention.bytes", "-1", -1, "log.retention.bytes",
            "Largest size of a partition's log before old segments are deleted; -1: no limit."),
       Long("retention.ms", "604800000", -1, "log.retention.ms",
@@ -88,6 +94,15 @@ std::vector<ConfigDef> MakeTopicDefs() {
            "Age at which a new segment is rolled even if not full."),
       Bool("unclean.leader.election.enable", "false", "unclean.leader.election.enable",
            "Elect an out-of-sync replica when no in-sync one is alive (may lose data)."),
+      Bool("strand.verify.crc.on.read", "true", "strand.verify.crc.on.read",
+           "Check each stored batch's CRC the first time it is read after the log opens."),
+      Long("strand.decompressed.batch.bytes.max", "67108864", 1024,
+           "strand.decompressed.batch.bytes.max",
+           "Largest decompressed size of one batch the broker will validate."),
+      Bool("strand.validate.compressed.records", "true", "strand.validate.compressed.records",
+           "Decompress and check the records of compressed batches on produce."),
+      Long("strand.preallocate.chunk.bytes", "8388608", 0, "strand.preallocate.chunk.bytes",
+           "Most space a segment reserves ahead of its end when preallocate is on."),
   };
 }
 
@@ -104,6 +119,8 @@ std::vector<ConfigDef> MakeClusterDefs() {
           "Share of a broker's preferred partitions led elsewhere that triggers a rebalance."),
       Long("replica.lag.time.max.ms", "10000", 1, "",
            "A follower not caught up for this long leaves the ISR."),
+      Long("producer.id.expiration.ms", "86400000", 1, "",
+           "Idempotent-producer state is forgotten after this long without writes."),
   };
 }
 
@@ -235,5 +252,32 @@ int64_t ConfigAsLong(std::string_view value) {
 }
 
 bool ConfigAsBool(std::string_view value) { return value == "true"; }
+
+std::string EffectiveClusterConfig(const MetadataImage& image, const std::string& name,
+                                   const std::map<std::string, std::string>& static_configs) {
+  if (auto v = image.config(ConfigResource{v1::BROKER, ""}, name)) return *v;
+  if (auto it = static_configs.find(name); it != static_configs.end()) return it->second;
+  const ConfigDef* def = FindClusterConfig(name);
+  return def == nullptr ? std::string() : def->default_value;
+}
+
+std::string EffectiveTopicConfig(const MetadataImage& image, const std::string& topic,
+                                 const std::string& name,
+                                 const std::map<std::string, std::string>& static_configs) {
+  if (auto v = image.config(ConfigResource{v1::TOPIC, topic}, name)) return *v;
+  const ConfigDef* def = FindTopicConfig(name);
+  if (def == nullptr) return std::string();
+  return EffectiveClusterConfig(image, def->cluster_synonym, static_configs);
+}
+
+std::map<std::string, std::string> EffectiveTopicConfigs(
+    const MetadataImage& image, const std::string& topic,
+    const std::map<std::string, std::string>& static_configs) {
+  std::map<std::string, std::string> out;
+  for (const ConfigDef& def : TopicConfigDefs()) {
+    out[def.name] = EffectiveTopicConfig(image, topic, def.name, static_configs);
+  }
+  return out;
+}
 
 }  // namespace strand::controller

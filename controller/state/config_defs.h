@@ -45,6 +45,21 @@ absl::Status ValidateValue(const ConfigDef& def, std::string_view value);
 absl::Status ValidateTopicConfig(std::string_view name, std::string_view value);
 absl::Status ValidateClusterConfig(std::string_view name, std::string_view value);
 
+class MetadataImage;
+
+// The value in force for a cluster-level setting: the dynamic cluster default, else the
+// process's static setting, else the built-in default.
+std::string EffectiveClusterConfig(const MetadataImage& image, const std::string& name,
+                                   const std::map<std::string, std::string>& static_configs);
+// The value in force for a topic setting: the topic's own, else its cluster-level synonym's.
+std::string EffectiveTopicConfig(const MetadataImage& image, const std::string& topic,
+                                 const std::string& name,
+                                 const std::map<std::string, std::string>& static_configs);
+// Every topic setting's value in force, by name.
+std::map<std::string, std::string> EffectiveTopicConfigs(
+    const MetadataImage& image, const std::string& topic,
+    const std::map<std::string, std::string>& static_configs);
+
 // Typed reads of an already validated value.
 int64_t ConfigAsLong(std::string_view value);
 bool ConfigAsBool(std::string_view value);

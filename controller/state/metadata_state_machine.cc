@@ -12,10 +12,16 @@ void MetadataStateMachine::Apply(const raft::Entry& entry) {
     ++replay_errors_;
     GetLogger("controller")->error("[metadata offset={}] entry is not a MetadataBatch; skipped",
                                    offset);
+    std::unique_lock lock(mu_);
     image_.set_offset(offset);
     return;
   }
-  if (absl::Status s = image_.ReplayBatch(batch, offset); !s.ok()) {
+  absl::Status s;
+  {
+    std::unique_lock lock(mu_);
+    s = image_.ReplayBatch(batch, offset);
+  }
+  if (!s.ok()) {
     ++replay_errors_;
     GetLogger("controller")->error("[metadata offset={}] record skipped: {}", offset,
                                    s.ToString());
@@ -24,6 +30,7 @@ void MetadataStateMachine::Apply(const raft::Entry& entry) {
 }
 
 std::string MetadataStateMachine::TakeSnapshot() {
+  std::shared_lock lock(mu_);
   return image_.ToSnapshot().SerializeAsString();
 }
 
@@ -34,8 +41,11 @@ absl::Status MetadataStateMachine::Restore(const std::string& data, raft::LogInd
   }
   auto image = MetadataImage::FromSnapshot(snapshot);
   if (!image.ok()) return image.status();
-  image_ = *std::move(image);
-  image_.set_offset(index.value());
+  {
+    std::unique_lock lock(mu_);
+    image_ = *std::move(image);
+    image_.set_offset(index.value());
+  }
   if (on_restore_) on_restore_(index.value());
   return absl::OkStatus();
 }

@@ -2,10 +2,12 @@
 
 // MetadataStateMachine: the committed MetadataImage as a Raft StateMachine. Each Raft entry is
 // a MetadataBatch; applying it replays its records at the entry's index. Snapshots are the
-// image's records (MetadataSnapshot). Runs on the Raft driver's loop thread, which also owns
-// every read of the image (reads are posted to that thread).
+// image's records (MetadataSnapshot). Apply and Restore run on the Raft driver's loop thread.
+// Controllers read the image on that thread too (image()); brokers, whose request threads read
+// it concurrently, use Read(), which holds a shared lock that Apply and Restore take exclusively.
 
 #include <functional>
+#include <shared_mutex>
 
 #include "controller/state/metadata_image.h"
 #include "raft/driver/state_machine.h"
@@ -27,10 +29,18 @@ class MetadataStateMachine final : public raft::StateMachine {
   std::string TakeSnapshot() override;
   absl::Status Restore(const std::string& data, raft::LogIndex index) override;
 
+  // Loop thread only.
   const MetadataImage& image() const { return image_; }
+  // Any thread: runs `fn(image)` under the shared lock and returns its result.
+  template <typename Fn>
+  auto Read(Fn&& fn) const {
+    std::shared_lock lock(mu_);
+    return fn(image_);
+  }
   uint64_t replay_errors() const { return replay_errors_; }
 
  private:
+  mutable std::shared_mutex mu_;  // exclusive while the image changes
   MetadataImage image_;
   ApplyListener on_apply_;
   RestoreListener on_restore_;

@@ -75,6 +75,7 @@ class GrpcTransport final : public Transport {
 
   Peer* FindOrCreatePeer(NodeId node);
   void LearnAddress(NodeId node, const std::string& address);
+  void HeardFrom(NodeId node);  // a new incoming stream: the node is up
   void OnReceived(Message m);
   std::string self_address() const;
 

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -111,6 +113,11 @@ TempDir::TempDir(const std::string& prefix) {
 }
 
 TempDir::~TempDir() {
+  // STRAND_TEST_KEEP_DIRS=1 keeps them (and the server logs in them) for a post-mortem.
+  if (const char* keep = std::getenv("STRAND_TEST_KEEP_DIRS"); keep && *keep == '1') {
+    std::fprintf(stderr, "kept %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

@@ -1,0 +1,65 @@
+#pragma once
+
+// LeaderState: a partition leader's view of its followers — how far each has fetched, how far
+// each is durable, when each was last caught up — and the two decisions that follow from it:
+//
+//   - the high watermark: the lowest durable offset among the ISR (the leader's own included),
+//     never moving back, and not moving at all while the ISR is smaller than
+//     min.insync.replicas (the strict rule: nothing counts as committed with too few copies);
+//   - the ISR the leader should propose: members not caught up for replica.lag.time.max.ms
+//     leave; replicas whose durable log reaches the high watermark (and the start of this
+//     leader's epoch) join.
+//
+// "Caught up" follows Kafka: a fetch at or beyond the leader's log end makes the follower caught
+// up now; a fetch at or beyond the leader's log end as of the previous fetch makes it caught up
+// as of that previous fetch. Pure: time comes in as arguments. Owned by a Partition, used under
+// its lock.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "common/ids.h"
+
+namespace strand::broker {
+
+struct FollowerProgress {
+  Offset fetch_offset{-1};       // its log end, as of its last fetch
+  Offset durable_offset{0};      // everything below is fsynced on the follower
+  int64_t last_caught_up_ms = 0;
+  int64_t last_fetch_ms = 0;
+  Offset leader_end_at_last_fetch{0};
+};
+
+class LeaderState {
+ public:
+  // A new leadership: `epoch_start` is the leader's log end when it became leader.
+  LeaderState(NodeId self, std::vector<NodeId> replicas, std::vector<NodeId> isr,
+              Offset epoch_start, int64_t now_ms);
+
+  void OnFollowerFetch(NodeId follower, Offset fetch_offset, Offset durable_offset,
+                       Offset leader_end, int64_t now_ms);
+  // The high watermark given the leader's own durable offset; never below `current`.
+  Offset HighWatermark(Offset leader_durable, Offset current, int32_t min_isr) const;
+  // The ISR to propose, or nullopt when the current one is right.
+  std::optional<std::vector<NodeId>> ProposedIsr(int64_t now_ms, int64_t lag_max_ms,
+                                                 Offset high_watermark) const;
+
+  // Metadata changed the assignment (the controller accepted an ISR change, or reassigned).
+  void Update(std::vector<NodeId> replicas, std::vector<NodeId> isr, int64_t now_ms);
+
+  const std::vector<NodeId>& isr() const { return isr_; }
+  const std::vector<NodeId>& replicas() const { return replicas_; }
+  bool InIsr(NodeId node) const;
+  const FollowerProgress* follower(NodeId node) const;
+
+ private:
+  NodeId self_;
+  std::vector<NodeId> replicas_;
+  std::vector<NodeId> isr_;
+  Offset epoch_start_;
+  std::map<NodeId, FollowerProgress> followers_;
+};
+
+}  // namespace strand::broker

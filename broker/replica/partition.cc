@@ -1,0 +1,408 @@
+// Partition: roles, the produce path, the high watermark and producer state. Reads and the
+// follower paths are in partition_fetch.cc.
+#include "broker/replica/partition.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "common/big_endian.h"
+#include "storage/errc.h"
+#include "storage/record/record_batch.h"
+
+namespace strand::broker {
+namespace {
+
+constexpr int64_t kSnapshotEveryBytes = 64 << 20;
+constexpr int64_t kScanChunkBytes = 1 << 20;
+constexpr int64_t kProposalWaitMs = 10'000;
+constexpr int64_t kRefusedBackoffMs = 500;
+
+}  // namespace
+
+KafkaError StorageError(const absl::Status& status) { return storage::ToKafkaError(status); }
+
+Partition::Partition(storage::TopicPartition tp, std::shared_ptr<storage::Log> log, NodeId self,
+                     ProgressListener listener)
+    : tp_(std::move(tp)), log_(std::move(log)), self_(self), listener_(std::move(listener)) {
+  std::lock_guard lock(mu_);
+  RebuildProducerStateLocked();
+}
+
+PartitionRole Partition::role() const {
+  std::lock_guard lock(mu_);
+  return role_;
+}
+
+LeaderEpoch Partition::leader_epoch() const {
+  std::lock_guard lock(mu_);
+  return assignment_.leader_epoch;
+}
+
+NodeId Partition::leader() const {
+  std::lock_guard lock(mu_);
+  return assignment_.leader;
+}
+
+std::vector<NodeId> Partition::isr() const {
+  std::lock_guard lock(mu_);
+  return assignment_.isr;
+}
+
+std::optional<KafkaError> Partition::CheckEpoch(LeaderEpoch requested) const {
+  if (requested == kNoLeaderEpoch) return std::nullopt;  // an old client: no check
+  if (requested < assignment_.leader_epoch) return KafkaError::kFencedLeaderEpoch;
+  if (requested > assignment_.leader_epoch) return KafkaError::kUnknownLeaderEpoch;
+  return std::nullopt;
+}
+
+absl::Status Partition::BecomeLeader(const PartitionAssignment& a, const PartitionSettings& s,
+                                     int64_t now_ms) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_ || a.leader_epoch < assignment_.leader_epoch) return absl::OkStatus();
+    if (role_ == PartitionRole::kLeader && a.leader_epoch == assignment_.leader_epoch) {
+      return absl::OkStatus();
+    }
+    const Offset end = log_->LogEndOffset();
+    // The epoch starts at our log end: a follower's fetch of an older epoch past this point
+    // is a divergence (KIP-101).
+    if (absl::Status st = log_->AssignLeaderEpoch(a.leader_epoch, end); !st.ok()) return st;
+    assignment_ = a;
+    settings_ = s;
+    leader_state_.emplace(self_, a.replicas, a.isr, end, now_ms);
+    role_ = PartitionRole::kLeader;
+    proposal_outstanding_ = false;
+    awaited_partition_epoch_ = -1;
+  }
+  NotifyProgress();
+  return absl::OkStatus();
+}
+
+absl::Status Partition::BecomeFollower(const PartitionAssignment& a, const PartitionSettings& s) {
+  Completions ready;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_ || a.leader_epoch < assignment_.leader_epoch) return absl::OkStatus();
+    assignment_ = a;
+    settings_ = s;
+    leader_state_.reset();
+    role_ = PartitionRole::kFollower;
+    proposal_outstanding_ = false;
+    FailWaitersLocked(KafkaError::kNotLeaderOrFollower,
+                      fmt::format("leadership moved to broker {}", a.leader), &ready);
+  }
+  Finish(std::move(ready));
+  NotifyProgress();
+  return absl::OkStatus();
+}
+
+void Partition::UpdateAssignment(const PartitionAssignment& a, const PartitionSettings& s,
+                                 int64_t now_ms) {
+  Completions ready;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_ || a.leader_epoch != assignment_.leader_epoch) return;
+    assignment_ = a;
+    settings_ = s;
+    if (awaited_partition_epoch_ >= 0 && a.partition_epoch >= awaited_partition_epoch_) {
+      proposal_outstanding_ = false;
+      awaited_partition_epoch_ = -1;
+    }
+    if (role_ == PartitionRole::kLeader) {
+      leader_state_->Update(a.replicas, a.isr, now_ms);
+      if (static_cast<int32_t>(a.isr.size()) < s.min_insync_replicas) {
+        // Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND: written here, but it cannot commit now.
+        FailWaitersLocked(KafkaError::kNotEnoughReplicasAfterAppend,
+                          fmt::format("the ISR shrank to {} below min.insync.replicas={}",
+                                      a.isr.size(), s.min_insync_replicas),
+                          &ready);
+      }
+      AdvanceHighWatermarkLocked(&ready);
+    }
+  }
+  Finish(std::move(ready));
+}
+
+void Partition::Stop() {
+  Completions ready;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    role_ = PartitionRole::kNone;
+    leader_state_.reset();
+    FailWaitersLocked(KafkaError::kNotLeaderOrFollower, "this broker no longer hosts the partition",
+                      &ready);
+  }
+  Finish(std::move(ready));
+}
+
+void Partition::Produce(std::span<uint8_t> records, int16_t acks, int64_t deadline_ms,
+                        ProduceDone done) {
+  bool wait = false;
+  ProduceOutcome outcome;
+  {
+    std::lock_guard lock(mu_);
+    outcome = AppendLocked(records, acks, deadline_ms, &done, &wait);
+  }
+  if (outcome.error == KafkaError::kNone) {
+    // Outside the lock: the callback may run inline when the offset is already durable.
+    std::weak_ptr<Partition> self = weak_from_this();
+    log_->NotifyWhenDurable(outcome.last_offset, [self](absl::Status) {
+      auto p = self.lock();
+      if (!p) return;
+      Completions ready;
+      {
+        std::lock_guard lock(p->mu_);
+        p->AdvanceHighWatermarkLocked(&ready);
+      }
+      p->Finish(std::move(ready));
+    });
+    NotifyProgress();  // the log end moved: wake followers waiting for data
+  }
+  if (!wait) done(std::move(outcome));
+  Finish({});
+}
+
+ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
+                                       int64_t deadline_ms, ProduceDone* done, bool* wait) {
+  ProduceOutcome out;
+  out.leader = assignment_.leader;
+  out.leader_epoch = assignment_.leader_epoch;
+  auto fail = [&](KafkaError e, std::string message) {
+    out.error = e;
+    out.message = std::move(message);
+    return out;
+  };
+  if (stopped_ || role_ != PartitionRole::kLeader) {
+    return fail(KafkaError::kNotLeaderOrFollower,
+                fmt::format("broker {} does not lead {}-{}", self_, tp_.topic, tp_.partition));
+  }
+  if (acks == -1 &&
+      static_cast<int32_t>(leader_state_->isr().size()) < settings_.min_insync_replicas) {
+    return fail(KafkaError::kNotEnoughReplicas,
+                fmt::format("the ISR has {} replica(s); min.insync.replicas is {}",
+                            leader_state_->isr().size(), settings_.min_insync_replicas));
+  }
+  if (records.size() < storage::batch_layout::kHeaderSize) {
+    return fail(KafkaError::kCorruptMessage, "the records are shorter than a batch header");
+  }
+  const auto header = storage::RecordBatchHeader::Parse(records.data());
+  if (header.size_bytes() < static_cast<int64_t>(storage::batch_layout::kHeaderSize) ||
+      header.size_bytes() > static_cast<int64_t>(records.size())) {
+    return fail(KafkaError::kCorruptMessage,
+                fmt::format("the first batch claims {} bytes; {} were sent", header.size_bytes(),
+                            records.size()));
+  }
+  const bool idempotent = header.producer_id >= ProducerId(0);
+  int32_t last_sequence = 0;
+  if (idempotent) {
+    if (static_cast<size_t>(header.size_bytes()) != records.size()) {
+      return fail(KafkaError::kInvalidRecord,
+                  "an idempotent produce carries exactly one batch per partition");
+    }
+    last_sequence = LastSequence(header.base_sequence, header.record_count);
+    auto decision = producers_.Check(header.producer_id, header.producer_epoch,
+                                     header.base_sequence, last_sequence);
+    if (!decision.ok()) {
+      return fail(ErrcOf<KafkaError>(decision.status()).value_or(KafkaError::kUnknownServerError),
+                  std::string(decision.status().message()));
+    }
+    if (decision->duplicate) {
+      // A retry: answer with the original offsets, and (for acks=all) once they are committed.
+      out.base_offset = decision->duplicate->first_offset;
+      out.last_offset = decision->duplicate->last_offset;
+      out.log_start_offset = log_->LogStartOffset();
+    }
+  }
+  if (out.base_offset == Offset(-1)) {
+    auto info = log_->AppendAsLeader(records, assignment_.leader_epoch);
+    if (!info.ok()) return fail(StorageError(info.status()), std::string(info.status().message()));
+    out.base_offset = info->base_offset;
+    out.last_offset = info->last_offset;
+    out.log_append_time_ms = info->log_append_time_ms;
+    out.log_start_offset = info->log_start_offset;
+    if (idempotent) {
+      producers_.Update(header.producer_id, header.producer_epoch,
+                        ProducerBatch{header.base_sequence, last_sequence, info->base_offset,
+                                      info->last_offset, header.max_timestamp});
+    }
+    bytes_since_snapshot_ += static_cast<int64_t>(records.size());
+  }
+  if (acks == -1) {
+    *wait = true;
+    waiters_.emplace(out.last_offset, Waiter{deadline_ms, out, std::move(*done)});
+    Completions ready;
+    AdvanceHighWatermarkLocked(&ready);
+    // Completions found here run on return, outside the lock (Finish is lock-free of mu_).
+    for (auto& [cb, o] : ready) deferred_.emplace_back(std::move(cb), std::move(o));
+  }
+  return out;
+}
+
+void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
+  if (role_ != PartitionRole::kLeader) return;
+  const Offset old = log_->HighWatermark();
+  const Offset hw = leader_state_->HighWatermark(log_->DurableOffset(), old,
+                                                 settings_.min_insync_replicas);
+  if (hw > old) {
+    log_->SetHighWatermark(hw);
+    hw_moved_ = true;
+  }
+  // Waiters whose last offset is below the high watermark are committed (a retried batch may
+  // have been committed long ago).
+  while (!waiters_.empty() && waiters_.begin()->first < hw) {
+    auto node = waiters_.extract(waiters_.begin());
+    ready->emplace_back(std::move(node.mapped().done), std::move(node.mapped().outcome));
+  }
+}
+
+void Partition::FailWaitersLocked(KafkaError error, const std::string& message,
+                                  Completions* ready) {
+  for (auto& [offset, w] : waiters_) {
+    w.outcome.error = error;
+    w.outcome.message = message;
+    w.outcome.leader = assignment_.leader;
+    w.outcome.leader_epoch = assignment_.leader_epoch;
+    ready->emplace_back(std::move(w.done), std::move(w.outcome));
+  }
+  waiters_.clear();
+}
+
+void Partition::Finish(Completions ready) {
+  Completions deferred;
+  bool moved = false;
+  {
+    std::lock_guard lock(mu_);
+    deferred.swap(deferred_);
+    moved = std::exchange(hw_moved_, false);
+  }
+  for (auto& [done, outcome] : ready) done(std::move(outcome));
+  for (auto& [done, outcome] : deferred) done(std::move(outcome));
+  if (moved) NotifyProgress();
+}
+
+void Partition::NotifyProgress() {
+  if (listener_) listener_(tp_);
+}
+
+std::optional<IsrProposal> Partition::Tick(int64_t now_ms,
+                                           const std::function<bool(NodeId)>& eligible) {
+  Completions ready;
+  std::optional<IsrProposal> proposal;
+  {
+    std::lock_guard lock(mu_);
+    while (!waiters_.empty()) {
+      auto it = std::min_element(waiters_.begin(), waiters_.end(), [](const auto& a, const auto& b) {
+        return a.second.deadline_ms < b.second.deadline_ms;
+      });
+      if (it->second.deadline_ms > now_ms) break;
+      it->second.outcome.error = KafkaError::kRequestTimedOut;
+      it->second.outcome.message = "not replicated to the ISR in time";
+      ready.emplace_back(std::move(it->second.done), std::move(it->second.outcome));
+      waiters_.erase(it);
+    }
+    if (role_ == PartitionRole::kLeader) {
+      AdvanceHighWatermarkLocked(&ready);
+      if (proposal_outstanding_ && now_ms - proposal_since_ms_ > kProposalWaitMs) {
+        proposal_outstanding_ = false;  // the answer or the metadata never came: try again
+      }
+      if (!proposal_outstanding_ && now_ms >= next_proposal_ms_) {
+        auto isr = leader_state_->ProposedIsr(now_ms, settings_.replica_lag_time_max_ms,
+                                              log_->HighWatermark());
+        if (isr && eligible) {
+          // Only brokers the controller would accept may join.
+          std::erase_if(*isr, [&](NodeId n) { return !leader_state_->InIsr(n) && !eligible(n); });
+          if (*isr == leader_state_->isr()) isr.reset();
+        }
+        if (isr) {
+          proposal_outstanding_ = true;
+          proposal_since_ms_ = now_ms;
+          awaited_partition_epoch_ = -1;
+          proposal = IsrProposal{assignment_.topic_id, tp_.partition, assignment_.leader_epoch,
+                                 assignment_.partition_epoch, *isr};
+        }
+      }
+      producers_.Expire(now_ms, settings_.producer_id_expiration_ms);
+    }
+    if (bytes_since_snapshot_ >= kSnapshotEveryBytes) SaveProducerStateLocked();
+  }
+  Finish(std::move(ready));
+  return proposal;
+}
+
+void Partition::IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  if (accepted && assignment_.partition_epoch < partition_epoch) {
+    awaited_partition_epoch_ = partition_epoch;
+    proposal_since_ms_ = now_ms;
+    return;  // still outstanding until the metadata log brings it
+  }
+  proposal_outstanding_ = false;
+  if (!accepted) next_proposal_ms_ = now_ms + kRefusedBackoffMs;
+}
+
+std::string Partition::SnapshotPath() const { return log_->dir() + "/producer-state.snapshot"; }
+
+void Partition::SaveProducerState() {
+  std::lock_guard lock(mu_);
+  SaveProducerStateLocked();
+}
+
+void Partition::SaveProducerStateLocked() {
+  // Header: the log end the state corresponds to. Written to a temporary file and renamed, so a
+  // crash leaves the old snapshot or the new one; a stale one only means a longer replay.
+  std::string data(8, '\0');
+  StoreBigEndian64(reinterpret_cast<uint8_t*>(data.data()),
+                   static_cast<uint64_t>(log_->LogEndOffset().value()));
+  data += producers_.Serialize();
+  const std::string tmp = SnapshotPath() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out.good()) return;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, SnapshotPath(), ec);
+  bytes_since_snapshot_ = 0;
+}
+
+void Partition::RebuildProducerStateLocked() {
+  producers_.Clear();
+  Offset from = log_->LogStartOffset();
+  std::ifstream in(SnapshotPath(), std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (data.size() >= 8) {
+    const Offset at(static_cast<int64_t>(LoadBigEndian64(reinterpret_cast<const uint8_t*>(data.data()))));
+    auto parsed = ProducerStateManager::Parse(std::string_view(data).substr(8));
+    if (parsed.ok() && at <= log_->LogEndOffset() && at >= from) {
+      producers_ = *std::move(parsed);
+      from = at;
+    }
+  }
+  // Replay what the snapshot does not cover.
+  while (from < log_->LogEndOffset()) {
+    auto read = log_->Read(from, kScanChunkBytes);
+    if (!read.ok() || read->records.empty()) break;
+    UpdateProducerStateLocked(read->records.span());
+    if (read->next_offset <= from) break;
+    from = read->next_offset;
+  }
+}
+
+void Partition::UpdateProducerStateLocked(std::span<const uint8_t> records) {
+  size_t pos = 0;
+  while (pos + storage::batch_layout::kHeaderSize <= records.size()) {
+    const auto h = storage::RecordBatchHeader::Parse(records.data() + pos);
+    if (h.size_bytes() <= 0 || pos + static_cast<size_t>(h.size_bytes()) > records.size()) break;
+    if (h.producer_id >= ProducerId(0) && !h.is_control() && h.base_sequence >= 0) {
+      producers_.Update(h.producer_id, h.producer_epoch,
+                        ProducerBatch{h.base_sequence, LastSequence(h.base_sequence, h.record_count),
+                                      h.base_offset, h.last_offset(), h.max_timestamp});
+    }
+    pos += static_cast<size_t>(h.size_bytes());
+  }
+}
+
+}  // namespace strand::broker

@@ -1,0 +1,193 @@
+#pragma once
+
+// Partition: this broker's replica of one topic partition — its Log and its role in the
+// partition (leader, follower, or none), as the metadata log assigns them.
+//
+// As leader it appends producer batches (after the idempotence check), keeps the LeaderState
+// of its followers from their fetches, advances the high watermark to the lowest durable offset
+// of the ISR (frozen while the ISR is below min.insync.replicas), answers acks=all producers
+// once the high watermark passes their batch, and proposes ISR changes. As follower it appends
+// what its fetcher brings, truncates on divergence, and takes the leader's high watermark.
+// Producer state is kept in both roles so a new leader can deduplicate retries at once.
+//
+// Fencing: every role change carries the leader epoch from the metadata log; requests with an
+// older epoch get FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH (KIP-320), and a
+// partition that is no longer leader answers NOT_LEADER_OR_FOLLOWER — including acks=all
+// producers still waiting, whose writes may or may not end up committed.
+//
+// Thread-safe: one mutex guards the role, the leader state, producer state and waiters; log
+// reads run outside it. Callbacks (produce completions, the progress listener) run with no lock
+// held. Owned by the ReplicaManager (shared_ptr; fetch threads hold references).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "broker/replica/divergence.h"
+#include "broker/replica/leader_state.h"
+#include "broker/replica/producer_state.h"
+#include "common/kafka_error.h"
+#include "storage/log.h"
+#include "storage/log_manager.h"
+
+namespace strand::broker {
+
+struct PartitionAssignment {
+  std::string topic_id;  // 16 bytes, from the metadata log
+  NodeId leader = kNoNode;
+  LeaderEpoch leader_epoch{-1};
+  int32_t partition_epoch = 0;
+  std::vector<NodeId> replicas;
+  std::vector<NodeId> isr;
+};
+
+struct PartitionSettings {
+  int32_t min_insync_replicas = 1;
+  int64_t replica_lag_time_max_ms = 10'000;
+  int64_t producer_id_expiration_ms = 86'400'000;
+};
+
+enum class PartitionRole { kNone, kLeader, kFollower };
+
+struct ProduceOutcome {
+  KafkaError error = KafkaError::kNone;
+  std::string message;
+  Offset base_offset{-1};
+  Offset last_offset{-1};
+  int64_t log_append_time_ms = -1;
+  Offset log_start_offset{0};
+  NodeId leader = kNoNode;  // hint, with NOT_LEADER_OR_FOLLOWER
+  LeaderEpoch leader_epoch{-1};
+};
+
+struct ReadOutcome {
+  KafkaError error = KafkaError::kNone;
+  std::string message;
+  storage::ReadResult data;
+  std::optional<Divergence> divergence;  // follower fetches only
+  NodeId leader = kNoNode;
+  LeaderEpoch leader_epoch{-1};
+};
+
+// An ISR change the leader wants the controller to make.
+struct IsrProposal {
+  std::string topic_id;
+  int32_t partition = 0;
+  LeaderEpoch leader_epoch{-1};
+  int32_t partition_epoch = 0;
+  std::vector<NodeId> isr;
+};
+
+class Partition : public std::enable_shared_from_this<Partition> {
+ public:
+  using ProduceDone = std::function<void(ProduceOutcome)>;
+  // Told when the high watermark or log end moved (to wake long-polling fetches).
+  using ProgressListener = std::function<void(const storage::TopicPartition&)>;
+
+  Partition(storage::TopicPartition tp, std::shared_ptr<storage::Log> log, NodeId self,
+            ProgressListener listener);
+
+  // ---- roles (the reconciler, from metadata) ----
+  absl::Status BecomeLeader(const PartitionAssignment& a, const PartitionSettings& s,
+                            int64_t now_ms);
+  absl::Status BecomeFollower(const PartitionAssignment& a, const PartitionSettings& s);
+  // Same leader epoch, new ISR / replicas / settings (e.g. an ISR change committed).
+  void UpdateAssignment(const PartitionAssignment& a, const PartitionSettings& s, int64_t now_ms);
+  // No longer a replica (or the topic is gone): fail waiters, refuse everything.
+  void Stop();
+
+  // ---- leader ----
+  // Appends and answers per `acks` (0 and 1 at once; -1 once the high watermark passes the
+  // batch, or with REQUEST_TIMED_OUT at deadline_ms). `records` is rewritten in place.
+  void Produce(std::span<uint8_t> records, int16_t acks, int64_t deadline_ms, ProduceDone done);
+  // A follower's fetch: bookkeeping (its progress, the high watermark) and its data, unless its
+  // log diverged (then only the divergence).
+  ReadOutcome FollowerFetch(NodeId follower, Offset fetch_offset, LeaderEpoch last_fetched_epoch,
+                            Offset durable_offset, LeaderEpoch current_leader_epoch,
+                            int64_t max_bytes, int64_t now_ms);
+  // A consumer's read, up to the high watermark. Leaders serve it; followers too when
+  // `allow_follower` (fetch from the closest replica, KIP-392).
+  ReadOutcome ConsumerRead(Offset fetch_offset, LeaderEpoch current_leader_epoch,
+                           int64_t max_bytes, bool allow_follower);
+  // Expires acks=all waiters past their deadline and returns the ISR change to propose, if any
+  // (one at a time: none while a proposal is outstanding, nor for a moment after a refusal).
+  // `eligible` (may be null) says which brokers may join the ISR (registered, unfenced, not
+  // shutting down: the controller refuses the others).
+  std::optional<IsrProposal> Tick(int64_t now_ms,
+                                  const std::function<bool(NodeId)>& eligible = nullptr);
+  // The controller's answer to the last proposal. When accepted, no new proposal is made until
+  // the metadata log brings the change (partition epoch `partition_epoch`), or for 10 s.
+  void IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t now_ms);
+
+  // ---- follower ----
+  // Appends fetched batches and takes the leader's high watermark.
+  absl::StatusOr<storage::AppendInfo> AppendFromLeader(std::span<uint8_t> records,
+                                                       Offset leader_high_watermark,
+                                                       Offset leader_log_start);
+  // Truncates a divergent suffix; returns the new log end.
+  absl::StatusOr<Offset> Truncate(const Divergence& divergence);
+  // Starts over at `offset` (the follower is behind the leader's log start).
+  absl::Status ResetTo(Offset offset);
+
+  // ---- facts ----
+  const storage::TopicPartition& tp() const { return tp_; }
+  std::shared_ptr<storage::Log> log() const { return log_; }
+  PartitionRole role() const;
+  LeaderEpoch leader_epoch() const;
+  NodeId leader() const;
+  std::vector<NodeId> isr() const;
+  Offset high_watermark() const { return log_->HighWatermark(); }
+  // Writes the producer-state snapshot (clean shutdown).
+  void SaveProducerState();
+
+ private:
+  struct Waiter {
+    int64_t deadline_ms;
+    ProduceOutcome outcome;
+    ProduceDone done;
+  };
+  using Completions = std::vector<std::pair<ProduceDone, ProduceOutcome>>;
+
+  std::optional<KafkaError> CheckEpoch(LeaderEpoch requested) const;  // mu_ held
+  ProduceOutcome AppendLocked(std::span<uint8_t> records, int16_t acks, int64_t deadline_ms,
+                              ProduceDone* done, bool* wait);  // mu_ held
+  void AdvanceHighWatermarkLocked(Completions* ready);
+  void FailWaitersLocked(KafkaError error, const std::string& message, Completions* ready);
+  void RebuildProducerStateLocked();
+  void SaveProducerStateLocked();
+  void UpdateProducerStateLocked(std::span<const uint8_t> records);
+  void Finish(Completions ready);
+  void NotifyProgress();
+  std::string SnapshotPath() const;
+
+  const storage::TopicPartition tp_;
+  const std::shared_ptr<storage::Log> log_;
+  const NodeId self_;
+  const ProgressListener listener_;
+
+  mutable std::mutex mu_;
+  PartitionRole role_ = PartitionRole::kNone;
+  bool stopped_ = false;
+  PartitionAssignment assignment_;
+  PartitionSettings settings_;
+  std::optional<LeaderState> leader_state_;
+  ProducerStateManager producers_;
+  std::multimap<Offset, Waiter> waiters_;  // by the last offset they wait for
+  bool proposal_outstanding_ = false;
+  int64_t proposal_since_ms_ = 0;
+  int32_t awaited_partition_epoch_ = -1;  // an accepted change not yet seen in the metadata
+  int64_t next_proposal_ms_ = 0;          // after a refusal, wait before proposing again
+  int64_t bytes_since_snapshot_ = 0;
+  Completions deferred_;  // completions found while appending, run by Finish without the lock
+  bool hw_moved_ = false;  // the high watermark advanced: Finish wakes long-polling fetches
+};
+
+// The Kafka error for a storage failure (OFFSET_OUT_OF_RANGE, CORRUPT_MESSAGE, ...).
+KafkaError StorageError(const absl::Status& status);
+
+}  // namespace strand::broker

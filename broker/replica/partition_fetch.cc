@@ -1,0 +1,170 @@
+// Partition: reads (followers and consumers) and the follower's append, truncation and reset.
+#include <fmt/format.h>
+
+#include "broker/replica/partition.h"
+
+namespace strand::broker {
+
+ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
+                                     LeaderEpoch last_fetched_epoch, Offset durable_offset,
+                                     LeaderEpoch current_leader_epoch, int64_t max_bytes,
+                                     int64_t now_ms) {
+  ReadOutcome out;
+  Completions ready;
+  {
+    std::lock_guard lock(mu_);
+    out.leader = assignment_.leader;
+    out.leader_epoch = assignment_.leader_epoch;
+    if (stopped_ || role_ != PartitionRole::kLeader) {
+      out.error = KafkaError::kNotLeaderOrFollower;
+      out.message = fmt::format("broker {} does not lead {}-{}", self_, tp_.topic, tp_.partition);
+      return out;
+    }
+    if (auto e = CheckEpoch(current_leader_epoch)) {
+      out.error = *e;
+      out.message = fmt::format("leader epoch {} against {}", current_leader_epoch,
+                                assignment_.leader_epoch);
+      return out;
+    }
+    if (std::find(assignment_.replicas.begin(), assignment_.replicas.end(), follower) ==
+        assignment_.replicas.end()) {
+      out.error = KafkaError::kNotLeaderOrFollower;
+      out.message = fmt::format("broker {} is not a replica of {}-{}", follower, tp_.topic,
+                                tp_.partition);
+      return out;
+    }
+    const Offset end = log_->LogEndOffset();
+    out.divergence = DetectDivergence(last_fetched_epoch, fetch_offset,
+                                      log_->EndOffsetForEpoch(last_fetched_epoch));
+    if (out.divergence) {
+      out.data.high_watermark = log_->HighWatermark();
+      out.data.log_start_offset = log_->LogStartOffset();
+      out.data.log_end_offset = end;
+      return out;
+    }
+    if (fetch_offset < log_->LogStartOffset() || fetch_offset > end) {
+      out.error = KafkaError::kOffsetOutOfRange;
+      out.message = fmt::format("offset {} outside [{}, {}]", fetch_offset,
+                                log_->LogStartOffset(), end);
+      out.data.log_start_offset = log_->LogStartOffset();
+      return out;
+    }
+    leader_state_->OnFollowerFetch(follower, fetch_offset, durable_offset, end, now_ms);
+    AdvanceHighWatermarkLocked(&ready);
+  }
+  Finish(std::move(ready));
+  if (max_bytes <= 0) {  // the response is full: bookkeeping only
+    out.data.next_offset = fetch_offset;
+    out.data.high_watermark = log_->HighWatermark();
+    out.data.log_start_offset = log_->LogStartOffset();
+    out.data.log_end_offset = log_->LogEndOffset();
+    return out;
+  }
+  auto read = log_->Read(fetch_offset, max_bytes);
+  if (!read.ok()) {
+    out.error = StorageError(read.status());
+    out.message = std::string(read.status().message());
+    return out;
+  }
+  out.data = *std::move(read);
+  return out;
+}
+
+ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_leader_epoch,
+                                    int64_t max_bytes, bool allow_follower) {
+  ReadOutcome out;
+  {
+    std::lock_guard lock(mu_);
+    out.leader = assignment_.leader;
+    out.leader_epoch = assignment_.leader_epoch;
+    const bool serves = role_ == PartitionRole::kLeader ||
+                        (allow_follower && role_ == PartitionRole::kFollower);
+    if (stopped_ || !serves) {
+      out.error = KafkaError::kNotLeaderOrFollower;
+      out.message = fmt::format("broker {} does not serve reads of {}-{}", self_, tp_.topic,
+                                tp_.partition);
+      return out;
+    }
+    if (auto e = CheckEpoch(current_leader_epoch)) {
+      out.error = *e;
+      out.message = fmt::format("leader epoch {} against {}", current_leader_epoch,
+                                assignment_.leader_epoch);
+      return out;
+    }
+  }
+  const Offset hw = log_->HighWatermark();
+  const Offset start = log_->LogStartOffset();
+  if (fetch_offset < start || fetch_offset > log_->LogEndOffset()) {
+    out.error = KafkaError::kOffsetOutOfRange;
+    out.message = fmt::format("offset {} outside [{}, {}]", fetch_offset, start,
+                              log_->LogEndOffset());
+    out.data.log_start_offset = start;
+    out.data.high_watermark = hw;
+    return out;
+  }
+  if (fetch_offset >= hw) {  // nothing committed there yet
+    out.data.next_offset = fetch_offset;
+    out.data.log_start_offset = start;
+    out.data.high_watermark = hw;
+    out.data.log_end_offset = log_->LogEndOffset();
+    return out;
+  }
+  auto read = log_->Read(fetch_offset, max_bytes, hw);
+  if (!read.ok()) {
+    out.error = StorageError(read.status());
+    out.message = std::string(read.status().message());
+    return out;
+  }
+  out.data = *std::move(read);
+  return out;
+}
+
+absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_t> records,
+                                                                Offset leader_high_watermark,
+                                                                Offset leader_log_start) {
+  absl::StatusOr<storage::AppendInfo> info;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_ || role_ != PartitionRole::kFollower) {
+      return absl::FailedPreconditionError("not a follower any more");
+    }
+    if (!records.empty()) {
+      info = log_->AppendAsFollower(records);
+      if (!info.ok()) return info.status();
+      UpdateProducerStateLocked(records);
+      bytes_since_snapshot_ += static_cast<int64_t>(records.size());
+    } else {
+      info = storage::AppendInfo{};
+    }
+    // A follower's high watermark is the leader's, as far as its own log reaches; it never
+    // goes back (a new leader may briefly know less than its predecessor told us).
+    log_->SetHighWatermark(std::max(log_->HighWatermark(),
+                                    std::min(leader_high_watermark, log_->LogEndOffset())));
+    // Records the leader no longer keeps (retention, DeleteRecords) go here too, but only
+    // below the high watermark: nothing uncommitted is dropped on a leader's word.
+    if (leader_log_start > log_->LogStartOffset() && leader_log_start <= log_->HighWatermark()) {
+      (void)log_->DeleteRecordsBefore(leader_log_start);
+    }
+  }
+  NotifyProgress();
+  return info;
+}
+
+absl::StatusOr<Offset> Partition::Truncate(const Divergence& divergence) {
+  std::lock_guard lock(mu_);
+  const Offset to = TruncationOffset(divergence, log_->EndOffsetForEpoch(divergence.epoch),
+                                     log_->LogEndOffset(), log_->HighWatermark());
+  auto end = log_->TruncateTo(to);
+  if (!end.ok()) return end.status();
+  RebuildProducerStateLocked();
+  return *end;
+}
+
+absl::Status Partition::ResetTo(Offset offset) {
+  std::lock_guard lock(mu_);
+  if (absl::Status s = log_->TruncateFullyAndStartAt(offset); !s.ok()) return s;
+  producers_.Clear();
+  return absl::OkStatus();
+}
+
+}  // namespace strand::broker

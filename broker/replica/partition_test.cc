@@ -1,0 +1,184 @@
+// Tests Partition on real logs (a LogManager in a temporary directory, with its group-commit
+// flusher): acks=all answered only once the ISR is durable, min.insync.replicas, idempotent
+// retries answered with original offsets, leader-epoch fencing (KIP-320), a leader losing its
+// role failing waiters, follower appends and divergence truncation, and producer state rebuilt
+// after a restart.
+#include "broker/replica/partition.h"
+
+#include <filesystem>
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "storage/record/record_batch_builder.h"
+
+namespace strand::broker {
+namespace {
+
+const NodeId kSelf(1), kB(2);
+
+class PartitionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/strand-partition-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    Open();
+  }
+  void TearDown() override {
+    partition_.reset();
+    manager_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Open() {
+    storage::LogManagerConfig config;
+    config.data_dir = dir_;
+    config.cleaner_threads = 0;
+    auto m = storage::LogManager::Open(config, storage::LogConfig(), {});
+    ASSERT_TRUE(m.ok()) << m.status();
+    manager_ = *std::move(m);
+    auto log = manager_->GetOrCreateLog(tp_);
+    ASSERT_TRUE(log.ok());
+    partition_ = std::make_shared<Partition>(tp_, *log, kSelf, [](const auto&) {});
+  }
+
+  static PartitionAssignment Assign(int epoch, std::vector<NodeId> isr,
+                                    std::vector<NodeId> replicas = {kSelf, kB}) {
+    return PartitionAssignment{std::string(16, 't'), kSelf, LeaderEpoch(epoch), 0, replicas, isr};
+  }
+
+  static ByteBuffer Batch(int records, int64_t producer = -1, int32_t sequence = -1) {
+    storage::BatchOptions o;
+    o.producer_id = ProducerId(producer);
+    o.producer_epoch = ProducerEpoch(producer >= 0 ? 0 : -1);
+    o.base_sequence = sequence;
+    storage::RecordBatchBuilder b(o);
+    for (int i = 0; i < records; ++i) b.Append(1'700'000'000'000, "k", "value");
+    return *b.Build();
+  }
+
+  ProduceOutcome Produce(ByteBuffer batch, int16_t acks, int64_t deadline = INT64_MAX) {
+    std::promise<ProduceOutcome> p;
+    auto f = p.get_future();
+    partition_->Produce(batch.span(), acks, deadline, [&](ProduceOutcome o) { p.set_value(o); });
+    return f.get();
+  }
+
+  std::string dir_;
+  storage::TopicPartition tp_{"t", 0};
+  std::unique_ptr<storage::LogManager> manager_;
+  std::shared_ptr<Partition> partition_;
+};
+
+TEST_F(PartitionTest, AcksAll_AnsweredOnceFollowerIsDurable) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf, kB}), {}, 0).ok());
+  auto batch = Batch(3);
+  std::promise<ProduceOutcome> p;
+  auto f = p.get_future();
+  partition_->Produce(batch.span(), -1, INT64_MAX, [&](ProduceOutcome o) { p.set_value(o); });
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  // The follower fetched the batch but has not fsynced it: still waiting.
+  partition_->FollowerFetch(kB, Offset(3), LeaderEpoch(1), Offset(0), LeaderEpoch(1), 1 << 20, 1);
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  partition_->FollowerFetch(kB, Offset(3), LeaderEpoch(1), Offset(3), LeaderEpoch(1), 1 << 20, 2);
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  ProduceOutcome o = f.get();
+  EXPECT_EQ(o.error, KafkaError::kNone);
+  EXPECT_EQ(o.base_offset, Offset(0));
+  EXPECT_EQ(partition_->high_watermark(), Offset(3));
+}
+
+TEST_F(PartitionTest, MinInsyncReplicas_RefusesAcksAll) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}), {.min_insync_replicas = 2}, 0).ok());
+  EXPECT_EQ(Produce(Batch(1), -1).error, KafkaError::kNotEnoughReplicas);
+  EXPECT_EQ(Produce(Batch(1), 1).error, KafkaError::kNone);  // acks=1 is not held to it
+  // ...and the high watermark does not move while the ISR is too small.
+  EXPECT_TRUE(partition_->log()->WaitDurable(Offset(0), 5000).ok());
+  partition_->Tick(1);
+  EXPECT_EQ(partition_->high_watermark(), Offset(0));
+}
+
+TEST_F(PartitionTest, SingleReplica_AcksAllAfterOwnFsync) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}, {kSelf}), {}, 0).ok());
+  ProduceOutcome o = Produce(Batch(2), -1);
+  EXPECT_EQ(o.error, KafkaError::kNone);
+  EXPECT_GE(partition_->log()->DurableOffset(), Offset(2));
+}
+
+TEST_F(PartitionTest, IdempotentRetry_AnsweredWithOriginalOffsets) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}, {kSelf}), {}, 0).ok());
+  EXPECT_EQ(Produce(Batch(5, 42, 0), -1).base_offset, Offset(0));
+  EXPECT_EQ(Produce(Batch(5, 42, 5), -1).base_offset, Offset(5));
+  ProduceOutcome retry = Produce(Batch(5, 42, 0), -1);
+  EXPECT_EQ(retry.error, KafkaError::kNone);
+  EXPECT_EQ(retry.base_offset, Offset(0));
+  EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(10));  // not written twice
+  EXPECT_EQ(Produce(Batch(5, 42, 20), -1).error, KafkaError::kOutOfOrderSequenceNumber);
+}
+
+TEST_F(PartitionTest, ProducerState_SurvivesRestart) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}, {kSelf}), {}, 0).ok());
+  ASSERT_EQ(Produce(Batch(5, 42, 0), -1).error, KafkaError::kNone);
+  partition_.reset();
+  manager_.reset();
+  Open();  // replays the log: no snapshot was written
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(2, {kSelf}, {kSelf}), {}, 0).ok());
+  ProduceOutcome retry = Produce(Batch(5, 42, 0), -1);
+  EXPECT_EQ(retry.base_offset, Offset(0));
+  EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(5));
+}
+
+TEST_F(PartitionTest, Fencing_StaleAndFutureEpochs) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(5, {kSelf, kB}), {}, 0).ok());
+  EXPECT_EQ(partition_->ConsumerRead(Offset(0), LeaderEpoch(4), 1 << 20, false).error,
+            KafkaError::kFencedLeaderEpoch);
+  EXPECT_EQ(partition_->ConsumerRead(Offset(0), LeaderEpoch(6), 1 << 20, false).error,
+            KafkaError::kUnknownLeaderEpoch);
+  EXPECT_EQ(partition_->ConsumerRead(Offset(0), LeaderEpoch(5), 1 << 20, false).error,
+            KafkaError::kNone);
+  EXPECT_EQ(partition_->FollowerFetch(kB, Offset(0), kNoLeaderEpoch, Offset(0), LeaderEpoch(4),
+                                      1 << 20, 0)
+                .error,
+            KafkaError::kFencedLeaderEpoch);
+}
+
+TEST_F(PartitionTest, LosingLeadership_FailsWaitersNotLeader) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf, kB}), {}, 0).ok());
+  std::promise<ProduceOutcome> p;
+  auto batch = Batch(1);
+  partition_->Produce(batch.span(), -1, INT64_MAX, [&](ProduceOutcome o) { p.set_value(o); });
+  PartitionAssignment follower = Assign(2, {kB, kSelf});
+  follower.leader = kB;
+  ASSERT_TRUE(partition_->BecomeFollower(follower, {}).ok());
+  ProduceOutcome o = p.get_future().get();
+  EXPECT_EQ(o.error, KafkaError::kNotLeaderOrFollower);
+  EXPECT_EQ(o.leader, kB);
+  EXPECT_EQ(Produce(Batch(1), 1).error, KafkaError::kNotLeaderOrFollower);
+}
+
+TEST_F(PartitionTest, AcksAllTimesOut_WhenFollowerSilent) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf, kB}), {}, 0).ok());
+  std::promise<ProduceOutcome> p;
+  auto batch = Batch(1);
+  partition_->Produce(batch.span(), -1, 100, [&](ProduceOutcome o) { p.set_value(o); });
+  partition_->Tick(101);
+  EXPECT_EQ(p.get_future().get().error, KafkaError::kRequestTimedOut);
+}
+
+TEST_F(PartitionTest, Follower_AppendsAndTruncatesDivergentSuffix) {
+  PartitionAssignment a = Assign(3, {kB, kSelf});
+  a.leader = kB;
+  ASSERT_TRUE(partition_->BecomeFollower(a, {}).ok());
+  // Epoch-2 batches the old leader wrote, offsets 0-5.
+  auto first = Batch(6);
+  storage::SetPartitionLeaderEpoch(first.span(), LeaderEpoch(2));
+  storage::UpdateBatchCrc(first.span());
+  ASSERT_TRUE(partition_->AppendFromLeader(first.span(), Offset(4), Offset(0)).ok());
+  EXPECT_EQ(partition_->high_watermark(), Offset(4));
+  // The new leader's epoch-2 data ended at 4: offsets 4 and 5 must go.
+  auto end = partition_->Truncate(Divergence{LeaderEpoch(2), Offset(4)});
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, Offset(0));  // the one batch straddles 4, so it goes whole
+}
+
+}  // namespace
+}  // namespace strand::broker

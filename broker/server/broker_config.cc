@@ -1,0 +1,114 @@
+#include "broker/server/broker_config.h"
+
+#include <charconv>
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "controller/state/config_defs.h"
+
+namespace strand::broker {
+namespace {
+
+struct Setting {
+  std::string help;
+  int64_t min;
+  int64_t max;
+  std::function<void(BrokerSettings&, int64_t)> apply;
+};
+
+const std::map<std::string, Setting>& Settings() {
+  static const auto* settings = new std::map<std::string, Setting>{
+      {"log.retention.check.interval.ms",
+       {"How often retention deletes old segments", 1, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.retention_check_interval_ms = v; }}},
+      {"log.flush.offset.checkpoint.interval.ms",
+       {"How often recovery points and high watermarks are checkpointed", 1, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.checkpoint_interval_ms = v; }}},
+      {"log.flush.scheduler.interval.ms",
+       {"How often flush.ms deadlines are checked", 1, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.flush_check_interval_ms = v; }}},
+      {"num.recovery.threads.per.data.dir",
+       {"Threads that open and recover logs at start-up", 1, 64,
+        [](BrokerSettings& s, int64_t v) { s.logs.recovery_threads = static_cast<int32_t>(v); }}},
+      {"strand.flush.threads",
+       {"Group-commit flusher threads", 1, 64,
+        [](BrokerSettings& s, int64_t v) { s.logs.flush_threads = static_cast<int32_t>(v); }}},
+      {"log.cleaner.threads",
+       {"Compaction threads (0: no compaction)", 0, 64,
+        [](BrokerSettings& s, int64_t v) { s.logs.cleaner_threads = static_cast<int32_t>(v); }}},
+      {"log.cleaner.backoff.ms",
+       {"Pause between compaction rounds with nothing to do", 1, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.cleaner_backoff_ms = v; }}},
+      {"log.cleaner.dedupe.buffer.size",
+       {"Memory for compaction's key map", 1 << 20, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.cleaner_dedupe_buffer_bytes = v; }}},
+      {"file.delete.delay.ms",
+       {"Delay before the files of a deleted log are removed", 0, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.log_delete_delay_ms = v; }}},
+      {"strand.logs.max",
+       {"Most partition logs this broker may hold", 1, INT32_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.logs_max = static_cast<int32_t>(v); }}},
+      {"strand.open.segments.max",
+       {"Sealed segments kept open (files and indexes)", 16, INT32_MAX,
+        [](BrokerSettings& s, int64_t v) { s.logs.open_segments_max = static_cast<int32_t>(v); }}},
+      {"replica.fetch.wait.max.ms",
+       {"Longest a follower's fetch waits at the leader for new data", 1, 60'000,
+        [](BrokerSettings& s, int64_t v) { s.fetcher.max_wait_ms = static_cast<int32_t>(v); }}},
+      {"replica.fetch.max.bytes",
+       {"Bytes a follower asks for per partition per fetch", 1024, 32 << 20,
+        [](BrokerSettings& s, int64_t v) {
+          s.fetcher.partition_max_bytes = static_cast<int32_t>(v);
+        }}},
+      {"replica.fetch.response.max.bytes",
+       {"Bytes a follower asks for per fetch", 1024, 48 << 20,
+        [](BrokerSettings& s, int64_t v) { s.fetcher.max_bytes = static_cast<int32_t>(v); }}},
+      {"replica.fetch.backoff.ms",
+       {"Pause after a failed follower fetch", 1, 60'000,
+        [](BrokerSettings& s, int64_t v) { s.fetcher.backoff_ms = static_cast<int32_t>(v); }}},
+      {"controlled.shutdown.timeout.ms",
+       {"Longest a SIGTERM waits for leaderships to move away before exiting anyway", 0,
+        INT64_MAX, [](BrokerSettings& s, int64_t v) { s.controlled_shutdown_timeout_ms = v; }}},
+      {"broker.heartbeat.interval.ms",
+       {"How often the broker heartbeats to the active controller", 10, 60'000,
+        [](BrokerSettings& s, int64_t v) { s.heartbeat_interval_ms = static_cast<int>(v); }}},
+  };
+  return *settings;
+}
+
+}  // namespace
+
+const std::map<std::string, std::string>& BrokerSettingNames() {
+  static const auto* names = [] {
+    auto* out = new std::map<std::string, std::string>;
+    for (const auto& [name, s] : Settings()) (*out)[name] = s.help;
+    return out;
+  }();
+  return *names;
+}
+
+absl::StatusOr<BrokerSettings> ParseBrokerSettings(
+    const std::map<std::string, std::string>& configs) {
+  BrokerSettings out;
+  for (const auto& [name, value] : configs) {
+    auto it = Settings().find(name);
+    if (it == Settings().end()) {
+      if (absl::Status s = controller::ValidateClusterConfig(name, value); !s.ok()) return s;
+      out.cluster[name] = value;
+      continue;
+    }
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec != std::errc() || end != value.data() + value.size()) {
+      return absl::InvalidArgumentError(fmt::format("{}: '{}' is not an integer", name, value));
+    }
+    if (v < it->second.min || v > it->second.max) {
+      return absl::InvalidArgumentError(fmt::format("{}: {} is outside [{}, {}]", name, v,
+                                                    it->second.min, it->second.max));
+    }
+    it->second.apply(out, v);
+  }
+  return out;
+}
+
+}  // namespace strand::broker

@@ -1,0 +1,99 @@
+#include "broker/server/broker_probe.h"
+
+namespace strand::broker {
+
+BrokerProbe::BrokerProbe(std::shared_ptr<prometheus::Registry> registry)
+    : registry_(registry ? std::move(registry) : std::make_shared<prometheus::Registry>()) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  auto& r = *registry_;
+  requests_ = &BuildCounter().Name("strand_broker_requests_total")
+                   .Help("Requests by API and Kafka error name").Register(r);
+  latency_ = &prometheus::BuildHistogram().Name("strand_broker_request_seconds")
+                  .Help("Request latency by API (acks=all produce: until replicated)")
+                  .Register(r);
+  auto& bytes = BuildCounter().Name("strand_broker_bytes_total")
+                    .Help("Record batch bytes by direction").Register(r);
+  bytes_in_ = &bytes.Add({{"direction", "in"}});
+  bytes_out_ = &bytes.Add({{"direction", "out"}});
+  replication_bytes_in_ = &bytes.Add({{"direction", "replication_in"}});
+  records_in_ = &BuildCounter().Name("strand_broker_records_in_total")
+                     .Help("Records appended by producers to partitions led here")
+                     .Register(r).Add({});
+  auto& partitions = BuildGauge().Name("strand_broker_partitions")
+                         .Help("Partitions hosted here, by state").Register(r);
+  partitions_ = &partitions.Add({{"state", "hosted"}});
+  leaders_ = &partitions.Add({{"state", "leader"}});
+  under_replicated_ = &partitions.Add({{"state", "under_replicated"}});
+  under_min_isr_ = &partitions.Add({{"state", "under_min_isr"}});
+  offline_logs_ = &partitions.Add({{"state", "offline"}});
+  auto& isr = BuildCounter().Name("strand_broker_isr_changes_total")
+                  .Help("ISR changes this broker made as leader, accepted by the controller")
+                  .Register(r);
+  isr_shrinks_ = &isr.Add({{"change", "shrink"}});
+  isr_expands_ = &isr.Add({{"change", "expand"}});
+  metadata_offset_ = &BuildGauge().Name("strand_broker_metadata_offset")
+                          .Help("Last applied metadata log index").Register(r).Add({});
+  fenced_ = &BuildGauge().Name("strand_broker_fenced")
+                 .Help("1 while the controllers consider this broker fenced").Register(r).Add({});
+  waiting_fetches_ = &BuildGauge().Name("strand_broker_waiting_fetches")
+                          .Help("Long-polling fetches waiting for data").Register(r).Add({});
+}
+
+void BrokerProbe::Request(const std::string& api, std::string_view error, double seconds) {
+  prometheus::Counter* counter;
+  prometheus::Histogram* histogram;
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_api_.find(api);
+    if (it == by_api_.end()) {
+      auto* h = &latency_->Add({{"api", api}},
+                               prometheus::Histogram::BucketBoundaries{
+                                   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                   0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+      it = by_api_.emplace(api, std::make_pair(h, std::map<std::string, prometheus::Counter*>{}))
+               .first;
+    }
+    histogram = it->second.first;
+    auto& counters = it->second.second;
+    auto c = counters.find(std::string(error));
+    if (c == counters.end()) {
+      c = counters.emplace(std::string(error),
+                           &requests_->Add({{"api", api}, {"error", std::string(error)}}))
+              .first;
+    }
+    counter = c->second;
+  }
+  counter->Increment();
+  histogram->Observe(seconds);
+}
+
+void BrokerProbe::BytesIn(int64_t bytes, int64_t records) {
+  bytes_in_->Increment(static_cast<double>(bytes));
+  records_in_->Increment(static_cast<double>(records));
+}
+
+void BrokerProbe::BytesOut(int64_t bytes) { bytes_out_->Increment(static_cast<double>(bytes)); }
+
+void BrokerProbe::ReplicationBytesIn(int64_t bytes) {
+  replication_bytes_in_->Increment(static_cast<double>(bytes));
+}
+
+void BrokerProbe::Update(const ReplicaCounts& counts, uint64_t isr_shrinks, uint64_t isr_expands,
+                         uint64_t metadata_offset, bool fenced, size_t waiting_fetches) {
+  partitions_->Set(static_cast<double>(counts.partitions));
+  leaders_->Set(static_cast<double>(counts.leaders));
+  under_replicated_->Set(static_cast<double>(counts.under_replicated));
+  under_min_isr_->Set(static_cast<double>(counts.under_min_isr));
+  offline_logs_->Set(static_cast<double>(counts.offline_logs));
+  std::lock_guard lock(mu_);
+  if (isr_shrinks > last_shrinks_) isr_shrinks_->Increment(double(isr_shrinks - last_shrinks_));
+  if (isr_expands > last_expands_) isr_expands_->Increment(double(isr_expands - last_expands_));
+  last_shrinks_ = isr_shrinks;
+  last_expands_ = isr_expands;
+  metadata_offset_->Set(static_cast<double>(metadata_offset));
+  fenced_->Set(fenced ? 1 : 0);
+  waiting_fetches_->Set(static_cast<double>(waiting_fetches));
+}
+
+}  // namespace strand::broker

@@ -1,0 +1,246 @@
+#include "broker/server/broker_server.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "broker/server/admin_proxy.h"
+#include "broker/server/broker_probe.h"
+#include "broker/server/broker_service.h"
+#include "broker/server/fetch_purgatory.h"
+#include "broker/server/metadata_follower.h"
+#include "broker/server/producer_ids.h"
+#include "broker/server/replica_manager.h"
+#include "common/grpc_server.h"
+#include "common/logging.h"
+#include "controller/client/broker_lifecycle.h"
+#include "controller/client/controller_client.h"
+#include "proto/broker/v1/fault.grpc.pb.h"
+#include "raft/transport/grpc_transport.h"
+#include "storage/log_manager.h"
+
+namespace strand::broker {
+namespace {
+
+spdlog::logger& Log() {
+  static auto logger = GetLogger("broker");
+  return *logger;
+}
+
+class FaultService final : public v1::FaultInjectionService::Service {
+ public:
+  explicit FaultService(std::atomic<bool>& isolated) : isolated_(isolated) {}
+  grpc::Status SetFaults(grpc::ServerContext*, const v1::SetFaultsRequest* req,
+                         v1::SetFaultsResponse* resp) override {
+    isolated_ = req->isolate_from_controllers();
+    Log().warn("fault injection: isolate_from_controllers={}", req->isolate_from_controllers());
+    resp->set_isolate_from_controllers(isolated_.load());
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::atomic<bool>& isolated_;
+};
+
+std::pair<std::string, int32_t> SplitHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return {address, 0};
+  return {address.substr(0, colon), std::atoi(address.c_str() + colon + 1)};
+}
+
+}  // namespace
+
+struct BrokerServer::Parts {
+  BrokerServerOptions options;
+  std::atomic<bool> isolated{false};
+  std::atomic<bool> caught_up{false};
+  std::unique_ptr<storage::LogManager> logs;
+  std::unique_ptr<MetadataFollower> metadata;
+  std::unique_ptr<controller::ControllerClient> controllers;
+  std::unique_ptr<controller::BrokerLifecycle> lifecycle;
+  std::unique_ptr<FetchPurgatory> purgatory;
+  std::unique_ptr<ProducerIdSource> producer_ids;
+  std::unique_ptr<ReplicaManager> replicas;
+  std::unique_ptr<BrokerProbe> probe;
+  std::unique_ptr<BrokerServiceImpl> service;
+  std::unique_ptr<AdminProxy> admin;
+  std::unique_ptr<FaultService> faults;
+  std::unique_ptr<grpc::Server> server;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread monitor;  // metrics, health, "caught up"
+  bool stopped = false;
+
+  void Monitor() {
+    bool serving = false;
+    std::unique_lock lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      const bool unfenced = lifecycle->registered() && !lifecycle->fenced();
+      if (unfenced && !caught_up.exchange(true)) {
+        Log().info("[broker {}] unfenced: caught up with the metadata log at offset {}",
+                   options.node_id, metadata->offset());
+      }
+      if (unfenced != serving) {
+        SetServing(*server, unfenced);
+        serving = unfenced;
+      }
+      probe->Update(replicas->Counts(), replicas->isr_shrinks(), replicas->isr_expands(),
+                    metadata->offset(), !unfenced, purgatory->waiting());
+      lock.lock();
+      cv.wait_for(lock, std::chrono::milliseconds(unfenced ? 1000 : 50),
+                  [&] { return stopping; });
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOptions options) {
+  auto p = std::make_unique<Parts>();
+  p->options = std::move(options);
+  BrokerServerOptions& o = p->options;
+  if (o.advertised.empty()) o.advertised = o.listen;
+  if (o.voters.count(o.node_id)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "node {} is in the controller quorum; in combined mode use --roles=controller,broker",
+        o.node_id));
+  }
+  Parts* parts = p.get();
+  auto isolated = [parts] { return parts->isolated.load(std::memory_order_relaxed); };
+
+  // Logs first: recovery of every local log happens here.
+  storage::LogManagerConfig log_config = o.settings.logs;
+  log_config.data_dir = o.data_dir + "/logs";
+  storage::LogManagerOptions log_options;
+  log_options.registry = o.registry;
+  auto logs = storage::LogManager::Open(log_config, storage::LogConfig{}, log_options);
+  if (!logs.ok()) return logs.status();
+  p->logs = *std::move(logs);
+  const storage::StartupReport& report = p->logs->startup_report();
+  Log().info("[broker {}] opened {} logs in {} ms ({} clean, {} with a torn tail cut)",
+             o.node_id, report.logs, report.duration_us / 1000, report.clean, report.cut);
+
+  MetadataFollowerOptions m;
+  m.self = o.node_id;
+  m.voters = o.voters;
+  m.self_address = o.advertised;
+  m.data_dir = o.data_dir;
+  m.cluster_id = o.cluster_id;
+  m.tick_ms = o.tick_ms;
+  m.registry = o.registry;
+  m.isolated = isolated;
+  auto metadata = MetadataFollower::Create(m);
+  if (!metadata.ok()) return metadata.status();
+  p->metadata = *std::move(metadata);
+
+  p->controllers = std::make_unique<controller::ControllerClient>(o.voters, isolated);
+  controller::BrokerLifecycleOptions l;
+  l.cluster_id = o.cluster_id;
+  l.broker_id = o.node_id;
+  const auto [host, port] = SplitHostPort(o.advertised);
+  controller::v1::Listener listener;
+  listener.set_name("CLIENT");
+  listener.set_host(host);
+  listener.set_port(port);
+  listener.set_security("PLAINTEXT");
+  l.listeners.push_back(listener);
+  l.rack = o.rack;
+  l.controllers = o.voters;
+  l.heartbeat_interval_ms = o.settings.heartbeat_interval_ms;
+  l.blocked = isolated;
+  MetadataFollower* follower = p->metadata.get();
+  p->lifecycle = std::make_unique<controller::BrokerLifecycle>(
+      l, [follower] { return follower->offset(); });
+  controller::BrokerLifecycle* lifecycle = p->lifecycle.get();
+  auto broker_epoch = [lifecycle] { return lifecycle->epoch(); };
+
+  p->purgatory = std::make_unique<FetchPurgatory>();
+  p->producer_ids = std::make_unique<ProducerIdSource>(o.node_id, *p->controllers, broker_epoch);
+  ReplicaManagerOptions r;
+  r.self = o.node_id;
+  r.fetcher = o.settings.fetcher;
+  r.fetcher.self = o.node_id;
+  r.static_configs = o.settings.cluster;
+  p->replicas = std::make_unique<ReplicaManager>(
+      r, *p->logs, *p->metadata, *p->controllers, *p->purgatory, broker_epoch,
+      [parts] { return parts->caught_up.load(); });
+  ReplicaManager* replicas = p->replicas.get();
+  p->metadata->SetListener(
+      [replicas](const MetadataChange& change, uint64_t) { replicas->OnMetadataChange(change); });
+
+  p->probe = std::make_unique<BrokerProbe>(o.registry);
+  BrokerServiceOptions s;
+  s.self = o.node_id;
+  s.cluster_id = o.cluster_id;
+  s.rack = o.rack;
+  p->service = std::make_unique<BrokerServiceImpl>(s, *p->metadata, *p->replicas, *p->purgatory,
+                                                   *p->producer_ids, *p->probe);
+
+  p->admin = std::make_unique<AdminProxy>(o.voters, *p->metadata, isolated);
+
+  EnableServerConventions();
+  grpc::ServerBuilder builder;
+  raft::ConfigureRaftServer(builder);
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials());
+  builder.RegisterService(p->metadata->service());
+  builder.RegisterService(p->service.get());
+  builder.RegisterService(p->admin.get());
+  if (o.enable_fault_injection) {
+    p->faults = std::make_unique<FaultService>(p->isolated);
+    builder.RegisterService(p->faults.get());
+    Log().warn("[broker {}] fault injection is enabled (tests only)", o.node_id);
+  }
+  p->server = builder.BuildAndStart();
+  if (!p->server) return absl::UnavailableError(fmt::format("cannot listen on {}", o.listen));
+  SetServing(*p->server, false);
+
+  if (absl::Status st = p->metadata->Start(); !st.ok()) return st;
+  p->replicas->Start();
+  p->lifecycle->Start();
+  p->monitor = std::thread([parts] { parts->Monitor(); });
+  Log().info("[broker {}] serving on {} (cluster '{}', rack '{}', data {})", o.node_id, o.listen,
+             o.cluster_id, o.rack, o.data_dir);
+  return std::unique_ptr<BrokerServer>(new BrokerServer(std::move(p)));
+}
+
+BrokerServer::BrokerServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+BrokerServer::~BrokerServer() { Shutdown(); }
+
+void BrokerServer::Shutdown() {
+  Parts& p = *parts_;
+  if (p.stopped) return;
+  p.stopped = true;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t timeout = p.options.settings.controlled_shutdown_timeout_ms;
+  if (p.lifecycle->registered() && timeout > 0) {
+    Log().info("[broker {}] controlled shutdown: moving leaderships away", p.options.node_id);
+    if (!p.lifecycle->ControlledShutdown(std::chrono::milliseconds(timeout))) {
+      Log().warn("[broker {}] controlled shutdown did not finish within {} ms; stopping anyway",
+                 p.options.node_id, timeout);
+    }
+  }
+  {
+    std::lock_guard lock(p.mu);
+    p.stopping = true;
+  }
+  p.cv.notify_all();
+  if (p.monitor.joinable()) p.monitor.join();
+  SetServing(*p.server, false);
+  p.purgatory->Stop();  // answers every waiting fetch
+  // Long-lived streams (the controllers' Raft traffic) never end by themselves: in-flight calls
+  // get a moment to finish, then everything left is cancelled.
+  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  p.replicas->Stop();
+  p.lifecycle->Stop();
+  p.metadata->Stop();
+  p.logs->Shutdown();
+  Log().info("[broker {}] stopped after {} ms", p.options.node_id,
+             std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - start)
+                 .count());
+}
+
+}  // namespace strand::broker

@@ -1,0 +1,55 @@
+#pragma once
+
+// BrokerServer: one broker process's parts, wired together — the LogManager (partition logs
+// under <data-dir>/logs), the MetadataFollower (the metadata log as a Raft observer, under
+// <data-dir>/metadata), the BrokerLifecycle (registration and heartbeats), the ReplicaManager
+// (partitions, replica fetchers, ISR changes), the FetchPurgatory, the BrokerService and the
+// AdminProxy, on one gRPC listener (which also carries the metadata log's Raft traffic, health and reflection).
+//
+// Start() returns once the listener is bound; the broker registers, catches up with the
+// metadata log and is unfenced in the background (health turns SERVING once unfenced).
+// Shutdown() is a controlled shutdown: the controllers move this broker's leaderships away and
+// take it out of every ISR, then it stops serving, saves producer state and closes its logs
+// cleanly (so the next start scans nothing).
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <prometheus/registry.h>
+
+#include "absl/status/statusor.h"
+#include "broker/server/broker_config.h"
+#include "common/ids.h"
+
+namespace strand::broker {
+
+struct BrokerServerOptions {
+  NodeId node_id = kNoNode;
+  std::map<NodeId, std::string> voters;  // controller.quorum.voters
+  std::string listen;                    // host:port to bind
+  std::string advertised;                // host:port others use (default: listen)
+  std::string data_dir;
+  std::string cluster_id = "strand";
+  std::string rack;
+  int tick_ms = 50;                      // the metadata log's Raft tick
+  BrokerSettings settings;
+  bool enable_fault_injection = false;
+  std::shared_ptr<prometheus::Registry> registry;
+};
+
+class BrokerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<BrokerServer>> Start(BrokerServerOptions options);
+  ~BrokerServer();
+  // Controlled shutdown, then stop. Idempotent.
+  void Shutdown();
+
+  struct Parts;  // defined in the .cc
+
+ private:
+  explicit BrokerServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace strand::broker

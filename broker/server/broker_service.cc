@@ -1,0 +1,507 @@
+#include "broker/server/broker_service.h"
+
+#include <atomic>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "controller/state/metadata_image.h"
+#include "storage/log.h"
+
+namespace strand::broker {
+namespace {
+
+using controller::MetadataImage;
+using controller::TopicImage;
+
+constexpr int32_t kDefaultPartitionMaxBytes = 1 << 20;
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void SetError(common::v1::Error* out, KafkaError code, std::string_view message) {
+  if (code == KafkaError::kNone) return;
+  out->set_code(static_cast<int32_t>(code));
+  out->set_name(std::string(KafkaErrorName(code)));
+  out->set_message(std::string(message));
+}
+
+void SetHint(v1::LeaderHint* hint, NodeId leader, LeaderEpoch epoch) {
+  hint->set_leader_id(leader.value());
+  hint->set_leader_epoch(epoch.value());
+}
+
+bool IsInternal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
+
+}  // namespace
+
+BrokerServiceImpl::BrokerServiceImpl(BrokerServiceOptions options, MetadataFollower& metadata,
+                                     ReplicaManager& replicas, FetchPurgatory& purgatory,
+                                     ProducerIdSource& producer_ids, BrokerProbe& probe)
+    : options_(std::move(options)), metadata_(metadata), replicas_(replicas),
+      purgatory_(purgatory), producer_ids_(producer_ids), probe_(probe) {}
+
+KafkaError BrokerServiceImpl::MissingPartitionError(const storage::TopicPartition& tp,
+                                                    NodeId* leader,
+                                                    int32_t* leader_epoch) const {
+  return metadata_.Read([&](const MetadataImage& image) {
+    const TopicImage* t = image.topic(tp.topic);
+    if (t == nullptr || tp.partition < 0 ||
+        tp.partition >= static_cast<int32_t>(t->partitions.size())) {
+      return KafkaError::kUnknownTopicOrPartition;
+    }
+    *leader = t->partitions[tp.partition].leader;
+    *leader_epoch = t->partitions[tp.partition].leader_epoch.value();
+    return KafkaError::kNotLeaderOrFollower;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata
+
+grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::MetadataRequest* req,
+                                         v1::MetadataResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  resp->set_cluster_id(options_.cluster_id);
+  metadata_.Read([&](const MetadataImage& image) {
+    resp->set_controller_id(image.active_controller().value());
+    resp->set_metadata_offset(image.offset());
+    for (const auto& [id, b] : image.brokers()) {
+      if (b.fenced || b.listeners.empty()) continue;
+      auto* e = resp->add_brokers();
+      e->set_id(id.value());
+      e->set_host(b.listeners.front().host);
+      e->set_port(b.listeners.front().port);
+      e->set_rack(b.rack);
+    }
+    auto add_topic = [&](const TopicImage& t) {
+      auto* tm = resp->add_topics();
+      tm->set_name(t.name);
+      tm->set_topic_id(t.id.ToString());
+      for (size_t i = 0; i < t.partitions.size(); ++i) {
+        const controller::PartitionState& ps = t.partitions[i];
+        auto* pm = tm->add_partitions();
+        pm->set_partition(static_cast<int32_t>(i));
+        pm->set_leader(ps.leader.value());
+        pm->set_leader_epoch(ps.leader_epoch.value());
+        for (NodeId r : ps.replicas) {
+          pm->add_replicas(r.value());
+          if (!image.BrokerIsActive(r)) pm->add_offline_replicas(r.value());
+        }
+        for (NodeId r : ps.isr) pm->add_isr(r.value());
+        if (ps.leader == kNoNode) {
+          SetError(pm->mutable_error(), KafkaError::kLeaderNotAvailable,
+                   "no in-sync replica is alive");
+        }
+      }
+    };
+    if (req->topics().empty()) {
+      for (const auto& [name, t] : image.topics()) {
+        if (IsInternal(name) && !req->include_internal()) continue;
+        add_topic(t);
+      }
+      return;
+    }
+    for (const std::string& name : req->topics()) {
+      if (const TopicImage* t = image.topic(name)) {
+        add_topic(*t);
+      } else {
+        auto* tm = resp->add_topics();
+        tm->set_name(name);
+        SetError(tm->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                 fmt::format("topic '{}' does not exist", name));
+      }
+    }
+  });
+  probe_.Request("Metadata", "NONE", SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Produce
+
+namespace {
+
+// One produce request in flight: answered when every partition has its outcome.
+struct ProduceCall {
+  grpc::ServerUnaryReactor* reactor;
+  BrokerProbe* probe;
+  std::chrono::steady_clock::time_point start;
+  std::atomic<int> pending{1};
+  std::atomic<int16_t> first_error{0};
+
+  void Error(KafkaError e) {
+    int16_t none = 0;
+    first_error.compare_exchange_strong(none, static_cast<int16_t>(e));
+  }
+  void Done() {
+    if (pending.fetch_sub(1) != 1) return;
+    const auto e = static_cast<KafkaError>(first_error.load());
+    probe->Request("Produce", KafkaErrorName(e), SecondsSince(start));
+    reactor->Finish(grpc::Status::OK);
+  }
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext* context,
+                                                     const v1::ProduceRequest* req,
+                                                     v1::ProduceResponse* resp) {
+  auto call = std::make_shared<ProduceCall>();
+  call->reactor = context->DefaultReactor();
+  call->probe = &probe_;
+  call->start = std::chrono::steady_clock::now();
+  const int32_t acks = req->acks();
+  const int64_t deadline =
+      NowMs() + (req->timeout_ms() > 0 ? req->timeout_ms() : options_.produce_timeout_ms);
+
+  // First the whole response skeleton (so that completions, which may run on other threads,
+  // only ever fill in their own slot), then the appends.
+  struct Work {
+    std::shared_ptr<Partition> partition;
+    v1::PartitionProduceResponse* slot;
+    const std::string* records;
+  };
+  std::vector<Work> work;
+  for (const v1::TopicProduceData& t : req->topics()) {
+    auto* tr = resp->add_topics();
+    tr->set_topic(t.topic());
+    for (const v1::PartitionProduceData& pd : t.partitions()) {
+      auto* pr = tr->add_partitions();
+      pr->set_partition(pd.partition());
+      pr->set_base_offset(-1);
+      pr->set_log_append_time_ms(-1);
+      pr->set_log_start_offset(-1);
+      KafkaError error = KafkaError::kNone;
+      std::string message;
+      std::shared_ptr<Partition> p;
+      if (acks != 0 && acks != 1 && acks != -1) {
+        error = KafkaError::kInvalidRequiredAcks;
+        message = fmt::format("acks must be 0, 1 or -1 (all), not {}", acks);
+      } else if (!req->transactional_id().empty()) {
+        error = KafkaError::kInvalidRequest;
+        message = "transactional produce is not supported yet";
+      } else {
+        const storage::TopicPartition tp{t.topic(), pd.partition()};
+        p = replicas_.Get(tp);
+        if (p == nullptr) {
+          NodeId leader = kNoNode;
+          int32_t epoch = -1;
+          error = MissingPartitionError(tp, &leader, &epoch);
+          message = error == KafkaError::kUnknownTopicOrPartition
+                        ? fmt::format("{}-{} does not exist", tp.topic, tp.partition)
+                        : fmt::format("broker {} does not host {}-{}", options_.self, tp.topic,
+                                      tp.partition);
+          SetHint(pr->mutable_current_leader(), leader, LeaderEpoch(epoch));
+        }
+      }
+      if (error != KafkaError::kNone) {
+        SetError(pr->mutable_error(), error, message);
+        call->Error(error);
+        continue;
+      }
+      work.push_back(Work{std::move(p), pr, &pd.records()});
+    }
+  }
+  call->pending.fetch_add(static_cast<int>(work.size()));
+  for (Work& w : work) {
+    // The log rewrites offsets and (for LogAppendTime) timestamps in place: give it a copy.
+    std::string records = *w.records;
+    std::span<uint8_t> span(reinterpret_cast<uint8_t*>(records.data()), records.size());
+    const int64_t bytes = static_cast<int64_t>(records.size());
+    auto* slot = w.slot;
+    BrokerProbe* probe = &probe_;
+    w.partition->Produce(
+        span, static_cast<int16_t>(acks), deadline,
+        [call, slot, bytes, probe](ProduceOutcome o) {
+          if (o.error != KafkaError::kNone) {
+            SetError(slot->mutable_error(), o.error, o.message);
+            if (o.error == KafkaError::kNotLeaderOrFollower ||
+                o.error == KafkaError::kFencedLeaderEpoch) {
+              SetHint(slot->mutable_current_leader(), o.leader, o.leader_epoch);
+            }
+            slot->set_log_start_offset(o.log_start_offset.value());
+            call->Error(o.error);
+          } else {
+            slot->set_base_offset(o.base_offset.value());
+            slot->set_log_append_time_ms(o.log_append_time_ms);
+            slot->set_log_start_offset(o.log_start_offset.value());
+            probe->BytesIn(bytes, o.last_offset.value() - o.base_offset.value() + 1);
+          }
+          call->Done();
+        });
+  }
+  call->Done();
+  return call->reactor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch
+
+struct BrokerServiceImpl::FetchCall {
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  const v1::FetchRequest* request = nullptr;
+  v1::FetchResponse* response = nullptr;
+  std::chrono::steady_clock::time_point start;
+  bool follower = false;
+  int64_t max_bytes = 0;
+  int64_t max_wait_ms = 0;
+};
+
+grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* context,
+                                                   const v1::FetchRequest* req,
+                                                   v1::FetchResponse* resp) {
+  auto call = std::make_shared<FetchCall>();
+  call->reactor = context->DefaultReactor();
+  call->request = req;
+  call->response = resp;
+  call->start = std::chrono::steady_clock::now();
+  call->follower = req->replica_id() >= 0;
+  call->max_bytes = req->max_bytes() > 0 ? std::min<int64_t>(req->max_bytes(), options_.fetch_max_bytes)
+                                         : options_.fetch_max_bytes;
+  call->max_wait_ms = std::clamp<int64_t>(req->max_wait_ms(), 0, options_.fetch_max_wait_ms);
+  if (call->follower) {
+    // A follower from an earlier incarnation of its broker must not count toward the ISR.
+    const NodeId replica(req->replica_id());
+    const int64_t registered = metadata_.Read([&](const MetadataImage& image) -> int64_t {
+      const controller::BrokerRegistration* b = image.broker(replica);
+      return b == nullptr ? -1 : b->epoch;
+    });
+    if (req->replica_epoch() < registered) {
+      SetError(resp->mutable_error(), KafkaError::kStaleBrokerEpoch,
+               fmt::format("broker {} epoch {} is older than its registration ({})", replica,
+                           req->replica_epoch(), registered));
+      probe_.Request("FetchFollower", "STALE_BROKER_EPOCH", SecondsSince(call->start));
+      call->reactor->Finish(grpc::Status::OK);
+      return call->reactor;
+    }
+  }
+  if (TryFetch(*call, call->max_wait_ms == 0)) return call->reactor;
+  std::vector<storage::TopicPartition> tps;
+  for (const auto& t : req->topics()) {
+    for (const auto& fp : t.partitions()) tps.push_back({t.topic(), fp.partition()});
+  }
+  purgatory_.Watch(tps, NowMs() + call->max_wait_ms,
+                   [this, call](bool final) { return TryFetch(*call, final); });
+  return call->reactor;
+}
+
+bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
+  const v1::FetchRequest& req = *call.request;
+  v1::FetchResponse& resp = *call.response;
+  resp.Clear();
+  int64_t total = 0;
+  bool errors = false;
+  bool diverged = false;
+  const int64_t now = NowMs();
+  const NodeId replica(req.replica_id());
+  const bool rack_aware = !call.follower && !req.rack_id().empty();
+  for (const v1::FetchTopic& t : req.topics()) {
+    auto* tr = resp.add_topics();
+    tr->set_topic(t.topic());
+    for (const v1::FetchPartition& fp : t.partitions()) {
+      auto* pr = tr->add_partitions();
+      pr->set_partition(fp.partition());
+      pr->set_high_watermark(-1);
+      pr->set_last_stable_offset(-1);
+      pr->set_log_start_offset(-1);
+      pr->set_preferred_read_replica(-1);
+      const storage::TopicPartition tp{t.topic(), fp.partition()};
+      std::shared_ptr<Partition> p = replicas_.Get(tp);
+      if (p == nullptr) {
+        NodeId leader = kNoNode;
+        int32_t epoch = -1;
+        const KafkaError e = MissingPartitionError(tp, &leader, &epoch);
+        SetError(pr->mutable_error(), e,
+                 fmt::format("broker {} does not host {}-{}", options_.self, tp.topic,
+                             tp.partition));
+        SetHint(pr->mutable_current_leader(), leader, LeaderEpoch(epoch));
+        errors = true;
+        continue;
+      }
+      const int64_t partition_max =
+          fp.partition_max_bytes() > 0 ? fp.partition_max_bytes() : kDefaultPartitionMaxBytes;
+      const int64_t room = call.max_bytes - total;
+      const int64_t limit = std::min(partition_max, room);
+      ReadOutcome o;
+      if (call.follower) {
+        o = p->FollowerFetch(replica, Offset(fp.fetch_offset()),
+                             LeaderEpoch(fp.last_fetched_epoch()), Offset(fp.durable_offset()),
+                             LeaderEpoch(fp.current_leader_epoch()), limit, now);
+      } else {
+        if (rack_aware && p->role() == PartitionRole::kLeader) {
+          // KIP-392: point the consumer at an in-sync replica in its own rack.
+          const NodeId preferred = metadata_.Read([&](const MetadataImage& image) {
+            auto rack_of = [&](NodeId id) {
+              const controller::BrokerRegistration* b = image.broker(id);
+              return b == nullptr ? std::string() : b->rack;
+            };
+            if (rack_of(options_.self) == req.rack_id()) return options_.self;
+            for (NodeId r : p->isr()) {
+              if (image.BrokerIsActive(r) && rack_of(r) == req.rack_id()) return r;
+            }
+            return options_.self;
+          });
+          if (preferred != options_.self) {
+            pr->set_preferred_read_replica(preferred.value());
+            pr->set_high_watermark(p->high_watermark().value());
+            pr->set_last_stable_offset(p->high_watermark().value());
+            pr->set_log_start_offset(p->log()->LogStartOffset().value());
+            errors = true;  // answer at once: the consumer moves to that replica
+            continue;
+          }
+        }
+        if (limit <= 0 && total > 0) {
+          pr->set_high_watermark(p->high_watermark().value());
+          pr->set_last_stable_offset(p->high_watermark().value());
+          pr->set_log_start_offset(p->log()->LogStartOffset().value());
+          continue;
+        }
+        o = p->ConsumerRead(Offset(fp.fetch_offset()), LeaderEpoch(fp.current_leader_epoch()),
+                            std::max<int64_t>(limit, 1), rack_aware);
+      }
+      if (o.error != KafkaError::kNone) {
+        SetError(pr->mutable_error(), o.error, o.message);
+        SetHint(pr->mutable_current_leader(), o.leader, o.leader_epoch);
+        pr->set_log_start_offset(o.data.log_start_offset.value());
+        pr->set_high_watermark(o.data.high_watermark.value());
+        errors = true;
+        continue;
+      }
+      pr->set_high_watermark(o.data.high_watermark.value());
+      pr->set_last_stable_offset(o.data.high_watermark.value());
+      pr->set_log_start_offset(o.data.log_start_offset.value());
+      if (o.divergence) {
+        pr->mutable_diverging_epoch()->set_epoch(o.divergence->epoch.value());
+        pr->mutable_diverging_epoch()->set_end_offset(o.divergence->end_offset.value());
+        diverged = true;
+        continue;
+      }
+      if (!o.data.records.empty()) {
+        pr->set_records(reinterpret_cast<const char*>(o.data.records.data()),
+                        o.data.records.size());
+        total += static_cast<int64_t>(o.data.records.size());
+      }
+    }
+  }
+  const int32_t min_bytes = std::max(req.min_bytes(), 1);
+  if (!(final || errors || diverged || total >= min_bytes)) return false;
+  const std::string_view error = errors ? "PARTITION_ERRORS" : "NONE";
+  probe_.Request(call.follower ? "FetchFollower" : "FetchConsumer", error,
+                 SecondsSince(call.start));
+  if (!call.follower) probe_.BytesOut(total);
+  call.reactor->Finish(grpc::Status::OK);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ListOffsets
+
+grpc::Status BrokerServiceImpl::ListOffsets(grpc::ServerContext*,
+                                            const v1::ListOffsetsRequest* req,
+                                            v1::ListOffsetsResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  bool errors = false;
+  for (const v1::ListOffsetsTopic& t : req->topics()) {
+    auto* tr = resp->add_topics();
+    tr->set_topic(t.topic());
+    for (const v1::ListOffsetsPartition& lp : t.partitions()) {
+      auto* pr = tr->add_partitions();
+      pr->set_partition(lp.partition());
+      pr->set_timestamp(-1);
+      pr->set_offset(-1);
+      pr->set_leader_epoch(-1);
+      const storage::TopicPartition tp{t.topic(), lp.partition()};
+      auto fail = [&](KafkaError e, std::string message) {
+        SetError(pr->mutable_error(), e, message);
+        errors = true;
+      };
+      std::shared_ptr<Partition> p = replicas_.Get(tp);
+      if (p == nullptr) {
+        NodeId leader = kNoNode;
+        int32_t epoch = -1;
+        fail(MissingPartitionError(tp, &leader, &epoch),
+             fmt::format("broker {} does not host {}-{}", options_.self, tp.topic, tp.partition));
+        continue;
+      }
+      const LeaderEpoch epoch = p->leader_epoch();
+      if (p->role() != PartitionRole::kLeader) {
+        fail(KafkaError::kNotLeaderOrFollower,
+             fmt::format("broker {} does not lead {}-{}", options_.self, tp.topic, tp.partition));
+        continue;
+      }
+      if (lp.current_leader_epoch() >= 0 && LeaderEpoch(lp.current_leader_epoch()) != epoch) {
+        fail(LeaderEpoch(lp.current_leader_epoch()) < epoch ? KafkaError::kFencedLeaderEpoch
+                                                            : KafkaError::kUnknownLeaderEpoch,
+             fmt::format("leader epoch {} against {}", lp.current_leader_epoch(), epoch));
+        continue;
+      }
+      const auto log = p->log();
+      const Offset hw = p->high_watermark();
+      pr->set_leader_epoch(epoch.value());
+      if (lp.timestamp() == storage::Log::kLatestTimestamp) {
+        pr->set_offset(hw.value());
+        continue;
+      }
+      if (lp.timestamp() == storage::Log::kEarliestTimestamp) {
+        pr->set_offset(log->LogStartOffset().value());
+        continue;
+      }
+      if (lp.timestamp() < 0 && lp.timestamp() != storage::Log::kMaxTimestamp) {
+        fail(KafkaError::kInvalidRequest,
+             fmt::format("timestamp {}: use -1 (latest), -2 (earliest), -3 (max timestamp) or a "
+                         "time in ms",
+                         lp.timestamp()));
+        continue;
+      }
+      auto found = log->OffsetForTimestamp(lp.timestamp(), hw);
+      if (!found.ok()) {
+        fail(StorageError(found.status()), std::string(found.status().message()));
+        continue;
+      }
+      if (*found) {
+        pr->set_timestamp((*found)->timestamp);
+        pr->set_offset((*found)->offset.value());
+        if ((*found)->leader_epoch != kNoLeaderEpoch) {
+          pr->set_leader_epoch((*found)->leader_epoch.value());
+        }
+      }
+    }
+  }
+  probe_.Request("ListOffsets", errors ? "PARTITION_ERRORS" : "NONE", SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// InitProducerId
+
+grpc::Status BrokerServiceImpl::InitProducerId(grpc::ServerContext*,
+                                               const v1::InitProducerIdRequest* req,
+                                               v1::InitProducerIdResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  resp->set_producer_id(-1);
+  resp->set_producer_epoch(-1);
+  KafkaError error = KafkaError::kNone;
+  if (!req->transactional_id().empty()) {
+    error = KafkaError::kInvalidRequest;
+    SetError(resp->mutable_error(), error, "transactional producers are not supported yet");
+  } else {
+    // An idempotent producer always starts afresh with a new id (epoch 0): its sequence
+    // numbers then start at 0 on every partition.
+    auto id = producer_ids_.Next();
+    if (id.ok()) {
+      resp->set_producer_id(id->value());
+      resp->set_producer_epoch(0);
+    } else {
+      error = ErrcOf<KafkaError>(id.status()).value_or(KafkaError::kCoordinatorNotAvailable);
+      SetError(resp->mutable_error(), error,
+               fmt::format("no producer id available: {}", id.status().ToString()));
+    }
+  }
+  probe_.Request("InitProducerId", KafkaErrorName(error), SecondsSince(start));
+  return grpc::Status::OK;
+}
+
+}  // namespace strand::broker

@@ -1,0 +1,94 @@
+#pragma once
+
+// BrokerServiceImpl: the broker's client API (proto/broker/v1/broker.proto). Produce and Fetch
+// use gRPC's callback API so that an acks=all produce or a long-polling fetch holds no thread
+// while it waits; the other calls are synchronous.
+//
+//   Metadata       from the local metadata image (any broker answers for the whole cluster)
+//   Produce        to the local partition leaders (Partition::Produce)
+//   Fetch          consumers up to the high watermark; followers (replica_id >= 0) up to the
+//                  log end, with divergence detection; long poll through the FetchPurgatory;
+//                  rack-aware preferred read replicas (KIP-392)
+//   ListOffsets    earliest / latest / max timestamp / by timestamp, on the leader
+//   InitProducerId ids from controller-allocated blocks (idempotent producers)
+//   ProduceRecords / FetchRecords: JSON-friendly records over the same paths (broker_json.cc)
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "broker/server/broker_probe.h"
+#include "broker/server/fetch_purgatory.h"
+#include "broker/server/metadata_follower.h"
+#include "broker/server/producer_ids.h"
+#include "broker/server/replica_manager.h"
+#include "proto/broker/v1/broker.grpc.pb.h"
+
+namespace strand::broker {
+
+struct BrokerServiceOptions {
+  NodeId self = kNoNode;
+  std::string cluster_id;
+  std::string rack;
+  int64_t fetch_max_bytes = 55 << 20;  // cap on one fetch response (Kafka's fetch.max.bytes)
+  int64_t fetch_max_wait_ms = 30'000;  // cap on a long poll
+  int64_t produce_timeout_ms = 30'000;  // when the request gives none
+};
+
+class BrokerServiceImpl final
+    : public v1::BrokerService::WithCallbackMethod_Produce<
+          v1::BrokerService::WithCallbackMethod_Fetch<v1::BrokerService::Service>> {
+ public:
+  BrokerServiceImpl(BrokerServiceOptions options, MetadataFollower& metadata,
+                    ReplicaManager& replicas, FetchPurgatory& purgatory,
+                    ProducerIdSource& producer_ids, BrokerProbe& probe);
+
+  grpc::Status Metadata(grpc::ServerContext* context, const v1::MetadataRequest* request,
+                        v1::MetadataResponse* response) override;
+  grpc::ServerUnaryReactor* Produce(grpc::CallbackServerContext* context,
+                                    const v1::ProduceRequest* request,
+                                    v1::ProduceResponse* response) override;
+  grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
+                                  const v1::FetchRequest* request,
+                                  v1::FetchResponse* response) override;
+  grpc::Status ListOffsets(grpc::ServerContext* context, const v1::ListOffsetsRequest* request,
+                           v1::ListOffsetsResponse* response) override;
+  grpc::Status InitProducerId(grpc::ServerContext* context,
+                              const v1::InitProducerIdRequest* request,
+                              v1::InitProducerIdResponse* response) override;
+  grpc::Status ProduceRecords(grpc::ServerContext* context,
+                              const v1::ProduceRecordsRequest* request,
+                              v1::ProduceRecordsResponse* response) override;
+  grpc::Status FetchRecords(grpc::ServerContext* context, const v1::FetchRecordsRequest* request,
+                            v1::FetchRecordsResponse* response) override;
+
+ private:
+  struct FetchCall;
+  // One attempt at answering a fetch; true when it answered.
+  bool TryFetch(FetchCall& call, bool final);
+  // UNKNOWN_TOPIC_OR_PARTITION when the metadata does not know the partition, else
+  // NOT_LEADER_OR_FOLLOWER (with the leader it knows).
+  KafkaError MissingPartitionError(const storage::TopicPartition& tp, NodeId* leader,
+                                   int32_t* leader_epoch) const;
+
+  // The JSON calls go through Produce / Fetch / ListOffsets on the partition's leader (this
+  // broker or another): a stub to broker `id`, or null when its address is unknown.
+  std::shared_ptr<v1::BrokerService::Stub> StubFor(NodeId id);
+  // The leader of a partition and the partition count of its topic, from the metadata.
+  KafkaError LeaderOf(const std::string& topic, int32_t partition, NodeId* leader,
+                      int32_t* partitions) const;
+
+  const BrokerServiceOptions options_;
+  MetadataFollower& metadata_;
+  ReplicaManager& replicas_;
+  FetchPurgatory& purgatory_;
+  ProducerIdSource& producer_ids_;
+  BrokerProbe& probe_;
+  std::mutex stubs_mu_;
+  std::map<std::string, std::shared_ptr<v1::BrokerService::Stub>> stubs_;  // by address
+  std::atomic<uint32_t> round_robin_{0};
+};
+
+}  // namespace strand::broker

@@ -1,0 +1,61 @@
+#pragma once
+
+// FetchPurgatory: long-polling fetches waiting for data (Kafka's delayed fetch). A waiting fetch
+// watches some partitions; when one of them makes progress (its log end or high watermark moved)
+// the fetch is retried, and at its deadline it answers with whatever there is. Retries run on
+// the purgatory's own thread, never on the thread that reported progress (a producer or a
+// flusher), so reads never slow down appends or group commit.
+//
+// Thread-safe. Stop() answers every waiting fetch (final attempt) and joins the thread.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "storage/log_manager.h"
+
+namespace strand::broker {
+
+class FetchPurgatory {
+ public:
+  // One try of a waiting fetch: reads, and if it has enough (or `final`) answers its caller and
+  // returns true. Must not block.
+  using Attempt = std::function<bool(bool final)>;
+
+  FetchPurgatory();
+  ~FetchPurgatory();
+
+  void Watch(const std::vector<storage::TopicPartition>& tps, int64_t deadline_ms,
+             Attempt attempt);
+  void Notify(const storage::TopicPartition& tp);
+  void Stop();
+  size_t waiting() const;
+
+ private:
+  struct Op {
+    std::vector<storage::TopicPartition> tps;
+    int64_t deadline_ms;
+    Attempt attempt;
+  };
+  void Run();
+  void Remove(uint64_t id);  // mu_ held
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Op> ops_;
+  std::map<storage::TopicPartition, std::set<uint64_t>> watchers_;
+  std::set<storage::TopicPartition> progressed_;
+  std::set<uint64_t> fresh_;  // just registered: try once (progress may have come in between)
+  uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+int64_t NowMs();
+
+}  // namespace strand::broker

@@ -1,0 +1,155 @@
+#include "broker/server/metadata_follower.h"
+
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "raft/driver/raft_driver.h"
+#include "raft/storage/rocksdb_storage.h"
+#include "raft/transport/grpc_transport.h"
+
+namespace strand::broker {
+namespace {
+
+namespace cv1 = controller::v1;
+
+// Drops every outgoing message while the fault switch is on.
+class GatedTransport final : public raft::Transport {
+ public:
+  GatedTransport(raft::Transport& inner, std::function<bool()> closed)
+      : inner_(inner), closed_(std::move(closed)) {}
+  void Send(std::vector<raft::Message> messages) override {
+    if (closed_ && closed_()) return;
+    inner_.Send(std::move(messages));
+  }
+
+ private:
+  raft::Transport& inner_;
+  const std::function<bool()> closed_;
+};
+
+}  // namespace
+
+void MetadataChange::Merge(const MetadataChange& other) {
+  everything = everything || other.everything;
+  brokers = brokers || other.brokers;
+  topic_ids.insert(other.topic_ids.begin(), other.topic_ids.end());
+  topic_names.insert(other.topic_names.begin(), other.topic_names.end());
+}
+
+MetadataChange MetadataChange::Of(const cv1::MetadataBatch& batch) {
+  MetadataChange c;
+  for (const cv1::MetadataRecord& r : batch.records()) {
+    switch (r.record_case()) {
+      case cv1::MetadataRecord::kRegisterBroker:
+      case cv1::MetadataRecord::kBrokerRegistrationChange:
+      case cv1::MetadataRecord::kUnregisterBroker:
+        c.brokers = true;
+        break;
+      case cv1::MetadataRecord::kTopic:
+        c.topic_ids.insert(r.topic().topic_id());
+        break;
+      case cv1::MetadataRecord::kPartition:
+        c.topic_ids.insert(r.partition().topic_id());
+        break;
+      case cv1::MetadataRecord::kPartitionChange:
+        c.topic_ids.insert(r.partition_change().topic_id());
+        break;
+      case cv1::MetadataRecord::kRemoveTopic:
+        c.topic_ids.insert(r.remove_topic().topic_id());
+        break;
+      case cv1::MetadataRecord::kConfig:
+        if (r.config().resource_type() == cv1::TOPIC) {
+          c.topic_names.insert(r.config().resource_name());
+        } else {
+          c.everything = true;  // a cluster or broker default may change every topic's value
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return c;
+}
+
+MetadataFollower::MetadataFollower(MetadataFollowerOptions options)
+    : options_(std::move(options)) {}
+
+MetadataFollower::~MetadataFollower() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<MetadataFollower>> MetadataFollower::Create(
+    MetadataFollowerOptions options) {
+  if (options.voters.count(options.self)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "node {} is a controller; a broker needs its own node id", options.self));
+  }
+  std::unique_ptr<MetadataFollower> f(new MetadataFollower(std::move(options)));
+  const MetadataFollowerOptions& o = f->options_;
+  auto storage = raft::RocksDbStorage::Open(o.data_dir + "/metadata");
+  if (!storage.ok()) return storage.status();
+  f->storage_ = *std::move(storage);
+
+  raft::Config config;
+  config.id = o.self;
+  config.observer = true;
+  for (const auto& [id, address] : o.voters) config.voters.push_back(id);
+  config.snapshot_interval_entries = o.snapshot_interval_entries;
+  config.snapshot_trailing_entries = o.snapshot_trailing_entries;
+  raft::DriverOptions driver_options;
+  driver_options.tick_ms = o.tick_ms;
+  f->driver_ = std::make_unique<raft::RaftDriver>(config, driver_options, *f->storage_,
+                                                  f->machine_, o.registry);
+
+  raft::GrpcTransportOptions t;
+  t.cluster_id = o.cluster_id;
+  t.self = o.self;
+  t.self_address = o.self_address;
+  t.peers = o.voters;
+  raft::RaftDriver* driver = f->driver_.get();
+  auto isolated = o.isolated;
+  f->transport_ = std::make_unique<raft::GrpcTransport>(
+      t,
+      [driver, isolated](raft::Message m) {
+        if (isolated && isolated()) return;
+        driver->Deliver(std::move(m));
+      },
+      [driver](NodeId n) { driver->ReportUnreachable(n); });
+  f->gate_ = std::make_unique<GatedTransport>(*f->transport_, isolated);
+  f->driver_->SetTransport(f->gate_.get());
+
+  MetadataFollower* self = f.get();
+  f->machine_.SetApplyListener([self](const cv1::MetadataBatch& batch, uint64_t offset) {
+    self->offset_.store(offset, std::memory_order_release);
+    if (self->listener_) self->listener_(MetadataChange::Of(batch), offset);
+  });
+  f->machine_.SetRestoreListener([self](uint64_t offset) {
+    self->offset_.store(offset, std::memory_order_release);
+    MetadataChange everything;
+    everything.everything = true;
+    if (self->listener_) self->listener_(everything, offset);
+  });
+  return f;
+}
+
+grpc::Service* MetadataFollower::service() { return transport_->service(); }
+
+absl::Status MetadataFollower::Start() {
+  if (absl::Status s = driver_->Start(); !s.ok()) return s;
+  started_ = true;
+  // Whatever the local log already held was applied during Start: make sure the listener
+  // looks at the whole image once even if no snapshot was restored.
+  const uint64_t offset = machine_.Read([](const controller::MetadataImage& i) { return i.offset(); });
+  offset_.store(offset, std::memory_order_release);
+  MetadataChange everything;
+  everything.everything = true;
+  if (listener_) listener_(everything, offset);
+  return absl::OkStatus();
+}
+
+void MetadataFollower::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (driver_ && started_) driver_->Stop();
+  if (transport_) transport_->Stop();
+}
+
+}  // namespace strand::broker

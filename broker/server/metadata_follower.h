@@ -1,0 +1,99 @@
+#pragma once
+
+// MetadataFollower: a broker's copy of the cluster metadata. It follows the controllers'
+// metadata log as a non-voting Raft observer (RocksDB storage under <data-dir>/metadata, so a
+// restart resumes from the local copy instead of fetching everything again), applies each
+// committed batch to a MetadataImage, and tells a listener what changed.
+//
+// Threading: the Raft driver's loop thread applies batches and calls the listener (which must
+// be quick: it only queues work). Any thread may Read() the image under a shared lock; keep the
+// callback short, and copy out what outlives it.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/statusor.h"
+#include "common/ids.h"
+#include "controller/state/metadata_state_machine.h"
+
+namespace strand::raft {
+class GrpcTransport;
+class RaftDriver;
+class RocksDbStorage;
+class Transport;
+}  // namespace strand::raft
+
+namespace strand::broker {
+
+// What a committed batch (or a snapshot) touched, as far as a broker cares.
+struct MetadataChange {
+  bool everything = false;              // a snapshot was restored, or cluster defaults changed
+  std::set<std::string> topic_ids;      // 16-byte ids of created / changed / removed topics
+  std::set<std::string> topic_names;    // topics whose configs changed
+  bool brokers = false;                 // registrations, fencing, listeners
+  void Merge(const MetadataChange& other);
+  bool empty() const {
+    return !everything && topic_ids.empty() && topic_names.empty() && !brokers;
+  }
+  // What `batch` touches.
+  static MetadataChange Of(const controller::v1::MetadataBatch& batch);
+};
+
+struct MetadataFollowerOptions {
+  NodeId self = kNoNode;
+  std::map<NodeId, std::string> voters;  // controller.quorum.voters
+  std::string self_address;              // where the controllers reach this broker
+  std::string data_dir;                  // the Raft log and snapshots live in <data_dir>/metadata
+  std::string cluster_id = "strand";
+  int tick_ms = 50;
+  uint64_t snapshot_interval_entries = 20'000;
+  uint64_t snapshot_trailing_entries = 1'000;
+  std::shared_ptr<prometheus::Registry> registry;
+  // Fault injection (tests): while true, Raft traffic to and from the controllers is dropped.
+  std::function<bool()> isolated;
+};
+
+class MetadataFollower {
+ public:
+  using Listener = std::function<void(const MetadataChange& change, uint64_t offset)>;
+
+  static absl::StatusOr<std::unique_ptr<MetadataFollower>> Create(MetadataFollowerOptions options);
+  ~MetadataFollower();
+
+  // Set before Start.
+  void SetListener(Listener listener) { listener_ = std::move(listener); }
+  // The Raft receiving side, to register on the broker's gRPC server.
+  grpc::Service* service();
+  absl::Status Start();
+  void Stop();
+
+  // The last metadata log index applied to the image.
+  uint64_t offset() const { return offset_.load(std::memory_order_acquire); }
+  template <typename Fn>
+  auto Read(Fn&& fn) const {
+    return machine_.Read(std::forward<Fn>(fn));
+  }
+
+ private:
+  explicit MetadataFollower(MetadataFollowerOptions options);
+
+  const MetadataFollowerOptions options_;
+  std::unique_ptr<raft::RocksDbStorage> storage_;
+  controller::MetadataStateMachine machine_;
+  std::unique_ptr<raft::RaftDriver> driver_;
+  std::unique_ptr<raft::GrpcTransport> transport_;
+  std::unique_ptr<raft::Transport> gate_;
+  Listener listener_;
+  std::atomic<uint64_t> offset_{0};
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace strand::broker

@@ -1,0 +1,60 @@
+#pragma once
+
+// ReplicaFetcherManager: the follower side of replication. One fetcher thread per leader broker
+// fetches, in one Fetch request, every partition this broker follows from that leader: it sends
+// each partition's log end, last epoch, durable offset and current leader epoch; appends what
+// comes back (or truncates on a divergence, or starts over when behind the leader's log start);
+// takes the leader's high watermark; and waits for the appended data to be durable before the
+// next fetch, so that fetch tells the leader the data is safe (acks=all needs it).
+//
+// Thread-safe. Partitions move between fetchers as their leaders change (Add with the new
+// leader). Stop() joins every fetcher.
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "broker/replica/partition.h"
+#include "proto/broker/v1/broker.grpc.pb.h"
+
+namespace strand::broker {
+
+struct FetcherOptions {
+  NodeId self = kNoNode;
+  int32_t max_wait_ms = 500;                 // replica.fetch.wait.max.ms
+  int32_t max_bytes = 32 << 20;              // replica.fetch.response.max.bytes
+  int32_t partition_max_bytes = 8 << 20;     // replica.fetch.max.bytes
+  int32_t backoff_ms = 100;                  // replica.fetch.backoff.ms
+  int64_t durable_wait_ms = 5'000;
+};
+
+class ReplicaFetcherManager {
+ public:
+  using AddressOf = std::function<std::optional<std::string>(NodeId)>;
+  ReplicaFetcherManager(FetcherOptions options, AddressOf address_of,
+                        std::function<int64_t()> broker_epoch);
+  ~ReplicaFetcherManager();
+
+  void Add(std::shared_ptr<Partition> partition, NodeId leader);
+  void Remove(const storage::TopicPartition& tp);
+  void Stop();
+  size_t fetchers() const;
+
+ private:
+  class Fetcher;
+  void RemoveLocked(const storage::TopicPartition& tp, NodeId leader);  // mu_ held
+  const FetcherOptions options_;
+  const AddressOf address_of_;
+  const std::function<int64_t()> broker_epoch_;
+  mutable std::mutex mu_;
+  std::map<NodeId, std::unique_ptr<Fetcher>> fetchers_;
+  std::map<storage::TopicPartition, NodeId> assigned_;
+  bool stopped_ = false;
+};
+
+}  // namespace strand::broker

@@ -1,0 +1,551 @@
+#include "broker/server/replica_manager.h"
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/logging.h"
+#include "controller/state/config_defs.h"
+#include "controller/state/metadata_image.h"
+#include "controller/state/topic_id.h"
+
+namespace strand::broker {
+namespace {
+
+namespace cv1 = controller::v1;
+
+spdlog::logger& Log() {
+  static auto logger = GetLogger("broker.replicas");
+  return *logger;
+}
+
+constexpr char kPartitionMetadataFile[] = "partition.metadata";
+constexpr int64_t kRetryMs = 1'000;
+constexpr int64_t kCatchUpPollMs = 50;
+
+// The topic settings that configure a log (the rest are the broker's business).
+const std::set<std::string>& LogConfigNames() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out;
+    for (const auto& [name, value] : storage::LogConfig{}.ToProperties()) out.insert(name);
+    return out;
+  }();
+  return names;
+}
+
+std::string TopicIdText(const std::string& bytes) {
+  auto id = controller::TopicId::FromBytes(bytes);
+  return id ? id->ToString() : std::string("?");
+}
+
+// "partition.metadata": which topic (by id) a log directory belongs to, as in Kafka.
+std::optional<std::string> ReadTopicId(const std::string& dir) {
+  std::ifstream in(dir + "/" + kPartitionMetadataFile);
+  std::string line;
+  while (std::getline(in, line)) {
+    constexpr std::string_view kKey = "topic_id: ";
+    if (line.rfind(kKey, 0) == 0) {
+      auto id = controller::TopicId::FromString(line.substr(kKey.size()));
+      if (id) return id->Bytes();
+    }
+  }
+  return std::nullopt;
+}
+
+absl::Status WriteTopicId(const std::string& dir, const std::string& topic_id) {
+  const std::string path = dir + "/" + kPartitionMetadataFile;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "version: 0\ntopic_id: " << TopicIdText(topic_id) << "\n";
+    out.flush();
+    if (!out.good()) return absl::InternalError(fmt::format("cannot write {}", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(fmt::format("cannot rename {}: {}", tmp, ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct ReplicaManager::Desired {
+  storage::TopicPartition tp;
+  std::string topic_id;
+  PartitionAssignment assignment;
+  PartitionSettings settings;
+  storage::LogConfig config;
+};
+
+ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManager& logs,
+                               MetadataFollower& metadata,
+                               controller::ControllerClient& controllers,
+                               FetchPurgatory& purgatory, std::function<int64_t()> broker_epoch,
+                               std::function<bool()> caught_up)
+    : options_(std::move(options)), logs_(logs), metadata_(metadata), controllers_(controllers),
+      purgatory_(purgatory), broker_epoch_(broker_epoch), caught_up_(std::move(caught_up)),
+      fetchers_(options_.fetcher, [this](NodeId id) { return AddressOf(id); }, broker_epoch) {}
+
+ReplicaManager::~ReplicaManager() { Stop(); }
+
+void ReplicaManager::Start() {
+  reconciler_ = std::thread([this] { ReconcileLoop(); });
+  ticker_ = std::thread([this] { TickLoop(); });
+  alterer_ = std::thread([this] { AlterLoop(); });
+}
+
+void ReplicaManager::Stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    // Taking each mutex orders the flag before the waits it must end.
+    std::lock_guard a(change_mu_), b(tick_mu_), c(alter_mu_);
+  }
+  change_cv_.notify_all();
+  tick_cv_.notify_all();
+  alter_cv_.notify_all();
+  if (reconciler_.joinable()) reconciler_.join();
+  if (ticker_.joinable()) ticker_.join();
+  if (alterer_.joinable()) alterer_.join();
+  fetchers_.Stop();
+  std::lock_guard lock(mu_);
+  for (auto& [tp, h] : hosted_) {
+    h.partition->SaveProducerState();
+    h.partition->Stop();
+  }
+}
+
+void ReplicaManager::OnMetadataChange(const MetadataChange& change) {
+  if (change.empty()) return;
+  std::lock_guard lock(change_mu_);
+  pending_.Merge(change);
+  change_cv_.notify_one();
+}
+
+void ReplicaManager::ReconcileNow() {
+  std::unique_lock lock(change_mu_);
+  pending_.everything = true;
+  const uint64_t generation = ++requested_;
+  change_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return completed_ >= generation || stopping_; });
+}
+
+std::shared_ptr<Partition> ReplicaManager::Get(const storage::TopicPartition& tp) const {
+  std::lock_guard lock(mu_);
+  auto it = hosted_.find(tp);
+  return it == hosted_.end() ? nullptr : it->second.partition;
+}
+
+std::vector<std::shared_ptr<Partition>> ReplicaManager::All() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Partition>> out;
+  out.reserve(hosted_.size());
+  for (const auto& [tp, h] : hosted_) out.push_back(h.partition);
+  return out;
+}
+
+ReplicaCounts ReplicaManager::Counts() const {
+  std::vector<std::pair<std::shared_ptr<Partition>, std::pair<int32_t, size_t>>> parts;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [tp, h] : hosted_) parts.push_back({h.partition, {h.min_isr, h.replicas}});
+  }
+  ReplicaCounts c;
+  for (const auto& [p, limits] : parts) {
+    ++c.partitions;
+    if (p->log()->failed()) ++c.offline_logs;
+    if (p->role() != PartitionRole::kLeader) continue;
+    ++c.leaders;
+    const size_t isr = p->isr().size();
+    if (isr < limits.second) ++c.under_replicated;
+    if (static_cast<int32_t>(isr) < limits.first) ++c.under_min_isr;
+  }
+  return c;
+}
+
+std::optional<std::string> ReplicaManager::AddressOf(NodeId broker) const {
+  return metadata_.Read([&](const controller::MetadataImage& image) -> std::optional<std::string> {
+    const controller::BrokerRegistration* b = image.broker(broker);
+    if (b == nullptr || b->listeners.empty()) return std::nullopt;
+    return fmt::format("{}:{}", b->listeners.front().host, b->listeners.front().port);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconciling
+
+void ReplicaManager::ReconcileLoop() {
+  int64_t next_full = NowMs() + options_.full_reconcile_interval_ms;
+  int64_t retry_at = std::numeric_limits<int64_t>::max();  // a failed step is tried again then
+  MetadataChange carried;                                   // what could not be done yet
+  while (true) {
+    MetadataChange change;
+    uint64_t generation = 0;
+    {
+      std::unique_lock lock(change_mu_);
+      const int64_t wake = std::min(next_full, retry_at);
+      change_cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, wake - NowMs())),
+                          [&] { return stopping_ || !pending_.empty(); });
+      if (stopping_) break;
+      change = std::exchange(pending_, {});
+      generation = requested_;
+    }
+    change.Merge(std::exchange(carried, {}));
+    const int64_t now = NowMs();
+    if (now >= next_full || now >= retry_at) change.everything = true;
+    if (change.everything) next_full = now + options_.full_reconcile_interval_ms;
+    retry_at = std::numeric_limits<int64_t>::max();
+    if (!caught_up_()) {
+      // After a restart the local copy of the metadata may be old: acting on it could make this
+      // broker lead a partition at a stale epoch. Wait until the controllers confirm it caught
+      // up (they unfence it).
+      carried = std::move(change);
+      retry_at = now + kCatchUpPollMs;
+    } else if (!change.empty()) {
+      retry_ = false;
+      Reconcile(change);
+      if (retry_) retry_at = now + kRetryMs;
+    }
+    {
+      std::lock_guard lock(change_mu_);
+      completed_ = std::max(completed_, generation);
+    }
+    done_cv_.notify_all();
+  }
+  done_cv_.notify_all();
+}
+
+void ReplicaManager::Reconcile(const MetadataChange& change) {
+  const NodeId self = options_.self;
+  std::vector<Desired> desired;
+  std::set<std::string> gone_topic_ids;
+  std::set<std::string> seen_topic_ids;
+  // Copy out what is needed under the image's shared lock; act on it afterwards (opening logs
+  // and role changes must not hold up the metadata log's apply).
+  metadata_.Read([&](const controller::MetadataImage& image) {
+    const std::string lag_max = controller::EffectiveClusterConfig(
+        image, "replica.lag.time.max.ms", options_.static_configs);
+    const std::string pid_expiry = controller::EffectiveClusterConfig(
+        image, "producer.id.expiration.ms", options_.static_configs);
+    auto add_topic = [&](const controller::TopicImage& t) {
+      const std::string id = t.id.Bytes();
+      if (!seen_topic_ids.insert(id).second) return;
+      std::optional<storage::LogConfig> config;
+      PartitionSettings settings;
+      for (size_t i = 0; i < t.partitions.size(); ++i) {
+        const controller::PartitionState& ps = t.partitions[i];
+        if (!ps.IsReplica(self)) continue;
+        if (!config) {
+          std::map<std::string, std::string> props;
+          for (auto& [name, value] :
+               controller::EffectiveTopicConfigs(image, t.name, options_.static_configs)) {
+            if (LogConfigNames().count(name)) props[name] = value;
+          }
+          auto parsed = storage::LogConfig::FromProperties(props, storage::LogConfig{});
+          if (!parsed.ok()) {
+            Log().error("[topic {}] unusable settings ({}); using defaults", t.name,
+                        parsed.status().ToString());
+          }
+          config = parsed.ok() ? *parsed : storage::LogConfig{};
+          settings.min_insync_replicas = static_cast<int32_t>(controller::ConfigAsLong(
+              controller::EffectiveTopicConfig(image, t.name, "min.insync.replicas",
+                                               options_.static_configs)));
+          settings.replica_lag_time_max_ms = controller::ConfigAsLong(lag_max);
+          settings.producer_id_expiration_ms = controller::ConfigAsLong(pid_expiry);
+        }
+        Desired d;
+        d.tp = storage::TopicPartition{t.name, static_cast<int32_t>(i)};
+        d.topic_id = id;
+        d.assignment.topic_id = id;
+        d.assignment.leader = ps.leader;
+        d.assignment.leader_epoch = ps.leader_epoch;
+        d.assignment.partition_epoch = ps.partition_epoch;
+        d.assignment.replicas = ps.replicas;
+        d.assignment.isr = ps.isr;
+        d.settings = settings;
+        d.config = *config;
+        desired.push_back(std::move(d));
+      }
+    };
+    if (change.everything) {
+      for (const auto& [name, t] : image.topics()) add_topic(t);
+      return;
+    }
+    for (const std::string& id_bytes : change.topic_ids) {
+      auto id = controller::TopicId::FromBytes(id_bytes);
+      const controller::TopicImage* t = id ? image.topic(*id) : nullptr;
+      if (t != nullptr) {
+        add_topic(*t);
+      } else {
+        gone_topic_ids.insert(id_bytes);
+      }
+    }
+    for (const std::string& name : change.topic_names) {
+      if (const controller::TopicImage* t = image.topic(name)) add_topic(*t);
+    }
+  });
+
+  std::set<storage::TopicPartition> wanted;
+  for (const Desired& d : desired) {
+    wanted.insert(d.tp);
+    Apply(d);
+  }
+
+  // What this broker should no longer host.
+  std::vector<std::pair<storage::TopicPartition, bool>> drops;  // (tp, topic gone)
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [tp, h] : hosted_) {
+      if (wanted.count(tp)) continue;
+      const bool touched = change.everything || seen_topic_ids.count(h.topic_id) ||
+                           gone_topic_ids.count(h.topic_id);
+      if (touched) drops.emplace_back(tp, true);
+    }
+  }
+  for (const auto& [tp, gone] : drops) Drop(tp, gone);
+
+  if (change.everything) {
+    // Logs on disk that no partition here claims (a topic deleted or moved while this broker
+    // was down).
+    for (const storage::TopicPartition& tp : logs_.Logs()) {
+      bool hosted;
+      {
+        std::lock_guard lock(mu_);
+        hosted = hosted_.count(tp) > 0;
+      }
+      if (!hosted && !wanted.count(tp)) deferred_deletes_.insert(tp);
+    }
+  }
+  if (!deferred_deletes_.empty()) {
+    if (caught_up_()) {
+      for (auto it = deferred_deletes_.begin(); it != deferred_deletes_.end();) {
+        bool hosted;
+        {
+          std::lock_guard lock(mu_);
+          hosted = hosted_.count(*it) > 0;
+        }
+        if (!hosted && logs_.GetLog(*it) != nullptr) {
+          Log().info("[{}-{}] not hosted here any more: deleting its log", it->topic,
+                     it->partition);
+          if (absl::Status s = logs_.DeleteLog(*it); !s.ok()) {
+            Log().warn("[{}-{}] deleting the log failed: {}", it->topic, it->partition,
+                       s.ToString());
+            retry_ = true;
+            ++it;
+            continue;
+          }
+        }
+        it = deferred_deletes_.erase(it);
+      }
+    } else {
+      retry_ = true;  // wait until the metadata is known to be current
+    }
+  }
+}
+
+absl::StatusOr<std::shared_ptr<storage::Log>> ReplicaManager::OpenLog(const Desired& d) {
+  std::shared_ptr<storage::Log> log = logs_.GetLog(d.tp);
+  if (log != nullptr) {
+    const std::optional<std::string> on_disk = ReadTopicId(log->dir());
+    if (on_disk && *on_disk != d.topic_id) {
+      // The directory belongs to an earlier topic of the same name.
+      if (!caught_up_()) {
+        return absl::UnavailableError("waiting for current metadata before replacing a log");
+      }
+      Log().info("[{}-{}] the log belongs to deleted topic {}; deleting it", d.tp.topic,
+                 d.tp.partition, TopicIdText(*on_disk));
+      if (absl::Status s = logs_.DeleteLog(d.tp); !s.ok()) return s;
+      log = nullptr;
+    }
+  }
+  if (log == nullptr) {
+    auto created = logs_.GetOrCreateLog(d.tp, d.config);
+    if (!created.ok()) return created.status();
+    log = *created;
+  } else if (!(log->config().ToProperties() == d.config.ToProperties())) {
+    if (absl::Status s = logs_.UpdateLogConfig(d.tp, d.config); !s.ok()) return s;
+  }
+  if (!ReadTopicId(log->dir())) {
+    if (absl::Status s = WriteTopicId(log->dir(), d.topic_id); !s.ok()) return s;
+  }
+  return log;
+}
+
+void ReplicaManager::Apply(const Desired& d) {
+  std::shared_ptr<Partition> p;
+  bool fresh = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = hosted_.find(d.tp);
+    if (it != hosted_.end() && it->second.topic_id == d.topic_id) p = it->second.partition;
+  }
+  if (p == nullptr) {
+    // New here, or the topic was re-created under the same name.
+    if (Get(d.tp) != nullptr) Drop(d.tp, true);
+    auto log = OpenLog(d);
+    if (!log.ok()) {
+      Log().warn("[{}-{}] cannot open the log: {}", d.tp.topic, d.tp.partition,
+                 log.status().ToString());
+      retry_ = true;
+      return;
+    }
+    FetchPurgatory* purgatory = &purgatory_;
+    p = std::make_shared<Partition>(d.tp, *log, options_.self,
+                                    [purgatory](const storage::TopicPartition& tp) {
+                                      purgatory->Notify(tp);
+                                    });
+    fresh = true;
+  } else if (!(p->log()->config().ToProperties() == d.config.ToProperties())) {
+    if (absl::Status s = logs_.UpdateLogConfig(d.tp, d.config); !s.ok()) {
+      Log().warn("[{}-{}] cannot apply new settings: {}", d.tp.topic, d.tp.partition,
+                 s.ToString());
+    }
+  }
+  {
+    std::lock_guard lock(mu_);
+    Hosted& h = hosted_[d.tp];
+    h.partition = p;
+    h.topic_id = d.topic_id;
+    h.config = d.config;
+    h.min_isr = d.settings.min_insync_replicas;
+    h.replicas = d.assignment.replicas.size();
+  }
+
+  const PartitionAssignment& a = d.assignment;
+  const int64_t now = NowMs();
+  const bool same_epoch = !fresh && p->leader_epoch() == a.leader_epoch;
+  if (a.leader == options_.self) {
+    fetchers_.Remove(d.tp);
+    if (same_epoch && p->role() == PartitionRole::kLeader) {
+      p->UpdateAssignment(a, d.settings, now);
+      return;
+    }
+    if (absl::Status s = p->BecomeLeader(a, d.settings, now); !s.ok()) {
+      Log().error("[{}-{}] cannot become leader at epoch {}: {}", d.tp.topic, d.tp.partition,
+                  a.leader_epoch, s.ToString());
+      retry_ = true;
+      return;
+    }
+    Log().info("[{}-{}] leader at epoch {} (log end {}, high watermark {}, ISR {})", d.tp.topic,
+               d.tp.partition, a.leader_epoch, p->log()->LogEndOffset(), p->high_watermark(),
+               fmt::join(a.isr, ","));
+    return;
+  }
+  if (same_epoch && p->role() == PartitionRole::kFollower) {
+    p->UpdateAssignment(a, d.settings, now);
+  } else {
+    (void)p->BecomeFollower(a, d.settings);
+    Log().info("[{}-{}] follower of broker {} at epoch {} (log end {})", d.tp.topic,
+               d.tp.partition, a.leader, a.leader_epoch, p->log()->LogEndOffset());
+  }
+  if (a.leader != kNoNode) {
+    fetchers_.Add(p, a.leader);
+  } else {
+    fetchers_.Remove(d.tp);
+  }
+}
+
+void ReplicaManager::Drop(const storage::TopicPartition& tp, bool delete_log) {
+  std::shared_ptr<Partition> p;
+  {
+    std::lock_guard lock(mu_);
+    auto it = hosted_.find(tp);
+    if (it == hosted_.end()) return;
+    p = it->second.partition;
+    hosted_.erase(it);
+  }
+  fetchers_.Remove(tp);
+  p->Stop();
+  Log().info("[{}-{}] no longer hosted here", tp.topic, tp.partition);
+  if (delete_log) deferred_deletes_.insert(tp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ticks and ISR changes
+
+void ReplicaManager::TickLoop() {
+  while (!stopping_) {
+    const int64_t now = NowMs();
+    const std::set<NodeId> eligible_brokers =
+        metadata_.Read([](const controller::MetadataImage& image) {
+          std::set<NodeId> out;
+          for (const auto& [id, b] : image.brokers()) {
+            if (!b.fenced && !b.in_controlled_shutdown) out.insert(id);
+          }
+          return out;
+        });
+    const std::function<bool(NodeId)> eligible = [&](NodeId n) {
+      return eligible_brokers.count(n) > 0;
+    };
+    std::vector<std::pair<std::shared_ptr<Partition>, IsrProposal>> found;
+    for (const auto& p : All()) {
+      if (auto proposal = p->Tick(now, eligible)) found.emplace_back(p, *std::move(proposal));
+    }
+    if (!found.empty()) {
+      std::lock_guard lock(alter_mu_);
+      for (auto& f : found) proposals_.push_back(std::move(f));
+      alter_cv_.notify_one();
+    }
+    std::unique_lock lock(tick_mu_);
+    tick_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms),
+                      [&] { return stopping_.load(); });
+  }
+}
+
+void ReplicaManager::AlterLoop() {
+  while (true) {
+    std::vector<std::pair<std::shared_ptr<Partition>, IsrProposal>> batch;
+    {
+      std::unique_lock lock(alter_mu_);
+      alter_cv_.wait(lock, [&] { return stopping_ || !proposals_.empty(); });
+      if (stopping_) return;
+      batch.swap(proposals_);
+    }
+    cv1::AlterPartitionRequest req;
+    req.set_broker_id(options_.self.value());
+    req.set_broker_epoch(broker_epoch_());
+    std::map<std::pair<std::string, int32_t>, size_t> index;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const IsrProposal& pr = batch[i].second;
+      auto* c = req.add_partitions();
+      c->set_topic_id(pr.topic_id);
+      c->set_partition(pr.partition);
+      c->set_leader_epoch(pr.leader_epoch.value());
+      c->set_partition_epoch(pr.partition_epoch);
+      for (NodeId n : pr.isr) c->add_new_isr(n.value());
+      index[{pr.topic_id, pr.partition}] = i;
+      const size_t before = batch[i].first->isr().size();
+      Log().info("[{}-{}] proposing ISR {} (was {} replicas in sync)", batch[i].first->tp().topic,
+                 pr.partition, fmt::join(pr.isr, ","), before);
+    }
+    auto resp = controllers_.AlterPartition(req, options_.alter_partition_timeout_ms);
+    const int64_t now = NowMs();
+    std::vector<bool> answered(batch.size(), false);
+    if (!resp.ok()) {
+      Log().warn("AlterPartition for {} partition(s) failed: {}", batch.size(),
+                 resp.status().ToString());
+    } else {
+      for (const cv1::PartitionState& st : resp->partitions()) {
+        auto it = index.find({st.topic_id(), st.partition()});
+        if (it == index.end()) continue;
+        auto& [p, pr] = batch[it->second];
+        answered[it->second] = true;
+        const bool accepted = st.error().code() == 0;
+        if (accepted) {
+          (pr.isr.size() < p->isr().size() ? isr_shrinks_ : isr_expands_).fetch_add(1);
+        } else {
+          Log().info("[{}-{}] ISR change refused: {} {}", p->tp().topic, pr.partition,
+                     st.error().code(), st.error().message());
+        }
+        p->IsrProposalDone(accepted, st.partition_epoch(), now);
+      }
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!answered[i]) batch[i].first->IsrProposalDone(false, -1, now);
+    }
+  }
+}
+
+}  // namespace strand::broker

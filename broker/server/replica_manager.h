@@ -1,0 +1,140 @@
+#pragma once
+
+// ReplicaManager: the partitions this broker hosts, kept in line with the metadata log.
+//
+// A reconciler thread takes the metadata changes the MetadataFollower reports, and for every
+// touched partition of which this broker is a replica: opens (or creates) its log with the
+// topic's settings, makes it leader or follower at the metadata's leader epoch, and points the
+// replica fetchers at the new leader. Partitions this broker no longer hosts are stopped and
+// their logs deleted — but only once the broker has caught up with the metadata log (a stale
+// local copy must never delete data). A topic re-created under the same name (a new topic id)
+// gets a fresh log: each log directory records its topic id in "partition.metadata".
+//
+// A tick thread runs each partition's Tick (acks=all deadlines, ISR decisions) and sends ISR
+// changes to the active controller (AlterPartition) from its own thread.
+//
+// Thread-safe. Start / Stop once.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/replica/partition.h"
+#include "broker/server/fetch_purgatory.h"
+#include "broker/server/metadata_follower.h"
+#include "broker/server/replica_fetcher.h"
+#include "controller/client/controller_client.h"
+#include "storage/log_manager.h"
+
+namespace strand::broker {
+
+struct ReplicaManagerOptions {
+  NodeId self = kNoNode;
+  FetcherOptions fetcher;
+  int64_t tick_ms = 50;                  // acks=all deadline granularity, ISR checks
+  int64_t alter_partition_timeout_ms = 5'000;
+  int64_t full_reconcile_interval_ms = 30'000;  // safety net: compare everything
+  std::map<std::string, std::string> static_configs;  // --config key=value
+};
+
+struct ReplicaCounts {
+  int64_t partitions = 0;
+  int64_t leaders = 0;
+  int64_t under_replicated = 0;  // led here, ISR smaller than the replica set
+  int64_t under_min_isr = 0;     // led here, ISR below min.insync.replicas
+  int64_t offline_logs = 0;      // hosted partitions whose log failed
+};
+
+class ReplicaManager {
+ public:
+  ReplicaManager(ReplicaManagerOptions options, storage::LogManager& logs,
+                 MetadataFollower& metadata, controller::ControllerClient& controllers,
+                 FetchPurgatory& purgatory, std::function<int64_t()> broker_epoch,
+                 std::function<bool()> caught_up);
+  ~ReplicaManager();
+
+  void Start();
+  // Stops the threads and the fetchers and saves every partition's producer state (the logs
+  // themselves are closed by the LogManager).
+  void Stop();
+
+  // From the metadata follower's listener: cheap, any thread.
+  void OnMetadataChange(const MetadataChange& change);
+  // Reconciles now and waits for it (tests, start-up).
+  void ReconcileNow();
+
+  std::shared_ptr<Partition> Get(const storage::TopicPartition& tp) const;
+  std::vector<std::shared_ptr<Partition>> All() const;
+  ReplicaCounts Counts() const;
+  uint64_t isr_shrinks() const { return isr_shrinks_.load(); }
+  uint64_t isr_expands() const { return isr_expands_.load(); }
+
+  // Where another broker serves (its first listener), from the metadata.
+  std::optional<std::string> AddressOf(NodeId broker) const;
+
+ private:
+  struct Desired;
+  struct Hosted {
+    std::shared_ptr<Partition> partition;
+    std::string topic_id;
+    storage::LogConfig config;
+    int32_t min_isr = 1;
+    size_t replicas = 0;
+  };
+
+  void ReconcileLoop();
+  void Reconcile(const MetadataChange& change);
+  void Apply(const Desired& d);
+  void Drop(const storage::TopicPartition& tp, bool delete_log);
+  absl::StatusOr<std::shared_ptr<storage::Log>> OpenLog(const Desired& d);
+  void TickLoop();
+  void AlterLoop();
+
+  const ReplicaManagerOptions options_;
+  storage::LogManager& logs_;
+  MetadataFollower& metadata_;
+  controller::ControllerClient& controllers_;
+  FetchPurgatory& purgatory_;
+  const std::function<int64_t()> broker_epoch_;
+  const std::function<bool()> caught_up_;
+  ReplicaFetcherManager fetchers_;
+
+  // The hosted partitions; written by the reconciler only, read by any thread.
+  mutable std::mutex mu_;
+  std::map<storage::TopicPartition, Hosted> hosted_;
+
+  // Reconciler input.
+  std::mutex change_mu_;
+  std::condition_variable change_cv_;
+  MetadataChange pending_;
+  uint64_t requested_ = 0;  // ReconcileNow generations
+  uint64_t completed_ = 0;
+  std::condition_variable done_cv_;
+  std::set<storage::TopicPartition> deferred_deletes_;  // reconciler thread only
+  bool retry_ = false;                                  // reconciler thread only
+
+  std::mutex tick_mu_;
+  std::condition_variable tick_cv_;
+
+  // ISR changes to send.
+  std::mutex alter_mu_;
+  std::condition_variable alter_cv_;
+  std::vector<std::pair<std::shared_ptr<Partition>, IsrProposal>> proposals_;
+
+  std::atomic<uint64_t> isr_shrinks_{0};
+  std::atomic<uint64_t> isr_expands_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread reconciler_;
+  std::thread ticker_;
+  std::thread alterer_;
+};
+
+}  // namespace strand::broker

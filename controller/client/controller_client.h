@@ -1,0 +1,45 @@
+#pragma once
+
+// ControllerClient: a broker's unary calls to the active controller (AlterPartition,
+// AllocateProducerIds). It remembers which controller was active, follows NOT_CONTROLLER hints,
+// and tries the other controllers when one does not answer, within a total deadline.
+// Thread-safe; calls block the calling thread (brokers make them from background threads).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/ids.h"
+#include "proto/controller/v1/controller.grpc.pb.h"
+
+namespace strand::controller {
+
+class ControllerClient {
+ public:
+  // `blocked` (may be null) lets tests cut the broker off from the controllers.
+  ControllerClient(std::map<NodeId, std::string> controllers, std::function<bool()> blocked);
+
+  absl::StatusOr<v1::AlterPartitionResponse> AlterPartition(const v1::AlterPartitionRequest& req,
+                                                            int64_t timeout_ms);
+  absl::StatusOr<v1::AllocateProducerIdsResponse> AllocateProducerIds(
+      const v1::AllocateProducerIdsRequest& req, int64_t timeout_ms);
+
+ private:
+  template <typename Req, typename Resp>
+  absl::StatusOr<Resp> Call(
+      const Req& req, int64_t timeout_ms,
+      grpc::Status (v1::ControllerService::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                          Resp*));
+  v1::ControllerService::Stub* Stub(NodeId id);
+
+  const std::map<NodeId, std::string> controllers_;
+  const std::function<bool()> blocked_;
+  std::mutex mu_;
+  NodeId active_ = kNoNode;
+  std::map<NodeId, std::unique_ptr<v1::ControllerService::Stub>> stubs_;
+};
+
+}  // namespace strand::controller

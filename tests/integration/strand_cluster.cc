@@ -1,0 +1,378 @@
+#include "tests/integration/strand_cluster.h"
+
+#include <signal.h>
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/kafka_error.h"
+#include "proto/broker/v1/broker.grpc.pb.h"
+#include "storage/record/record_batch_builder.h"
+#include "storage/record/record_batch_reader.h"
+#include "tests/integration/protocol/health_client.grpc.pb.h"
+
+namespace strand::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace bv1 = broker::v1;
+
+std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+bool IsController(int node) { return node < 100; }
+
+bool Retriable(const std::string& name) {
+  return name == "NOT_LEADER_OR_FOLLOWER" || name == "LEADER_NOT_AVAILABLE" ||
+         name == "REQUEST_TIMED_OUT" || name == "NOT_ENOUGH_REPLICAS" ||
+         name == "NOT_ENOUGH_REPLICAS_AFTER_APPEND" || name == "FENCED_LEADER_EPOCH" ||
+         name == "UNKNOWN_LEADER_EPOCH" || name == "UNAVAILABLE" || name == "KAFKA_STORAGE_ERROR" ||
+         name == "UNKNOWN_TOPIC_OR_PARTITION" || name == "NETWORK_EXCEPTION";
+}
+
+}  // namespace
+
+StrandCluster::StrandCluster(ClusterOptions options)
+    : options_(std::move(options)), dir_("strand-cluster") {
+  for (int id = 1; id <= options_.controllers; ++id) {
+    addresses_[id] = fmt::format("127.0.0.1:{}", FreePort());
+    quorum_ += fmt::format("{}{}@{}", id == 1 ? "" : ",", id, addresses_[id]);
+  }
+  for (int i = 1; i <= options_.brokers; ++i) {
+    addresses_[100 + i] = fmt::format("127.0.0.1:{}", FreePort());
+  }
+  for (const auto& [node, address] : addresses_) {
+    // Servers start after the channels exist: reconnect quickly rather than with gRPC's default
+    // backoff (1 s, growing), or every wait below would take seconds longer than needed.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
+    channels_[node] =
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    if (IsController(node)) {
+      admins_[node] = admin::v1::AdminService::NewStub(channels_[node]);
+    } else {
+      brokers_[node] = bv1::BrokerService::NewStub(channels_[node]);
+    }
+  }
+  for (const auto& [node, address] : addresses_) Start(node);
+}
+
+StrandCluster::~StrandCluster() {
+  // Brokers first (a broker's controlled shutdown needs the controllers), each by its PID.
+  for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+    if (it->second) it->second->Stop(5s);
+  }
+}
+
+std::vector<int> StrandCluster::broker_ids() const {
+  std::vector<int> out;
+  for (int i = 1; i <= options_.brokers; ++i) out.push_back(100 + i);
+  return out;
+}
+
+std::string StrandCluster::data_dir(int node) const {
+  return fmt::format("{}/n{}", dir_.path(), node);
+}
+
+std::string StrandCluster::log_path(int node) const {
+  return fmt::format("{}/n{}.log", dir_.path(), node);
+}
+
+void StrandCluster::Start(int node) {
+  std::vector<std::string> args{
+      IsController(node) ? "--roles=controller" : "--roles=broker",
+      fmt::format("--node-id={}", node),
+      "--controller-quorum=" + quorum_,
+      "--listen=" + addresses_.at(node),
+      "--data-dir=" + data_dir(node),
+      "--cluster-id=it",
+      "--tick-ms=20",
+      "--log-level=debug",
+  };
+  const auto& extra = IsController(node) ? options_.controller_args : options_.broker_args;
+  args.insert(args.end(), extra.begin(), extra.end());
+  if (!IsController(node) && options_.racks) args.push_back(fmt::format("--rack=rack-{}", node - 100));
+  nodes_[node] = std::make_unique<ChildProcess>("strand-server", args, log_path(node));
+}
+
+void StrandCluster::Kill(int node) {
+  nodes_.at(node)->Signal(SIGKILL);
+  nodes_.at(node)->Wait(10s);
+}
+
+void StrandCluster::Stop(int node, std::chrono::milliseconds grace) { nodes_.at(node)->Stop(grace); }
+
+void StrandCluster::Pause(int node) { nodes_.at(node)->Signal(SIGSTOP); }
+
+void StrandCluster::Resume(int node) { nodes_.at(node)->Signal(SIGCONT); }
+
+bool StrandCluster::running(int node) { return nodes_.at(node) && nodes_.at(node)->Running(); }
+
+bool StrandCluster::WaitForBrokers(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (int id : broker_ids()) {
+    if (!running(id)) continue;
+    auto health = grpc::health::v1::Health::NewStub(channels_.at(id));
+    while (true) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(In(1s));
+      grpc::health::v1::HealthCheckResponse r;
+      if (health->Check(&ctx, {}, &r).ok() &&
+          r.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+        break;
+      }
+      if (Clock::now() > deadline) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  return true;
+}
+
+admin::v1::AdminService::Stub& StrandCluster::admin() {
+  // Any running controller: it forwards writes to the active one.
+  for (auto& [node, stub] : admins_) {
+    if (running(node)) return *stub;
+  }
+  return *admins_.begin()->second;
+}
+
+bv1::BrokerService::Stub& StrandCluster::broker(int node) { return *brokers_.at(node); }
+
+std::string StrandCluster::CreateTopic(const std::string& name, int partitions, int rf,
+                                       const std::map<std::string, std::string>& configs) {
+  admin::v1::CreateTopicsRequest req;
+  auto* t = req.add_topics();
+  t->set_name(name);
+  t->set_partitions(partitions);
+  t->set_replication_factor(rf);
+  for (const auto& [k, v] : configs) (*t->mutable_configs())[k] = v;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(5s));
+    admin::v1::CreateTopicsResponse resp;
+    grpc::Status s = admin().CreateTopics(&ctx, req, &resp);
+    if (s.ok() && resp.topics_size() == 1) {
+      const std::string e = resp.topics(0).error().code() == 0 ? "NONE"
+                                                              : resp.topics(0).error().name();
+      if (e != "NOT_CONTROLLER" && e != "INVALID_REPLICATION_FACTOR") return e;
+    }
+    std::this_thread::sleep_for(100ms);  // no active controller, or brokers not up yet
+  }
+  return "GAVE_UP";
+}
+
+std::string StrandCluster::DeleteTopic(const std::string& name) {
+  admin::v1::DeleteTopicsRequest req;
+  req.add_names(name);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(5s));
+  admin::v1::DeleteTopicsResponse resp;
+  grpc::Status s = admin().DeleteTopics(&ctx, req, &resp);
+  if (!s.ok()) return "UNREACHABLE";
+  return resp.topics(0).error().code() == 0 ? "NONE" : resp.topics(0).error().name();
+}
+
+std::optional<PartitionView> StrandCluster::Partition(const std::string& topic,
+                                                      int32_t partition) {
+  std::optional<PartitionView> best;
+  uint64_t best_offset = 0;
+  for (int id : broker_ids()) {
+    if (!running(id)) continue;
+    bv1::MetadataRequest req;
+    req.add_topics(topic);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(1s));
+    bv1::MetadataResponse resp;
+    if (!broker(id).Metadata(&ctx, req, &resp).ok()) continue;
+    if (resp.topics_size() != 1 || resp.topics(0).error().code() != 0) continue;
+    if (partition >= resp.topics(0).partitions_size()) continue;
+    if (best && resp.metadata_offset() <= best_offset) continue;
+    const auto& p = resp.topics(0).partitions(partition);
+    PartitionView v;
+    v.leader = p.leader();
+    v.leader_epoch = p.leader_epoch();
+    v.replicas.assign(p.replicas().begin(), p.replicas().end());
+    v.isr.assign(p.isr().begin(), p.isr().end());
+    best = v;
+    best_offset = resp.metadata_offset();
+  }
+  return best;
+}
+
+std::optional<PartitionView> StrandCluster::WaitForPartition(const std::string& topic,
+                                                             int32_t partition,
+                                                             std::chrono::milliseconds timeout,
+                                                             size_t isr_size, int32_t not_leader) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    auto p = Partition(topic, partition);
+    if (p && p->leader >= 0 && p->leader != not_leader &&
+        (isr_size == 0 || p->isr.size() == isr_size)) {
+      return p;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::vector<StoredRecord>> StrandCluster::ReadAll(const std::string& topic,
+                                                                 int32_t partition, int node,
+                                                                 bool as_follower) {
+  std::vector<StoredRecord> out;
+  int64_t offset = 0;
+  int64_t high_watermark = -1;
+  for (int round = 0; round < 100'000; ++round) {
+    bv1::FetchRequest req;
+    req.set_replica_id(-1);
+    req.set_max_wait_ms(0);
+    req.set_min_bytes(1);
+    req.set_max_bytes(8 << 20);
+    if (as_follower) req.set_rack_id("any");  // lets a follower serve the read (KIP-392)
+    auto* t = req.add_topics();
+    t->set_topic(topic);
+    auto* p = t->add_partitions();
+    p->set_partition(partition);
+    p->set_fetch_offset(offset);
+    p->set_current_leader_epoch(-1);
+    p->set_partition_max_bytes(4 << 20);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    bv1::FetchResponse resp;
+    grpc::Status s = broker(node).Fetch(&ctx, req, &resp);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    const auto& r = resp.topics(0).partitions(0);
+    if (r.error().code() != 0) {
+      return absl::FailedPreconditionError(fmt::format("{}: {}", r.error().name(), r.error().message()));
+    }
+    if (r.preferred_read_replica() >= 0) {
+      return absl::FailedPreconditionError("redirected to another replica");
+    }
+    high_watermark = r.high_watermark();
+    const std::string& bytes = r.records();
+    if (bytes.empty()) break;
+    size_t pos = 0;
+    while (pos + storage::batch_layout::kHeaderSize <= bytes.size()) {
+      const auto* base = reinterpret_cast<const uint8_t*>(bytes.data()) + pos;
+      const auto h = storage::RecordBatchHeader::Parse(base);
+      const auto size = static_cast<size_t>(h.size_bytes());
+      if (size == 0 || pos + size > bytes.size()) break;
+      auto batch = storage::DecodedBatch::Decode(std::span(base, size), 64 << 20);
+      if (!batch.ok()) return batch.status();
+      for (const auto& rv : batch->records()) {
+        if (rv.offset.value() < offset) continue;
+        out.push_back(StoredRecord{rv.offset.value(), std::string(rv.key.value_or("")),
+                                   std::string(rv.value.value_or("")), rv.timestamp});
+      }
+      offset = h.last_offset().value() + 1;
+      pos += size;
+    }
+    if (offset >= high_watermark) break;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TestProducer::TestProducer(StrandCluster& cluster, std::string topic, int32_t partition, int acks,
+                           bool idempotent)
+    : cluster_(cluster), topic_(std::move(topic)), partition_(partition), acks_(acks) {
+  if (!idempotent) return;
+  for (int attempt = 0; attempt < 100 && producer_id_ < 0; ++attempt) {
+    for (int id : cluster_.broker_ids()) {
+      if (!cluster_.running(id)) continue;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(In(5s));
+      bv1::InitProducerIdResponse resp;
+      if (cluster_.broker(id).InitProducerId(&ctx, {}, &resp).ok() && resp.error().code() == 0) {
+        producer_id_ = resp.producer_id();
+        producer_epoch_ = static_cast<int16_t>(resp.producer_epoch());
+        break;
+      }
+    }
+    if (producer_id_ < 0) std::this_thread::sleep_for(100ms);
+  }
+}
+
+std::string TestProducer::Build(const std::vector<std::string>& values) {
+  storage::BatchOptions o;
+  if (producer_id_ >= 0) {
+    o.producer_id = ProducerId(producer_id_);
+    o.producer_epoch = ProducerEpoch(producer_epoch_);
+    o.base_sequence = next_sequence_;
+    next_sequence_ += static_cast<int32_t>(values.size());
+  }
+  storage::RecordBatchBuilder b(o);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (const std::string& v : values) b.Append(now, std::nullopt, v);
+  auto batch = b.Build();
+  return std::string(reinterpret_cast<const char*>(batch->data()), batch->size());
+}
+
+SendResult TestProducer::Attempt(int node, const std::string& batch,
+                                 std::chrono::milliseconds timeout) {
+  SendResult r;
+  bv1::ProduceRequest req;
+  req.set_acks(acks_);
+  req.set_timeout_ms(static_cast<int32_t>(timeout.count()));
+  auto* t = req.add_topics();
+  t->set_topic(topic_);
+  auto* p = t->add_partitions();
+  p->set_partition(partition_);
+  p->set_records(batch);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(timeout + 1s));
+  bv1::ProduceResponse resp;
+  grpc::Status s = cluster_.broker(node).Produce(&ctx, req, &resp);
+  if (!s.ok()) {
+    r.error = s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? "REQUEST_TIMED_OUT"
+                                                                    : "UNAVAILABLE";
+    return r;
+  }
+  const auto& pr = resp.topics(0).partitions(0);
+  if (pr.error().code() != 0) {
+    r.error = pr.error().name();
+    return r;
+  }
+  r.acked = true;
+  r.base_offset = pr.base_offset();
+  return r;
+}
+
+SendResult TestProducer::Send(const std::vector<std::string>& values,
+                              std::chrono::milliseconds deadline,
+                              std::chrono::milliseconds request_timeout) {
+  const std::string batch = Build(values);
+  const auto end = Clock::now() + deadline;
+  SendResult last;
+  int attempts = 0;
+  while (Clock::now() < end) {
+    auto view = cluster_.Partition(topic_, partition_);
+    if (!view || view->leader < 0 || !cluster_.running(view->leader)) {
+      last.error = "LEADER_NOT_AVAILABLE";
+      std::this_thread::sleep_for(20ms);
+      continue;
+    }
+    ++attempts;
+    last = Attempt(view->leader, batch, request_timeout);
+    last.attempts = attempts;
+    if (last.acked || !Retriable(last.error)) return last;
+    std::this_thread::sleep_for(20ms);  // retry.backoff.ms
+  }
+  last.attempts = attempts;
+  return last;
+}
+
+SendResult TestProducer::SendTo(int node, const std::vector<std::string>& values,
+                                std::chrono::milliseconds request_timeout) {
+  SendResult r = Attempt(node, Build(values), request_timeout);
+  r.attempts = 1;
+  return r;
+}
+
+}  // namespace strand::testing
