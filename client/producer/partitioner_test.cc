@@ -1,5 +1,6 @@
-// Tests Kafka's default partitioning: murmur2 against published vectors, the partition of a key
-// (toPositive(murmur2) % n, never abs()), and the sticky choice for keyless records.
+// Tests Kafka's default partitioning as the producer uses it: murmur2 (common/murmur2.h) against
+// published vectors, the partition of a key (toPositive(murmur2) % n, never abs()), and the
+// sticky choice for keyless records.
 //
 // Where the expected values come from: client/producer/testdata/murmur2_reference.py is an
 // independent implementation written from the algorithm's definition (seed 0x9747b28c,
