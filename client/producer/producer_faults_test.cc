@@ -240,5 +240,26 @@ TEST_F(ProducerFaultsTest, NotIdempotent_RetriesStillDeliver) {
   EXPECT_EQ(cluster_.Records("t", 0)[0].producer_id, -1);
 }
 
+TEST_F(ProducerFaultsTest, CloseRightAfterAFailedIdempotentBatch_EndsCleanly) {
+  // A batch that fails for good asks for an epoch bump (InitProducerId). Closing at once must
+  // not leave that call in flight when the producer is destroyed (it would answer into freed
+  // memory); repeated, since the call races with Close.
+  cluster_.CreateTopic("t", 1);
+  for (int round = 0; round < 20; ++round) {
+    BrokerFault f;
+    f.method = "Produce";
+    f.error = KafkaError::kRecordListTooLarge;
+    cluster_.PushFault(f);
+    auto producer = Make();
+    ProducerRecord r;
+    r.topic = "t";
+    r.value = "refused";
+    ASSERT_TRUE(producer->Send(r, nullptr).ok());
+    producer->Flush();
+    producer.reset();
+  }
+  EXPECT_GE(cluster_.Calls("InitProducerId"), 20);
+}
+
 }  // namespace
 }  // namespace strand::client

@@ -24,7 +24,10 @@ Sender::Sender(const ProducerConfig& config, Accumulator& accumulator, MetadataM
       counters_(counters),
       random_(std::random_device{}()) {}
 
-Sender::~Sender() { STRAND_CHECK(!thread_.joinable()); }
+Sender::~Sender() {
+  STRAND_CHECK(!thread_.joinable());
+  STRAND_CHECK(in_flight_.empty() && pid_call_ == nullptr);  // gRPC would answer into freed memory
+}
 
 void Sender::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -68,7 +71,12 @@ void Sender::Run() {
       if (in_flight_.empty() && pid_call_ == nullptr) break;
       continue;  // the cancelled calls answer soon
     }
-    if (stopping && in_flight_.empty() && !accumulator_.HasQueued()) break;
+    if (stopping && in_flight_.empty() && !accumulator_.HasQueued()) {
+      // Nothing left to deliver; an InitProducerId still in flight (an epoch bump after a failed
+      // batch) writes into this object when it answers, so it must end before the loop does.
+      if (pid_call_ == nullptr) break;
+      pid_call_->context.TryCancel();
+    }
   }
   std::lock_guard lock(wake_mu_);
   finished_ = true;

@@ -204,6 +204,8 @@ int64_t Sender::MaintainProducerId(int64_t now_ms) {
   {
     std::lock_guard lock(wake_mu_);
     if (force_stop_) return INT64_MAX;
+    // Closing with nothing left to send: no producer id is needed any more.
+    if (stopping_ && !accumulator_.HasQueued()) return INT64_MAX;
   }
   if (bump) StartEpochBump();
   auto call = std::make_unique<PidCall>();
