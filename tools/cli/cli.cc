@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <iostream>
 
 #include "common/logging.h"
 #include "tools/cli/commands.h"
@@ -30,10 +31,17 @@ void AddGlobalOptions(CLI::App& app, CliContext& context) {
 }  // namespace
 
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  CliContext context(out, err);
+  return RunCli(argc, argv, std::cin, out, err);
+}
+
+int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& out,
+           std::ostream& err) {
+  CliContext context(in, out, err);
   context.bootstrap = DefaultBootstrap();
-  CLI::App app("strand: administer a Strand cluster (topics, configs, leaders, partitions)",
-               "strand");
+  CLI::App app(
+      "strand: use and administer a Strand cluster (produce, consume, perf, topics, configs, "
+      "cluster, leaders, partitions)",
+      "strand");
   // Global options may also follow the subcommands: strand topics list --bootstrap h:p.
   app.fallthrough();
   app.require_subcommand(1);
@@ -46,6 +54,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   AddConfigsCommands(app, context);
   AddLeadersCommands(app, context);
   AddPartitionsCommands(app, context);
+  AddProduceCommand(app, context);
+  AddConsumeCommand(app, context);
+  AddPerfCommands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

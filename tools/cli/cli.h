@@ -2,10 +2,12 @@
 
 // The strand command-line tool, as a function so tests can run it in-process:
 //   strand [--bootstrap HOST:PORT[,HOST:PORT]] [--timeout-ms MS] [-v] GROUP COMMAND [ARGS]
-// Results go to `out`, errors and diagnostics to `err`. Returns the exit code
-// (tools/cli/exit_codes.h): 0 success, 1 the cluster answered with an error, 2 usage error,
-// 3 the cluster could not be reached.
+// Results go to `out`, errors and diagnostics (and perf progress) to `err`. Returns the exit code
+// (tools/cli/exit_codes.h): 0 success, 1 the cluster answered with an error (or a record was
+// not delivered), 2 usage error, 3 the cluster could not be reached, 4 bad input (produce),
+// 5 fewer records than asked for before the idle timeout (consume, perf consume).
 
+#include <istream>
 #include <ostream>
 
 namespace strand::cli {
@@ -15,5 +17,8 @@ inline constexpr char kDefaultBootstrap[] = "127.0.0.1:9093";
 inline constexpr char kBootstrapEnv[] = "STRAND_BOOTSTRAP";
 
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+// The same with the input `produce` reads (RunCli above reads std::cin).
+int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& out,
+           std::ostream& err);
 
 }  // namespace strand::cli

@@ -14,5 +14,8 @@ void AddTopicsCommands(CLI::App& app, CliContext& context);      // topics creat
 void AddConfigsCommands(CLI::App& app, CliContext& context);     // configs describe|alter
 void AddLeadersCommands(CLI::App& app, CliContext& context);     // leaders elect
 void AddPartitionsCommands(CLI::App& app, CliContext& context);  // partitions reassign|list-...
+void AddProduceCommand(CLI::App& app, CliContext& context);      // produce (stdin lines)
+void AddConsumeCommand(CLI::App& app, CliContext& context);      // consume
+void AddPerfCommands(CLI::App& app, CliContext& context);        // perf produce|consume
 
 }  // namespace strand::cli

@@ -1,11 +1,13 @@
 #pragma once
 
-// CliContext: what every strand subcommand shares — the global options, the output streams
-// (stdout for results, stderr for errors and diagnostics) and the action chosen by parsing.
+// CliContext: what every strand subcommand shares — the global options, the streams (stdin for
+// `produce`, stdout for results, stderr for errors and diagnostics) and the action chosen by
+// parsing.
 // One per run; owned by RunCli.
 
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -22,9 +24,10 @@ inline constexpr int64_t kAttemptTimeoutMsMax = 10'000;
 inline constexpr int64_t kConnectTimeoutMsMax = 5'000;
 
 struct CliContext {
-  CliContext(std::ostream& out_stream, std::ostream& err_stream)
-      : out(out_stream), err(err_stream) {}
+  CliContext(std::istream& in_stream, std::ostream& out_stream, std::ostream& err_stream)
+      : in(in_stream), out(out_stream), err(err_stream) {}
 
+  std::istream& in;
   std::ostream& out;
   std::ostream& err;
   std::string bootstrap;
