@@ -261,5 +261,29 @@ TEST_F(ProducerFaultsTest, CloseRightAfterAFailedIdempotentBatch_EndsCleanly) {
   EXPECT_GE(cluster_.Calls("InitProducerId"), 20);
 }
 
+TEST_F(ProducerFaultsTest, OvertakenRequests_ResentInOrderAtOnceWithoutEpochBump) {
+  // gRPC brokers handle a connection's requests concurrently: the first request is held up, so
+  // the next ones (pipelined, up to 5 in flight) reach the partition first and are refused
+  // (UNKNOWN_PRODUCER_ID: no state yet; OUT_OF_ORDER_SEQUENCE_NUMBER: a gap). They must be resent
+  // right after the first lands — not after retry.backoff.ms, and without an epoch bump.
+  cluster_.CreateTopic("t", 1);
+  BrokerFault slow_first;
+  slow_first.method = "Produce";
+  slow_first.delay_ms = 300;
+  cluster_.PushFault(slow_first);
+  auto producer = Make({{"retry.backoff.ms", "3000"}, {"retry.backoff.max.ms", "3000"}});
+  const auto start = std::chrono::steady_clock::now();
+  SendAll(*producer, 400, 1, [](int i) {
+    if (i % 40 == 39) std::this_thread::sleep_for(5ms);  // several requests, not one
+  });
+  producer->Flush();
+  const auto took = std::chrono::steady_clock::now() - start;
+  ExpectExactlyOnceInOrder(400, 1);
+  const ProducerMetrics m = producer->metrics();
+  EXPECT_GT(m.batches_retried, 0);  // the overtakers were refused and resent
+  EXPECT_EQ(m.epoch_bumps, 0);
+  EXPECT_LT(took, 2500ms);  // no retry.backoff.ms (3 s) on the way
+}
+
 }  // namespace
 }  // namespace strand::client

@@ -76,7 +76,9 @@ class Sender {
   void Resolve(const BatchPtr& batch, KafkaError error, const std::string& message,
                bool outcome_unknown, int64_t base_offset, int64_t log_append_time_ms,
                const broker::v1::LeaderHint* hint);
-  void Retry(const BatchPtr& batch, const absl::Status& error, bool outcome_unknown);
+  // Re-queues a batch for another attempt, after retry.backoff.ms (doubling) when `backoff`.
+  void Retry(const BatchPtr& batch, const absl::Status& error, bool outcome_unknown,
+             bool backoff);
   void Complete(const BatchPtr& batch, const absl::Status& status, int64_t base_offset,
                 int64_t log_append_time_ms);
   void ExpireBatches(int64_t now_ms);

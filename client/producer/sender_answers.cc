@@ -138,10 +138,18 @@ void Sender::Resolve(const BatchPtr& batch, KafkaError error, const std::string&
   const TopicPartition& tp = batch->topic_partition();
   bool retriable =
       KafkaErrorRetriable(error) || outcome_unknown || error == KafkaError::kNetworkException;
+  // Overtaken: an earlier batch of the partition had not landed when this one arrived. gRPC
+  // brokers handle the requests of one connection concurrently (unlike Kafka's, which handle a
+  // connection's requests in order), so a later request can get to the partition first; the
+  // broker then has a gap (OUT_OF_ORDER_SEQUENCE_NUMBER) or, before the producer's first batch
+  // landed, no state at all (UNKNOWN_PRODUCER_ID). The batch is resent at once after the earlier
+  // ones resolve (IdempotenceState::MaySend holds it until then): no backoff, no epoch bump.
+  bool overtaken = false;
   if (config_.enable_idempotence && IsSequenceError(error)) {
-    if (error == KafkaError::kOutOfOrderSequenceNumber && !batch->sent_as_first) {
-      // An earlier batch had not landed when this one arrived (it failed, or the requests
-      // overtook each other): this one follows it, in order, once it has.
+    if ((error == KafkaError::kOutOfOrderSequenceNumber ||
+         error == KafkaError::kUnknownProducerId) &&
+        !batch->sent_as_first) {
+      overtaken = true;
     } else {
       // The broker's sequence state cannot be repaired: restart the sequences under a new epoch.
       // The broker refused this batch, so it is resent, not lost.
@@ -164,7 +172,7 @@ void Sender::Resolve(const BatchPtr& batch, KafkaError error, const std::string&
   if (retriable && !expired && !force && batch->attempts <= config_.retries) {
     ClientLogger()->debug("{}: {} (attempt {}), retrying", tp.ToString(), MessageOf(status),
                           batch->attempts);
-    Retry(batch, status, outcome_unknown);
+    Retry(batch, status, outcome_unknown, /*backoff=*/!overtaken);
     return;
   }
   if (expired) {
@@ -179,10 +187,11 @@ void Sender::Resolve(const BatchPtr& batch, KafkaError error, const std::string&
   Complete(batch, status, -1, -1);
 }
 
-void Sender::Retry(const BatchPtr& batch, const absl::Status& error, bool outcome_unknown) {
+void Sender::Retry(const BatchPtr& batch, const absl::Status& error, bool outcome_unknown,
+                   bool backoff) {
   batch->last_error = error;
   batch->outcome_unknown = outcome_unknown;
-  batch->retry_at_ms = clock_.NowMonotonicMs() + BackoffMs(batch->attempts);
+  batch->retry_at_ms = clock_.NowMonotonicMs() + (backoff ? BackoffMs(batch->attempts) : 0);
   accumulator_.Reenqueue(batch);
 }
 

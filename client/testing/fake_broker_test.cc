@@ -51,7 +51,7 @@ TEST_F(FakeBrokerTest, IdempotentSequences) {
   EXPECT_EQ(Error(Produce(101, Batch(7, 0, 3, 2))), KafkaError::kNone);
   EXPECT_EQ(cluster_.EndOffset("t", 0), 5);
   EXPECT_EQ(Error(Produce(101, Batch(7, 0, 9, 1))), KafkaError::kOutOfOrderSequenceNumber);
-  EXPECT_EQ(Error(Produce(101, Batch(8, 0, 4, 1))), KafkaError::kOutOfOrderSequenceNumber);
+  EXPECT_EQ(Error(Produce(101, Batch(8, 0, 4, 1))), KafkaError::kUnknownProducerId);
   EXPECT_EQ(Error(Produce(101, Batch(7, 1, 5, 1))), KafkaError::kOutOfOrderSequenceNumber);
   EXPECT_EQ(Error(Produce(101, Batch(7, 1, 0, 1))), KafkaError::kNone);
   EXPECT_EQ(Error(Produce(101, Batch(7, 0, 5, 1))), KafkaError::kInvalidProducerEpoch);

@@ -32,6 +32,12 @@ KafkaError FakePartition::CheckSequence(int64_t producer_id, int16_t epoch, int3
                                         std::string* message) const {
   *duplicate_offset = -1;
   auto it = producers_.find(producer_id);
+  if (it == producers_.end() && base_sequence != 0) {
+    // As the real broker (broker/replica/producer_state.cc) answers.
+    *message = fmt::format("no state for producer {} and its batch starts at sequence {}, not 0",
+                           producer_id, base_sequence);
+    return KafkaError::kUnknownProducerId;
+  }
   if (it == producers_.end() || epoch > it->second.epoch) {
     if (base_sequence != 0) {
       *message = fmt::format("producer {} epoch {}: first sequence must be 0, got {}", producer_id,
