@@ -61,7 +61,8 @@ class MetadataManager {
   // while an RPC is in flight: the listener will say when it ends).
   int64_t Poll();
   // Waits until a refresh that started after this call has completed (successfully or not), or
-  // until `deadline_ms` (monotonic). Returns false on timeout. The owner must keep polling.
+  // until `deadline_ms` (monotonic). Returns false on timeout. The owner must keep polling, and
+  // someone must have requested the refresh (RequestUpdate, AddTopics) or it never starts.
   bool AwaitRefresh(int64_t deadline_ms);
   // The error of the last failed refresh (OK if the last one succeeded).
   absl::Status last_error() const;

@@ -150,7 +150,9 @@ absl::StatusOr<int32_t> ProducerImpl::WaitForTopic(const std::string& topic, int
           KafkaError::kRequestTimedOut,
           fmt::format("topic {} not present in metadata after {} ms", topic, config_.max_block_ms));
     }
-    if (t != nullptr) metadata_.RequestUpdate();  // known to be missing: ask again
+    // Ask for a refresh ourselves: the one that added the topic may be over already (another
+    // thread added it first), and nothing else would start the one we wait for.
+    metadata_.RequestUpdate();
     sender_.Wakeup();
     metadata_.AwaitRefresh(deadline_ms);
   }
