@@ -174,6 +174,7 @@ int RunPerfProduce(const CliContext& context, const PerfProduceArgs& args) {
   }
   const double seconds = std::max(1e-9, Seconds(Clock::now() - start));
   (*producer)->Close();
+  const client::ProducerMetrics metrics = (*producer)->metrics();
 
   std::lock_guard lock(stats->mu);
   const auto acked = static_cast<double>(stats->acked);
@@ -193,6 +194,11 @@ int RunPerfProduce(const CliContext& context, const PerfProduceArgs& args) {
     json["records_per_sec"] = records_per_sec;
     json["mb_per_sec"] = mb_per_sec;
     json["latency_ms"] = LatencyJson(stats->total);
+    json["producer"] = {{"requests", metrics.requests_sent},
+                        {"batches", metrics.batches_sent},
+                        {"batches_retried", metrics.batches_retried},
+                        {"epoch_bumps", metrics.epoch_bumps},
+                        {"metadata_refreshes", metrics.metadata_refreshes}};
     context.out << JsonText(json);
   } else {
     context.out << fmt::format("{} records sent, {:.1f} records/sec ({:.2f} MB/sec), {}.\n",
