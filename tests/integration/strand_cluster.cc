@@ -91,9 +91,8 @@ void StrandCluster::Start(int node) {
       "--listen=" + addresses_.at(node),
       "--data-dir=" + data_dir(node),
       "--cluster-id=it",
-      "--tick-ms=20",
-      "--log-level=debug",
   };
+  args.insert(args.end(), options_.common_args.begin(), options_.common_args.end());
   const auto& extra = IsController(node) ? options_.controller_args : options_.broker_args;
   args.insert(args.end(), extra.begin(), extra.end());
   if (!IsController(node) && options_.racks) args.push_back(fmt::format("--rack=rack-{}", node - 100));

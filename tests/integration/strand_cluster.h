@@ -28,6 +28,9 @@ struct ClusterOptions {
   std::vector<std::string> controller_args;  // extra flags for every controller
   std::vector<std::string> broker_args;      // extra flags for every broker
   bool racks = false;                        // broker n gets --rack=rack-<n>
+  // Flags every node gets: a fast Raft tick makes tests quicker, debug logs make failures
+  // readable. A benchmark of the server's defaults clears this.
+  std::vector<std::string> common_args = {"--tick-ms=20", "--log-level=debug"};
 };
 
 struct PartitionView {
