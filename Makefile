@@ -12,8 +12,8 @@ ASAN_DIR ?= build-asan
 FUZZ_DIR ?= build-fuzz
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
-# make run: brokers to start beside the 3 controllers (0 until brokers exist; then 3).
-BROKERS ?= 0
+# make run: brokers to start beside the 3 controllers.
+BROKERS ?= 3
 RUN_DIR ?= .run
 RUN_PORT ?= 9090
 

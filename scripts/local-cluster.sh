@@ -28,8 +28,9 @@
 #                B=0), STRAND_CONTROLLERS, STRAND_CLUSTER_DIR, and per node
 #                STRAND_NODE_<id>_ADDR, STRAND_NODE_<id>_PID, STRAND_NODE_<id>_METRICS.
 #
-# down: SIGTERM to every node in DIR/pids, waits up to --grace seconds (default 10), SIGKILLs the
-#   rest, removes DIR/pids and DIR/cluster.env; data and logs stay. Only the PIDs in DIR/pids
+# down: SIGTERM to every broker in DIR/pids, then to every controller (brokers' controlled
+#   shutdown needs the controllers), each phase waiting up to --grace seconds (default 10) before
+#   SIGKILLing the rest; removes DIR/pids and DIR/cluster.env; data and logs stay. Only the PIDs in DIR/pids
 #   are signalled, and only while they still run that node (a strand-server whose command line
 #   has --data-dir=DIR/node-ID), so a reused PID or another cluster's node is never touched.
 #
@@ -151,16 +152,28 @@ check_down_args() {
 }
 
 # ----------------------------------------------------------------------------------------- down
-# Stops every node listed in $DIR/pids: SIGTERM, up to $1 seconds, then SIGKILL.
+# Stops every node listed in $DIR/pids: brokers first (their controlled shutdown needs the
+# controllers), then controllers. Each phase: SIGTERM, up to $1 seconds, then SIGKILL.
 stop_cluster() {
-  local grace_s=$1 id pid
+  local grace_s=$1
   if [[ ! -f $DIR/pids ]]; then
     echo "local-cluster.sh: no cluster in $DIR (no pids file)"
     return 0
   fi
+  stop_nodes "$grace_s" brokers
+  stop_nodes "$grace_s" controllers
+  rm -f "$DIR/pids" "$DIR/cluster.env"
+  echo "local-cluster.sh: stopped the cluster in $DIR (data and logs kept)"
+}
+
+# stop_nodes GRACE brokers|controllers: stops the running nodes of that kind (ids >= 100 are
+# brokers).
+stop_nodes() {
+  local grace_s=$1 kind=$2 id pid
   local -A live=()
   while read -r id pid; do
-    [[ $pid =~ ^[0-9]+$ ]] || continue
+    [[ $pid =~ ^[0-9]+$ && $id =~ ^[0-9]+$ ]] || continue
+    if [[ $kind == brokers ]]; then ((id >= 100)) || continue; else ((id < 100)) || continue; fi
     if is_running "$pid" "$id"; then
       kill -TERM "$pid" 2>/dev/null || true
       live[$pid]=$id
@@ -179,8 +192,6 @@ stop_cluster() {
     for pid in "${!live[@]}"; do is_running "$pid" "${live[$pid]}" || unset "live[$pid]"; done
     ((${#live[@]} == 0)) || sleep 0.1
   done
-  rm -f "$DIR/pids" "$DIR/cluster.env"
-  echo "local-cluster.sh: stopped the cluster in $DIR (data and logs kept)"
 }
 
 # ------------------------------------------------------------------------------------------- up

@@ -224,6 +224,8 @@ class Log : public std::enable_shared_from_this<Log> {
   const RecoveryReport& recovery_report() const { return report_; }
   bool failed() const;
   const std::string& dir() const { return dir_; }
+  // The file system the log lives on (files kept beside it, e.g. producer-state snapshots).
+  Filesystem& filesystem() const { return fs_; }
   const std::string& name() const { return name_; }
   int64_t SizeBytes() const;
   std::vector<SegmentInfo> Segments() const;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "common/check.h"
 #include "storage/errc.h"
@@ -26,8 +27,29 @@ absl::StatusOr<Offset> Log::TruncateTo(Offset offset) {
   std::vector<std::shared_ptr<Segment>> doomed;
   std::shared_ptr<Segment> keep;
   {
+    // Nothing to remove but, maybe, epochs that start at the log end and hold no batch yet
+    // (this replica led briefly and appended nothing). They go too, as in Kafka: a follower that
+    // kept one would report it as its last fetched epoch and be told to truncate forever.
+    std::optional<LeaderEpochCache> trimmed;
+    Offset end;
+    {
+      absl::MutexLock lock(&mu_);
+      end = log_end_;
+      if (offset >= log_end_) {
+        auto latest = epochs_.Latest();
+        if (latest && latest->start_offset >= offset) {
+          epochs_.TruncateFromEnd(offset);
+          trimmed = epochs_;
+        }
+      }
+    }
+    if (offset >= end) {
+      if (trimmed) STRAND_RETURN_IF_ERROR(PersistEpochs(*trimmed));
+      return end;
+    }
+  }
+  {
     absl::ReaderMutexLock lock(&mu_);
-    if (offset >= log_end_) return log_end_;
     // As Kafka: only a target below the first segment empties the log entirely.
     if (segments_.front()->base_offset() <= offset) keep = SegmentsFrom(offset).front();
   }

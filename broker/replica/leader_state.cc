@@ -60,13 +60,23 @@ void LeaderState::OnFollowerFetch(NodeId follower, Offset fetch_offset, Offset d
 Offset LeaderState::HighWatermark(Offset leader_durable, Offset current, int32_t min_isr) const {
   if (static_cast<int32_t>(isr_.size()) < min_isr) return current;
   Offset candidate = leader_durable;
-  for (NodeId member : isr_) {
-    if (member == self_) continue;
-    auto it = followers_.find(member);
-    if (it == followers_.end()) return current;  // no word from it yet
-    candidate = std::min(candidate, it->second.durable_offset);
+  for (const auto* members : {&isr_, &pending_}) {
+    for (NodeId member : *members) {
+      if (member == self_) continue;
+      auto it = followers_.find(member);
+      if (it == followers_.end()) return current;  // no word from it yet
+      candidate = std::min(candidate, it->second.durable_offset);
+    }
   }
   return std::max(current, candidate);
+}
+
+void LeaderState::AddPendingMembers(const std::vector<NodeId>& proposed_isr) {
+  for (NodeId n : proposed_isr) {
+    if (!InIsr(n) && std::find(pending_.begin(), pending_.end(), n) == pending_.end()) {
+      pending_.push_back(n);
+    }
+  }
 }
 
 std::optional<std::vector<NodeId>> LeaderState::ProposedIsr(int64_t now_ms, int64_t lag_max_ms,

@@ -3,7 +3,8 @@
 // LeaderState: a partition leader's view of its followers — how far each has fetched, how far
 // each is durable, when each was last caught up — and the two decisions that follow from it:
 //
-//   - the high watermark: the lowest durable offset among the ISR (the leader's own included),
+//   - the high watermark: the lowest durable offset among the ISR (the leader's own included)
+//     and the members a pending expansion adds,
 //     never moving back, and not moving at all while the ISR is smaller than
 //     min.insync.replicas (the strict rule: nothing counts as committed with too few copies);
 //   - the ISR the leader should propose: members not caught up for replica.lag.time.max.ms
@@ -49,6 +50,15 @@ class LeaderState {
   // Metadata changed the assignment (the controller accepted an ISR change, or reassigned).
   void Update(std::vector<NodeId> replicas, std::vector<NodeId> isr, int64_t now_ms);
 
+  // An ISR expansion is proposed: from now until its fate is known, the high watermark also
+  // waits for the members being added (Kafka's "maximal ISR", KIP-497). Otherwise a record
+  // acknowledged while the controller commits the expansion could be missing from a replica
+  // that is in the committed ISR and may be elected leader next.
+  void AddPendingMembers(const std::vector<NodeId>& proposed_isr);
+  // The proposal's fate is known (refused, or the metadata log brought the new ISR).
+  void ClearPendingMembers() { pending_.clear(); }
+  const std::vector<NodeId>& pending_members() const { return pending_; }
+
   const std::vector<NodeId>& isr() const { return isr_; }
   const std::vector<NodeId>& replicas() const { return replicas_; }
   bool InIsr(NodeId node) const;
@@ -60,6 +70,7 @@ class LeaderState {
   std::vector<NodeId> isr_;
   Offset epoch_start_;
   std::map<NodeId, FollowerProgress> followers_;
+  std::vector<NodeId> pending_;  // being added to the ISR, not yet known to be in it
 };
 
 }  // namespace strand::broker

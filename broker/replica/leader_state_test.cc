@@ -36,6 +36,24 @@ TEST(LeaderState, HighWatermark_WaitsForSilentIsrMember) {
   EXPECT_EQ(s.HighWatermark(Offset(10), Offset(0), 1), Offset(0));
 }
 
+TEST(LeaderState, HighWatermark_WaitsForMembersOfAPendingExpansion) {
+  // Found by replication-sim: C joins the ISR; before the leader hears that the controller
+  // committed it, a record is acknowledged that C lacks; the leader dies and C is elected.
+  // While the expansion is pending the high watermark must count C too (maximal ISR).
+  LeaderState s(kA, {kA, kB, kC}, {kA, kB}, Offset(0), 0);
+  s.OnFollowerFetch(kB, Offset(20), Offset(20), Offset(20), 1);
+  s.OnFollowerFetch(kC, Offset(15), Offset(15), Offset(20), 1);
+  EXPECT_EQ(s.HighWatermark(Offset(20), Offset(15), 1), Offset(20));
+  s.AddPendingMembers({kA, kB, kC});
+  EXPECT_EQ(s.HighWatermark(Offset(25), Offset(15), 1), Offset(15));
+  s.OnFollowerFetch(kB, Offset(25), Offset(25), Offset(25), 2);
+  s.OnFollowerFetch(kC, Offset(25), Offset(25), Offset(25), 2);
+  EXPECT_EQ(s.HighWatermark(Offset(25), Offset(15), 1), Offset(25));
+  s.ClearPendingMembers();  // refused: C no longer holds the high watermark back
+  s.OnFollowerFetch(kB, Offset(30), Offset(30), Offset(30), 3);
+  EXPECT_EQ(s.HighWatermark(Offset(30), Offset(25), 1), Offset(30));
+}
+
 TEST(LeaderState, LaggingFollower_IsShrunkAfterLagTime) {
   LeaderState s(kA, {kA, kB, kC}, {kA, kB, kC}, Offset(0), 0);
   s.OnFollowerFetch(kB, Offset(100), Offset(100), Offset(100), 5'000);

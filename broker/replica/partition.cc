@@ -2,13 +2,12 @@
 // follower paths are in partition_fetch.cc.
 #include "broker/replica/partition.h"
 
-#include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "common/big_endian.h"
 #include "storage/errc.h"
+#include "storage/file.h"
 #include "storage/record/record_batch.h"
 
 namespace strand::broker {
@@ -16,6 +15,7 @@ namespace {
 
 constexpr int64_t kSnapshotEveryBytes = 64 << 20;
 constexpr int64_t kScanChunkBytes = 1 << 20;
+constexpr int64_t kMaxSnapshotBytes = 256 << 20;
 constexpr int64_t kProposalWaitMs = 10'000;
 constexpr int64_t kRefusedBackoffMs = 500;
 
@@ -104,6 +104,7 @@ void Partition::UpdateAssignment(const PartitionAssignment& a, const PartitionSe
   {
     std::lock_guard lock(mu_);
     if (stopped_ || a.leader_epoch != assignment_.leader_epoch) return;
+    const bool partition_changed = a.partition_epoch != assignment_.partition_epoch;
     assignment_ = a;
     settings_ = s;
     if (awaited_partition_epoch_ >= 0 && a.partition_epoch >= awaited_partition_epoch_) {
@@ -112,6 +113,8 @@ void Partition::UpdateAssignment(const PartitionAssignment& a, const PartitionSe
     }
     if (role_ == PartitionRole::kLeader) {
       leader_state_->Update(a.replicas, a.isr, now_ms);
+      // The committed ISR now says whether a pending expansion made it.
+      if (partition_changed) leader_state_->ClearPendingMembers();
       if (static_cast<int32_t>(a.isr.size()) < s.min_insync_replicas) {
         // Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND: written here, but it cannot commit now.
         FailWaitersLocked(KafkaError::kNotEnoughReplicasAfterAppend,
@@ -149,7 +152,11 @@ void Partition::Produce(std::span<uint8_t> records, int16_t acks, int64_t deadli
   if (outcome.error == KafkaError::kNone) {
     // Outside the lock: the callback may run inline when the offset is already durable.
     std::weak_ptr<Partition> self = weak_from_this();
-    log_->NotifyWhenDurable(outcome.last_offset, [self](absl::Status) {
+    log_->NotifyWhenDurable(outcome.last_offset, [self](absl::Status status) {
+      // Not durable (truncated away, log closed or failed): nothing to advance. This runs
+      // inline from TruncateTo, which Truncate calls with mu_ held — so never lock then.
+      // Waiters end at their deadline or when the partition changes role.
+      if (!status.ok()) return;
       auto p = self.lock();
       if (!p) return;
       Completions ready;
@@ -317,6 +324,7 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms,
           if (*isr == leader_state_->isr()) isr.reset();
         }
         if (isr) {
+          leader_state_->AddPendingMembers(*isr);
           proposal_outstanding_ = true;
           proposal_since_ms_ = now_ms;
           awaited_partition_epoch_ = -1;
@@ -341,6 +349,12 @@ void Partition::IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t 
   }
   proposal_outstanding_ = false;
   if (!accepted) next_proposal_ms_ = now_ms + kRefusedBackoffMs;
+  // Refused while the controller's partition epoch is still the one we know: the expansion
+  // did not happen. (No answer, or a newer epoch: wait for the metadata log to tell.)
+  if (!accepted && partition_epoch >= 0 && partition_epoch == assignment_.partition_epoch &&
+      leader_state_) {
+    leader_state_->ClearPendingMembers();
+  }
 }
 
 std::string Partition::SnapshotPath() const { return log_->dir() + "/producer-state.snapshot"; }
@@ -357,22 +371,18 @@ void Partition::SaveProducerStateLocked() {
   StoreBigEndian64(reinterpret_cast<uint8_t*>(data.data()),
                    static_cast<uint64_t>(log_->LogEndOffset().value()));
   data += producers_.Serialize();
-  const std::string tmp = SnapshotPath() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out.good()) return;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, SnapshotPath(), ec);
+  // Through the log's file system, written atomically and fsynced: a crash leaves the old
+  // snapshot or the new one, and a stale one only means a longer replay.
+  absl::Status s = storage::WriteFileAtomically(log_->filesystem(), SnapshotPath(), data);
+  if (!s.ok()) return;
   bytes_since_snapshot_ = 0;
 }
 
 void Partition::RebuildProducerStateLocked() {
   producers_.Clear();
   Offset from = log_->LogStartOffset();
-  std::ifstream in(SnapshotPath(), std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto file = storage::ReadSmallFile(log_->filesystem(), SnapshotPath(), kMaxSnapshotBytes);
+  const std::string data = file.ok() ? *std::move(file) : std::string();
   if (data.size() >= 8) {
     const Offset at(static_cast<int64_t>(LoadBigEndian64(reinterpret_cast<const uint8_t*>(data.data()))));
     auto parsed = ProducerStateManager::Parse(std::string_view(data).substr(8));

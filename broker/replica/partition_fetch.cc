@@ -157,6 +157,9 @@ absl::StatusOr<Offset> Partition::Truncate(const Divergence& divergence) {
   auto end = log_->TruncateTo(to);
   if (!end.ok()) return end.status();
   RebuildProducerStateLocked();
+  // A snapshot taken beyond the new end describes batches that are gone; once the log grows
+  // past its offset again it would pass for current. Replace it with the state as of now.
+  SaveProducerStateLocked();
   return *end;
 }
 
@@ -164,6 +167,7 @@ absl::Status Partition::ResetTo(Offset offset) {
   std::lock_guard lock(mu_);
   if (absl::Status s = log_->TruncateFullyAndStartAt(offset); !s.ok()) return s;
   producers_.Clear();
+  SaveProducerStateLocked();  // the old snapshot describes a log that is gone
   return absl::OkStatus();
 }
 

@@ -52,6 +52,7 @@ class AdminProxy final : public admin::v1::AdminService::Service {
     if (blocked_ && blocked_()) return last;
     for (NodeId controller : Order()) {
       grpc::ClientContext client;
+      client.set_wait_for_ready(true);  // a channel that failed once may otherwise fail fast
       client.set_deadline(std::min(context->deadline(), std::chrono::system_clock::now() +
                                                             std::chrono::seconds(30)));
       last = (Stub(controller)->*method)(&client, request, response);

@@ -195,6 +195,7 @@ grpc::Status BrokerServiceImpl::ProduceRecords(grpc::ServerContext*,
     pp->set_records(reinterpret_cast<const char*>(batch->data()), batch->size());
     v1::ProduceResponse presp;
     grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(kForwardTimeoutMs));
     grpc::Status s = stub->Produce(&ctx, preq, &presp);
@@ -258,6 +259,7 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
     lp->set_timestamp(offset);
     v1::ListOffsetsResponse lresp;
     grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     grpc::Status s = stub->ListOffsets(&ctx, lreq, &lresp);
     if (!s.ok()) return finish(KafkaError::kNetworkException, GrpcFailure(s));
@@ -281,6 +283,7 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
   fp->set_partition_max_bytes(4 << 20);
   v1::FetchResponse fresp;
   grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
   ctx.set_deadline(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(freq.max_wait_ms() + 10'000));
   grpc::Status s = stub->Fetch(&ctx, freq, &fresp);

@@ -130,6 +130,9 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
   }
   if (offsets.empty()) return false;
   auto context = std::make_shared<grpc::ClientContext>();
+  // Wait for a connection rather than fail fast: after the leader restarts, a channel that
+  // failed can otherwise keep failing fast for seconds.
+  context->set_wait_for_ready(true);
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(o.max_wait_ms + 5'000));
   {

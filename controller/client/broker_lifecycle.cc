@@ -73,6 +73,7 @@ v1::ControllerService::Stub* BrokerLifecycle::Stub(NodeId controller) {
   auto channel = grpc::CreateCustomChannel(options_.controllers.at(controller),
                                            grpc::InsecureChannelCredentials(),
                                            raft::RaftChannelArguments(1'000));
+  channels_[controller] = channel;
   return stubs_.emplace(controller, v1::ControllerService::NewStub(channel)).first->second.get();
 }
 
@@ -119,6 +120,7 @@ bool BrokerLifecycle::Register() {
   for (const auto& l : options_.listeners) *req.add_listeners() = l;
   req.set_rack(options_.rack);
   grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);  // see HeartbeatSession
   ctx.set_deadline(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(options_.request_timeout_ms));
   v1::RegisterBrokerResponse resp;
@@ -150,7 +152,19 @@ void BrokerLifecycle::HeartbeatSession() {
     if (stopping_) return;
     stream_context_ = ctx;
   }
-  auto stream = Stub(target_)->BrokerHeartbeat(ctx.get());
+  // A channel that failed once (the controller restarted) can keep failing fast for seconds
+  // after the controller is back; waiting for the connection first avoids that, and a
+  // controller that does not come up in time is skipped.
+  v1::ControllerService::Stub* stub = Stub(target_);
+  if (!channels_.at(target_)->WaitForConnected(
+          std::chrono::system_clock::now() +
+          std::chrono::milliseconds(options_.request_timeout_ms))) {
+    FollowHint({});
+    std::lock_guard lock(mu_);
+    stream_context_.reset();
+    return;
+  }
+  auto stream = stub->BrokerHeartbeat(ctx.get());
   while (true) {
     if (options_.blocked && options_.blocked()) break;  // as if the network dropped the stream
     v1::BrokerHeartbeatRequest req;

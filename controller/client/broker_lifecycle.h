@@ -69,6 +69,7 @@ class BrokerLifecycle {
   BrokerLifecycleOptions options_;
   std::function<uint64_t()> metadata_offset_;
   std::map<NodeId, std::unique_ptr<v1::ControllerService::Stub>> stubs_;  // Run thread only
+  std::map<NodeId, std::shared_ptr<grpc::Channel>> channels_;              // Run thread only
   NodeId target_ = kNoNode;                                                // Run thread only
   std::atomic<int64_t> epoch_{0};
   std::atomic<bool> fenced_{true};

@@ -41,6 +41,9 @@ absl::StatusOr<Resp> ControllerClient::Call(
       stub = Stub(target);
     }
     grpc::ClientContext ctx;
+    // Wait for a connection rather than fail fast: a channel that failed once (the controller
+    // restarted) can otherwise keep failing fast for seconds after the peer is back.
+    ctx.set_wait_for_ready(true);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     ctx.set_deadline(std::chrono::system_clock::now() +

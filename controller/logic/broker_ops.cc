@@ -120,6 +120,7 @@ v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbea
     AddFenceRecords(id, &batch);
   } else if (b->fenced && caught_up && !req.want_fence() && !b->in_controlled_shutdown) {
     AddRegistrationChange(id, b->epoch, &batch)->set_fence(v1::FENCE_CHANGE_UNFENCE);
+    AddReturnRecords(id, &batch);
   }
   if (batch.records_size() > 0) {
     if (absl::Status s = Commit(std::move(batch), [](bool) {}); !s.ok()) {

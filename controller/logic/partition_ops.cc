@@ -84,6 +84,18 @@ void QuorumController::AddLeaveRecords(NodeId leaving, v1::MetadataBatch* batch)
   }
 }
 
+void QuorumController::AddReturnRecords(NodeId returning, v1::MetadataBatch* batch) {
+  for (const auto& [name, t] : working_.topics()) {
+    for (size_t i = 0; i < t.partitions.size(); ++i) {
+      const PartitionState& p = t.partitions[i];
+      if (p.leader != kNoNode || !p.InIsr(returning)) continue;
+      // Every other ISR member is unavailable (else it would lead): the returning broker holds
+      // every committed record, so it leads — a clean election.
+      AddChange(t.id, static_cast<int32_t>(i), batch)->set_leader(returning.value());
+    }
+  }
+}
+
 bool QuorumController::LeadsMovablePartitions(NodeId broker) const {
   for (const auto& [name, t] : working_.topics()) {
     for (const PartitionState& p : t.partitions) {

@@ -86,19 +86,48 @@ TEST(Leadership, LastIsrMemberFenced_GoesOfflineThenReturns) {
   EXPECT_EQ(t.Partition("solo", 0).leader, kNoNode);  // offline
   EXPECT_EQ(t.Partition("solo", 0).isr, std::vector<NodeId>{NodeId(101)});  // kept
   EXPECT_GT(t.Partition("solo", 0).leader_epoch, before);
-  // The broker comes back and is elected by a preferred election.
+  // The broker comes back: unfencing it brings the partition back online with it as leader.
   t.Register(101, "", "second-life");
   t.Heartbeat(101);
-  admin::v1::ElectLeadersRequest elect;
-  elect.set_election_type(admin::v1::PREFERRED);
-  auto* tp = elect.add_partitions();
-  tp->set_topic("solo");
-  tp->set_partition(0);
-  std::optional<admin::v1::ElectLeadersResponse> resp;
-  t.controller.ElectLeaders(elect, [&](auto r) { resp = r; });
-  t.CommitAll();
-  EXPECT_EQ(resp->results(0).error().code(), 0) << resp->results(0).error().message();
   EXPECT_EQ(t.Partition("solo", 0).leader, NodeId(101));
+  EXPECT_GT(t.Partition("solo", 0).leader_epoch, before);
+}
+
+TEST(Leadership, LastIsrMemberThatIsNotPreferred_LeadsAgainWhenUnfenced) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  admin::v1::CreateTopicsRequest req;
+  auto* topic = req.add_topics();
+  topic->set_name("p");
+  auto* a = topic->add_assignments();
+  for (int r : {101, 102, 103}) a->add_replicas(r);
+  t.controller.CreateTopics(req, [](auto) {});
+  t.CommitAll();
+  // The ISR shrinks to 103 (not the preferred replica), which then dies: offline.
+  ASSERT_EQ(Alter(t, 101, "p", 0, {101, 103}).partitions(0).error().code(), 0);
+  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
+  t.Advance(400);
+  t.Heartbeat(102);
+  t.Heartbeat(103);
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  ASSERT_EQ(t.Partition("p", 0).leader, NodeId(103));
+  ASSERT_EQ(t.Partition("p", 0).isr, std::vector<NodeId>{NodeId(103)});
+  t.controller.HeartbeatStreamClosed(NodeId(103), t.epochs[103], t.now_ms);
+  t.Advance(400);
+  t.Heartbeat(102);
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
+  ASSERT_EQ(t.Partition("p", 0).leader, kNoNode);
+  // 101 (preferred, out of sync) comes back: the partition stays offline, nothing is lost.
+  t.Register(101, "", "second-life");
+  t.Heartbeat(101);
+  EXPECT_EQ(t.Partition("p", 0).leader, kNoNode);
+  // 103, the last in-sync replica, comes back: it leads at once, no operator needed.
+  t.Register(103, "", "second-life");
+  t.Heartbeat(103);
+  EXPECT_EQ(t.Partition("p", 0).leader, NodeId(103));
+  EXPECT_EQ(t.Partition("p", 0).isr, std::vector<NodeId>{NodeId(103)});
 }
 
 TEST(Leadership, UncleanElection_OnlyWhenTopicAllows) {

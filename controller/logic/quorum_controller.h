@@ -132,6 +132,9 @@ class QuorumController {
   // Records that move leadership and ISR membership away from `leaving` (fenced or shutting
   // down); `keep_last_isr` keeps it as the sole ISR member of partitions that have no other.
   void AddLeaveRecords(NodeId leaving, v1::MetadataBatch* batch);
+  // Records that bring back online the partitions `returning` (being unfenced) can lead: those
+  // with no leader whose ISR holds it — the last ISR member kept by AddLeaveRecords.
+  void AddReturnRecords(NodeId returning, v1::MetadataBatch* batch);
   NodeId ChooseLeader(const PartitionState& p, NodeId excluded) const;
   bool Eligible(NodeId node) const;
   void AddCompleteReassignment(const TopicImage& t, int32_t index, const std::vector<NodeId>& isr,

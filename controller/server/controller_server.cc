@@ -9,6 +9,7 @@
 #include "controller/server/admin_service.h"
 #include "controller/server/controller_probe.h"
 #include "controller/server/controller_service.h"
+#include "controller/server/metadata_events.h"
 #include "raft/storage/rocksdb_storage.h"
 #include "raft/transport/grpc_transport.h"
 
@@ -79,8 +80,16 @@ ControllerConfig QuorumConfig(const ControllerServerOptions& o) {
 
 // Connects the parts' callbacks; everything here runs on the Raft loop thread.
 void Wire(ControllerServer::Parts& p) {
-  p.machine.SetApplyListener(
-      [&p](const v1::MetadataBatch&, uint64_t offset) { p.controller->OnCommitted(offset); });
+  p.machine.SetApplyListener([&p](const v1::MetadataBatch& batch, uint64_t offset) {
+    // What changed, for operators: the active controller at info, standbys at debug.
+    const auto level = p.controller->active() ? spdlog::level::info : spdlog::level::debug;
+    if (Log().should_log(level)) {
+      for (const std::string& line : DescribeMetadataBatch(batch, p.machine.image())) {
+        Log().log(level, "[metadata offset={}] {}", offset, line);
+      }
+    }
+    p.controller->OnCommitted(offset);
+  });
   p.machine.SetRestoreListener([&p](uint64_t offset) { p.controller->OnCommitted(offset); });
   p.driver->SetLeadershipListener([&p](const raft::NodeStatus& status, bool ready) {
     if (ready) {

@@ -83,6 +83,7 @@ std::string StrandCluster::log_path(int node) const {
 }
 
 void StrandCluster::Start(int node) {
+  paused_[node] = false;
   std::vector<std::string> args{
       IsController(node) ? "--roles=controller" : "--roles=broker",
       fmt::format("--node-id={}", node),
@@ -90,9 +91,8 @@ void StrandCluster::Start(int node) {
       "--listen=" + addresses_.at(node),
       "--data-dir=" + data_dir(node),
       "--cluster-id=it",
-      "--tick-ms=20",
-      "--log-level=debug",
   };
+  args.insert(args.end(), options_.common_args.begin(), options_.common_args.end());
   const auto& extra = IsController(node) ? options_.controller_args : options_.broker_args;
   args.insert(args.end(), extra.begin(), extra.end());
   if (!IsController(node) && options_.racks) args.push_back(fmt::format("--rack=rack-{}", node - 100));
@@ -106,9 +106,15 @@ void StrandCluster::Kill(int node) {
 
 void StrandCluster::Stop(int node, std::chrono::milliseconds grace) { nodes_.at(node)->Stop(grace); }
 
-void StrandCluster::Pause(int node) { nodes_.at(node)->Signal(SIGSTOP); }
+void StrandCluster::Pause(int node) {
+  nodes_.at(node)->Signal(SIGSTOP);
+  paused_[node] = true;
+}
 
-void StrandCluster::Resume(int node) { nodes_.at(node)->Signal(SIGCONT); }
+void StrandCluster::Resume(int node) {
+  nodes_.at(node)->Signal(SIGCONT);
+  paused_[node] = false;
+}
 
 bool StrandCluster::running(int node) { return nodes_.at(node) && nodes_.at(node)->Running(); }
 
@@ -119,10 +125,11 @@ bool StrandCluster::WaitForBrokers(std::chrono::milliseconds timeout) {
     auto health = grpc::health::v1::Health::NewStub(channels_.at(id));
     while (true) {
       grpc::ClientContext ctx;
+      ctx.set_wait_for_ready(true);
       ctx.set_deadline(In(1s));
       grpc::health::v1::HealthCheckResponse r;
-      if (health->Check(&ctx, {}, &r).ok() &&
-          r.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      grpc::Status st = health->Check(&ctx, {}, &r);
+      if (st.ok() && r.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
         break;
       }
       if (Clock::now() > deadline) return false;
@@ -152,6 +159,7 @@ std::string StrandCluster::CreateTopic(const std::string& name, int partitions, 
   for (const auto& [k, v] : configs) (*t->mutable_configs())[k] = v;
   for (int attempt = 0; attempt < 50; ++attempt) {
     grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(In(5s));
     admin::v1::CreateTopicsResponse resp;
     grpc::Status s = admin().CreateTopics(&ctx, req, &resp);
@@ -169,6 +177,7 @@ std::string StrandCluster::DeleteTopic(const std::string& name) {
   admin::v1::DeleteTopicsRequest req;
   req.add_names(name);
   grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
   ctx.set_deadline(In(5s));
   admin::v1::DeleteTopicsResponse resp;
   grpc::Status s = admin().DeleteTopics(&ctx, req, &resp);
@@ -181,10 +190,11 @@ std::optional<PartitionView> StrandCluster::Partition(const std::string& topic,
   std::optional<PartitionView> best;
   uint64_t best_offset = 0;
   for (int id : broker_ids()) {
-    if (!running(id)) continue;
+    if (!running(id) || paused_[id]) continue;
     bv1::MetadataRequest req;
     req.add_topics(topic);
     grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(In(1s));
     bv1::MetadataResponse resp;
     if (!broker(id).Metadata(&ctx, req, &resp).ok()) continue;
@@ -240,11 +250,16 @@ absl::StatusOr<std::vector<StoredRecord>> StrandCluster::ReadAll(const std::stri
     p->set_current_leader_epoch(-1);
     p->set_partition_max_bytes(4 << 20);
     grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
     ctx.set_deadline(In(10s));
     bv1::FetchResponse resp;
     grpc::Status s = broker(node).Fetch(&ctx, req, &resp);
     if (!s.ok()) return absl::UnavailableError(s.error_message());
     const auto& r = resp.topics(0).partitions(0);
+    if (r.error().name() == "OFFSET_OUT_OF_RANGE" && out.empty() && offset < r.log_start_offset()) {
+      offset = r.log_start_offset();  // retention removed the head of the log: read what is left
+      continue;
+    }
     if (r.error().code() != 0) {
       return absl::FailedPreconditionError(fmt::format("{}: {}", r.error().name(), r.error().message()));
     }
@@ -285,6 +300,7 @@ TestProducer::TestProducer(StrandCluster& cluster, std::string topic, int32_t pa
     for (int id : cluster_.broker_ids()) {
       if (!cluster_.running(id)) continue;
       grpc::ClientContext ctx;
+      ctx.set_wait_for_ready(true);
       ctx.set_deadline(In(5s));
       bv1::InitProducerIdResponse resp;
       if (cluster_.broker(id).InitProducerId(&ctx, {}, &resp).ok() && resp.error().code() == 0) {
@@ -326,6 +342,7 @@ SendResult TestProducer::Attempt(int node, const std::string& batch,
   p->set_partition(partition_);
   p->set_records(batch);
   grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
   ctx.set_deadline(In(timeout + 1s));
   bv1::ProduceResponse resp;
   grpc::Status s = cluster_.broker(node).Produce(&ctx, req, &resp);
@@ -352,16 +369,20 @@ SendResult TestProducer::Send(const std::vector<std::string>& values,
   SendResult last;
   int attempts = 0;
   while (Clock::now() < end) {
-    auto view = cluster_.Partition(topic_, partition_);
-    if (!view || view->leader < 0 || !cluster_.running(view->leader)) {
-      last.error = "LEADER_NOT_AVAILABLE";
-      std::this_thread::sleep_for(20ms);
-      continue;
+    if (leader_ < 0 || !cluster_.running(leader_)) {  // like a client: metadata only when needed
+      auto view = cluster_.Partition(topic_, partition_);
+      if (!view || view->leader < 0 || !cluster_.running(view->leader)) {
+        last.error = "LEADER_NOT_AVAILABLE";
+        std::this_thread::sleep_for(20ms);
+        continue;
+      }
+      leader_ = view->leader;
     }
     ++attempts;
-    last = Attempt(view->leader, batch, request_timeout);
+    last = Attempt(leader_, batch, request_timeout);
     last.attempts = attempts;
     if (last.acked || !Retriable(last.error)) return last;
+    leader_ = -1;
     std::this_thread::sleep_for(20ms);  // retry.backoff.ms
   }
   last.attempts = attempts;

@@ -28,6 +28,9 @@ struct ClusterOptions {
   std::vector<std::string> controller_args;  // extra flags for every controller
   std::vector<std::string> broker_args;      // extra flags for every broker
   bool racks = false;                        // broker n gets --rack=rack-<n>
+  // Flags every node gets: a fast Raft tick makes tests quicker, debug logs make failures
+  // readable. A benchmark of the server's defaults clears this.
+  std::vector<std::string> common_args = {"--tick-ms=20", "--log-level=debug"};
 };
 
 struct PartitionView {
@@ -94,6 +97,7 @@ class StrandCluster {
   std::string quorum_;
   std::map<int, std::string> addresses_;
   std::map<int, std::unique_ptr<ChildProcess>> nodes_;
+  std::map<int, bool> paused_;  // SIGSTOPped: metadata lookups skip them rather than time out
   std::map<int, std::shared_ptr<grpc::Channel>> channels_;
   std::map<int, std::unique_ptr<broker::v1::BrokerService::Stub>> brokers_;
   std::map<int, std::unique_ptr<admin::v1::AdminService::Stub>> admins_;
@@ -131,6 +135,7 @@ class TestProducer {
   const std::string topic_;
   const int32_t partition_;
   const int acks_;
+  int leader_ = -1;  // cached until a send fails
   int64_t producer_id_ = -1;
   int16_t producer_epoch_ = -1;
   int32_t next_sequence_ = 0;
