@@ -17,7 +17,9 @@ namespace strand::testing {
 class ChildProcess {
  public:
   // Starts `binary` (a name in the directory of the running test binary, i.e. build/bin) with
-  // `args`; stdout and stderr go to `log_path`.
+  // `args`; stdout and stderr go to `log_path`. The child gets PR_SET_PDEATHSIG(SIGKILL), which
+  // fires when the *thread* that forked it exits, not only the process: start children from a
+  // thread that outlives them (a helper thread that restarts a server must not end before it).
   ChildProcess(const std::string& binary, const std::vector<std::string>& args,
                const std::string& log_path);
   ~ChildProcess();
