@@ -62,8 +62,8 @@ struct BrokerServer::Parts {
   std::unique_ptr<controller::BrokerLifecycle> lifecycle;
   std::unique_ptr<FetchPurgatory> purgatory;
   std::unique_ptr<ProducerIdSource> producer_ids;
+  std::unique_ptr<BrokerProbe> probe;  // before replicas: their fetchers report to it
   std::unique_ptr<ReplicaManager> replicas;
-  std::unique_ptr<BrokerProbe> probe;
   std::unique_ptr<BrokerServiceImpl> service;
   std::unique_ptr<AdminProxy> admin;
   std::unique_ptr<FaultService> faults;
@@ -156,12 +156,15 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   controller::BrokerLifecycle* lifecycle = p->lifecycle.get();
   auto broker_epoch = [lifecycle] { return lifecycle->epoch(); };
 
+  p->probe = std::make_unique<BrokerProbe>(o.registry);
   p->purgatory = std::make_unique<FetchPurgatory>();
   p->producer_ids = std::make_unique<ProducerIdSource>(o.node_id, *p->controllers, broker_epoch);
   ReplicaManagerOptions r;
   r.self = o.node_id;
   r.fetcher = o.settings.fetcher;
   r.fetcher.self = o.node_id;
+  BrokerProbe* probe = p->probe.get();
+  r.fetcher.on_appended = [probe](int64_t bytes) { probe->ReplicationBytesIn(bytes); };
   r.static_configs = o.settings.cluster;
   p->replicas = std::make_unique<ReplicaManager>(
       r, *p->logs, *p->metadata, *p->controllers, *p->purgatory, broker_epoch,
@@ -170,7 +173,6 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   p->metadata->SetListener(
       [replicas](const MetadataChange& change, uint64_t) { replicas->OnMetadataChange(change); });
 
-  p->probe = std::make_unique<BrokerProbe>(o.registry);
   BrokerServiceOptions s;
   s.self = o.node_id;
   s.cluster_id = o.cluster_id;
