@@ -223,6 +223,11 @@ class Log : public std::enable_shared_from_this<Log> {
   absl::Status Close();
   const RecoveryReport& recovery_report() const { return report_; }
   bool failed() const;
+  // Takes the log offline as if a write had failed beyond repair (Kafka's offline log dir):
+  // every later append and flush fails with kLogFailed, durability waiters get the error. For
+  // owners whose policy is stricter than the log's own (which cuts back a failed append and
+  // carries on), e.g. a broker that treats any I/O error as a dying disk.
+  void TakeOffline(const absl::Status& cause) { Fail(cause); }
   const std::string& dir() const { return dir_; }
   // The file system the log lives on (files kept beside it, e.g. producer-state snapshots).
   Filesystem& filesystem() const { return fs_; }

@@ -23,6 +23,12 @@ constexpr int64_t kRefusedBackoffMs = 500;
 
 KafkaError StorageError(const absl::Status& status) { return storage::ToKafkaError(status); }
 
+void Partition::TakeOfflineOnIoError(const absl::Status& status) {
+  // An I/O error (not a full disk, which passes) means a dying disk: stop using the log, as
+  // Kafka takes a log directory offline. The broker then asks to be fenced (broker_server.cc).
+  if (storage::StorageErrcOf(status) == storage::Errc::kIoError) log_->TakeOffline(status);
+}
+
 Partition::Partition(storage::TopicPartition tp, std::shared_ptr<storage::Log> log, NodeId self,
                      ProgressListener listener)
     : tp_(std::move(tp)), log_(std::move(log)), self_(self), listener_(std::move(listener)) {
@@ -225,7 +231,10 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
   }
   if (out.base_offset == Offset(-1)) {
     auto info = log_->AppendAsLeader(records, assignment_.leader_epoch);
-    if (!info.ok()) return fail(StorageError(info.status()), std::string(info.status().message()));
+    if (!info.ok()) {
+      TakeOfflineOnIoError(info.status());
+      return fail(StorageError(info.status()), std::string(info.status().message()));
+    }
     out.base_offset = info->base_offset;
     out.last_offset = info->last_offset;
     out.log_append_time_ms = info->log_append_time_ms;

@@ -163,6 +163,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   void UpdateProducerStateLocked(std::span<const uint8_t> records);
   void Finish(Completions ready);
   void NotifyProgress();
+  void TakeOfflineOnIoError(const absl::Status& status);
   std::string SnapshotPath() const;
 
   const storage::TopicPartition tp_;

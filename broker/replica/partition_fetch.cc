@@ -130,7 +130,10 @@ absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_
     }
     if (!records.empty()) {
       info = log_->AppendAsFollower(records);
-      if (!info.ok()) return info.status();
+      if (!info.ok()) {
+        TakeOfflineOnIoError(info.status());
+        return info.status();
+      }
       UpdateProducerStateLocked(records);
       bytes_since_snapshot_ += static_cast<int64_t>(records.size());
     } else {

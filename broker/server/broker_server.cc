@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "controller/client/controller_client.h"
 #include "proto/broker/v1/fault.grpc.pb.h"
 #include "raft/transport/grpc_transport.h"
+#include "storage/fault_injecting_filesystem.h"
 #include "storage/log_manager.h"
 
 namespace strand::broker {
@@ -31,17 +33,35 @@ spdlog::logger& Log() {
 
 class FaultService final : public v1::FaultInjectionService::Service {
  public:
-  explicit FaultService(std::atomic<bool>& isolated) : isolated_(isolated) {}
+  FaultService(std::atomic<bool>& isolated, storage::FaultInjectingFilesystem* disk)
+      : isolated_(isolated), disk_(disk) {}
   grpc::Status SetFaults(grpc::ServerContext*, const v1::SetFaultsRequest* req,
                          v1::SetFaultsResponse* resp) override {
     isolated_ = req->isolate_from_controllers();
-    Log().warn("fault injection: isolate_from_controllers={}", req->isolate_from_controllers());
+    {
+      std::lock_guard lock(mu_);
+      if (req->fail_log_writes() != failing_writes_) {
+        if (req->fail_log_writes()) {
+          disk_->FailWritesWithIoError();
+          disk_->FailSyncs();
+        } else {
+          disk_->ClearFaults();
+        }
+        failing_writes_ = req->fail_log_writes();
+      }
+      resp->set_fail_log_writes(failing_writes_);
+    }
+    Log().warn("fault injection: isolate_from_controllers={} fail_log_writes={}",
+               req->isolate_from_controllers(), req->fail_log_writes());
     resp->set_isolate_from_controllers(isolated_.load());
     return grpc::Status::OK;
   }
 
  private:
   std::atomic<bool>& isolated_;
+  storage::FaultInjectingFilesystem* const disk_;
+  std::mutex mu_;
+  bool failing_writes_ = false;
 };
 
 std::pair<std::string, int32_t> SplitHostPort(const std::string& address) {
@@ -56,14 +76,15 @@ struct BrokerServer::Parts {
   BrokerServerOptions options;
   std::atomic<bool> isolated{false};
   std::atomic<bool> caught_up{false};
+  std::unique_ptr<storage::FaultInjectingFilesystem> disk;  // --enable-fault-injection only
   std::unique_ptr<storage::LogManager> logs;
   std::unique_ptr<MetadataFollower> metadata;
   std::unique_ptr<controller::ControllerClient> controllers;
   std::unique_ptr<controller::BrokerLifecycle> lifecycle;
   std::unique_ptr<FetchPurgatory> purgatory;
   std::unique_ptr<ProducerIdSource> producer_ids;
+  std::unique_ptr<BrokerProbe> probe;  // before replicas: their fetchers report to it
   std::unique_ptr<ReplicaManager> replicas;
-  std::unique_ptr<BrokerProbe> probe;
   std::unique_ptr<BrokerServiceImpl> service;
   std::unique_ptr<AdminProxy> admin;
   std::unique_ptr<FaultService> faults;
@@ -88,8 +109,18 @@ struct BrokerServer::Parts {
         SetServing(*server, unfenced);
         serving = unfenced;
       }
-      probe->Update(replicas->Counts(), replicas->isr_shrinks(), replicas->isr_expands(),
-                    metadata->offset(), !unfenced, purgatory->waiting());
+      const auto counts = replicas->Counts();
+      if (counts.offline_logs > 0 && !lifecycle->fence_requested()) {
+        // As Kafka does when its only log directory fails: stop leading anything. The other
+        // replicas take over; an operator fixes the disk and restarts this broker.
+        Log().error("[broker {}] {} partition log(s) failed (I/O error or full disk); asking the "
+                    "controller to fence this broker so other replicas take over its "
+                    "leaderships. Fix the disk, then restart the broker.",
+                    options.node_id, counts.offline_logs);
+        lifecycle->RequestFence();
+      }
+      probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
+                    !unfenced, purgatory->waiting());
       lock.lock();
       cv.wait_for(lock, std::chrono::milliseconds(unfenced ? 1000 : 50),
                   [&] { return stopping; });
@@ -115,6 +146,10 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   log_config.data_dir = o.data_dir + "/logs";
   storage::LogManagerOptions log_options;
   log_options.registry = o.registry;
+  if (o.enable_fault_injection) {
+    p->disk = std::make_unique<storage::FaultInjectingFilesystem>(storage::PosixFilesystem());
+    log_options.fs = p->disk.get();
+  }
   auto logs = storage::LogManager::Open(log_config, storage::LogConfig{}, log_options);
   if (!logs.ok()) return logs.status();
   p->logs = *std::move(logs);
@@ -156,12 +191,15 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   controller::BrokerLifecycle* lifecycle = p->lifecycle.get();
   auto broker_epoch = [lifecycle] { return lifecycle->epoch(); };
 
+  p->probe = std::make_unique<BrokerProbe>(o.registry);
   p->purgatory = std::make_unique<FetchPurgatory>();
   p->producer_ids = std::make_unique<ProducerIdSource>(o.node_id, *p->controllers, broker_epoch);
   ReplicaManagerOptions r;
   r.self = o.node_id;
   r.fetcher = o.settings.fetcher;
   r.fetcher.self = o.node_id;
+  BrokerProbe* probe = p->probe.get();
+  r.fetcher.on_appended = [probe](int64_t bytes) { probe->ReplicationBytesIn(bytes); };
   r.static_configs = o.settings.cluster;
   p->replicas = std::make_unique<ReplicaManager>(
       r, *p->logs, *p->metadata, *p->controllers, *p->purgatory, broker_epoch,
@@ -170,7 +208,6 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   p->metadata->SetListener(
       [replicas](const MetadataChange& change, uint64_t) { replicas->OnMetadataChange(change); });
 
-  p->probe = std::make_unique<BrokerProbe>(o.registry);
   BrokerServiceOptions s;
   s.self = o.node_id;
   s.cluster_id = o.cluster_id;
@@ -188,7 +225,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   builder.RegisterService(p->service.get());
   builder.RegisterService(p->admin.get());
   if (o.enable_fault_injection) {
-    p->faults = std::make_unique<FaultService>(p->isolated);
+    p->faults = std::make_unique<FaultService>(p->isolated, p->disk.get());
     builder.RegisterService(p->faults.get());
     Log().warn("[broker {}] fault injection is enabled (tests only)", o.node_id);
   }

@@ -199,7 +199,12 @@ void ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartiti
                info.status().ToString());
     return;
   }
-  if (!records.empty()) appended->push_back(shared);
+  if (!records.empty()) {
+    appended->push_back(shared);
+    if (manager_.options_.on_appended) {
+      manager_.options_.on_appended(static_cast<int64_t>(records.size()));
+    }
+  }
 }
 
 ReplicaFetcherManager::ReplicaFetcherManager(FetcherOptions options, AddressOf address_of,

@@ -172,6 +172,7 @@ void BrokerLifecycle::HeartbeatSession() {
     req.set_broker_epoch(epoch_.load());
     req.set_metadata_offset(metadata_offset_());
     req.set_want_shut_down(want_shut_down_.load());
+    req.set_want_fence(want_fence_.load());
     v1::BrokerHeartbeatResponse resp;
     if (!stream->Write(req) || !stream->Read(&resp)) {
       FollowHint({});  // the controller went away: find the active one again

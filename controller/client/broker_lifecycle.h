@@ -54,6 +54,11 @@ class BrokerLifecycle {
   bool registered() const { return epoch_.load() > 0; }
   int64_t epoch() const { return epoch_.load(); }
   bool fenced() const { return fenced_.load(); }
+  // This broker cannot serve (a log failed: I/O error, full disk): heartbeats ask the controller
+  // to fence it, which moves its leaderships and ISR seats to other brokers. Lasts until the
+  // process restarts.
+  void RequestFence() { want_fence_ = true; }
+  bool fence_requested() const { return want_fence_.load(); }
   const std::string& incarnation_id() const { return options_.incarnation_id; }
   // Waits until the broker is registered and unfenced.
   bool WaitUnfenced(std::chrono::milliseconds timeout);
@@ -74,6 +79,7 @@ class BrokerLifecycle {
   std::atomic<int64_t> epoch_{0};
   std::atomic<bool> fenced_{true};
   std::atomic<bool> want_shut_down_{false};
+  std::atomic<bool> want_fence_{false};
   std::atomic<bool> may_shut_down_{false};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -16,6 +16,7 @@
 #include "raft/core/raw_node.h"
 #include "raft/storage/memory_storage.h"
 #include "tests/sim/sim_network.h"
+#include "tests/sim/sim_violation.h"
 
 namespace strand::controller::sim {
 namespace {
@@ -33,15 +34,7 @@ constexpr int64_t kTickUs = 20'000;              // Raft tick: election timeout 
 constexpr int64_t kHeartbeatUs = 500'000;        // broker heartbeat interval
 constexpr int64_t kLivenessDeadlineUs = 30'000'000;
 
-struct Stop {
-  std::string checker;
-  std::string detail;
-};
-
-void ThrowOnCheckFailure(const char* file, int line, const char* condition,
-                         const std::string& message) {
-  throw Stop{"core-invariant", fmt::format("{}:{}: CHECK({}) {}", file, line, condition, message)};
-}
+using strand::sim::SimViolation;
 
 struct Event {
   enum class Kind { kTick, kDeliver, kRestart, kChaos, kAdmin, kBrokerHeartbeat, kBrokerAlter,
@@ -52,12 +45,6 @@ struct Event {
   int target;  // controller or broker id
   Message message;
   uint64_t incarnation = 0;
-};
-
-struct Later {
-  bool operator()(const Event& a, const Event& b) const {
-    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
-  }
 };
 
 // A controller: the Raft core plus the metadata image and the QuorumController on top of it.
@@ -116,7 +103,7 @@ class ControllerWorld {
   void RunUntil(const std::function<bool()>& done, int64_t deadline, const std::string& what);
   int64_t NowMs() const { return now_ / 1000; }
   [[noreturn]] void Fail(std::string checker, std::string detail) {
-    throw Stop{std::move(checker), std::move(detail)};
+    throw SimViolation{std::move(checker), std::move(detail)};
   }
   void Trace(const std::string& line) {
     if (options_.verbose) std::fprintf(stderr, "[t=%ld] %s\n", now_, line.c_str());
@@ -128,7 +115,7 @@ class ControllerWorld {
   SimNetwork network_;
   std::vector<std::unique_ptr<Controller>> controllers_;
   std::vector<Broker> brokers_;
-  std::priority_queue<Event, std::vector<Event>, Later> events_;
+  std::priority_queue<Event, std::vector<Event>, strand::sim::EarliestFirst> events_;
   int64_t now_ = 0;
   uint64_t seq_ = 0;
   bool chaos_ = true;
@@ -665,7 +652,7 @@ void ControllerWorld::Liveness() {
 }
 
 ControllerSimResult ControllerWorld::Run() {
-  SetCheckFailureHandler(&ThrowOnCheckFailure);
+  SetCheckFailureHandler(&strand::sim::ThrowViolationOnCheckFailure);
   try {
     for (auto& c : controllers_) Boot(*c);
     for (auto& b : brokers_) {
@@ -680,7 +667,7 @@ ControllerSimResult ControllerWorld::Run() {
       RunEvent(e);
     }
     Liveness();
-  } catch (const Stop& stop) {
+  } catch (const SimViolation& stop) {
     result_.ok = false;
     result_.checker = stop.checker;
     result_.detail = stop.detail;

@@ -24,6 +24,7 @@
 #include "storage/record/record_batch_builder.h"
 #include "storage/record/record_batch_reader.h"
 #include "tests/sim/sim_filesystem.h"
+#include "tests/sim/sim_violation.h"
 
 namespace strand::broker::sim {
 namespace {
@@ -50,15 +51,7 @@ constexpr int64_t kProduceTimeoutMs = 1'500;  // the broker's deadline for acks=
 constexpr int64_t kClientTimeoutMs = 2'500;   // request.timeout.ms
 constexpr int64_t kSettleLimitMs = 60'000;
 
-struct Stop {
-  std::string checker;
-  std::string detail;
-};
-
-void ThrowOnCheckFailure(const char* file, int line, const char* condition,
-                         const std::string& message) {
-  throw Stop{"core-invariant", fmt::format("{}:{}: CHECK({}) {}", file, line, condition, message)};
-}
+using strand::sim::SimViolation;
 
 // One batch as stored: what replicas must agree on.
 struct BatchId {
@@ -109,12 +102,6 @@ struct Event {
   int64_t time;
   uint64_t seq;
   std::function<void()> run;
-};
-
-struct Later {
-  bool operator()(const Event& a, const Event& b) const {
-    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
-  }
 };
 
 class World {
@@ -196,7 +183,7 @@ class World {
   void HealEverything();
 
   // ---- checks ----
-  void Fail(const std::string& checker, const std::string& detail) { throw Stop{checker, detail}; }
+  void Fail(const std::string& checker, const std::string& detail) { throw SimViolation{checker, detail}; }
   void CheckAll();
   void CheckReplica(Broker& b);
   std::map<int64_t, std::string> ReadValues(Broker& b);  // offset -> value, the whole log
@@ -216,7 +203,7 @@ class World {
   std::vector<std::pair<uint64_t, cv1::MetadataBatch>> committed_batches_;
   std::map<int, std::unique_ptr<Broker>> brokers_;
   std::set<std::pair<int, int>> cut_;
-  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::priority_queue<Event, std::vector<Event>, strand::sim::EarliestFirst> queue_;
   uint64_t next_seq_ = 0;
   int64_t now_ = 0;
   uint64_t step_ = 0;
@@ -1018,7 +1005,7 @@ void World::FinalChecks() {
 }
 
 ReplicationSimResult World::Run() {
-  SetCheckFailureHandler(&ThrowOnCheckFailure);
+  SetCheckFailureHandler(&strand::sim::ThrowViolationOnCheckFailure);
   try {
     controller_.BecomeActive(committed_, 1, now_);
     CommitAll();
@@ -1064,7 +1051,7 @@ ReplicationSimResult World::Run() {
     while (now_ - stopped < kSettleLimitMs && !Converged()) Step();
     if (!Converged()) Fail("liveness", "replicas did not converge after healing");
     FinalChecks();
-  } catch (const Stop& stop) {
+  } catch (const SimViolation& stop) {
     result_.ok = false;
     result_.checker = stop.checker;
     result_.detail = stop.detail;
