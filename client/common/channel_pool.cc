@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/grpc_callback_pin.h"
+
 namespace strand::client {
 namespace {
 
@@ -32,6 +34,7 @@ std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& address) {
                                                  options_.reconnect_backoff_max_ms)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(options_.reconnect_backoff_max_ms));
+  PinGrpcCallbackQueue();
   auto channel = grpc::CreateCustomChannel(address, credentials_, args);
   channels_.emplace(address, channel);
   return channel;

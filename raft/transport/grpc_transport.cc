@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 
+#include "common/grpc_callback_pin.h"
 #include "common/logging.h"
 #include "proto/raft/v1/raft.grpc.pb.h"
 #include "raft/transport/message_codec.h"
@@ -271,7 +272,9 @@ GrpcTransport::GrpcTransport(GrpcTransportOptions options, MessageSink on_messag
       on_unreachable_(std::move(on_unreachable)),
       service_(std::make_unique<Service>(*this)),
       addresses_(options_.peers),
-      self_address_(options_.self_address) {}
+      self_address_(options_.self_address) {
+  PinGrpcCallbackQueue();
+}
 
 void GrpcTransport::SetSelfAddress(std::string address) {
   std::lock_guard lock(address_mu_);
