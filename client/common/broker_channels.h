@@ -37,4 +37,17 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CredentialsFromFiles(
     bool tls, const std::string& ca_location, const std::string& certificate_location,
     const std::string& key_location);
 
+// The credentials a producer or consumer is created with: those injected by the application,
+// else the ones its security.* settings describe. Also insists on bootstrap.servers.
+template <typename Config>
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientCredentials(
+    const Config& config, std::shared_ptr<grpc::ChannelCredentials> injected) {
+  if (config.bootstrap_servers.empty()) {
+    return absl::InvalidArgumentError("bootstrap.servers is required");
+  }
+  if (injected) return injected;
+  return CredentialsFromFiles(config.tls, config.ssl_ca_location, config.ssl_certificate_location,
+                              config.ssl_key_location);
+}
+
 }  // namespace strand::client

@@ -98,4 +98,22 @@ int32_t ClusterMetadata::leader(std::string_view topic_name, int32_t partition_n
   return p == nullptr ? -1 : p->leader;
 }
 
+bool NeedsMetadataRefresh(KafkaError error) {
+  switch (error) {
+    case KafkaError::kNotLeaderOrFollower:
+    case KafkaError::kUnknownTopicOrPartition:
+    case KafkaError::kLeaderNotAvailable:
+    case KafkaError::kFencedLeaderEpoch:
+    case KafkaError::kUnknownLeaderEpoch:
+    case KafkaError::kReplicaNotAvailable:
+    case KafkaError::kKafkaStorageError:
+    case KafkaError::kOffsetNotAvailable:
+    case KafkaError::kNetworkException:
+    case KafkaError::kBrokerNotAvailable:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace strand::client

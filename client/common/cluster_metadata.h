@@ -74,4 +74,8 @@ class ClusterMetadata {
   absl::flat_hash_map<std::string, TopicMetadata> topics_;
 };
 
+// Errors after which the client's view of a partition (its leader, replica or epoch) is wrong:
+// the producer and the consumer refresh metadata before trying again.
+bool NeedsMetadataRefresh(KafkaError error);
+
 }  // namespace strand::client

@@ -423,17 +423,9 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::CreateFromConfig(
     const ConsumerConfig& config, std::shared_ptr<grpc::ChannelCredentials> credentials) {
-  if (config.bootstrap_servers.empty()) {
-    return absl::InvalidArgumentError("bootstrap.servers is required");
-  }
-  if (!credentials) {
-    auto from_files =
-        CredentialsFromFiles(config.tls, config.ssl_ca_location, config.ssl_certificate_location,
-                             config.ssl_key_location);
-    if (!from_files.ok()) return from_files.status();
-    credentials = *from_files;
-  }
-  return std::unique_ptr<Consumer>(new ConsumerImpl(config, std::move(credentials)));
+  auto resolved = ClientCredentials(config, std::move(credentials));
+  if (!resolved.ok()) return resolved.status();
+  return std::unique_ptr<Consumer>(new ConsumerImpl(config, *std::move(resolved)));
 }
 
 }  // namespace strand::client

@@ -5,31 +5,11 @@
 #include <algorithm>
 #include <map>
 
+#include "client/common/cluster_metadata.h"
 #include "client/consumer/fetch_decoder.h"
 #include "client/logger.h"
 
 namespace strand::client {
-namespace {
-
-// Errors after which the partition's leader (or replica) must be looked up again.
-bool NeedsMetadata(KafkaError error) {
-  switch (error) {
-    case KafkaError::kNotLeaderOrFollower:
-    case KafkaError::kUnknownTopicOrPartition:
-    case KafkaError::kLeaderNotAvailable:
-    case KafkaError::kFencedLeaderEpoch:
-    case KafkaError::kUnknownLeaderEpoch:
-    case KafkaError::kReplicaNotAvailable:
-    case KafkaError::kKafkaStorageError:
-    case KafkaError::kOffsetNotAvailable:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
-
 int32_t Fetcher::NodeFor(PartitionState& p, const ClusterMetadata& cluster, int64_t now_ms) const {
   if (p.preferred_replica >= 0) {
     if (now_ms < p.preferred_replica_until_ms && cluster.broker(p.preferred_replica) != nullptr) {
@@ -178,7 +158,7 @@ void Fetcher::OnPartition(PartitionState& p, broker::v1::FetchPartitionResponse&
     return;
   }
   p.preferred_replica = -1;
-  if (NeedsMetadata(error)) {
+  if (NeedsMetadataRefresh(error)) {
     metadata.RequestUpdate();
     if (answer.has_current_leader() && answer.current_leader().leader_id() >= 0) {
       metadata.UpdateLeader(p.tp, answer.current_leader().leader_id(),

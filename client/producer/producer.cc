@@ -214,17 +214,9 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
 
 absl::StatusOr<std::unique_ptr<Producer>> Producer::CreateFromConfig(
     const ProducerConfig& config, std::shared_ptr<grpc::ChannelCredentials> credentials) {
-  if (config.bootstrap_servers.empty()) {
-    return absl::InvalidArgumentError("bootstrap.servers is required");
-  }
-  if (!credentials) {
-    auto from_files =
-        CredentialsFromFiles(config.tls, config.ssl_ca_location, config.ssl_certificate_location,
-                             config.ssl_key_location);
-    if (!from_files.ok()) return from_files.status();
-    credentials = *from_files;
-  }
-  return std::unique_ptr<Producer>(new ProducerImpl(config, std::move(credentials)));
+  auto resolved = ClientCredentials(config, std::move(credentials));
+  if (!resolved.ok()) return resolved.status();
+  return std::unique_ptr<Producer>(new ProducerImpl(config, *std::move(resolved)));
 }
 
 }  // namespace strand::client

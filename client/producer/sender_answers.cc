@@ -7,6 +7,7 @@
 #include <map>
 #include <utility>
 
+#include "client/common/cluster_metadata.h"
 #include "client/common/status_text.h"
 #include "client/logger.h"
 #include "client/producer/sender.h"
@@ -15,23 +16,6 @@
 
 namespace strand::client {
 namespace {
-
-// Errors after which the client's view of the partition is wrong.
-bool NeedsMetadata(KafkaError error) {
-  switch (error) {
-    case KafkaError::kNotLeaderOrFollower:
-    case KafkaError::kUnknownTopicOrPartition:
-    case KafkaError::kLeaderNotAvailable:
-    case KafkaError::kFencedLeaderEpoch:
-    case KafkaError::kUnknownLeaderEpoch:
-    case KafkaError::kKafkaStorageError:
-    case KafkaError::kNetworkException:
-    case KafkaError::kBrokerNotAvailable:
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool IsSequenceError(KafkaError error) {
   return error == KafkaError::kOutOfOrderSequenceNumber ||
@@ -157,7 +141,7 @@ void Sender::Resolve(const BatchPtr& batch, KafkaError error, const std::string&
     }
     retriable = true;
   }
-  if (NeedsMetadata(error) || outcome_unknown) metadata_.RequestUpdate();
+  if (NeedsMetadataRefresh(error) || outcome_unknown) metadata_.RequestUpdate();
   if (hint != nullptr && hint->leader_id() >= 0) {
     metadata_.UpdateLeader(tp, hint->leader_id(), hint->leader_epoch());
   }
