@@ -22,60 +22,16 @@
 # Exit codes: 0 done, 1 a step failed, 2 missing binaries.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN_DIR=${STRAND_BIN_DIR:-$REPO/build/bin}
-BASE_PORT=${BASE_PORT:-39090}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RECORDS_SMALL=${RECORDS_SMALL:-1000000}
 RECORDS_LARGE=${RECORDS_LARGE:-300000}
 RATES=${RATES:-"1000 5000 20000"}
 RATE_SECONDS=${RATE_SECONDS:-8}
 NATS_DUR=${NATS_DUR:-8}
-PEERS_DIR=${PEERS_DIR:-$REPO/../shared/bench/peers}
 
-for b in strand strand-server; do
-  [[ -x $BIN_DIR/$b ]] || { echo "broker-produce.sh: $BIN_DIR/$b not found (build first)" >&2; exit 2; }
-done
-
-WORK=$(mktemp -d /tmp/strand-broker-produce.XXXXXX)
-CLUSTER_DIR=$WORK/cluster
-RESULTS=$WORK/results.jsonl
-CONSUMER_PID=""
-cleanup() {
-  local rc=$?
-  set +e
-  [[ -n $CONSUMER_PID ]] && kill "$CONSUMER_PID" 2>/dev/null
-  [[ -f $CLUSTER_DIR/pids ]] && "$REPO/scripts/local-cluster.sh" down --dir "$CLUSTER_DIR" >&2
-  if [[ ${KEEP_WORK:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { echo "[broker-produce] $*" >&2; }
-
-log "starting 3 controllers + 3 brokers in $CLUSTER_DIR (base port $BASE_PORT)"
-STRAND_BIN_DIR=$BIN_DIR "$REPO/scripts/local-cluster.sh" up --controllers 3 --brokers 3 \
-  --dir "$CLUSTER_DIR" --base-port "$BASE_PORT" --log-level warn >&2
-# shellcheck disable=SC1091
-source "$CLUSTER_DIR/cluster.env"
-strand() { "$BIN_DIR/strand" --bootstrap "$STRAND_BOOTSTRAP" --timeout-ms 60000 "$@"; }
-
-# create_topic NAME PARTITIONS: and waits until a client sees a leader for every partition.
-create_topic() {
-  strand topics create "$1" --partitions "$2" --replication-factor 3 \
-    --config min.insync.replicas=2 >&2
-  local i
-  for i in $(seq 1 100); do
-    if strand topics describe "$1" --json 2>/dev/null |
-      python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if all(p["leader"]>=0 for p in d["partitions"]) else 1)'; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "topic $1 has no leaders"
-  return 1
-}
+bench_init broker-produce
+bench_cluster_up "${BASE_PORT:-39090}"
 
 PRODUCER=(--acks all --compression none --json -X enable.idempotence=true -X batch.size=65536
   -X linger.ms=1)
@@ -107,12 +63,12 @@ fixed_rate() {
   log "$name: perf produce --throughput $3 for ${RATE_SECONDS}s, perf consume beside it"
   strand perf consume --topic "$topic" --records "$records" --idle-timeout-ms 30000 --json \
     >"$WORK/consume.json" &
-  CONSUMER_PID=$!
+  BENCH_CHILD=$!
   sleep 1  # the consumer has its partitions before the first record
   out=$(strand perf produce --topic "$topic" --records "$records" --record-size 1024 \
     --throughput "$3" "${PRODUCER[@]}") || { log "$name failed"; echo "$out" >&2; return 1; }
-  wait "$CONSUMER_PID" || { log "$name: perf consume failed"; cat "$WORK/consume.json" >&2; return 1; }
-  CONSUMER_PID=""
+  wait "$BENCH_CHILD" || { log "$name: perf consume failed"; cat "$WORK/consume.json" >&2; return 1; }
+  BENCH_CHILD=""
   cout=$(cat "$WORK/consume.json")
   record "$name" "$out" "$cout"
 }
@@ -125,22 +81,8 @@ for p in 1 16; do
   for r in $RATES; do fixed_rate "1KiB p$p @$r/s" "$p" "$r"; done
 done
 
-"$REPO/scripts/local-cluster.sh" down --dir "$CLUSTER_DIR" >&2
-
-NATS_LINE=""
-if [[ -z ${SKIP_NATS:-} ]]; then
-  peers=$PEERS_DIR
-  if [[ ! -d $peers/node_modules/nats ]]; then
-    log "installing NATS's pinned Node.js client in a copy of $PEERS_DIR"
-    cp -r "$PEERS_DIR" "$WORK/peers"
-    chmod -R u+w "$WORK/peers"
-    (cd "$WORK/peers" && npm ci --no-audit --no-fund >&2)
-    peers=$WORK/peers
-  fi
-  log "NATS JetStream: $peers/nats.sh (DUR=$NATS_DUR)"
-  NATS_LINE=$(DUR=$NATS_DUR bash "$peers/nats.sh") || { log "nats.sh failed"; exit 1; }
-  echo "$NATS_LINE"
-fi
+bench_cluster_down
+run_nats "$NATS_DUR"
 
 python3 - "$RESULTS" "$NATS_LINE" <<'PY'
 import json, sys

@@ -30,59 +30,17 @@
 # Exit codes: 0 done, 1 a step failed (its output is shown), 2 missing binaries.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN_DIR=${STRAND_BIN_DIR:-$REPO/build/bin}
-BASE_PORT=${BASE_PORT:-29090}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PARTITIONS=${PARTITIONS:-6}
 RECORDS_SMALL=${RECORDS_SMALL:-1000000}
 RECORDS_LARGE=${RECORDS_LARGE:-300000}
 LAT_SECONDS=${LAT_SECONDS:-10}
 NATS_DUR=${NATS_DUR:-8}
-PEERS_DIR=${PEERS_DIR:-$REPO/../shared/bench/peers}
 KAFKA_ANCHOR=421823
 
-for b in strand strand-server; do
-  [[ -x $BIN_DIR/$b ]] || { echo "client-perf.sh: $BIN_DIR/$b not found (build first)" >&2; exit 2; }
-done
-
-WORK=$(mktemp -d /tmp/strand-client-perf.XXXXXX)
-CLUSTER_DIR=$WORK/cluster
-RESULTS=$WORK/results.jsonl
-cleanup() {
-  local rc=$?
-  set +e
-  [[ -f $CLUSTER_DIR/pids ]] && "$REPO/scripts/local-cluster.sh" down --dir "$CLUSTER_DIR" >&2
-  if [[ ${KEEP_WORK:-0} == 1 ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-log() { echo "[client-perf] $*" >&2; }
-
-log "starting 3 controllers + 3 brokers in $CLUSTER_DIR (base port $BASE_PORT)"
-STRAND_BIN_DIR=$BIN_DIR "$REPO/scripts/local-cluster.sh" up --controllers 3 --brokers 3 \
-  --dir "$CLUSTER_DIR" --base-port "$BASE_PORT" --log-level warn >&2
-# shellcheck disable=SC1091
-source "$CLUSTER_DIR/cluster.env"
-strand() { "$BIN_DIR/strand" --bootstrap "$STRAND_BOOTSTRAP" --timeout-ms 60000 "$@"; }
-
-create_topic() {
-  strand topics create "$1" --partitions "$PARTITIONS" --replication-factor 3 \
-    --config min.insync.replicas=2 >&2
-  # Every broker learns the topic asynchronously: wait until a client sees leaders for it.
-  local i
-  for i in $(seq 1 100); do
-    if strand topics describe "$1" --json 2>/dev/null |
-      python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if all(p["leader"]>=0 for p in d["partitions"]) else 1)'; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "topic $1 has no leaders"
-  return 1
-}
+bench_init client-perf
+bench_cluster_up "${BASE_PORT:-29090}"
 
 # run_case NAME TOPIC RECORDS SIZE COMPRESSION [THROUGHPUT] [KEY=VALUE producer setting]
 run_case() {
@@ -97,12 +55,7 @@ run_case() {
     "$name" "$out" | tee -a "$RESULTS"
 }
 
-create_topic small-none
-create_topic small-lz4
-create_topic large-none
-create_topic large-lz4
-create_topic lat-large
-create_topic lat-small
+for t in small-none small-lz4 large-none large-lz4 lat-large lat-small; do create_topic "$t" "$PARTITIONS"; done
 
 run_case "100B none" small-none "$RECORDS_SMALL" 100 none
 run_case "100B none 64K" small-none "$RECORDS_SMALL" 100 none "" batch.size=65536
@@ -118,23 +71,8 @@ consume_out=$(strand perf consume --topic small-none --records $((2 * RECORDS_SM
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["case"]="consume 100B"; print(json.dumps(d))' \
   "$consume_out" | tee -a "$RESULTS"
 
-"$REPO/scripts/local-cluster.sh" down --dir "$CLUSTER_DIR" >&2
-
-NATS_LINE=""
-if [[ -z ${SKIP_NATS:-} ]]; then
-  peers=$PEERS_DIR
-  if [[ ! -d $peers/node_modules/nats ]]; then
-    # The shared copy is read-only: install the pinned client (package-lock.json) in a copy.
-    log "installing NATS's pinned Node.js client in a copy of $PEERS_DIR"
-    cp -r "$PEERS_DIR" "$WORK/peers"
-    chmod -R u+w "$WORK/peers"
-    (cd "$WORK/peers" && npm ci --no-audit --no-fund >&2)
-    peers=$WORK/peers
-  fi
-  log "NATS JetStream: $peers/nats.sh (DUR=$NATS_DUR)"
-  NATS_LINE=$(DUR=$NATS_DUR bash "$peers/nats.sh") || { log "nats.sh failed"; exit 1; }
-  echo "$NATS_LINE"
-fi
+bench_cluster_down
+run_nats "$NATS_DUR"
 
 python3 - "$RESULTS" "$KAFKA_ANCHOR" "$NATS_LINE" <<'PY'
 import json, sys
