@@ -175,5 +175,38 @@ TEST(Observer, SilentObserver_IsForgotten) {
   EXPECT_EQ(c.raft(1).known_observers(), 0u);
 }
 
+// A broker killed and restarted after the leader forgot it: its join gives it a fresh progress
+// (probing from the leader's last index + 1) and the probe sent with the join is lost, as the
+// leader's connection to the restarting node still fails. Nothing is proposed afterwards, so no
+// new entry would carry a probe: heartbeats must, or the observer never catches up (a broker
+// then stays fenced forever, as it never applies its own registration).
+TEST(Observer, RestartedObserver_CatchesUpAfterItsFirstProbeIsLost_WithoutNewProposals) {
+  ClusterOptions o = WithObserver();
+  o.tweak = [](Config& c) { c.observer_expiry_ticks = 30; };
+  Cluster c(o);
+  ASSERT_TRUE(c.Elect(1));
+  c.TickAll(3);
+  ASSERT_TRUE(c.Propose(1, "before").ok());
+  c.TickAll(1);
+  ASSERT_EQ(Data(c.node(4).applied), (std::vector<std::string>{"before"}));
+  c.Crash(4);
+  ASSERT_TRUE(c.Propose(1, "while-down").ok());
+  c.TickAll(31);
+  ASSERT_EQ(c.raft(1).progress(NodeId(4)), nullptr);  // forgotten
+  int appends_dropped = 0;
+  c.drop = [&](const Message& m) {
+    if (m.to != NodeId(4) || m.type != MessageType::kAppend || appends_dropped > 0) return false;
+    ++appends_dropped;
+    return true;
+  };
+  c.Restart(4);
+  c.TickAll(20);
+  EXPECT_EQ(appends_dropped, 1);
+  ASSERT_NE(c.raft(1).progress(NodeId(4)), nullptr);
+  EXPECT_EQ(c.raft(1).progress(NodeId(4))->match, c.raft(1).log().LastIndex());
+  EXPECT_EQ(c.raft(4).log().committed(), c.raft(1).log().committed());
+  EXPECT_EQ(Data(c.node(4).applied), (std::vector<std::string>{"before", "while-down"}));
+}
+
 }  // namespace
 }  // namespace strand::raft

@@ -211,7 +211,14 @@ void Raft::HandleHeartbeatResponse(const Message& m) {
       ++pr.stalled_heartbeats >= config_.replicate_stall_heartbeats) {
     pr.BecomeProbe();
   }
-  if (pr.match < log_.LastIndex()) SendAppend(m.from, /*send_if_empty=*/false);
+  // A peer behind the leader gets what it lacks. In probe state that may be an empty append: the
+  // leader does not know where the peer's log ends, next can be past every entry (a new
+  // observer's progress starts at last index + 1; after a snapshot, at its index + 1), and the
+  // probe sent then may have been lost. Only an answer to a probe moves the peer on, and no new
+  // entry may come to carry one (a quiet metadata log), so each heartbeat answer re-sends it.
+  if (pr.match < log_.LastIndex()) {
+    SendAppend(m.from, /*send_if_empty=*/pr.state == ProgressState::kProbe);
+  }
   if (!pr.is_observer && m.context > 0) {
     uint64_t& acked = read_acked_seq_[m.from];
     acked = std::max(acked, m.context);

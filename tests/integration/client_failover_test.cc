@@ -1,12 +1,9 @@
 // The idempotent producer through leader failures, on a real cluster (3 controllers, 3 brokers):
 // 1,000,000 records (acks=all, enable.idempotence, 5 requests in flight, lz4) to a 3-partition
-// topic (RF 3, min.insync.replicas=1) while the leader of partition 0 is SIGKILLed twice, the
-// second time the replica that took over, so the last broker standing leads everything. Every
-// record must be acknowledged, and reading the topic back with the Consumer must give each
-// record exactly once (no loss, no duplicate), at the offset its callback reported, and in send
-// order within each partition. (Killed brokers stay down: restarting one mid-stream sometimes
-// leaves it registered but never caught up with the metadata log, a server-side issue this test
-// is not about; broker_failover_test covers restarts.)
+// topic while the leader of partition 0 is SIGKILLed twice (the first victim restarted and back
+// in the ISR before the second kill). Every record must be acknowledged, and reading the topic
+// back with the Consumer must give each record exactly once (no loss, no duplicate), at the
+// offset its callback reported, and in send order within each partition.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -59,7 +56,7 @@ TEST(ClientFailoverTest, IdempotentProducer_MillionRecordsThroughTwoLeaderKills)
       }
     }
   } on_failure{c, topic};
-  CreateTopicAndWait(c, topic, kPartitions, {{"min.insync.replicas", "1"}});
+  CreateTopicAndWait(c, topic, kPartitions, {{"min.insync.replicas", "2"}});
   auto producer = MakeProducer(c, {{"acks", "all"},
                                    {"enable.idempotence", "true"},
                                    {"max.in.flight.requests.per.connection", "5"},
@@ -76,9 +73,10 @@ TEST(ClientFailoverTest, IdempotentProducer_MillionRecordsThroughTwoLeaderKills)
   std::string first_error;
   std::mutex error_mu;
 
-  // The killer: SIGKILLs partition 0's leader at 25 % and 60 % of the acknowledged records (the
-  // second time, the replica that took over). It lives until the test ends, as a thread that
-  // (re)starts a broker must (tests/integration/test_process.h).
+  // The killer: SIGKILLs partition 0's leader at 25 % and 60 % of the acknowledged records,
+  // restarting the first victim (and waiting for a full ISR) before the second kill. It lives
+  // until the test ends: a broker it restarts is its child with PR_SET_PDEATHSIG, which fires
+  // when the forking *thread* exits (see tests/integration/test_process.h).
   std::vector<int64_t> stall_ms;
   std::atomic<bool> produced_all{false}, test_over{false};
   std::thread killer([&] {
@@ -86,9 +84,16 @@ TEST(ClientFailoverTest, IdempotentProducer_MillionRecordsThroughTwoLeaderKills)
     for (const int64_t at : {kRecords / 4, kRecords * 6 / 10}) {
       while (acked.load() < at && !produced_all) std::this_thread::sleep_for(5ms);
       if (produced_all) break;
-      const auto view = c.WaitForPartition(topic, 0, 30s, 0, victim);
+      if (victim >= 0) {
+        c.Start(victim);
+        if (!c.WaitForBrokers(30s)) ADD_FAILURE() << "broker " << victim << " did not come back";
+        for (int p = 0; p < kPartitions; ++p) {
+          if (!c.WaitForPartition(topic, p, 60s, 3)) ADD_FAILURE() << "ISR of " << p << " short";
+        }
+      }
+      const auto view = c.Partition(topic, 0);
       if (!view) {
-        ADD_FAILURE() << "partition 0 has no new leader";
+        ADD_FAILURE() << "no metadata for partition 0";
         break;
       }
       victim = view->leader;

@@ -144,6 +144,7 @@ class World {
   void CheckLeaders();
   Node* Leader();
   void Liveness();
+  void ObserversRestartIntoQuietLog(const NetworkFaults& calm);
   [[noreturn]] void Fail(std::string checker, std::string detail);
   void Trace(const std::string& line);
   std::string DescribeNodes();
@@ -465,6 +466,61 @@ void World::RunEvent(const Event& e) {
   CheckLeaders();
 }
 
+// Liveness stage 2: observers restart into a quiet log over lossy links, as a broker killed and
+// started again while the metadata log is idle. Each stays down until the voters forget it, then
+// joins while messages are still lost (its first probe may be). Nothing is proposed after that,
+// so no new entry comes to carry appends: heartbeats alone must bring every node up to what the
+// leader has.
+void World::ObserversRestartIntoQuietLog(const NetworkFaults& calm) {
+  for (auto& n : nodes_) {
+    if (n->config.observer && n->up) Crash(*n);
+  }
+  if (Node* leader = Leader()) {  // the log moves on while they are down
+    for (int i = 0; i < kLivenessProposals; ++i) {
+      (void)leader->raw->Propose(fmt::format("s{}-quiet{}", seed_, i));
+    }
+    ProcessReady(*leader);
+  }
+  const int64_t forgotten_at = now_ + (nodes_.front()->config.observer_expiry_ticks + 2) * kTickUs;
+  while (now_ < forgotten_at && !events_.empty()) {
+    Event e = events_.top();
+    events_.pop();
+    RunEvent(e);
+  }
+  NetworkFaults lossy = calm;
+  lossy.drop = std::max(profile_.network.drop, 0.1);
+  network_.set_faults(lossy);
+  for (auto& n : nodes_) {
+    if (!n->up) Boot(*n);
+  }
+  Trace("observers restart over lossy links");
+  auto caught_up = [&] {
+    Node* leader = Leader();
+    if (leader == nullptr) return false;
+    const LogIndex last = leader->raw->raft().log().LastIndex();
+    if (leader->raw->raft().log().committed() < last) return false;
+    for (auto& n : nodes_) {
+      if (n->sm_index < last) return false;
+    }
+    return true;
+  };
+  const int64_t deadline = now_ + kLivenessDeadlineUs;
+  while (!caught_up()) {
+    if (events_.empty() || now_ > deadline) {
+      std::string lag;
+      for (auto& n : nodes_) lag += fmt::format(" node{}@{}", n->id, n->sm_index);
+      if (options_.verbose) Trace(DescribeNodes());
+      Fail("liveness", fmt::format("with nothing proposed, the nodes did not catch up with the "
+                                   "leader within 30 s of the observers' restart:{}",
+                                   lag));
+    }
+    Event e = events_.top();
+    events_.pop();
+    RunEvent(e);
+  }
+  network_.set_faults(calm);
+}
+
 void World::Liveness() {
   chaos_on_ = false;
   NetworkFaults calm = profile_.network;
@@ -498,7 +554,9 @@ void World::Liveness() {
     events_.pop();
     RunEvent(e);
   }
-  // Stage 2: proposals accepted by a leader commit and apply on every node. A leader may refuse
+  // Stage 2: observers restart into a quiet log over lossy links.
+  ObserversRestartIntoQuietLog(calm);
+  // Stage 3: proposals accepted by a leader commit and apply on every node. A leader may refuse
   // for a while (a transfer that began before faults stopped); proposals are retried until one
   // accepts them, as a client would.
   std::vector<std::pair<LogIndex, std::string>> accepted;
