@@ -299,21 +299,7 @@ void QuorumController::ElectLeaders(const admin::v1::ElectLeadersRequest& req,
     }
     SetError(e, result->mutable_error());
   }
-  if (!active_ || batch.records_size() == 0) return done(resp);
-  absl::Status s = Commit(std::move(batch), [this, done, resp](bool committed) mutable {
-    if (!committed) {
-      for (auto& r : *resp.mutable_results()) {
-        if (r.error().code() == 0) SetError(NotActive(), r.mutable_error());
-      }
-    }
-    done(resp);
-  });
-  if (!s.ok()) {
-    for (auto& r : *resp.mutable_results()) {
-      SetError({KafkaError::kNotController, std::string(s.message())}, r.mutable_error());
-    }
-    done(resp);
-  }
+  CommitAndAnswerResults(std::move(batch), std::move(resp), std::move(done));
 }
 
 void QuorumController::RebalanceLeaders(int64_t now_ms) {

@@ -120,6 +120,12 @@ class QuorumController {
   // once committed, `then(false)` if leadership is lost first. Returns the append error, if any.
   absl::Status Commit(v1::MetadataBatch batch, std::function<void(bool committed)> then);
   ControllerError NotActive() const;
+  // For responses with one result per item (ElectLeaders, AlterPartitionReassignments): commits
+  // `batch` (nothing to commit, or not active: answers at once) and answers once committed.
+  // Results without an error of their own get NOT_CONTROLLER if leadership is lost first; all of
+  // them do if the append fails.
+  template <typename Response>
+  void CommitAndAnswerResults(v1::MetadataBatch batch, Response resp, Done<Response> done);
 
   // broker_ops.cc
   void FenceExpiredBrokers(int64_t now_ms);
@@ -166,5 +172,25 @@ class QuorumController {
   std::map<NodeId, Session> sessions_;
   int64_t next_rebalance_ms_ = 0;
 };
+
+template <typename Response>
+void QuorumController::CommitAndAnswerResults(v1::MetadataBatch batch, Response resp,
+                                              Done<Response> done) {
+  if (!active_ || batch.records_size() == 0) return done(resp);
+  absl::Status s = Commit(std::move(batch), [this, done, resp](bool committed) mutable {
+    if (!committed) {
+      for (auto& r : *resp.mutable_results()) {
+        if (r.error().code() == 0) SetError(NotActive(), r.mutable_error());
+      }
+    }
+    done(resp);
+  });
+  if (!s.ok()) {
+    for (auto& r : *resp.mutable_results()) {
+      SetError({KafkaError::kNotController, std::string(s.message())}, r.mutable_error());
+    }
+    done(resp);
+  }
+}
 
 }  // namespace strand::controller
