@@ -3,9 +3,8 @@
 
 #include <fmt/format.h>
 
-#include "client/common/bootstrap.h"
-#include "client/common/status_text.h"
 #include "client/config/config_values.h"
+#include "client/config/shared_settings.h"
 #include "strand/consumer.h"
 
 namespace strand::client {
@@ -16,13 +15,7 @@ absl::StatusOr<ConsumerConfig> ConsumerConfig::FromProperties(const Properties& 
   const ConfigValues& v = *parsed;
   std::vector<std::string> problems;
   ConsumerConfig c;
-  auto bootstrap = ParseBootstrap(v.GetString("bootstrap.servers"));
-  if (bootstrap.ok()) {
-    c.bootstrap_servers = *std::move(bootstrap);
-  } else {
-    problems.push_back(fmt::format("bootstrap.servers: {}", MessageOf(bootstrap.status())));
-  }
-  c.client_id = v.GetString("client.id");
+  ReadSharedClientSettings(v, &c, &problems);
   c.group_id = v.GetString("group.id");
   c.group_instance_id = v.GetString("group.instance.id");
   c.enable_auto_commit = v.GetBool("enable.auto.commit");
@@ -42,17 +35,7 @@ absl::StatusOr<ConsumerConfig> ConsumerConfig::FromProperties(const Properties& 
   c.read_committed = v.GetString("isolation.level") == "read_committed";
   c.client_rack = v.GetString("client.rack");
   c.check_crcs = v.GetBool("check.crcs");
-  c.request_timeout_ms = v.GetInt("request.timeout.ms");
   c.default_api_timeout_ms = v.GetInt("default.api.timeout.ms");
-  c.retry_backoff_ms = v.GetLong("retry.backoff.ms");
-  c.retry_backoff_max_ms = std::max(c.retry_backoff_ms, v.GetLong("retry.backoff.max.ms"));
-  c.metadata_max_age_ms = v.GetLong("metadata.max.age.ms");
-  c.connect_timeout_ms = v.GetLong("socket.connection.setup.timeout.ms");
-  c.reconnect_backoff_max_ms = v.GetLong("reconnect.backoff.max.ms");
-  c.tls = v.GetString("security.protocol") == "ssl";
-  c.ssl_ca_location = v.GetString("ssl.ca.location");
-  c.ssl_certificate_location = v.GetString("ssl.certificate.location");
-  c.ssl_key_location = v.GetString("ssl.key.location");
   if (c.heartbeat_interval_ms >= c.session_timeout_ms) {
     problems.push_back(
         fmt::format("heartbeat.interval.ms ({}) must be below session.timeout.ms ({})",

@@ -5,9 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "client/common/bootstrap.h"
-#include "client/common/status_text.h"
 #include "client/config/config_values.h"
+#include "client/config/shared_settings.h"
 #include "client/logger.h"
 #include "strand/producer.h"
 
@@ -73,13 +72,7 @@ absl::StatusOr<ProducerConfig> ProducerConfig::FromProperties(const Properties& 
   const ConfigValues& v = *parsed;
   std::vector<std::string> problems;
   ProducerConfig c;
-  auto bootstrap = ParseBootstrap(v.GetString("bootstrap.servers"));
-  if (bootstrap.ok()) {
-    c.bootstrap_servers = *std::move(bootstrap);
-  } else {
-    problems.push_back(fmt::format("bootstrap.servers: {}", MessageOf(bootstrap.status())));
-  }
-  c.client_id = v.GetString("client.id");
+  ReadSharedClientSettings(v, &c, &problems);
   const std::string& acks = v.GetString("acks");
   c.acks = acks == "all" ? -1 : std::stoi(acks);
   c.batch_size_bytes = v.GetInt("batch.size");
@@ -87,23 +80,13 @@ absl::StatusOr<ProducerConfig> ProducerConfig::FromProperties(const Properties& 
   c.buffer_memory_bytes = v.GetLong("buffer.memory");
   c.max_block_ms = v.GetLong("max.block.ms");
   c.retries = v.GetInt("retries");
-  c.retry_backoff_ms = v.GetLong("retry.backoff.ms");
-  c.retry_backoff_max_ms = std::max(c.retry_backoff_ms, v.GetLong("retry.backoff.max.ms"));
-  c.request_timeout_ms = v.GetInt("request.timeout.ms");
   c.delivery_timeout_ms = v.GetInt("delivery.timeout.ms");
   c.max_in_flight_requests_per_connection = v.GetInt("max.in.flight.requests.per.connection");
   c.enable_idempotence = v.GetBool("enable.idempotence");
   c.compression = ParseCompressionType(v.GetString("compression.type"));
   c.compression_level = CompressionLevel(v, c.compression);
   c.max_request_size_bytes = v.GetInt("max.request.size");
-  c.metadata_max_age_ms = v.GetLong("metadata.max.age.ms");
-  c.connect_timeout_ms = v.GetLong("socket.connection.setup.timeout.ms");
-  c.reconnect_backoff_max_ms = v.GetLong("reconnect.backoff.max.ms");
   c.partitioner_ignore_keys = v.GetBool("partitioner.ignore.keys");
-  c.tls = v.GetString("security.protocol") == "ssl";
-  c.ssl_ca_location = v.GetString("ssl.ca.location");
-  c.ssl_certificate_location = v.GetString("ssl.certificate.location");
-  c.ssl_key_location = v.GetString("ssl.key.location");
   if (!v.GetString("transactional.id").empty()) {
     problems.push_back("transactional.id: transactions are not supported yet");
   }
