@@ -3,6 +3,10 @@
 // manual elections, preferred-leader rebalancing and reassignment.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "controller/logic/test_controller.h"
 
 namespace strand::controller {
@@ -27,6 +31,29 @@ v1::AlterPartitionResponse Alter(TestController& t, int broker, const std::strin
   t.controller.AlterPartition(req, [&](auto r) { resp = r; });
   t.CommitAll();
   return *resp;
+}
+
+// Creates `topic` with one partition on exactly `replicas` (the first is the preferred leader).
+void CreateOnReplicas(TestController& t, const std::string& topic, const std::vector<int>& replicas,
+                      const std::map<std::string, std::string>& configs = {}) {
+  admin::v1::CreateTopicsRequest req;
+  auto* nt = req.add_topics();
+  nt->set_name(topic);
+  auto* a = nt->add_assignments();
+  for (int r : replicas) a->add_replicas(r);
+  for (const auto& [k, v] : configs) (*nt->mutable_configs())[k] = v;
+  t.controller.CreateTopics(req, [](auto) {});
+  t.CommitAll();
+}
+
+// Broker `dead`'s heartbeat stream breaks; after the grace the survivors have heartbeated and
+// the controller has fenced it.
+void Kill(TestController& t, int dead, const std::vector<int>& survivors) {
+  t.controller.HeartbeatStreamClosed(NodeId(dead), t.epochs[dead], t.now_ms);
+  t.Advance(400);
+  for (int id : survivors) t.Heartbeat(id);
+  t.controller.Tick(t.now_ms);
+  t.CommitAll();
 }
 
 TEST(AlterPartition, LeaderShrinksAndExpandsIsr) {
@@ -71,18 +98,10 @@ TEST(AlterPartition, StaleOrWrongRequests_AreRefused) {
 TEST(Leadership, LastIsrMemberFenced_GoesOfflineThenReturns) {
   TestController t;
   t.AddBrokers({101, 102});
-  admin::v1::CreateTopicsRequest req;
-  auto* topic = req.add_topics();
-  topic->set_name("solo");
-  topic->add_assignments()->add_replicas(101);
-  t.controller.CreateTopics(req, [](auto) {});
-  t.CommitAll();
+  CreateOnReplicas(t, "solo", {101});
   ASSERT_EQ(t.Partition("solo", 0).leader, NodeId(101));
   const LeaderEpoch before = t.Partition("solo", 0).leader_epoch;
-  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
-  t.Advance(400);
-  t.controller.Tick(t.now_ms);
-  t.CommitAll();
+  Kill(t, 101, {});
   EXPECT_EQ(t.Partition("solo", 0).leader, kNoNode);  // offline
   EXPECT_EQ(t.Partition("solo", 0).isr, std::vector<NodeId>{NodeId(101)});  // kept
   EXPECT_GT(t.Partition("solo", 0).leader_epoch, before);
@@ -96,28 +115,13 @@ TEST(Leadership, LastIsrMemberFenced_GoesOfflineThenReturns) {
 TEST(Leadership, LastIsrMemberThatIsNotPreferred_LeadsAgainWhenUnfenced) {
   TestController t;
   t.AddBrokers({101, 102, 103});
-  admin::v1::CreateTopicsRequest req;
-  auto* topic = req.add_topics();
-  topic->set_name("p");
-  auto* a = topic->add_assignments();
-  for (int r : {101, 102, 103}) a->add_replicas(r);
-  t.controller.CreateTopics(req, [](auto) {});
-  t.CommitAll();
+  CreateOnReplicas(t, "p", {101, 102, 103});
   // The ISR shrinks to 103 (not the preferred replica), which then dies: offline.
   ASSERT_EQ(Alter(t, 101, "p", 0, {101, 103}).partitions(0).error().code(), 0);
-  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
-  t.Advance(400);
-  t.Heartbeat(102);
-  t.Heartbeat(103);
-  t.controller.Tick(t.now_ms);
-  t.CommitAll();
+  Kill(t, 101, {102, 103});
   ASSERT_EQ(t.Partition("p", 0).leader, NodeId(103));
   ASSERT_EQ(t.Partition("p", 0).isr, std::vector<NodeId>{NodeId(103)});
-  t.controller.HeartbeatStreamClosed(NodeId(103), t.epochs[103], t.now_ms);
-  t.Advance(400);
-  t.Heartbeat(102);
-  t.controller.Tick(t.now_ms);
-  t.CommitAll();
+  Kill(t, 103, {102});
   ASSERT_EQ(t.Partition("p", 0).leader, kNoNode);
   // 101 (preferred, out of sync) comes back: the partition stays offline, nothing is lost.
   t.Register(101, "", "second-life");
@@ -134,22 +138,11 @@ TEST(Leadership, UncleanElection_OnlyWhenTopicAllows) {
   for (bool unclean : {false, true}) {
     TestController t;
     t.AddBrokers({101, 102});
-    admin::v1::CreateTopicsRequest req;
-    auto* topic = req.add_topics();
-    topic->set_name("u");
-    auto* a = topic->add_assignments();
-    a->add_replicas(101);
-    a->add_replicas(102);
-    (*topic->mutable_configs())["unclean.leader.election.enable"] = unclean ? "true" : "false";
-    t.controller.CreateTopics(req, [](auto) {});
-    t.CommitAll();
+    CreateOnReplicas(t, "u", {101, 102},
+                     {{"unclean.leader.election.enable", unclean ? "true" : "false"}});
     // 102 falls out of the ISR, then the leader 101 dies.
     ASSERT_EQ(Alter(t, 101, "u", 0, {101}).partitions(0).error().code(), 0);
-    t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
-    t.Advance(400);
-    t.Heartbeat(102);
-    t.controller.Tick(t.now_ms);
-    t.CommitAll();
+    Kill(t, 101, {102});
     if (unclean) {
       EXPECT_EQ(t.Partition("u", 0).leader, NodeId(102));
       EXPECT_EQ(t.Partition("u", 0).isr, std::vector<NodeId>{NodeId(102)});
@@ -164,12 +157,7 @@ TEST(Leadership, PreferredRebalance_MovesLeadershipBack) {
   t.AddBrokers({101, 102, 103});
   ASSERT_EQ(t.CreateTopic("r", 6, 3).error().code(), 0);
   // 101 restarts: its leaderships move away while it is gone.
-  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
-  t.Advance(400);
-  t.Heartbeat(102);
-  t.Heartbeat(103);
-  t.controller.Tick(t.now_ms);
-  t.CommitAll();
+  Kill(t, 101, {102, 103});
   t.Register(101, "", "again");
   t.Heartbeat(101);
   // It rejoins every ISR (as its leaders would report).
@@ -198,14 +186,7 @@ TEST(Leadership, PreferredRebalance_MovesLeadershipBack) {
 TEST(Reassignment, AddCatchUpSwitchRemove) {
   TestController t;
   t.AddBrokers({101, 102, 103, 104});
-  admin::v1::CreateTopicsRequest create;
-  auto* topic = create.add_topics();
-  topic->set_name("move");
-  auto* a = topic->add_assignments();
-  a->add_replicas(101);
-  a->add_replicas(102);
-  t.controller.CreateTopics(create, [](auto) {});
-  t.CommitAll();
+  CreateOnReplicas(t, "move", {101, 102});
   admin::v1::AlterPartitionReassignmentsRequest req;
   auto* ra = req.add_reassignments();
   ra->mutable_partition()->set_topic("move");
@@ -264,12 +245,7 @@ namespace {
 TEST(Reassignment, CancelWithoutInSyncOriginal_IsRefused) {
   testing::TestController t;
   t.AddBrokers({101, 102, 103});
-  admin::v1::CreateTopicsRequest create;
-  auto* topic = create.add_topics();
-  topic->set_name("stuck");
-  topic->add_assignments()->add_replicas(101);
-  t.controller.CreateTopics(create, [](auto) {});
-  t.CommitAll();
+  CreateOnReplicas(t, "stuck", {101});
   admin::v1::AlterPartitionReassignmentsRequest req;
   auto* ra = req.add_reassignments();
   ra->mutable_partition()->set_topic("stuck");
@@ -279,12 +255,7 @@ TEST(Reassignment, CancelWithoutInSyncOriginal_IsRefused) {
   t.CommitAll();
   // 102 joins the ISR but 103 has not caught up; then the original replica drops out.
   ASSERT_EQ(Alter(t, 101, "stuck", 0, {101, 102}).partitions(0).error().code(), 0);
-  t.controller.HeartbeatStreamClosed(NodeId(101), t.epochs[101], t.now_ms);
-  t.Advance(400);
-  t.Heartbeat(102);
-  t.Heartbeat(103);
-  t.controller.Tick(t.now_ms);
-  t.CommitAll();
+  Kill(t, 101, {102, 103});
   ASSERT_FALSE(t.Partition("stuck", 0).InIsr(NodeId(101)));
   ra->clear_replicas();
   std::optional<admin::v1::AlterPartitionReassignmentsResponse> resp;
