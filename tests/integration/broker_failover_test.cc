@@ -94,6 +94,18 @@ void ExpectSameLog(const std::vector<StoredRecord>& a, const std::vector<StoredR
   }
 }
 
+// Sets the fault-injection switches of broker `node` (started with --enable-fault-injection).
+absl::StatusOr<bv1::SetFaultsResponse> SetFaults(StrandCluster& c, int node,
+                                                 const bv1::SetFaultsRequest& req) {
+  auto faults = bv1::FaultInjectionService::NewStub(
+      grpc::CreateChannel(c.address(node), grpc::InsecureChannelCredentials()));
+  bv1::SetFaultsResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status s = faults->SetFaults(&ctx, req, &resp);
+  if (!s.ok()) return absl::UnavailableError(s.error_message());
+  return resp;
+}
+
 TEST(BrokerFailoverTest, LeaderKilledDuringWrites_NoAcknowledgedRecordLost) {
   StrandCluster c(Options());
   ASSERT_TRUE(c.WaitForBrokers(30s));
@@ -248,14 +260,10 @@ TEST(BrokerFailoverTest, LeaderIsolatedFromControllers_IsFencedAndLosesNothingIt
     for (auto& v : Values(b)) acked.push_back(v);
   }
 
-  auto faults = bv1::FaultInjectionService::NewStub(
-      grpc::CreateChannel(c.address(old_leader), grpc::InsecureChannelCredentials()));
   auto isolate = [&](bool on) {
     bv1::SetFaultsRequest req;
     req.set_isolate_from_controllers(on);
-    bv1::SetFaultsResponse resp;
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(faults->SetFaults(&ctx, req, &resp).ok());
+    ASSERT_TRUE(SetFaults(c, old_leader, req).ok());
   };
   isolate(true);
   const auto isolated = Clock::now();
@@ -316,14 +324,11 @@ TEST(BrokerFailoverTest, LeaderDiskFails_BrokerIsFencedAndAnotherReplicaTakesOve
     ASSERT_TRUE(producer.Send(Values(b), 10s).acked);
     for (auto& v : Values(b)) acked.push_back(v);
   }
-  auto faults = bv1::FaultInjectionService::NewStub(
-      grpc::CreateChannel(c.address(sick), grpc::InsecureChannelCredentials()));
   bv1::SetFaultsRequest req;
   req.set_fail_log_writes(true);
-  bv1::SetFaultsResponse resp;
-  grpc::ClientContext ctx;
-  ASSERT_TRUE(faults->SetFaults(&ctx, req, &resp).ok());
-  ASSERT_TRUE(resp.fail_log_writes());
+  auto resp = SetFaults(c, sick, req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  ASSERT_TRUE(resp->fail_log_writes());
   const auto failed_at = Clock::now();
   // The next writes hit the dead disk; the broker asks to be fenced and a healthy replica
   // leads. A retrying producer sees its writes succeed again.
