@@ -194,6 +194,8 @@ absl::Status LogManagerConfig::Validate() const {
   STRAND_RETURN_IF_ERROR(Range("log.cleaner.backoff.ms", cleaner_backoff_ms, 1, kNever));
   STRAND_RETURN_IF_ERROR(Range("open_segments_max", open_segments_max, 1, 1'000'000));
   STRAND_RETURN_IF_ERROR(Range("file.delete.delay.ms", log_delete_delay_ms, 0, kNever));
+  STRAND_RETURN_IF_ERROR(
+      Range("strand.file.descriptors.reserve", file_descriptors_reserve, 0, 1'000'000));
   return absl::OkStatus();
 }
 

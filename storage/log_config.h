@@ -66,7 +66,7 @@ struct LogConfig {
 
 struct LogManagerConfig {
   std::string data_dir;
-  int32_t logs_max = 100000;                        // logs one broker may hold
+  int32_t logs_max = 10000;                         // logs one broker may hold
   int32_t recovery_threads = 2;                     // num.recovery.threads.per.data.dir
   int32_t flush_threads = 2;                        // group-commit flushers
   int64_t flush_check_interval_ms = 1000;           // log.flush.scheduler.interval.ms
@@ -77,6 +77,9 @@ struct LogManagerConfig {
   int64_t cleaner_backoff_ms = 15000;               // log.cleaner.backoff.ms
   int32_t open_segments_max = 4096;                 // closed segments kept open (files+indexes)
   int64_t log_delete_delay_ms = 60000;              // file.delete.delay.ms (deleted logs)
+  // File descriptors below RLIMIT_NOFILE that logs may not use (0: an eighth of the limit,
+  // between 64 and 4,096); see DescriptorBudget.
+  int64_t file_descriptors_reserve = 0;
 
   absl::Status Validate() const;
 };

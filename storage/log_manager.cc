@@ -4,14 +4,26 @@
 
 #include <atomic>
 #include <charconv>
+#include <random>
 
 #include "storage/errc.h"
 #include "storage/logger.h"
+#include "storage/partition_metadata.h"
 
 namespace strand::storage {
 namespace {
 
 constexpr std::string_view kDeleteSuffix = "-delete";
+constexpr std::string_view kStraySuffix = "-stray";
+constexpr size_t kDirNameBytesMax = 255;  // NAME_MAX on every Linux file system we run on
+
+// 32 hex digits, as the dashless UUID Kafka puts in its marker names.
+std::string UniqueId() {
+  static std::mutex mu;
+  static std::mt19937_64 random{std::random_device{}()};
+  std::lock_guard lock(mu);
+  return fmt::format("{:016x}{:016x}", random(), random());
+}
 
 // Kafka's legal topic characters, so that a directory name round-trips.
 bool ValidTopic(std::string_view topic) {
@@ -25,6 +37,12 @@ bool ValidTopic(std::string_view topic) {
 }  // namespace
 
 std::string TopicPartition::DirName() const { return fmt::format("{}-{}", topic, partition); }
+
+std::string TopicPartition::MarkedDirName(std::string_view unique, std::string_view suffix) const {
+  const std::string tail = fmt::format("-{}.{}{}", partition, unique, suffix);
+  const size_t keep = std::min(topic.size(), kDirNameBytesMax - tail.size());
+  return topic.substr(0, keep) + tail;
+}
 
 std::optional<TopicPartition> TopicPartition::FromDirName(std::string_view name) {
   size_t dash = name.rfind('-');
@@ -49,6 +67,7 @@ LogManager::LogManager(const LogManagerConfig& config, const LogConfig& default_
       clock_(options_.clock ? *options_.clock : SystemClock::Instance()),
       probe_(options_.registry),
       budget_(config.open_segments_max),
+      descriptors_(config.file_descriptors_reserve, clock_),
       flusher_(config.flush_threads),
       cleaner_(config.cleaner_dedupe_buffer_bytes, clock_) {}
 
@@ -99,6 +118,11 @@ absl::Status LogManager::Recover() {
     if (name.ends_with(kDeleteSuffix)) {
       STRAND_RETURN_IF_ERROR(fs_.RemoveAll(path));  // deleted before the last shutdown
       ++startup_.deleted_dirs_removed;
+    } else if (name.ends_with(kStraySuffix)) {
+      strays_.push_back(path);
+      log.Warn("{} is a stray log directory (set aside, never served); remove it once it is "
+               "not needed",
+               path);
     } else if (auto tp = TopicPartition::FromDirName(name)) {
       found.push_back(*tp);
     } else {
@@ -110,20 +134,25 @@ absl::Status LogManager::Recover() {
                         fmt::format("{} logs in {} exceed logs_max = {}", found.size(),
                                     config_.data_dir, config_.logs_max));
   }
-  // Open them in parallel; the first failure is reported (the broker decides what then).
+  // Open them in parallel. A log that fails to open stays where it is, closed: the broker
+  // asks for it again (GetOrCreateLog), gets the error and reports the replica offline.
   std::atomic<size_t> next{0};
   std::mutex results_mu;
-  absl::Status first_error;
   auto worker = [&] {
     for (size_t i = next++; i < found.size(); i = next++) {
       const TopicPartition& tp = found[i];
+      const std::string dir = JoinPath(config_.data_dir, tp.DirName());
       LogConfig config = options_.config_for ? options_.config_for(tp) : default_log_config_;
-      auto opened = Log::Open(JoinPath(config_.data_dir, tp.DirName()), config, OptionsFor(tp));
+      auto topic_id = ReadPartitionMetadata(fs_, dir);
+      auto opened = topic_id.ok() ? Log::Open(dir, config, OptionsFor(tp))
+                                  : absl::StatusOr<std::shared_ptr<Log>>(topic_id.status());
       std::lock_guard lock(results_mu);
       if (!opened.ok()) {
-        if (first_error.ok()) first_error = opened.status();
+        ++startup_.failed;
+        log.Error("cannot open the log in {}: {}", dir, MessageOf(opened.status()));
         continue;
       }
+      topic_ids_[tp] = *topic_id;
       const RecoveryReport& r = (*opened)->recovery_report();
       startup_.clean += r.clean_shutdown ? 1 : 0;
       startup_.cut += r.cut ? 1 : 0;
@@ -134,35 +163,129 @@ absl::Status LogManager::Recover() {
   int32_t count = std::min<int32_t>(config_.recovery_threads, static_cast<int32_t>(found.size()));
   for (int32_t i = 0; i < count; ++i) workers.emplace_back(worker);
   for (auto& w : workers) w.join();
-  STRAND_RETURN_IF_ERROR(first_error);
+  startup_.strays = static_cast<int32_t>(strays_.size());
+  probe_.SetStrays(startup_.strays);
   startup_.logs = static_cast<int32_t>(logs_.size());
   startup_.duration_us = clock_.NowMonotonicUs() - started_us;
   probe_.LogsChanged(startup_.logs);
-  log.Info("opened {} logs ({} clean, {} cut) in {} ms", startup_.logs, startup_.clean,
-           startup_.cut, startup_.duration_us / 1000);
+  log.Info("opened {} logs ({} clean, {} cut, {} failed; {} strays) in {} ms", startup_.logs,
+           startup_.clean, startup_.cut, startup_.failed, startup_.strays,
+           startup_.duration_us / 1000);
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreateLog(const TopicPartition& tp,
+                                                                const std::string& topic_id,
                                                                 std::optional<LogConfig> config) {
   if (!ValidTopic(tp.topic) || tp.partition < 0) {
     return StorageError(
         Errc::kInvalidArgument,
         fmt::format("'{}' partition {} is not a valid topic partition", tp.topic, tp.partition));
   }
+  if (topic_id.empty()) {
+    return StorageError(Errc::kInvalidArgument,
+                        fmt::format("a log of {} needs a topic id", tp.DirName()));
+  }
   std::lock_guard lock(mu_);
   if (stopping_) return StorageError(Errc::kLogClosed, "the log manager is shut down");
-  if (auto it = logs_.find(tp); it != logs_.end()) return it->second;
+  if (auto it = undeleted_.find(tp); it != undeleted_.end()) {
+    // The directory still holds a deleted log: it must never be adopted.
+    const std::string dir = JoinPath(config_.data_dir, tp.DirName());
+    auto marked = MarkDir(tp, dir, kDeleteSuffix);
+    if (!marked.ok()) {
+      return StorageError(Errc::kIoError,
+                          fmt::format("{} holds a deleted log that cannot be moved away ({}); "
+                                      "it is not reused",
+                                      dir, MessageOf(marked.status())));
+    }
+    deleted_dirs_.emplace_back(*marked, clock_.NowWallMs() + config_.log_delete_delay_ms);
+    undeleted_.erase(it);
+  }
+  if (auto it = logs_.find(tp); it != logs_.end()) {
+    const std::string& recorded = topic_ids_[tp];
+    if (recorded == topic_id) return it->second;
+    STRAND_RETURN_IF_ERROR(MoveAsideAsStrayLocked(
+        tp, recorded.empty() ? std::string("it records no topic id")
+                             : fmt::format("it belongs to topic id {}", recorded)));
+  }
   if (static_cast<int64_t>(logs_.size()) >= config_.logs_max) {
     return StorageError(Errc::kLimitExceeded,
                         fmt::format("logs_max = {} logs already open", config_.logs_max));
   }
-  auto opened = Log::Open(JoinPath(config_.data_dir, tp.DirName()),
-                          config.value_or(default_log_config_), OptionsFor(tp));
+  const std::string dir = JoinPath(config_.data_dir, tp.DirName());
+  auto exists = fs_.Exists(dir);
+  if (!exists.ok()) return exists.status();
+  bool adopt = false;
+  if (*exists) {
+    // On disk but not open: it failed to open at start-up, or was left behind.
+    auto recorded = ReadPartitionMetadata(fs_, dir);
+    if (!recorded.ok()) return recorded.status();
+    adopt = *recorded == topic_id;
+    if (!adopt) {
+      auto marked = MarkDir(tp, dir, kStraySuffix);
+      if (!marked.ok()) return marked.status();
+      strays_.push_back(*marked);
+      probe_.SetStrays(static_cast<int64_t>(strays_.size()));
+      ContextLogger(tp.DirName())
+          .Warn("set aside as stray {} (expected topic id {}, found '{}'); kept for the "
+                "operator, never served",
+                *marked, topic_id, *recorded);
+    }
+  }
+  if (absl::Status room = descriptors_.CheckRoom(DescriptorBudget::kLogDescriptors); !room.ok()) {
+    probe_.OnDescriptorRefusal();
+    return room;
+  }
+  if (!adopt) {
+    // The id is durable before any data: a directory without it is never adopted.
+    STRAND_RETURN_IF_ERROR(fs_.CreateDirectories(dir));
+    STRAND_RETURN_IF_ERROR(WritePartitionMetadata(fs_, dir, topic_id));
+    STRAND_RETURN_IF_ERROR(fs_.SyncDirectory(config_.data_dir));
+  }
+  auto opened = Log::Open(dir, config.value_or(default_log_config_), OptionsFor(tp));
   if (!opened.ok()) return opened.status();
   logs_[tp] = *opened;
+  topic_ids_[tp] = topic_id;
   probe_.LogsChanged(1);
   return *opened;
+}
+
+absl::StatusOr<std::string> LogManager::MarkDir(const TopicPartition& tp, const std::string& dir,
+                                                std::string_view suffix) {
+  const std::string to = JoinPath(config_.data_dir, tp.MarkedDirName(UniqueId(), suffix));
+  STRAND_RETURN_IF_ERROR(fs_.Rename(dir, to));
+  STRAND_RETURN_IF_ERROR(fs_.SyncDirectory(config_.data_dir));
+  return to;
+}
+
+absl::Status LogManager::MoveAsideAsStrayLocked(const TopicPartition& tp, const std::string& why) {
+  auto it = logs_.find(tp);
+  if (it != logs_.end()) {
+    std::shared_ptr<Log> log = std::move(it->second);
+    logs_.erase(it);
+    topic_ids_.erase(tp);
+    tombstone_horizons_.erase(log.get());
+    probe_.LogsChanged(-1);
+    (void)log->Close();
+  }
+  auto marked = MarkDir(tp, JoinPath(config_.data_dir, tp.DirName()), kStraySuffix);
+  if (!marked.ok()) return marked.status();
+  strays_.push_back(*marked);
+  probe_.SetStrays(static_cast<int64_t>(strays_.size()));
+  ContextLogger(tp.DirName())
+      .Warn("set aside as stray {} ({}); kept for the operator, never served", *marked, why);
+  return absl::OkStatus();
+}
+
+std::string LogManager::TopicIdOf(const TopicPartition& tp) const {
+  std::lock_guard lock(mu_);
+  auto it = topic_ids_.find(tp);
+  return it == topic_ids_.end() ? std::string() : it->second;
+}
+
+std::vector<std::string> LogManager::Strays() const {
+  std::lock_guard lock(mu_);
+  return strays_;
 }
 
 std::shared_ptr<Log> LogManager::GetLog(const TopicPartition& tp) const {
@@ -181,16 +304,26 @@ absl::Status LogManager::DeleteLog(const TopicPartition& tp) {
     }
     log = std::move(it->second);
     logs_.erase(it);
+    topic_ids_.erase(tp);
     tombstone_horizons_.erase(log.get());
+    // Until the rename below succeeds, the directory must not be handed out again.
+    undeleted_[tp] = log->dir();
   }
   probe_.LogsChanged(-1);
   (void)log->Close();  // errors do not matter: the data is going
-  std::string from = JoinPath(config_.data_dir, tp.DirName());
-  std::string to = fmt::format("{}.{}{}", from, clock_.NowWallMs(), kDeleteSuffix);
-  STRAND_RETURN_IF_ERROR(fs_.Rename(from, to));
-  STRAND_RETURN_IF_ERROR(fs_.SyncDirectory(config_.data_dir));
+  const std::string from = JoinPath(config_.data_dir, tp.DirName());
   std::lock_guard lock(mu_);
-  deleted_dirs_.emplace_back(to, clock_.NowWallMs() + config_.log_delete_delay_ms);
+  if (!undeleted_.contains(tp)) return absl::OkStatus();  // a racing retry moved it already
+  auto marked = MarkDir(tp, from, kDeleteSuffix);
+  if (!marked.ok()) {
+    ContextLogger(tp.DirName())
+        .Error("deleted, but its directory could not be moved away: {}; retrying, and the "
+               "directory is not reused meanwhile",
+               MessageOf(marked.status()));
+    return marked.status();
+  }
+  undeleted_.erase(tp);
+  deleted_dirs_.emplace_back(*marked, clock_.NowWallMs() + config_.log_delete_delay_ms);
   return absl::OkStatus();
 }
 
@@ -285,6 +418,16 @@ void LogManager::RemoveDeletedDirs(bool all) {
   std::vector<std::string> due;
   {
     std::lock_guard lock(mu_);
+    for (auto it = undeleted_.begin(); it != undeleted_.end();) {
+      auto marked = MarkDir(it->first, JoinPath(config_.data_dir, it->first.DirName()),
+                            kDeleteSuffix);
+      if (!marked.ok()) {
+        ++it;
+        continue;
+      }
+      deleted_dirs_.emplace_back(*marked, now + config_.log_delete_delay_ms);
+      undeleted_.erase(it++);
+    }
     std::erase_if(deleted_dirs_, [&](const auto& d) {
       if (!all && d.second > now) return false;
       due.push_back(d.first);
@@ -307,6 +450,8 @@ void LogManager::SchedulerLoop() {
     lock.unlock();
     int64_t now = clock_.NowMonotonicMs();
     RunTimedFlushesOnce();
+    const DescriptorUsage fds = descriptors_.Usage();
+    probe_.SetDescriptors(fds.open, fds.limit, fds.reserve);
     if (now >= next_retention) {
       RunRetentionOnce();
       next_retention = now + config_.retention_check_interval_ms;
@@ -351,6 +496,7 @@ void LogManager::Shutdown() {
     std::lock_guard lock(mu_);
     probe_.LogsChanged(-static_cast<int64_t>(logs_.size()));
     logs_.clear();
+    topic_ids_.clear();
   }
 }
 

@@ -1,10 +1,23 @@
 #pragma once
 
 // LogManager: every partition log of one broker under one data directory, as Kafka's
-// LogManager. A log lives in "<data_dir>/<topic>-<partition>".
+// LogManager. A log lives in "<data_dir>/<topic>-<partition>" (at most 255 bytes: topic names
+// have at most 249 characters and partition numbers at most 5 digits), and its
+// "partition.metadata" names the topic id it belongs to.
+//
+// Topic ids: a log is handed out only for the topic id it was created for. A directory whose
+// partition.metadata names another id, or none (missing, empty, malformed), is never adopted:
+// it is renamed aside as a stray ("<topic>-<partition>.<unique>-stray"), kept for the operator,
+// counted (strand_storage_stray_logs) and logged, and a fresh log takes its place. A deleted
+// log is renamed "<topic>-<partition>.<unique>-delete" at once, its files removed after
+// file.delete.delay.ms; the topic part of both marker names is cut short so that the name fits
+// in 255 bytes whatever the topic's length (Kafka's scheme). If that rename fails, the
+// directory is not reused until a retry succeeds.
 //
 // Lifecycle: Open locks the data directory (".lock"), removes logs left deleted, and opens and
-// recovers every log in parallel (recovery_threads), then starts the background work:
+// recovers every log in parallel (recovery_threads); a log that fails to open is reported
+// (StartupReport::failed) and left in place — GetOrCreateLog tries it again and fails with its
+// error rather than creating an empty log over data. Then it starts the background work:
 //   - the group-commit flushers (flush_threads),
 //   - one scheduler thread: retention every retention_check_interval_ms, flush.ms-driven
 //     flushes, checkpoints (recovery points, log starts, high watermarks) every
@@ -15,7 +28,8 @@
 //
 // Threading: all methods are thread-safe. Logs are handed out as shared_ptr and stay usable
 // until DeleteLog or Shutdown closes them (operations then fail with Errc::kLogClosed).
-// Limits: logs_max logs, open_segments_max sealed segments with open files.
+// Limits: logs_max logs, open_segments_max sealed segments with open files, and a reserve of
+// file descriptors that logs may not use (DescriptorBudget).
 
 #include <condition_variable>
 #include <cstdint>
@@ -32,6 +46,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "storage/descriptor_budget.h"
 #include "storage/file.h"
 #include "storage/flusher.h"
 #include "storage/log.h"
@@ -48,6 +63,9 @@ struct TopicPartition {
 
   // "<topic>-<partition>", the log's directory name.
   std::string DirName() const;
+  // A directory name for this log set aside with `suffix` ("-delete", "-stray"):
+  // "<topic>-<partition>.<unique><suffix>", the topic cut short to fit in 255 bytes.
+  std::string MarkedDirName(std::string_view unique, std::string_view suffix) const;
   static std::optional<TopicPartition> FromDirName(std::string_view name);
   bool operator==(const TopicPartition&) const = default;
   auto operator<=>(const TopicPartition&) const = default;
@@ -73,6 +91,8 @@ struct StartupReport {
   int32_t clean = 0;  // opened without a scan
   int32_t cut = 0;    // had a torn or corrupt tail cut
   int32_t deleted_dirs_removed = 0;
+  int32_t strays = 0;  // "-stray" directories found (kept)
+  int32_t failed = 0;  // logs that could not be opened (left in place)
   int64_t duration_us = 0;
 };
 
@@ -85,14 +105,24 @@ class LogManager {
   LogManager(const LogManager&) = delete;
   LogManager& operator=(const LogManager&) = delete;
 
-  // The log of `tp`, created with `config` (default: the default config) if it does not exist.
+  // The log of `tp` for topic id `topic_id` (opaque, not empty), created with `config`
+  // (default: the default config) if it does not exist. A log or directory of `tp` that belongs
+  // to another topic id (or to none) is moved aside as a stray first. Fails with kLimitExceeded
+  // past logs_max or the descriptor budget, and with the open error of a log that exists but
+  // cannot be opened.
   absl::StatusOr<std::shared_ptr<Log>> GetOrCreateLog(const TopicPartition& tp,
+                                                      const std::string& topic_id,
                                                       std::optional<LogConfig> config = {});
   std::shared_ptr<Log> GetLog(const TopicPartition& tp) const;
+  // The topic id recorded for an open log ("" when none).
+  std::string TopicIdOf(const TopicPartition& tp) const;
   // Closes the log and removes its directory (renamed "<dir>.<ms>-delete" at once, its files
   // removed after file.delete.delay.ms).
   absl::Status DeleteLog(const TopicPartition& tp);
   std::vector<TopicPartition> Logs() const;
+  // Paths of the directories set aside as strays.
+  std::vector<std::string> Strays() const;
+  DescriptorBudget& descriptors() { return descriptors_; }
   absl::Status UpdateLogConfig(const TopicPartition& tp, const LogConfig& config);
 
   const StartupReport& startup_report() const { return startup_; }
@@ -107,6 +137,8 @@ class LogManager {
   void CheckpointAll();
   // Compacts the dirtiest compacted log that is due; returns whether a pass ran.
   bool RunCleanerOnce();
+  // Removes deleted logs' files that are due (all of them when `all`), and retries the renames
+  // of deleted logs that failed.
   void RemoveDeletedDirs(bool all);
 
   // Stops background work and closes every log cleanly. Idempotent.
@@ -120,6 +152,12 @@ class LogManager {
   void SchedulerLoop();
   void CleanerLoop();
   std::vector<std::shared_ptr<Log>> Snapshot() const;
+  // Renames `dir` (of `tp`) aside with `suffix`; returns the new path.
+  absl::StatusOr<std::string> MarkDir(const TopicPartition& tp, const std::string& dir,
+                                      std::string_view suffix);
+  // Closes the open log of `tp` (if any) and moves its directory aside as a stray.
+  // Called with mu_ held.
+  absl::Status MoveAsideAsStrayLocked(const TopicPartition& tp, const std::string& why);
 
   const LogManagerConfig config_;
   const LogConfig default_log_config_;
@@ -128,6 +166,7 @@ class LogManager {
   Clock& clock_;
   StorageProbe probe_;
   OpenSegmentBudget budget_;
+  DescriptorBudget descriptors_;
   Flusher flusher_;
   std::unique_ptr<DirectoryLock> lock_;
   StartupReport startup_;
@@ -137,6 +176,11 @@ class LogManager {
   std::condition_variable wake_;
   bool stopping_ = false;
   absl::flat_hash_map<TopicPartition, std::shared_ptr<Log>> logs_;
+  absl::flat_hash_map<TopicPartition, std::string> topic_ids_;  // of the open logs
+  // Deleted logs whose rename failed: their directory keeps its name until a retry succeeds,
+  // and is not reused meanwhile.
+  absl::flat_hash_map<TopicPartition, std::string> undeleted_;
+  std::vector<std::string> strays_;
   // Renamed directories of deleted logs and when their files go.
   std::vector<std::pair<std::string, int64_t>> deleted_dirs_;
   // When a compacted log's retained tombstones become removable.

@@ -1,16 +1,25 @@
 // Tests LogManager: logs live in <topic>-<partition> directories, are recovered (in parallel) at
 // start-up and closed cleanly at shutdown, deleted logs disappear, limits hold, the data
 // directory is locked against a second manager, and the background threads apply retention,
-// compaction and flush.ms on their own. Also the probe's metrics are registered.
+// compaction and flush.ms on their own. Also the probe's metrics are registered. Topic ids: a
+// directory whose partition.metadata names another topic id, or none, is set aside as a stray
+// and never served; deleting works for the longest legal names; a deleted log whose rename
+// failed is never reused; a log that cannot be opened is reported, not replaced by an empty one;
+// and log creation stops short of the file-descriptor reserve.
 #include "storage/log_manager.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <sys/resource.h>
+
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "storage/errc.h"
+#include "storage/fault_injecting_filesystem.h"
+#include "storage/partition_metadata.h"
 #include "storage/testing/test_util.h"
 
 namespace strand::storage {
@@ -19,6 +28,8 @@ namespace {
 using testing::MakeBatch;
 using testing::MakeKeyedBatch;
 using testing::TempDir;
+
+constexpr char kId[] = "topic-id-1";
 
 class LogManagerTest : public ::testing::Test {
  protected:
@@ -40,6 +51,16 @@ class LogManagerTest : public ::testing::Test {
     ASSERT_TRUE(info.ok()) << info.status();
   }
 
+  // The names of the data directory's entries.
+  std::vector<std::string> Entries() {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir_.Sub("data"))) {
+      out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   TempDir dir_;
 };
 
@@ -55,18 +76,35 @@ TEST(TopicPartition, DirectoryNames) {
   EXPECT_FALSE(TopicPartition::FromDirName("bad topic-3").has_value());
 }
 
+TEST(TopicPartition, MarkedNamesFitWhateverTheTopicLength) {
+  const std::string longest(249, 'x');
+  for (int32_t partition : {0, 7, 99'999}) {
+    const TopicPartition tp{longest, partition};
+    EXPECT_LE(tp.DirName().size(), 255u);
+    for (std::string_view suffix : {"-delete", "-stray"}) {
+      const std::string name = tp.MarkedDirName("0123456789abcdef0123456789abcdef", suffix);
+      EXPECT_LE(name.size(), 255u) << name;
+      EXPECT_TRUE(name.ends_with(fmt::format("-{}.0123456789abcdef0123456789abcdef{}", partition,
+                                             suffix)))
+          << name;
+      EXPECT_FALSE(TopicPartition::FromDirName(name).has_value()) << name;
+    }
+  }
+  EXPECT_EQ((TopicPartition{"short", 3}).MarkedDirName("ab", "-delete"), "short-3.ab-delete");
+}
+
 TEST_F(LogManagerTest, CreateAppendShutdownReopen) {
   {
     auto manager = Open();
     for (int p = 0; p < 4; ++p) {
-      auto log = manager->GetOrCreateLog({"orders", p});
+      auto log = manager->GetOrCreateLog({"orders", p}, kId);
       ASSERT_TRUE(log.ok()) << log.status();
       Append(**log, p + 1);
     }
     EXPECT_EQ(manager->GetLog({"orders", 2})->LogEndOffset(), Offset(3));
     EXPECT_EQ(manager->GetLog({"missing", 0}), nullptr);
-    EXPECT_EQ(*manager->GetOrCreateLog({"orders", 1}), manager->GetLog({"orders", 1}));
-    EXPECT_FALSE(manager->GetOrCreateLog({"bad/name", 0}).ok());
+    EXPECT_EQ(*manager->GetOrCreateLog({"orders", 1}, kId), manager->GetLog({"orders", 1}));
+    EXPECT_FALSE(manager->GetOrCreateLog({"bad/name", 0}, kId).ok());
     manager->Shutdown();
   }
   auto manager = Open();
@@ -79,7 +117,7 @@ TEST_F(LogManagerTest, CreateAppendShutdownReopen) {
 TEST_F(LogManagerTest, UncleanShutdownRecoversEveryLog) {
   {
     auto manager = Open({.recovery_threads = 3});
-    for (int p = 0; p < 6; ++p) Append(**manager->GetOrCreateLog({"t", p}), 10);
+    for (int p = 0; p < 6; ++p) Append(**manager->GetOrCreateLog({"t", p}, kId), 10);
     for (int p = 0; p < 6; ++p) ASSERT_TRUE(manager->GetLog({"t", p})->Flush().ok());
     // No Shutdown: the logs are left as a crash leaves them (the destructor still closes; so
     // copy the directory first, as it was before any close).
@@ -98,7 +136,7 @@ TEST_F(LogManagerTest, UncleanShutdownRecoversEveryLog) {
 
 TEST_F(LogManagerTest, DeleteLogRemovesItsDirectory) {
   auto manager = Open();
-  auto log = *manager->GetOrCreateLog({"gone", 0});
+  auto log = *manager->GetOrCreateLog({"gone", 0}, kId);
   Append(*log, 3);
   ASSERT_TRUE(manager->DeleteLog({"gone", 0}).ok());
   EXPECT_EQ(manager->GetLog({"gone", 0}), nullptr);
@@ -111,14 +149,173 @@ TEST_F(LogManagerTest, DeleteLogRemovesItsDirectory) {
     EXPECT_EQ(e.path().filename().string().find("gone"), std::string::npos) << e.path();
   }
   // A topic of the same name starts afresh.
-  EXPECT_EQ((*manager->GetOrCreateLog({"gone", 0}))->LogEndOffset(), Offset(0));
+  EXPECT_EQ((*manager->GetOrCreateLog({"gone", 0}, kId))->LogEndOffset(), Offset(0));
+}
+
+TEST_F(LogManagerTest, LongestNamesDeleteRecreateAndReopen) {
+  // 249 characters: "<dir>.<ms>-delete" would pass 255 bytes; the marker name is cut short.
+  const std::string name(249, 'q');
+  {
+    auto manager = Open();
+    for (int32_t p : {0, 99'999}) {
+      auto log = manager->GetOrCreateLog({name, p}, "old-id");
+      ASSERT_TRUE(log.ok()) << log.status();
+      Append(**log, 3);
+      ASSERT_TRUE(manager->DeleteLog({name, p}).ok());
+      EXPECT_FALSE(std::filesystem::exists(dir_.Sub("data/" + TopicPartition{name, p}.DirName())));
+      auto fresh = manager->GetOrCreateLog({name, p}, "new-id");
+      ASSERT_TRUE(fresh.ok()) << fresh.status();
+      EXPECT_EQ((*fresh)->LogEndOffset(), Offset(0));  // nothing of the deleted topic
+      Append(**fresh, 1);
+    }
+    manager->Shutdown();
+  }
+  auto manager = Open();
+  EXPECT_EQ(manager->startup_report().logs, 2);
+  EXPECT_EQ(manager->startup_report().failed, 0);
+  EXPECT_EQ(manager->startup_report().deleted_dirs_removed, 2);
+  for (int32_t p : {0, 99'999}) {
+    auto log = manager->GetOrCreateLog({name, p}, "new-id");
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->LogEndOffset(), Offset(1));
+  }
+}
+
+TEST_F(LogManagerTest, AnotherTopicIdIsSetAsideAsAStray) {
+  {
+    auto manager = Open();
+    Append(**manager->GetOrCreateLog({"reused", 0}, "id-a"), 5);
+    manager->Shutdown();
+  }
+  {
+    auto manager = Open();
+    EXPECT_EQ(manager->TopicIdOf({"reused", 0}), "id-a");
+    // The topic was deleted and re-created while this broker was away: a new id.
+    auto log = manager->GetOrCreateLog({"reused", 0}, "id-b");
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->LogEndOffset(), Offset(0));
+    ASSERT_EQ(manager->Strays().size(), 1u);
+    const std::string stray = manager->Strays()[0];
+    EXPECT_TRUE(stray.ends_with("-stray")) << stray;
+    // Kept for the operator, with its data and its own id.
+    EXPECT_EQ(*ReadPartitionMetadata(PosixFilesystem(), stray), "id-a");
+    EXPECT_TRUE(std::filesystem::exists(stray + "/00000000000000000000.log"));
+    manager->Shutdown();
+  }
+  auto manager = Open();
+  EXPECT_EQ(manager->startup_report().strays, 1);
+  EXPECT_EQ(manager->startup_report().logs, 1);
+  EXPECT_EQ(manager->TopicIdOf({"reused", 0}), "id-b");
+}
+
+TEST_F(LogManagerTest, MissingOrEmptyPartitionMetadataIsNeverAdopted) {
+  {
+    auto manager = Open();
+    Append(**manager->GetOrCreateLog({"lost", 0}, "id-a"), 5);
+    Append(**manager->GetOrCreateLog({"lost", 1}, "id-a"), 5);
+    manager->Shutdown();
+  }
+  std::filesystem::remove(dir_.Sub("data/lost-0/partition.metadata"));
+  std::ofstream(dir_.Sub("data/lost-1/partition.metadata"), std::ios::trunc).flush();
+  auto manager = Open();
+  for (int32_t p : {0, 1}) {
+    auto log = manager->GetOrCreateLog({"lost", p}, "id-a");
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->LogEndOffset(), Offset(0)) << p;
+  }
+  EXPECT_EQ(manager->Strays().size(), 2u);
+}
+
+TEST_F(LogManagerTest, AFailedDeleteRenameNeverHandsTheDirectoryOut) {
+  FaultInjectingFilesystem disk(PosixFilesystem());
+  LogManagerConfig config;
+  config.data_dir = dir_.Sub("data");
+  LogManagerOptions options;
+  options.fs = &disk;
+  options.background_threads = false;
+  auto manager = *LogManager::Open(config, {}, std::move(options));
+  Append(**manager->GetOrCreateLog({"stuck", 0}, "id-a"), 3);
+  disk.set_path_filter("stuck-0");
+  disk.FailRenames();
+  EXPECT_FALSE(manager->DeleteLog({"stuck", 0}).ok());
+  // Re-created under a new id while the old directory is still there: refused, not adopted.
+  auto refused = manager->GetOrCreateLog({"stuck", 0}, "id-b");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(std::string(MessageOf(refused.status())).find("deleted log"), std::string::npos);
+  disk.ClearFaults();
+  manager->RemoveDeletedDirs(/*all=*/false);  // the retry moves it away
+  auto log = manager->GetOrCreateLog({"stuck", 0}, "id-b");
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->LogEndOffset(), Offset(0));
+  manager->RemoveDeletedDirs(/*all=*/true);
+  EXPECT_EQ(Entries(), (std::vector<std::string>{".lock", "stuck-0"}));
+}
+
+TEST_F(LogManagerTest, ALogThatCannotOpenIsReportedNotReplaced) {
+  {
+    auto manager = Open();
+    Append(**manager->GetOrCreateLog({"broken", 0}, "id-a"), 4);
+    Append(**manager->GetOrCreateLog({"fine", 0}, "id-a"), 1);
+    manager->Shutdown();
+  }
+  // A segment file that is not a file: the log cannot be opened.
+  const std::string segment = dir_.Sub("data/broken-0/00000000000000000000.log");
+  std::filesystem::rename(segment, segment + ".kept");
+  std::filesystem::create_directory(segment);
+  {
+    auto manager = Open();
+    EXPECT_EQ(manager->startup_report().failed, 1);
+    EXPECT_EQ(manager->startup_report().logs, 1);
+    EXPECT_FALSE(manager->GetOrCreateLog({"broken", 0}, "id-a").ok());
+    EXPECT_TRUE(manager->Strays().empty());  // its data stays where it is
+    manager->Shutdown();
+  }
+  std::filesystem::remove(segment);
+  std::filesystem::rename(segment + ".kept", segment);
+  auto manager = Open();
+  auto log = manager->GetOrCreateLog({"broken", 0}, "id-a");
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->LogEndOffset(), Offset(4));
+}
+
+TEST_F(LogManagerTest, LogCreationStopsShortOfTheDescriptorReserve) {
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  auto manager = Open({.file_descriptors_reserve = 64});
+  const int64_t open = CountOpenDescriptors();
+  ASSERT_GT(open, 0);
+  rlimit small = saved;
+  small.rlim_cur = static_cast<rlim_t>(open + 64 + 10 * DescriptorBudget::kLogDescriptors);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &small), 0);
+  int created = 0;
+  absl::Status refused;
+  for (int p = 0; p < 100 && refused.ok(); ++p) {
+    auto log = manager->GetOrCreateLog({"fds", p}, kId);
+    if (log.ok()) {
+      ++created;
+    } else {
+      refused = log.status();
+    }
+  }
+  EXPECT_EQ(StorageErrcOf(refused), Errc::kLimitExceeded) << refused;
+  EXPECT_NE(std::string(MessageOf(refused)).find("file descriptors"), std::string::npos);
+  EXPECT_GE(created, 5);
+  EXPECT_TRUE(manager->descriptors().Exhausted());
+  // The reserve was never touched.
+  EXPECT_LE(CountOpenDescriptors(), static_cast<int64_t>(small.rlim_cur) - 64);
+  // Deleting logs frees descriptors: room again, without a restart.
+  for (int p = 0; p < created; ++p) ASSERT_TRUE(manager->DeleteLog({"fds", p}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(DescriptorBudget::kRefreshMs + 10));
+  EXPECT_FALSE(manager->descriptors().Exhausted());
+  EXPECT_TRUE(manager->GetOrCreateLog({"fds", 0}, "id-again").ok());
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 TEST_F(LogManagerTest, LimitsAndTheDirectoryLock) {
   auto manager = Open({.logs_max = 2});
-  ASSERT_TRUE(manager->GetOrCreateLog({"a", 0}).ok());
-  ASSERT_TRUE(manager->GetOrCreateLog({"a", 1}).ok());
-  EXPECT_EQ(StorageErrcOf(manager->GetOrCreateLog({"a", 2}).status()), Errc::kLimitExceeded);
+  ASSERT_TRUE(manager->GetOrCreateLog({"a", 0}, kId).ok());
+  ASSERT_TRUE(manager->GetOrCreateLog({"a", 1}, kId).ok());
+  EXPECT_EQ(StorageErrcOf(manager->GetOrCreateLog({"a", 2}, kId).status()), Errc::kLimitExceeded);
   LogManagerConfig second;
   second.data_dir = dir_.Sub("data");
   auto other = LogManager::Open(second, {}, {});
@@ -128,7 +325,7 @@ TEST_F(LogManagerTest, LimitsAndTheDirectoryLock) {
 
 TEST_F(LogManagerTest, OpenSegmentBudgetBoundsOpenFiles) {
   auto manager = Open({.open_segments_max = 2}, {.segment_bytes = 4096});
-  auto log = *manager->GetOrCreateLog({"many", 0});
+  auto log = *manager->GetOrCreateLog({"many", 0}, kId);
   for (int i = 0; i < 30; ++i) Append(*log, 1, 1500);
   ASSERT_TRUE(log->Flush().ok());
   log.reset();
@@ -148,14 +345,14 @@ TEST_F(LogManagerTest, BackgroundThreadsApplyRetentionCompactionAndFlushMs) {
                           .checkpoint_interval_ms = 20,
                           .cleaner_backoff_ms = 20};
   auto manager = Open(config, {.segment_bytes = 4096, .retention_bytes = 8192}, true);
-  auto deleting = *manager->GetOrCreateLog({"deleting", 0});
+  auto deleting = *manager->GetOrCreateLog({"deleting", 0}, kId);
   for (int i = 0; i < 40; ++i) Append(*deleting, 1, 1000);
   LogConfig compact{.segment_bytes = 2048,
                     .cleanup_policy = CleanupPolicy::kCompact,
                     .min_cleanable_dirty_ratio = 0.1,
                     .flush_messages = kNever,
                     .flush_ms = 20};
-  auto compacted = *manager->GetOrCreateLog({"compacted", 0}, compact);
+  auto compacted = *manager->GetOrCreateLog({"compacted", 0}, kId, compact);
   for (int i = 0; i < 100; ++i) {
     ByteBuffer batch = MakeKeyedBatch({{"k" + std::to_string(i % 5), std::string(200, 'v')}});
     ASSERT_TRUE(compacted->AppendAsLeader(batch.span(), LeaderEpoch(0)).ok());

@@ -14,6 +14,11 @@ prometheus::Counter& Counter(prometheus::Registry& r, const std::string& name,
   return BuildCounter().Name(name).Help(help).Register(r).Add({});
 }
 
+prometheus::Gauge& Gauge(prometheus::Registry& r, const std::string& name,
+                         const std::string& help) {
+  return BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
 }  // namespace
 
 StorageProbe::StorageProbe(std::shared_ptr<prometheus::Registry> registry)
@@ -81,7 +86,23 @@ StorageProbe::StorageProbe(std::shared_ptr<prometheus::Registry> registry)
       cleaner_reclaimed_bytes_(Counter(*registry_, "strand_storage_cleaner_reclaimed_bytes_total",
                                        "Bytes removed from logs by compaction")),
       disk_full_(Counter(*registry_, "strand_storage_disk_full_errors_total",
-                         "Writes that failed because the disk was full")) {}
+                         "Writes that failed because the disk was full")),
+      strays_(Gauge(*registry_, "strand_storage_stray_logs",
+                    "Log directories set aside as strays (kept for the operator, never served)")),
+      descriptors_open_(Gauge(*registry_, "strand_storage_open_file_descriptors",
+                              "File descriptors open in the process")),
+      descriptors_limit_(Gauge(*registry_, "strand_storage_file_descriptor_limit",
+                               "The process's file descriptor limit (RLIMIT_NOFILE)")),
+      descriptors_reserve_(Gauge(*registry_, "strand_storage_file_descriptor_reserve",
+                                 "File descriptors below the limit that logs may not use")),
+      descriptor_refusals_(Counter(*registry_, "strand_storage_descriptor_refusals_total",
+                                   "Log creations refused for want of file descriptors")) {}
+
+void StorageProbe::SetDescriptors(int64_t open, int64_t limit, int64_t reserve) {
+  descriptors_open_.Set(static_cast<double>(open));
+  descriptors_limit_.Set(static_cast<double>(limit));
+  descriptors_reserve_.Set(static_cast<double>(reserve));
+}
 
 void StorageProbe::OnAppend(int64_t bytes, int64_t batches, int64_t records) {
   appended_bytes_.Increment(static_cast<double>(bytes));

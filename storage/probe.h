@@ -38,6 +38,11 @@ class StorageProbe {
   void OnRetentionDeleted(int64_t segments, int64_t bytes);
   void OnCleaned(int64_t bytes_read, int64_t bytes_reclaimed);
   void OnDiskFull() { disk_full_.Increment(); }
+  // Log directories set aside as strays (not adopted: another topic id, or none).
+  void SetStrays(int64_t count) { strays_.Set(static_cast<double>(count)); }
+  // The process's open file descriptors, its limit and the reserve logs may not use.
+  void SetDescriptors(int64_t open, int64_t limit, int64_t reserve);
+  void OnDescriptorRefusal() { descriptor_refusals_.Increment(); }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -62,6 +67,11 @@ class StorageProbe {
   prometheus::Counter& cleaner_read_bytes_;
   prometheus::Counter& cleaner_reclaimed_bytes_;
   prometheus::Counter& disk_full_;
+  prometheus::Gauge& strays_;
+  prometheus::Gauge& descriptors_open_;
+  prometheus::Gauge& descriptors_limit_;
+  prometheus::Gauge& descriptors_reserve_;
+  prometheus::Counter& descriptor_refusals_;
 };
 
 }  // namespace strand::storage

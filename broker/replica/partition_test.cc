@@ -36,7 +36,7 @@ class PartitionTest : public ::testing::Test {
     auto m = storage::LogManager::Open(config, storage::LogConfig(), {});
     ASSERT_TRUE(m.ok()) << m.status();
     manager_ = *std::move(m);
-    auto log = manager_->GetOrCreateLog(tp_);
+    auto log = manager_->GetOrCreateLog(tp_, "test-topic-id");
     ASSERT_TRUE(log.ok());
     partition_ = std::make_shared<Partition>(tp_, *log, kSelf, [](const auto&) {});
   }

@@ -49,6 +49,11 @@ const std::map<std::string, Setting>& Settings() {
       {"strand.logs.max",
        {"Most partition logs this broker may hold", 1, INT32_MAX,
         [](BrokerSettings& s, int64_t v) { s.logs.logs_max = static_cast<int32_t>(v); }}},
+      {"strand.file.descriptors.reserve",
+       {"File descriptors below the process limit that logs may not use (0: an eighth of the "
+        "limit, 64 to 4096)",
+        0, 1'000'000,
+        [](BrokerSettings& s, int64_t v) { s.logs.file_descriptors_reserve = v; }}},
       {"strand.open.segments.max",
        {"Sealed segments kept open (files and indexes)", 16, INT32_MAX,
         [](BrokerSettings& s, int64_t v) { s.logs.open_segments_max = static_cast<int32_t>(v); }}},
