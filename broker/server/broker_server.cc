@@ -14,6 +14,7 @@
 #include "broker/server/metadata_follower.h"
 #include "broker/server/producer_ids.h"
 #include "broker/server/replica_manager.h"
+#include "common/grpc_listener.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "controller/client/broker_lifecycle.h"
@@ -97,6 +98,7 @@ struct BrokerServer::Parts {
 
   void Monitor() {
     bool serving = false;
+    bool out_of_descriptors = false;
     std::unique_lock lock(mu);
     while (!stopping) {
       lock.unlock();
@@ -105,24 +107,42 @@ struct BrokerServer::Parts {
         Log().info("[broker {}] unfenced: caught up with the metadata log at offset {}",
                    options.node_id, metadata->offset());
       }
-      if (unfenced != serving) {
-        SetServing(*server, unfenced);
-        serving = unfenced;
+      // Out of descriptors for logs (the reserve kept for connections is all that is left):
+      // unhealthy until some free up, so that probes and operators see it.
+      const bool exhausted = logs->descriptors().Exhausted();
+      if (exhausted != out_of_descriptors) {
+        const storage::DescriptorUsage u = logs->descriptors().Usage();
+        if (exhausted) {
+          Log().error("[broker {}] out of file descriptors for logs ({} open, limit {}, {} kept "
+                      "in reserve): new replicas cannot be created here; health is NOT_SERVING "
+                      "until descriptors free up. Raise the limit (ulimit -n) or move "
+                      "partitions away.",
+                      options.node_id, u.open, u.limit, u.reserve);
+        } else {
+          Log().info("[broker {}] file descriptors available again ({} open, limit {})",
+                     options.node_id, u.open, u.limit);
+        }
+        out_of_descriptors = exhausted;
+      }
+      const bool healthy = unfenced && !exhausted;
+      if (healthy != serving) {
+        SetServing(*server, healthy);
+        serving = healthy;
       }
       const auto counts = replicas->Counts();
-      if (counts.offline_logs > 0 && !lifecycle->fence_requested()) {
+      if (counts.failed_logs > 0 && !lifecycle->fence_requested()) {
         // As Kafka does when its only log directory fails: stop leading anything. The other
         // replicas take over; an operator fixes the disk and restarts this broker.
         Log().error("[broker {}] {} partition log(s) failed (I/O error or full disk); asking the "
                     "controller to fence this broker so other replicas take over its "
                     "leaderships. Fix the disk, then restart the broker.",
-                    options.node_id, counts.offline_logs);
+                    options.node_id, counts.failed_logs);
         lifecycle->RequestFence();
       }
       probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
                     !unfenced, purgatory->waiting());
       lock.lock();
-      cv.wait_for(lock, std::chrono::milliseconds(unfenced ? 1000 : 50),
+      cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50),
                   [&] { return stopping; });
     }
   }
@@ -185,6 +205,16 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   l.controllers = o.voters;
   l.heartbeat_interval_ms = o.settings.heartbeat_interval_ms;
   l.blocked = isolated;
+  l.offline_replicas = [parts] {
+    std::vector<controller::v1::ReplicaRef> out;
+    if (parts->replicas == nullptr) return out;
+    for (const OfflineReplica& r : parts->replicas->OfflineReplicas()) {
+      controller::v1::ReplicaRef& ref = out.emplace_back();
+      ref.set_topic_id(r.topic_id);
+      ref.set_partition(r.partition);
+    }
+    return out;
+  };
   MetadataFollower* follower = p->metadata.get();
   p->lifecycle = std::make_unique<controller::BrokerLifecycle>(
       l, [follower] { return follower->offset(); });
@@ -219,7 +249,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
 
   EnableServerConventions();
   grpc::ServerBuilder builder;
-  raft::ConfigureRaftServer(builder);
+  // One listener for every plane today: client settings (idle clients are not cut off); the
+  // internal channels ping from their side every second, which it accepts.
+  ConfigureClientListener(builder);
   builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials());
   builder.RegisterService(p->metadata->service());
   builder.RegisterService(p->service.get());

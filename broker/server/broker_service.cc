@@ -44,9 +44,9 @@ BrokerServiceImpl::BrokerServiceImpl(BrokerServiceOptions options, MetadataFollo
       purgatory_(purgatory), producer_ids_(producer_ids), probe_(probe) {}
 
 KafkaError BrokerServiceImpl::MissingPartitionError(const storage::TopicPartition& tp,
-                                                    NodeId* leader,
-                                                    int32_t* leader_epoch) const {
-  return metadata_.Read([&](const MetadataImage& image) {
+                                                    NodeId* leader, int32_t* leader_epoch,
+                                                    std::string* message) const {
+  const KafkaError e = metadata_.Read([&](const MetadataImage& image) {
     const TopicImage* t = image.topic(tp.topic);
     if (t == nullptr || tp.partition < 0 ||
         tp.partition >= static_cast<int32_t>(t->partitions.size())) {
@@ -56,6 +56,17 @@ KafkaError BrokerServiceImpl::MissingPartitionError(const storage::TopicPartitio
     *leader_epoch = t->partitions[tp.partition].leader_epoch.value();
     return KafkaError::kNotLeaderOrFollower;
   });
+  if (e == KafkaError::kUnknownTopicOrPartition) {
+    *message = fmt::format("{}-{} does not exist", tp.topic, tp.partition);
+    return e;
+  }
+  if (std::optional<std::string> why = replicas_.OfflineReason(tp)) {
+    *message = fmt::format("the replica of {}-{} on broker {} is offline: {}", tp.topic,
+                           tp.partition, options_.self, *why);
+    return KafkaError::kKafkaStorageError;
+  }
+  *message = fmt::format("broker {} does not host {}-{}", options_.self, tp.topic, tp.partition);
+  return e;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,6 +191,9 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
       if (acks != 0 && acks != 1 && acks != -1) {
         error = KafkaError::kInvalidRequiredAcks;
         message = fmt::format("acks must be 0, 1 or -1 (all), not {}", acks);
+      } else if (req->timeout_ms() < 0) {
+        error = KafkaError::kInvalidRequest;
+        message = fmt::format("timeout_ms must not be negative (got {})", req->timeout_ms());
       } else if (!req->transactional_id().empty()) {
         error = KafkaError::kInvalidRequest;
         message = "transactional produce is not supported yet";
@@ -189,11 +203,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
         if (p == nullptr) {
           NodeId leader = kNoNode;
           int32_t epoch = -1;
-          error = MissingPartitionError(tp, &leader, &epoch);
-          message = error == KafkaError::kUnknownTopicOrPartition
-                        ? fmt::format("{}-{} does not exist", tp.topic, tp.partition)
-                        : fmt::format("broker {} does not host {}-{}", options_.self, tp.topic,
-                                      tp.partition);
+          error = MissingPartitionError(tp, &leader, &epoch, &message);
           SetHint(pr->mutable_current_leader(), leader, LeaderEpoch(epoch));
         }
       }
@@ -240,6 +250,29 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
 // ---------------------------------------------------------------------------------------------
 // Fetch
 
+namespace {
+
+// Which size or wait of a fetch is negative (a message naming it), or "".
+std::string NegativeFetchField(const v1::FetchRequest& req) {
+  auto bad = [](std::string_view field, int64_t value) {
+    return fmt::format("{} must not be negative (got {})", field, value);
+  };
+  if (req.max_bytes() < 0) return bad("max_bytes", req.max_bytes());
+  if (req.min_bytes() < 0) return bad("min_bytes", req.min_bytes());
+  if (req.max_wait_ms() < 0) return bad("max_wait_ms", req.max_wait_ms());
+  for (const auto& t : req.topics()) {
+    for (const auto& fp : t.partitions()) {
+      if (fp.partition_max_bytes() < 0) {
+        return bad(fmt::format("partition_max_bytes of {}-{}", t.topic(), fp.partition()),
+                   fp.partition_max_bytes());
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 struct BrokerServiceImpl::FetchCall {
   grpc::ServerUnaryReactor* reactor = nullptr;
   const v1::FetchRequest* request = nullptr;
@@ -259,6 +292,13 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   call->response = resp;
   call->start = std::chrono::steady_clock::now();
   call->follower = req->replica_id() >= 0;
+  if (std::string bad = NegativeFetchField(*req); !bad.empty()) {
+    SetError(resp->mutable_error(), KafkaError::kInvalidRequest, bad);
+    probe_.Request(call->follower ? "FetchFollower" : "Fetch", "INVALID_REQUEST",
+                   SecondsSince(call->start));
+    call->reactor->Finish(grpc::Status::OK);
+    return call->reactor;
+  }
   call->max_bytes = req->max_bytes() > 0 ? std::min<int64_t>(req->max_bytes(), options_.fetch_max_bytes)
                                          : options_.fetch_max_bytes;
   call->max_wait_ms = std::clamp<int64_t>(req->max_wait_ms(), 0, options_.fetch_max_wait_ms);
@@ -313,10 +353,9 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
       if (p == nullptr) {
         NodeId leader = kNoNode;
         int32_t epoch = -1;
-        const KafkaError e = MissingPartitionError(tp, &leader, &epoch);
-        SetError(pr->mutable_error(), e,
-                 fmt::format("broker {} does not host {}-{}", options_.self, tp.topic,
-                             tp.partition));
+        std::string message;
+        const KafkaError e = MissingPartitionError(tp, &leader, &epoch, &message);
+        SetError(pr->mutable_error(), e, message);
         SetHint(pr->mutable_current_leader(), leader, LeaderEpoch(epoch));
         errors = true;
         continue;
@@ -422,8 +461,9 @@ grpc::Status BrokerServiceImpl::ListOffsets(grpc::ServerContext*,
       if (p == nullptr) {
         NodeId leader = kNoNode;
         int32_t epoch = -1;
-        fail(MissingPartitionError(tp, &leader, &epoch),
-             fmt::format("broker {} does not host {}-{}", options_.self, tp.topic, tp.partition));
+        std::string message;
+        const KafkaError e = MissingPartitionError(tp, &leader, &epoch, &message);
+        fail(e, message);
         continue;
       }
       const LeaderEpoch epoch = p->leader_epoch();

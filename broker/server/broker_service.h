@@ -68,10 +68,11 @@ class BrokerServiceImpl final
   struct FetchCall;
   // One attempt at answering a fetch; true when it answered.
   bool TryFetch(FetchCall& call, bool final);
-  // UNKNOWN_TOPIC_OR_PARTITION when the metadata does not know the partition, else
-  // NOT_LEADER_OR_FOLLOWER (with the leader it knows).
+  // Why a partition this broker does not serve is missing, with a message: UNKNOWN_TOPIC_OR_
+  // PARTITION when the metadata does not know it, KAFKA_STORAGE_ERROR when its replica here is
+  // offline (its log cannot be opened), else NOT_LEADER_OR_FOLLOWER (with the leader it knows).
   KafkaError MissingPartitionError(const storage::TopicPartition& tp, NodeId* leader,
-                                   int32_t* leader_epoch) const;
+                                   int32_t* leader_epoch, std::string* message) const;
 
   // The JSON calls go through Produce / Fetch / ListOffsets on the partition's leader (this
   // broker or another): a stub to broker `id`, or null when its address is unknown.

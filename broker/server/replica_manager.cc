@@ -1,7 +1,5 @@
 #include "broker/server/replica_manager.h"
 
-#include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
@@ -22,7 +20,6 @@ spdlog::logger& Log() {
   return *logger;
 }
 
-constexpr char kPartitionMetadataFile[] = "partition.metadata";
 constexpr int64_t kRetryMs = 1'000;
 constexpr int64_t kCatchUpPollMs = 50;
 
@@ -39,35 +36,6 @@ const std::set<std::string>& LogConfigNames() {
 std::string TopicIdText(const std::string& bytes) {
   auto id = controller::TopicId::FromBytes(bytes);
   return id ? id->ToString() : std::string("?");
-}
-
-// "partition.metadata": which topic (by id) a log directory belongs to, as in Kafka.
-std::optional<std::string> ReadTopicId(const std::string& dir) {
-  std::ifstream in(dir + "/" + kPartitionMetadataFile);
-  std::string line;
-  while (std::getline(in, line)) {
-    constexpr std::string_view kKey = "topic_id: ";
-    if (line.rfind(kKey, 0) == 0) {
-      auto id = controller::TopicId::FromString(line.substr(kKey.size()));
-      if (id) return id->Bytes();
-    }
-  }
-  return std::nullopt;
-}
-
-absl::Status WriteTopicId(const std::string& dir, const std::string& topic_id) {
-  const std::string path = dir + "/" + kPartitionMetadataFile;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "version: 0\ntopic_id: " << TopicIdText(topic_id) << "\n";
-    out.flush();
-    if (!out.good()) return absl::InternalError(fmt::format("cannot write {}", tmp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(fmt::format("cannot rename {}: {}", tmp, ec.message()));
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -153,9 +121,17 @@ ReplicaCounts ReplicaManager::Counts() const {
     for (const auto& [tp, h] : hosted_) parts.push_back({h.partition, {h.min_isr, h.replicas}});
   }
   ReplicaCounts c;
+  {
+    std::lock_guard lock(mu_);
+    c.offline_logs = static_cast<int64_t>(offline_.size());
+    c.partitions = c.offline_logs;
+  }
   for (const auto& [p, limits] : parts) {
     ++c.partitions;
-    if (p->log()->failed()) ++c.offline_logs;
+    if (p->log()->failed()) {
+      ++c.offline_logs;
+      ++c.failed_logs;
+    }
     if (p->role() != PartitionRole::kLeader) continue;
     ++c.leaders;
     const size_t isr = p->isr().size();
@@ -289,6 +265,11 @@ void ReplicaManager::Reconcile(const MetadataChange& change) {
 
   std::set<storage::TopicPartition> wanted;
   for (const Desired& d : desired) {
+    if (stopping_) return;
+    // A topic deleted while this round runs (say, one with thousands of partitions) costs
+    // nothing more from the moment its deletion is applied: its remaining partitions are
+    // skipped and those already opened are dropped below.
+    if (!TopicExists(d.topic_id)) continue;
     wanted.insert(d.tp);
     Apply(d);
   }
@@ -305,6 +286,14 @@ void ReplicaManager::Reconcile(const MetadataChange& change) {
     }
   }
   for (const auto& [tp, gone] : drops) Drop(tp, gone);
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = offline_.begin(); it != offline_.end();) {
+      const bool touched = change.everything || seen_topic_ids.count(it->second.topic_id) ||
+                           gone_topic_ids.count(it->second.topic_id);
+      it = touched && !wanted.count(it->first) ? offline_.erase(it) : std::next(it);
+    }
+  }
 
   if (change.everything) {
     // Logs on disk that no partition here claims (a topic deleted or moved while this broker
@@ -346,31 +335,14 @@ void ReplicaManager::Reconcile(const MetadataChange& change) {
 }
 
 absl::StatusOr<std::shared_ptr<storage::Log>> ReplicaManager::OpenLog(const Desired& d) {
-  std::shared_ptr<storage::Log> log = logs_.GetLog(d.tp);
-  if (log != nullptr) {
-    const std::optional<std::string> on_disk = ReadTopicId(log->dir());
-    if (on_disk && *on_disk != d.topic_id) {
-      // The directory belongs to an earlier topic of the same name.
-      if (!caught_up_()) {
-        return absl::UnavailableError("waiting for current metadata before replacing a log");
-      }
-      Log().info("[{}-{}] the log belongs to deleted topic {}; deleting it", d.tp.topic,
-                 d.tp.partition, TopicIdText(*on_disk));
-      if (absl::Status s = logs_.DeleteLog(d.tp); !s.ok()) return s;
-      log = nullptr;
-    }
-  }
-  if (log == nullptr) {
-    auto created = logs_.GetOrCreateLog(d.tp, d.config);
-    if (!created.ok()) return created.status();
-    log = *created;
-  } else if (!(log->config().ToProperties() == d.config.ToProperties())) {
+  // The log manager checks the topic id recorded beside the log: a directory left by an
+  // earlier topic of the same name (or by none) is set aside as a stray, never served.
+  auto log = logs_.GetOrCreateLog(d.tp, TopicIdText(d.topic_id), d.config);
+  if (!log.ok()) return log.status();
+  if (!((*log)->config().ToProperties() == d.config.ToProperties())) {
     if (absl::Status s = logs_.UpdateLogConfig(d.tp, d.config); !s.ok()) return s;
   }
-  if (!ReadTopicId(log->dir())) {
-    if (absl::Status s = WriteTopicId(log->dir(), d.topic_id); !s.ok()) return s;
-  }
-  return log;
+  return *log;
 }
 
 void ReplicaManager::Apply(const Desired& d) {
@@ -386,11 +358,11 @@ void ReplicaManager::Apply(const Desired& d) {
     if (Get(d.tp) != nullptr) Drop(d.tp, true);
     auto log = OpenLog(d);
     if (!log.ok()) {
-      Log().warn("[{}-{}] cannot open the log: {}", d.tp.topic, d.tp.partition,
-                 log.status().ToString());
+      MarkOffline(d, log.status());
       retry_ = true;
       return;
     }
+    MarkOnline(d.tp);
     FetchPurgatory* purgatory = &purgatory_;
     p = std::make_shared<Partition>(d.tp, *log, options_.self,
                                     [purgatory](const storage::TopicPartition& tp) {
@@ -451,6 +423,7 @@ void ReplicaManager::Drop(const storage::TopicPartition& tp, bool delete_log) {
   std::shared_ptr<Partition> p;
   {
     std::lock_guard lock(mu_);
+    offline_.erase(tp);
     auto it = hosted_.find(tp);
     if (it == hosted_.end()) return;
     p = it->second.partition;
@@ -460,6 +433,54 @@ void ReplicaManager::Drop(const storage::TopicPartition& tp, bool delete_log) {
   p->Stop();
   Log().info("[{}-{}] no longer hosted here", tp.topic, tp.partition);
   if (delete_log) deferred_deletes_.insert(tp);
+}
+
+bool ReplicaManager::TopicExists(const std::string& topic_id) const {
+  auto id = controller::TopicId::FromBytes(topic_id);
+  return id && metadata_.Read([&](const controller::MetadataImage& image) {
+    return image.topic(*id) != nullptr;
+  });
+}
+
+void ReplicaManager::MarkOffline(const Desired& d, const absl::Status& error) {
+  const std::string message(error.message());
+  std::lock_guard lock(mu_);
+  auto [it, added] = offline_.try_emplace(d.tp, Offline{d.topic_id, message, NowMs()});
+  if (added) {
+    // As Kafka does for an offline log directory: the controller hears of it in the next
+    // heartbeat and moves leadership and ISR membership to the other replicas.
+    Log().error("[{}-{}] replica offline: its log cannot be opened: {}. The controller moves "
+                "leadership to another in-sync replica; retrying every {} ms",
+                d.tp.topic, d.tp.partition, message, kRetryMs);
+  } else if (it->second.error != message) {
+    Log().debug("[{}-{}] still offline: {}", d.tp.topic, d.tp.partition, message);
+  }
+  it->second.topic_id = d.topic_id;
+  it->second.error = message;
+}
+
+void ReplicaManager::MarkOnline(const storage::TopicPartition& tp) {
+  std::lock_guard lock(mu_);
+  auto it = offline_.find(tp);
+  if (it == offline_.end()) return;
+  Log().info("[{}-{}] replica back online: its log opened after {} ms offline", tp.topic,
+             tp.partition, NowMs() - it->second.since_ms);
+  offline_.erase(it);
+}
+
+std::vector<OfflineReplica> ReplicaManager::OfflineReplicas() const {
+  std::lock_guard lock(mu_);
+  std::vector<OfflineReplica> out;
+  out.reserve(offline_.size());
+  for (const auto& [tp, o] : offline_) out.push_back({o.topic_id, tp.partition});
+  return out;
+}
+
+std::optional<std::string> ReplicaManager::OfflineReason(const storage::TopicPartition& tp) const {
+  std::lock_guard lock(mu_);
+  auto it = offline_.find(tp);
+  if (it == offline_.end()) return std::nullopt;
+  return it->second.error;
 }
 
 // ---------------------------------------------------------------------------------------------

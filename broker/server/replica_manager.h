@@ -8,7 +8,14 @@
 // replica fetchers at the new leader. Partitions this broker no longer hosts are stopped and
 // their logs deleted — but only once the broker has caught up with the metadata log (a stale
 // local copy must never delete data). A topic re-created under the same name (a new topic id)
-// gets a fresh log: each log directory records its topic id in "partition.metadata".
+// gets a fresh log: each log directory records its topic id in "partition.metadata", and the
+// LogManager sets aside (as a stray) any directory recorded for another id or for none.
+//
+// A replica whose log cannot be opened or created (a disk error, the file-descriptor reserve
+// reached) is offline: it is retried every second, and reported to the controller in every
+// heartbeat (OfflineReplicas), which takes it out of the ISR and elects another leader — or
+// shows the partition offline when it was the last in-sync replica — as Kafka does for an
+// offline log directory.
 //
 // A tick thread runs each partition's Tick (acks=all deadlines, ISR decisions) and sends ISR
 // changes to the active controller (AlterPartition) from its own thread.
@@ -50,7 +57,14 @@ struct ReplicaCounts {
   int64_t leaders = 0;
   int64_t under_replicated = 0;  // led here, ISR smaller than the replica set
   int64_t under_min_isr = 0;     // led here, ISR below min.insync.replicas
-  int64_t offline_logs = 0;      // hosted partitions whose log failed
+  int64_t offline_logs = 0;      // hosted partitions whose log failed or cannot be opened
+  int64_t failed_logs = 0;       // of those, logs that failed in use (I/O error, full disk)
+};
+
+// A replica this broker should host but cannot: its log could not be opened or created.
+struct OfflineReplica {
+  std::string topic_id;  // 16 bytes
+  int32_t partition = 0;
 };
 
 class ReplicaManager {
@@ -77,6 +91,11 @@ class ReplicaManager {
   uint64_t isr_shrinks() const { return isr_shrinks_.load(); }
   uint64_t isr_expands() const { return isr_expands_.load(); }
 
+  // Replicas whose log cannot be opened (reported to the controller in every heartbeat).
+  std::vector<OfflineReplica> OfflineReplicas() const;
+  // Why `tp` is offline here, if it is.
+  std::optional<std::string> OfflineReason(const storage::TopicPartition& tp) const;
+
   // Where another broker serves (its first listener), from the metadata.
   std::optional<std::string> AddressOf(NodeId broker) const;
 
@@ -95,6 +114,9 @@ class ReplicaManager {
   void Apply(const Desired& d);
   void Drop(const storage::TopicPartition& tp, bool delete_log);
   absl::StatusOr<std::shared_ptr<storage::Log>> OpenLog(const Desired& d);
+  bool TopicExists(const std::string& topic_id) const;
+  void MarkOffline(const Desired& d, const absl::Status& error);
+  void MarkOnline(const storage::TopicPartition& tp);
   void TickLoop();
   void AlterLoop();
 
@@ -110,6 +132,12 @@ class ReplicaManager {
   // The hosted partitions; written by the reconciler only, read by any thread.
   mutable std::mutex mu_;
   std::map<storage::TopicPartition, Hosted> hosted_;
+  struct Offline {
+    std::string topic_id;
+    std::string error;
+    int64_t since_ms = 0;
+  };
+  std::map<storage::TopicPartition, Offline> offline_;  // written by the reconciler only
 
   // Reconciler input.
   std::mutex change_mu_;

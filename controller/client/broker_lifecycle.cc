@@ -173,6 +173,11 @@ void BrokerLifecycle::HeartbeatSession() {
     req.set_metadata_offset(metadata_offset_());
     req.set_want_shut_down(want_shut_down_.load());
     req.set_want_fence(want_fence_.load());
+    if (options_.offline_replicas) {
+      for (v1::ReplicaRef& r : options_.offline_replicas()) {
+        *req.add_offline_replicas() = std::move(r);
+      }
+    }
     v1::BrokerHeartbeatResponse resp;
     if (!stream->Write(req) || !stream->Read(&resp)) {
       FollowHint({});  // the controller went away: find the active one again

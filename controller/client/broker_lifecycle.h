@@ -35,6 +35,8 @@ struct BrokerLifecycleOptions {
   int retry_backoff_ms = 100;
   // Fault injection (tests): while it returns true the broker cannot reach the controllers.
   std::function<bool()> blocked;
+  // The replicas whose log cannot be opened, sent with every heartbeat (none when unset).
+  std::function<std::vector<v1::ReplicaRef>()> offline_replicas;
 };
 
 class BrokerLifecycle {

@@ -1,11 +1,17 @@
 // QuorumController: broker registration, heartbeats and sessions, fencing, controlled shutdown,
 // producer-id blocks. See the header.
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "controller/logic/quorum_controller.h"
 
 namespace strand::controller {
 namespace {
+
+// Offline replicas one heartbeat may report (a broker holds at most a few thousand replicas).
+constexpr int kOfflineReplicasMax = 100'000;
 
 v1::BrokerRegistrationChangeRecord* AddRegistrationChange(NodeId broker, int64_t epoch,
                                                           v1::MetadataBatch* batch) {
@@ -103,7 +109,24 @@ v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbea
     SetError(e, resp.mutable_error());
     return resp;
   }
+  if (req.offline_replicas_size() > kOfflineReplicasMax) {
+    SetError({KafkaError::kInvalidRequest,
+              fmt::format("{} offline replicas; at most {} per heartbeat",
+                          req.offline_replicas_size(), kOfflineReplicasMax)},
+             resp.mutable_error());
+    return resp;
+  }
   Session& session = sessions_[id];
+  std::set<ReplicaKey> offline;
+  for (const v1::ReplicaRef& r : req.offline_replicas()) {
+    offline.emplace(r.topic_id(), r.partition());
+  }
+  std::set<ReplicaKey> gone, back;
+  std::set_difference(offline.begin(), offline.end(), session.offline.begin(),
+                      session.offline.end(), std::inserter(gone, gone.end()));
+  std::set_difference(session.offline.begin(), session.offline.end(), offline.begin(),
+                      offline.end(), std::inserter(back, back.end()));
+  session.offline = std::move(offline);
   session.epoch = req.broker_epoch();
   session.deadline_ms = now_ms + config_.broker_session_timeout_ms;
   session.stream_open = true;
@@ -121,6 +144,8 @@ v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbea
   } else if (b->fenced && caught_up && !req.want_fence() && !b->in_controlled_shutdown) {
     AddRegistrationChange(id, b->epoch, &batch)->set_fence(v1::FENCE_CHANGE_UNFENCE);
     AddReturnRecords(id, &batch);
+  } else if (!b->fenced && !b->in_controlled_shutdown && (!gone.empty() || !back.empty())) {
+    AddOfflineReplicaRecords(id, gone, back, &batch);
   }
   if (batch.records_size() > 0) {
     if (absl::Status s = Commit(std::move(batch), [](bool) {}); !s.ok()) {

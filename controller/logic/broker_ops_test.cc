@@ -1,6 +1,7 @@
 // Tests the broker lifecycle on the active controller: registration (fenced first), unfencing
 // once caught up, fencing on session expiry or a broken heartbeat stream (with its grace),
-// re-registration after a restart, duplicate processes, controlled shutdown, producer ids.
+// re-registration after a restart, duplicate processes, controlled shutdown, producer ids, and
+// replicas a broker reports offline (its log cannot be opened).
 #include <gtest/gtest.h>
 
 #include "controller/logic/test_controller.h"
@@ -196,6 +197,94 @@ TEST(Brokers, TwoBrokersExpireTogether_LeaderStaysInIsr) {
     EXPECT_TRUE(ps.InIsr(ps.leader)) << "partition " << p;
     EXPECT_TRUE(t.committed.BrokerIsActive(ps.leader));
   }
+}
+
+
+// A heartbeat from `id` reporting `offline` replicas of topic `topic`.
+v1::BrokerHeartbeatResponse HeartbeatOffline(testing::TestController& t, int id,
+                                             const std::string& topic,
+                                             const std::vector<int32_t>& offline) {
+  v1::BrokerHeartbeatRequest req;
+  req.set_broker_id(id);
+  req.set_broker_epoch(t.epochs[id]);
+  req.set_metadata_offset(t.committed.offset());
+  for (int32_t p : offline) {
+    auto* r = req.add_offline_replicas();
+    r->set_topic_id(t.committed.topic(topic)->id.Bytes());
+    r->set_partition(p);
+  }
+  auto resp = t.controller.Heartbeat(req, t.now_ms);
+  t.CommitAll();
+  return resp;
+}
+
+TEST(Brokers, OfflineReplica_LeavesIsrAndLeadership_ReturnsWhenOnline) {
+  testing::TestController t;
+  t.AddBrokers({101, 102, 103});
+  // "shared": replicas on every broker; "alone": 101 only.
+  ASSERT_EQ(t.CreateTopic("shared", 3, 3).error().code(), 0);
+  admin::v1::CreateTopicsRequest req;
+  auto* nt = req.add_topics();
+  nt->set_name("alone");
+  nt->add_assignments()->add_replicas(101);
+  t.controller.CreateTopics(req, [](auto) {});
+  t.CommitAll();
+  ASSERT_EQ(t.Partition("alone", 0).leader, NodeId(101));
+  // 101 cannot open shared-0, shared-1 and alone-0.
+  HeartbeatOffline(t, 101, "shared", {0, 1});
+  v1::BrokerHeartbeatRequest both;
+  both.set_broker_id(101);
+  both.set_broker_epoch(t.epochs[101]);
+  both.set_metadata_offset(t.committed.offset());
+  for (const auto& [topic, p] : std::vector<std::pair<std::string, int32_t>>{
+           {"shared", 0}, {"shared", 1}, {"alone", 0}}) {
+    auto* r = both.add_offline_replicas();
+    r->set_topic_id(t.committed.topic(topic)->id.Bytes());
+    r->set_partition(p);
+  }
+  t.controller.Heartbeat(both, t.now_ms);
+  t.CommitAll();
+  for (int p : {0, 1}) {
+    const PartitionState& ps = t.Partition("shared", p);
+    EXPECT_NE(ps.leader, NodeId(101)) << p;
+    EXPECT_NE(ps.leader, kNoNode) << p;
+    EXPECT_FALSE(ps.InIsr(NodeId(101))) << p;
+  }
+  EXPECT_TRUE(t.Partition("shared", 2).InIsr(NodeId(101)));  // online: untouched
+  // The only replica offline: the partition is offline, its last ISR member kept.
+  EXPECT_EQ(t.Partition("alone", 0).leader, kNoNode);
+  EXPECT_EQ(t.Partition("alone", 0).isr, std::vector<NodeId>{NodeId(101)});
+  // Never elected while offline: not by a preferred election, not when others leave.
+  admin::v1::ElectLeadersRequest elect;
+  elect.set_election_type(admin::v1::PREFERRED);
+  std::optional<admin::v1::ElectLeadersResponse> elected;
+  t.controller.ElectLeaders(elect, [&](auto r) { elected = r; });
+  t.CommitAll();
+  for (const auto& r : elected->results()) {
+    if (r.partition().topic() == "alone" ||
+        (r.partition().topic() == "shared" && r.partition().partition() < 2)) {
+      EXPECT_NE(r.leader(), 101) << r.partition().topic() << "-" << r.partition().partition();
+    }
+  }
+  // An ISR expansion that names it is refused.
+  const PartitionState& s0 = t.Partition("shared", 0);
+  v1::AlterPartitionRequest alter;
+  alter.set_broker_id(s0.leader.value());
+  alter.set_broker_epoch(t.epochs[s0.leader.value()]);
+  auto* change = alter.add_partitions();
+  change->set_topic_id(t.committed.topic("shared")->id.Bytes());
+  change->set_partition(0);
+  change->set_leader_epoch(s0.leader_epoch.value());
+  change->set_partition_epoch(s0.partition_epoch);
+  for (NodeId m : s0.isr) change->add_new_isr(m.value());
+  change->add_new_isr(101);
+  std::optional<v1::AlterPartitionResponse> altered;
+  t.controller.AlterPartition(alter, [&](auto r) { altered = r; });
+  t.CommitAll();
+  EXPECT_EQ(altered->partitions(0).error().name(), "INELIGIBLE_REPLICA");
+  // Back online (the next heartbeat reports nothing): alone-0 is led by 101 again.
+  HeartbeatOffline(t, 101, "shared", {});
+  EXPECT_EQ(t.Partition("alone", 0).leader, NodeId(101));
 }
 
 }  // namespace

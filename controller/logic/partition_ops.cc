@@ -43,63 +43,111 @@ bool QuorumController::Eligible(NodeId node) const {
   return b != nullptr && !b->fenced && !b->in_controlled_shutdown;
 }
 
-NodeId QuorumController::ChooseLeader(const PartitionState& p, NodeId excluded) const {
+bool QuorumController::ReplicaOffline(NodeId node, const TopicId& id, int32_t partition) const {
+  auto it = sessions_.find(node);
+  return it != sessions_.end() && it->second.offline.count({id.Bytes(), partition}) > 0;
+}
+
+bool QuorumController::Eligible(NodeId node, const TopicId& id, int32_t partition) const {
+  return Eligible(node) && !ReplicaOffline(node, id, partition);
+}
+
+NodeId QuorumController::ChooseLeader(const TopicId& id, int32_t partition,
+                                      const PartitionState& p, NodeId excluded) const {
   // Preferred order among the ISR, so leadership tends back to the preferred replica.
   for (NodeId r : p.replicas) {
-    if (r != excluded && p.InIsr(r) && Eligible(r)) return r;
+    if (r != excluded && p.InIsr(r) && Eligible(r, id, partition)) return r;
   }
   return kNoNode;
+}
+
+void QuorumController::AddLeaveRecord(NodeId leaving, const TopicImage& t, int32_t index,
+                                      v1::MetadataBatch* batch) {
+  const PartitionState& p = t.partitions[static_cast<size_t>(index)];
+  const bool leads = p.leader == leaving;
+  if (!leads && !p.InIsr(leaving)) return;
+  // The last ISR member stays in the ISR: it holds every committed record, so it must be the
+  // one elected when it comes back (KRaft semantics).
+  std::vector<NodeId> isr = p.isr.size() > 1 ? Without(p.isr, leaving) : p.isr;
+  NodeId leader = p.leader;
+  if (leads) {
+    PartitionState next = p;
+    next.isr = isr;
+    leader = ChooseLeader(t.id, index, next, leaving);
+    if (leader == kNoNode &&
+        ConfigAsBool(TopicConfig(working_, t.name, "unclean.leader.election.enable"))) {
+      for (NodeId r : p.replicas) {
+        if (r != leaving && Eligible(r, t.id, index)) {
+          leader = r;  // unclean: an out-of-sync replica leads, with itself as the ISR
+          isr = {r};
+          break;
+        }
+      }
+    }
+  }
+  if (isr == p.isr && leader == p.leader) return;
+  auto* r = AddChange(t.id, index, batch);
+  if (leader != p.leader) r->set_leader(leader.value());
+  if (isr != p.isr) SetIsr(isr, r);
 }
 
 void QuorumController::AddLeaveRecords(NodeId leaving, v1::MetadataBatch* batch) {
   for (const auto& [name, t] : working_.topics()) {
     for (size_t i = 0; i < t.partitions.size(); ++i) {
-      const PartitionState& p = t.partitions[i];
-      const bool leads = p.leader == leaving;
-      if (!leads && !p.InIsr(leaving)) continue;
-      // The last ISR member stays in the ISR: it holds every committed record, so it must be
-      // the one elected when it comes back (KRaft semantics).
-      std::vector<NodeId> isr = p.isr.size() > 1 ? Without(p.isr, leaving) : p.isr;
-      NodeId leader = p.leader;
-      if (leads) {
-        PartitionState next = p;
-        next.isr = isr;
-        leader = ChooseLeader(next, leaving);
-        if (leader == kNoNode &&
-            ConfigAsBool(TopicConfig(working_, name, "unclean.leader.election.enable"))) {
-          for (NodeId r : p.replicas) {
-            if (r != leaving && Eligible(r)) {
-              leader = r;  // unclean: an out-of-sync replica leads, with itself as the ISR
-              isr = {r};
-              break;
-            }
-          }
-        }
-      }
-      if (isr == p.isr && leader == p.leader) continue;
-      auto* r = AddChange(t.id, static_cast<int32_t>(i), batch);
-      if (leader != p.leader) r->set_leader(leader.value());
-      if (isr != p.isr) SetIsr(isr, r);
+      AddLeaveRecord(leaving, t, static_cast<int32_t>(i), batch);
     }
   }
+}
+
+void QuorumController::AddReturnRecord(NodeId returning, const TopicImage& t, int32_t index,
+                                       v1::MetadataBatch* batch) {
+  const PartitionState& p = t.partitions[static_cast<size_t>(index)];
+  // (The caller knows the broker is live: it may be unfencing in this very batch.)
+  if (p.leader != kNoNode || !p.InIsr(returning) || ReplicaOffline(returning, t.id, index)) {
+    return;
+  }
+  // Every other ISR member is unavailable (else it would lead): the returning broker holds
+  // every committed record, so it leads — a clean election.
+  AddChange(t.id, index, batch)->set_leader(returning.value());
 }
 
 void QuorumController::AddReturnRecords(NodeId returning, v1::MetadataBatch* batch) {
   for (const auto& [name, t] : working_.topics()) {
     for (size_t i = 0; i < t.partitions.size(); ++i) {
-      const PartitionState& p = t.partitions[i];
-      if (p.leader != kNoNode || !p.InIsr(returning)) continue;
-      // Every other ISR member is unavailable (else it would lead): the returning broker holds
-      // every committed record, so it leads — a clean election.
-      AddChange(t.id, static_cast<int32_t>(i), batch)->set_leader(returning.value());
+      AddReturnRecord(returning, t, static_cast<int32_t>(i), batch);
+    }
+  }
+}
+
+void QuorumController::AddOfflineReplicaRecords(NodeId broker, const std::set<ReplicaKey>& gone,
+                                                const std::set<ReplicaKey>& back,
+                                                v1::MetadataBatch* batch) {
+  for (const std::set<ReplicaKey>* keys : {&gone, &back}) {
+    for (const auto& [id_bytes, partition] : *keys) {
+      auto id = TopicId::FromBytes(id_bytes);
+      const TopicImage* t = id ? working_.topic(*id) : nullptr;
+      if (t == nullptr || partition < 0 ||
+          partition >= static_cast<int32_t>(t->partitions.size()) ||
+          !t->partitions[static_cast<size_t>(partition)].IsReplica(broker)) {
+        continue;  // deleted or moved meanwhile
+      }
+      if (keys == &gone) {
+        AddLeaveRecord(broker, *t, partition, batch);
+      } else {
+        AddReturnRecord(broker, *t, partition, batch);
+      }
     }
   }
 }
 
 bool QuorumController::LeadsMovablePartitions(NodeId broker) const {
   for (const auto& [name, t] : working_.topics()) {
-    for (const PartitionState& p : t.partitions) {
-      if (p.leader == broker && ChooseLeader(p, broker) != kNoNode) return true;
+    for (size_t i = 0; i < t.partitions.size(); ++i) {
+      const PartitionState& p = t.partitions[i];
+      if (p.leader == broker &&
+          ChooseLeader(t.id, static_cast<int32_t>(i), p, broker) != kNoNode) {
+        return true;
+      }
     }
   }
   return false;
@@ -160,10 +208,10 @@ void QuorumController::AlterPartition(const v1::AlterPartitionRequest& req,
       e = {KafkaError::kInvalidRequest, "the new ISR must contain the leader"};
     } else {
       for (NodeId m : isr) {
-        if (!p->IsReplica(m) || (!p->InIsr(m) && !Eligible(m))) {
+        if (!p->IsReplica(m) || (!p->InIsr(m) && !Eligible(m, *id, c.partition()))) {
           e = {KafkaError::kIneligibleReplica,
-               fmt::format("broker {} cannot join the ISR (not a replica, fenced or shutting "
-                           "down)",
+               fmt::format("broker {} cannot join the ISR (not a replica, fenced, shutting "
+                           "down, or its replica is offline)",
                            m)};
           break;
         }
@@ -192,7 +240,10 @@ void QuorumController::AlterPartition(const v1::AlterPartitionRequest& req,
     for (int i = 0; i < req.partitions_size(); ++i) {
       auto* ps = out.add_partitions();
       auto id = TopicId::FromBytes(req.partitions(i).topic_id());
-      if (id && errors[static_cast<size_t>(i)].ok()) {
+      // Refusals carry the current state too: a leader whose proposal was refused at the
+      // partition epoch it knows learns that its expansion did not happen, and stops holding
+      // the high watermark for the members it proposed.
+      if (id && working_.partition(*id, req.partitions(i).partition()) != nullptr) {
         FillPartitionState(*id, req.partitions(i).partition(), ps);
       } else {
         ps->set_topic_id(req.partitions(i).topic_id());
@@ -223,8 +274,9 @@ void QuorumController::AddCompleteReassignment(const TopicImage& t, int32_t inde
   PartitionState next = p;
   next.replicas = target;
   next.isr = new_isr;
-  NodeId leader = Contains(target, p.leader) && Eligible(p.leader) ? p.leader
-                                                                   : ChooseLeader(next, kNoNode);
+  NodeId leader = Contains(target, p.leader) && Eligible(p.leader, t.id, index)
+                      ? p.leader
+                      : ChooseLeader(t.id, index, next, kNoNode);
   auto* r = AddChange(t.id, index, batch);
   r->set_set_replicas(true);
   FromNodeIds(target, r->mutable_replicas());
@@ -268,7 +320,7 @@ void QuorumController::ElectLeaders(const admin::v1::ElectLeadersRequest& req,
         const NodeId preferred = p.replicas.empty() ? kNoNode : p.replicas.front();
         if (p.leader == preferred) {
           e = {KafkaError::kElectionNotNeeded, "the preferred replica already leads"};
-        } else if (!p.InIsr(preferred) || !Eligible(preferred)) {
+        } else if (!p.InIsr(preferred) || !Eligible(preferred, t->id, index)) {
           e = {KafkaError::kPreferredLeaderNotAvailable,
                fmt::format("preferred replica {} is not in sync or not available", preferred)};
         } else {
@@ -277,9 +329,9 @@ void QuorumController::ElectLeaders(const admin::v1::ElectLeadersRequest& req,
       } else if (p.leader != kNoNode) {
         e = {KafkaError::kElectionNotNeeded, "the partition has a leader"};
       } else {
-        leader = ChooseLeader(p, kNoNode);
+        leader = ChooseLeader(t->id, index, p, kNoNode);
         for (size_t i = 0; leader == kNoNode && i < p.replicas.size(); ++i) {
-          if (Eligible(p.replicas[i])) {
+          if (Eligible(p.replicas[i], t->id, index)) {
             leader = p.replicas[i];
             isr = {leader};  // unclean: may lose records the old ISR had acknowledged
           }
@@ -328,7 +380,7 @@ void QuorumController::RebalanceLeaders(int64_t now_ms) {
       const NodeId preferred = p.replicas.front();
       const auto [total, not_led] = imbalance[preferred];
       if (not_led * 100 <= percent * total) continue;
-      if (!p.InIsr(preferred) || !Eligible(preferred)) continue;
+      if (!p.InIsr(preferred) || !Eligible(preferred, t.id, static_cast<int32_t>(i))) continue;
       AddChange(t.id, static_cast<int32_t>(i), &batch)->set_leader(preferred.value());
     }
   }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "common/kafka_error.h"
@@ -38,7 +39,8 @@ struct ControllerConfig {
   int32_t producer_id_block_size = 1'000;
   int32_t topics_per_request_max = 10'000;
   int32_t partitions_per_topic_max = 100'000;
-  int64_t partitions_max = 2'000'000;       // in the whole cluster
+  // The cluster-wide and per-broker partition limits are the cluster settings max.partitions
+  // and max.broker.partitions (dynamic, KIP-578 names).
   // Static settings of the server (num.partitions, default.replication.factor, log.* ...),
   // below the dynamic cluster defaults in precedence.
   std::map<std::string, std::string> static_configs;
@@ -104,6 +106,8 @@ class QuorumController {
   std::string TopicConfig(const MetadataImage& image, const std::string& topic,
                           const std::string& name) const;
 
+  // A partition replica: (16-byte topic id, partition).
+  using ReplicaKey = std::pair<std::string, int32_t>;
   // Broker liveness as the active controller sees it (for DescribeCluster and tests).
   struct Session {
     int64_t epoch = 0;
@@ -111,6 +115,10 @@ class QuorumController {
     bool stream_open = false;
     uint64_t metadata_offset = 0;
     uint64_t caught_up_offset = 0;  // unfenced once metadata_offset reaches this
+    // Replicas whose log the broker cannot open (from its last heartbeat): never elected, never
+    // let into the ISR. Kept in memory only: every heartbeat carries the whole set, so a newly
+    // active controller learns it within a heartbeat interval.
+    std::set<ReplicaKey> offline;
   };
   const std::map<NodeId, Session>& sessions() const { return sessions_; }
 
@@ -141,8 +149,23 @@ class QuorumController {
   // Records that bring back online the partitions `returning` (being unfenced) can lead: those
   // with no leader whose ISR holds it — the last ISR member kept by AddLeaveRecords.
   void AddReturnRecords(NodeId returning, v1::MetadataBatch* batch);
-  NodeId ChooseLeader(const PartitionState& p, NodeId excluded) const;
+  // The same for one partition.
+  void AddLeaveRecord(NodeId leaving, const TopicImage& t, int32_t index,
+                      v1::MetadataBatch* batch);
+  void AddReturnRecord(NodeId returning, const TopicImage& t, int32_t index,
+                       v1::MetadataBatch* batch);
+  // Replicas of `broker` that went offline (`gone`: they leave ISR and leadership) or came back
+  // (`back`: they lead again a partition that had no other in-sync replica).
+  void AddOfflineReplicaRecords(NodeId broker, const std::set<ReplicaKey>& gone,
+                                const std::set<ReplicaKey>& back, v1::MetadataBatch* batch);
+  // The first in-sync replica in preferred order that can lead, other than `excluded`.
+  NodeId ChooseLeader(const TopicId& id, int32_t partition, const PartitionState& p,
+                      NodeId excluded) const;
+  // A live broker: registered, unfenced, not shutting down.
   bool Eligible(NodeId node) const;
+  // ... whose replica of the partition is online.
+  bool Eligible(NodeId node, const TopicId& id, int32_t partition) const;
+  bool ReplicaOffline(NodeId node, const TopicId& id, int32_t partition) const;
   void AddCompleteReassignment(const TopicImage& t, int32_t index, const std::vector<NodeId>& isr,
                                v1::MetadataBatch* batch);
   void RebalanceLeaders(int64_t now_ms);
@@ -156,6 +179,15 @@ class QuorumController {
                                   std::vector<std::vector<NodeId>>* out);
   ControllerError PlanReassignment(const TopicImage& t, int32_t index,
                                    const std::vector<NodeId>& target, v1::MetadataBatch* batch);
+  // POLICY_VIOLATION when adding `added` replicas per broker (and `new_partitions` partitions)
+  // would take a broker past max.broker.partitions or the cluster past max.partitions.
+  ControllerError CheckPartitionLimits(const std::map<NodeId, int64_t>& added,
+                                       int64_t new_partitions) const;
+  // min.insync.replicas (the topic's, or `configs`' when it sets one) against a replication
+  // factor: INVALID_CONFIG when larger (the topic could never take an acks=all write).
+  ControllerError CheckMinInsync(const std::string& topic,
+                                 const google::protobuf::Map<std::string, std::string>* configs,
+                                 int64_t replication_factor) const;
   void AddPartitionRecords(const TopicId& id, int32_t first,
                            const std::vector<std::vector<NodeId>>& assignments,
                            v1::MetadataBatch* batch) const;
