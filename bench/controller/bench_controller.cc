@@ -81,7 +81,11 @@ class Cluster {
     std::vector<std::string> args{"--node-id=" + std::to_string(id),
                                   "--controller-quorum=" + quorum_, "--listen=" + addresses_[id],
                                   fmt::format("--data-dir={}/c{}", dir_.path(), id),
-                                  "--cluster-id=bench", "--log-level=warn"};
+                                  "--cluster-id=bench", "--log-level=warn",
+                                  // The scale mode goes far past the default partition limits
+                                  // (its brokers are stand-ins that open no logs).
+                                  "--config", "max.broker.partitions=1000000",
+                                  "--config", "max.partitions=10000000"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     nodes_[id] = std::make_unique<strand::testing::ChildProcess>(
         "strand-server", args, fmt::format("{}/c{}.log", dir_.path(), id));

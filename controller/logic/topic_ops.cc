@@ -1,5 +1,7 @@
 // QuorumController: topics (create, delete, add partitions), configs and reassignment.
 #include <algorithm>
+#include <limits>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -25,6 +27,24 @@ ControllerError ValidateTopicName(const std::string& name) {
     }
   }
   return {};
+}
+
+// The smallest replica set the topic's partitions will have (a reassignment's target).
+int64_t MinReplicationFactor(const TopicImage& t) {
+  int64_t out = std::numeric_limits<int64_t>::max();
+  for (const PartitionState& p : t.partitions) {
+    out = std::min<int64_t>(out, static_cast<int64_t>(p.replicas.size() -
+                                                      p.removing_replicas.size()));
+  }
+  return t.partitions.empty() ? 0 : out;
+}
+
+std::map<NodeId, int64_t> ReplicasPerBroker(const std::vector<std::vector<NodeId>>& assignments) {
+  std::map<NodeId, int64_t> out;
+  for (const auto& replicas : assignments) {
+    for (NodeId r : replicas) ++out[r];
+  }
+  return out;
 }
 
 std::vector<NodeId> Minus(const std::vector<NodeId>& a, const std::vector<NodeId>& b) {
@@ -68,17 +88,57 @@ ControllerError QuorumController::ValidateNewTopic(const admin::v1::NewTopic& t,
     return {KafkaError::kInvalidPartitions,
             fmt::format("partitions must be between 1 and {}", config_.partitions_per_topic_max)};
   }
-  if (static_cast<int64_t>(working_.partition_count()) + *partitions > config_.partitions_max) {
-    return {KafkaError::kInvalidPartitions,
-            fmt::format("the cluster would exceed its limit of {} partitions",
-                        config_.partitions_max)};
-  }
   if (*replication_factor < 1) {
     return {KafkaError::kInvalidReplicationFactor, "replication factor must be at least 1"};
   }
   for (const auto& [name, value] : t.configs()) {
     if (absl::Status s = ValidateTopicConfig(name, value); !s.ok()) {
       return {KafkaError::kInvalidConfig, std::string(s.message())};
+    }
+  }
+  return CheckMinInsync(t.name(), &t.configs(), *replication_factor);
+}
+
+ControllerError QuorumController::CheckMinInsync(
+    const std::string& topic, const google::protobuf::Map<std::string, std::string>* configs,
+    int64_t replication_factor) const {
+  int64_t min_isr = 0;
+  if (configs != nullptr) {
+    auto given = configs->find("min.insync.replicas");
+    if (given != configs->end()) min_isr = ConfigAsLong(given->second);
+  } else if (working_.configs().count({v1::TOPIC, topic})) {
+    // The topic's own setting, if it has one.
+    const auto& set = working_.configs().at({v1::TOPIC, topic});
+    auto it = set.find("min.insync.replicas");
+    if (it != set.end()) min_isr = ConfigAsLong(it->second);
+  }
+  // Not set on the topic: a cluster default above the replication factor only warns (the topic
+  // takes acks=1 writes; acks=all answers NOT_ENOUGH_REPLICAS), as in Kafka.
+  if (min_isr <= replication_factor) return {};
+  return {KafkaError::kInvalidConfig,
+          fmt::format("min.insync.replicas={} is larger than the replication factor {} of topic "
+                      "'{}': it could never take an acks=all write",
+                      min_isr, replication_factor, topic)};
+}
+
+ControllerError QuorumController::CheckPartitionLimits(const std::map<NodeId, int64_t>& added,
+                                                       int64_t new_partitions) const {
+  const int64_t cluster_max = ConfigAsLong(ClusterConfig(working_, "max.partitions"));
+  const int64_t broker_max = ConfigAsLong(ClusterConfig(working_, "max.broker.partitions"));
+  const auto total = static_cast<int64_t>(working_.partition_count());
+  if (total + new_partitions > cluster_max) {
+    return {KafkaError::kPolicyViolation,
+            fmt::format("the cluster has {} partitions; {} more would pass max.partitions={}",
+                        total, new_partitions, cluster_max)};
+  }
+  for (const auto& [broker, count] : added) {
+    auto it = working_.replica_counts().find(broker);
+    const int64_t hosted = it == working_.replica_counts().end() ? 0 : it->second;
+    if (count > 0 && hosted + count > broker_max) {
+      return {KafkaError::kPolicyViolation,
+              fmt::format("broker {} hosts {} partition replicas; {} more would pass "
+                          "max.broker.partitions={}",
+                          broker, hosted, count, broker_max)};
     }
   }
   return {};
@@ -112,19 +172,28 @@ ControllerError QuorumController::PlanAssignments(const admin::v1::NewTopic& t, 
       }
       out->push_back(std::move(replicas));
     }
-    return {};
+    return CheckPartitionLimits(ReplicasPerBroker(*out), partitions);
   }
-  std::vector<PlacementBroker> brokers;
+  // Brokers already at max.broker.partitions take no more; if too few remain for the
+  // replication factor, the limit check below names the full one.
+  const int64_t broker_max = ConfigAsLong(ClusterConfig(working_, "max.broker.partitions"));
+  std::vector<PlacementBroker> brokers, all;
   for (const auto& [id, b] : working_.brokers()) {
-    if (Eligible(id)) brokers.push_back({id, b.rack});
+    if (!Eligible(id)) continue;
+    all.push_back({id, b.rack});
+    auto count = working_.replica_counts().find(id);
+    if (count == working_.replica_counts().end() || count->second < broker_max) {
+      brokers.push_back({id, b.rack});
+    }
   }
+  if (static_cast<int32_t>(brokers.size()) < replication_factor) brokers = all;
   PlacementLoad load{working_.replica_counts(), working_.preferred_leader_counts()};
   auto placed = PlaceReplicas(partitions, replication_factor, brokers, load, random_.Next());
   if (!placed.ok()) {
     return {KafkaError::kInvalidReplicationFactor, std::string(placed.status().message())};
   }
   *out = *std::move(placed);
-  return {};
+  return CheckPartitionLimits(ReplicasPerBroker(*out), partitions);
 }
 
 void QuorumController::AddPartitionRecords(const TopicId& id, int32_t first,
@@ -263,9 +332,10 @@ void QuorumController::CreatePartitions(const admin::v1::CreatePartitionsRequest
                               req.topic(), current)});
   }
   const int32_t added = req.total_count() - current;
-  if (req.total_count() > config_.partitions_per_topic_max ||
-      static_cast<int64_t>(working_.partition_count()) + added > config_.partitions_max) {
-    return reply({KafkaError::kInvalidPartitions, "the partition limit would be exceeded"});
+  if (req.total_count() > config_.partitions_per_topic_max) {
+    return reply({KafkaError::kInvalidPartitions,
+                  fmt::format("a topic has at most {} partitions",
+                              config_.partitions_per_topic_max)});
   }
   if (req.assignments_size() > 0 && req.assignments_size() != added) {
     return reply({KafkaError::kInvalidReplicaAssignment,
@@ -325,6 +395,15 @@ void QuorumController::AlterConfigs(const admin::v1::AlterConfigsRequest& req,
                     : absl::InvalidArgumentError(fmt::format("unknown config '{}'", c.name()));
     }
     if (!valid.ok()) return reply({KafkaError::kInvalidConfig, std::string(valid.message())});
+    if (topic && c.name() == "min.insync.replicas" && c.op() != admin::v1::DELETE) {
+      const TopicImage* t = working_.topic(req.resource_name());
+      google::protobuf::Map<std::string, std::string> change;
+      change[c.name()] = c.value();
+      if (ControllerError e = CheckMinInsync(t->name, &change, MinReplicationFactor(*t));
+          !e.ok()) {
+        return reply(e);
+      }
+    }
     auto* r = batch.add_records()->mutable_config();
     r->set_resource_type(resource.type);
     r->set_resource_name(resource.name);
@@ -394,7 +473,9 @@ ControllerError QuorumController::PlanReassignment(const TopicImage& t, int32_t 
     r->set_set_isr(true);
     FromNodeIds(original.isr, r->mutable_isr());
     r->set_set_reassignment(true);
-    if (!original.IsReplica(p.leader)) r->set_leader(ChooseLeader(original, kNoNode).value());
+    if (!original.IsReplica(p.leader)) {
+      r->set_leader(ChooseLeader(t.id, index, original, kNoNode).value());
+    }
     return {};
   }
   if (p.Reassigning()) {
@@ -411,7 +492,16 @@ ControllerError QuorumController::PlanReassignment(const TopicImage& t, int32_t 
     }
   }
   if (target == p.replicas) return {};
+  if (target.size() < p.replicas.size()) {
+    if (ControllerError e = CheckMinInsync(t.name, nullptr, static_cast<int64_t>(target.size()));
+        !e.ok()) {
+      return e;
+    }
+  }
   const std::vector<NodeId> adding = Minus(target, p.replicas);
+  std::map<NodeId, int64_t> added;
+  for (NodeId r : adding) added[r] = 1;
+  if (ControllerError e = CheckPartitionLimits(added, 0); !e.ok()) return e;
   const std::vector<NodeId> removing = Minus(p.replicas, target);
   std::vector<NodeId> all = target;
   for (NodeId r : removing) all.push_back(r);

@@ -1,6 +1,7 @@
 // Tests topic operations of the active controller: creation (defaults, validation, explicit
 // placement, validate-only), answers only after commit, deletion, adding partitions, configs,
-// and NOT_CONTROLLER when leadership is lost with requests in flight.
+// NOT_CONTROLLER when leadership is lost with requests in flight, the partition limits
+// (max.broker.partitions, max.partitions) and min.insync.replicas against the replication factor.
 #include <gtest/gtest.h>
 
 #include "controller/logic/test_controller.h"
@@ -201,6 +202,69 @@ TEST(AlterConfigs, SetDeleteAndValidate) {
   EXPECT_EQ(alter("cleanup.policy", "", admin::v1::DELETE).code(), 0);
   EXPECT_EQ(t.controller.TopicConfig(t.committed, "cfg", "cleanup.policy"), "delete");
   EXPECT_EQ(alter("min.insync.replicas", "zero", admin::v1::SET).name(), "INVALID_CONFIG");
+}
+
+
+TEST(CreateTopics, PartitionLimits_CountReplicasPerBrokerAndPartitionsPerCluster) {
+  ControllerConfig config = TestController::DefaultConfig();
+  config.static_configs["max.broker.partitions"] = "4";
+  config.static_configs["max.partitions"] = "10";
+  TestController t(config);
+  t.AddBrokers({101, 102, 103});
+  // 5 partitions x RF 3 = 15 replicas over 3 brokers: 5 each, past 4.
+  auto refused = t.CreateTopic("wide", 5, 3);
+  EXPECT_EQ(refused.error().name(), "POLICY_VIOLATION");
+  EXPECT_NE(refused.error().message().find("max.broker.partitions=4"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(t.committed.topic("wide"), nullptr);
+  ASSERT_EQ(Code(t.CreateTopic("fits", 4, 3).error()), kOk);  // 4 each: at the limit
+  EXPECT_EQ(t.CreateTopic("more", 1, 1).error().name(), "POLICY_VIOLATION");
+  // Partitions added to a topic count too.
+  admin::v1::CreatePartitionsRequest grow;
+  grow.set_topic("fits");
+  grow.set_total_count(5);
+  std::optional<admin::v1::CreatePartitionsResponse> resp;
+  t.controller.CreatePartitions(grow, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->error().name(), "POLICY_VIOLATION");
+  // The cluster-wide count: 4 partitions now; 7 more would make 11 > 10.
+  t.AddBrokers({104, 105, 106, 107, 108, 109});
+  EXPECT_EQ(t.CreateTopic("cluster", 7, 1).error().name(), "POLICY_VIOLATION");
+  EXPECT_EQ(Code(t.CreateTopic("cluster", 6, 1).error()), kOk);
+}
+
+TEST(CreateTopics, MinInsyncAboveReplicationFactor_IsRefused) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  auto r = t.CreateTopic("never", 1, 2, {{"min.insync.replicas", "3"}});
+  EXPECT_EQ(r.error().name(), "INVALID_CONFIG");
+  EXPECT_NE(r.error().message().find("min.insync.replicas=3"), std::string::npos);
+  ASSERT_EQ(Code(t.CreateTopic("ok", 1, 2, {{"min.insync.replicas", "2"}}).error()), kOk);
+  admin::v1::AlterConfigsRequest alter;
+  alter.set_resource_type(admin::v1::TOPIC);
+  alter.set_resource_name("ok");
+  auto* c = alter.add_changes();
+  c->set_name("min.insync.replicas");
+  c->set_value("3");
+  std::optional<admin::v1::AlterConfigsResponse> altered;
+  t.controller.AlterConfigs(alter, [&](auto resp) { altered = resp; });
+  EXPECT_EQ(altered->error().name(), "INVALID_CONFIG");
+  // A shrinking reassignment below the topic's min.insync.replicas.
+  admin::v1::AlterPartitionReassignmentsRequest move;
+  auto* ra = move.add_reassignments();
+  ra->mutable_partition()->set_topic("ok");
+  ra->mutable_partition()->set_partition(0);
+  ra->add_replicas(t.Partition("ok", 0).replicas.front().value());
+  std::optional<admin::v1::AlterPartitionReassignmentsResponse> moved;
+  t.controller.AlterPartitionReassignments(move, [&](auto resp) { moved = resp; });
+  EXPECT_EQ(moved->results(0).error().name(), "INVALID_CONFIG");
+  // A cluster default above a topic's replication factor is accepted (a warning in Kafka).
+  alter.set_resource_type(admin::v1::BROKER);
+  alter.set_resource_name("");
+  altered.reset();
+  t.controller.AlterConfigs(alter, [&](auto resp) { altered = resp; });
+  t.CommitAll();
+  ASSERT_TRUE(altered.has_value());
+  EXPECT_EQ(altered->error().code(), 0) << altered->error().message();
 }
 
 }  // namespace

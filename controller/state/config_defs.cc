@@ -121,6 +121,12 @@ std::vector<ConfigDef> MakeClusterDefs() {
            "A follower not caught up for this long leaves the ISR."),
       Long("producer.id.expiration.ms", "86400000", 1, "",
            "Idempotent-producer state is forgotten after this long without writes."),
+      Int("max.broker.partitions", "4000", 1, 1000000, "",
+          "Most partition replicas one broker may host; topic creation, added partitions and "
+          "reassignments past it are refused with POLICY_VIOLATION (KIP-578)."),
+      Int("max.partitions", "200000", 1, 10000000, "",
+          "Most partitions in the cluster; creations past it are refused with POLICY_VIOLATION "
+          "(KIP-578)."),
   };
 }
 
