@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/grpc_listener.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "controller/server/admin_service.h"
@@ -156,7 +157,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
 
   EnableServerConventions();
   grpc::ServerBuilder builder;
-  raft::ConfigureRaftServer(builder);
+  // One listener for every plane today: client settings (idle clients are not cut off); the
+  // internal channels ping from their side every second, which it accepts.
+  ConfigureClientListener(builder);
   builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials());
   builder.RegisterService(p->transport->service());
   builder.RegisterService(p->controller_service.get());

@@ -42,6 +42,9 @@ void ConfigureRaftServer(grpc::ServerBuilder& builder, int keepalive_ms) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              keepalive_ms / 2);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // Its own keepalive pings must not be blocked on an idle connection (gRPC's default allows 2
+  // without data, after which the keepalive watchdog closes the connection).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
