@@ -3,26 +3,27 @@
 // Server-side connection settings per kind of listener. Two profiles:
 //
 //   - Client listeners serve applications that hold a channel open and call now and then, with
-//     gRPC's default client settings (no keepalive pings of their own). The server checks an
-//     idle connection with a ping every kClientKeepaliveMs (a dead peer goes within a minute,
-//     the time a NAT or load balancer may keep an idle flow), closes connections idle for
-//     kClientIdleMs (Kafka's connections.max.idle.ms, 10 minutes, with a graceful GOAWAY the
-//     client reconnects through), and accepts clients' own keepalive pings down to once a
-//     second (Strand's internal channels send them that often).
+//     gRPC's default client settings (no keepalive pings of their own). Such a client does not
+//     read its socket between calls unless something polls its channel, so it cannot answer a
+//     server's keepalive ping while idle: the server pings only after gRPC's default two hours,
+//     and closes connections idle for kClientIdleMs instead (Kafka's connections.max.idle.ms,
+//     10 minutes, with a graceful GOAWAY the client reconnects through on its next call). It
+//     accepts clients' own keepalive pings down to once a second (Strand's internal channels
+//     send them that often).
 //   - Internal listeners (the controller and inter-broker planes) carry Raft and replication
 //     streams and want dead peers noticed within about two seconds: pings every
 //     `keepalive_ms`, answered within `keepalive_ms`.
 //
-// In both, the server's pings are not limited by HTTP/2 "pings without data": gRPC's default
-// (2) blocks the third keepalive ping on an idle connection, and the keepalive watchdog then
-// closes a perfectly healthy connection — what cut idle clients after ~2 s when every
-// listener used the internal profile.
+// When every listener used the internal profile, an idle application channel was cut after
+// about 2 s ("UNAVAILABLE: Socket closed" on its next call): the server's ping went unanswered.
+// Pings are also not limited by HTTP/2 "pings without data" (gRPC's default of 2 would block the
+// third keepalive ping on a quiet internal connection).
 
 #include <grpcpp/grpcpp.h>
 
 namespace strand {
 
-inline constexpr int kClientKeepaliveMs = 60'000;
+inline constexpr int kClientKeepaliveMs = 2 * 3600'000;  // gRPC's default
 inline constexpr int kClientKeepaliveTimeoutMs = 20'000;
 inline constexpr int kClientIdleMs = 600'000;
 // Strand's own channels ping idle connections every second: accept that.
