@@ -31,7 +31,7 @@ struct Config {
   size_t entry_bytes_max = 8 << 20;             // one proposal
   size_t apply_bytes_max = 32 << 20;            // committed entries handed out per Ready
   size_t snapshot_chunk_bytes = 1 << 20;        // InstallSnapshot chunk size
-  size_t snapshot_bytes_max = size_t{4} << 30;  // a received snapshot larger than this is refused
+  size_t snapshot_bytes_max = size_t{1} << 30;  // a received snapshot larger than this is refused
   int snapshot_resend_ticks = 4;                // an unacknowledged chunk is re-sent after this
   int replicate_stall_heartbeats = 10;          // unanswered appends re-sent after this many
   size_t observers_max = 1024;                  // observers the leader replicates to

@@ -159,7 +159,49 @@ bool Raft::CheckTerm(const Message& m) {
   return true;
 }
 
+namespace {
+
+// Larger than any term or index an honest node reaches (2^62: a billion elections a second for
+// a century), so that `term + 1` and index arithmetic never overflow.
+constexpr uint64_t kTermOrIndexMax = uint64_t{1} << 62;
+
+bool InRange(const Message& m) {
+  auto ok = [](uint64_t v) { return v <= kTermOrIndexMax; };
+  if (!ok(m.term.value()) || !ok(m.index.value()) || !ok(m.log_term.value()) ||
+      !ok(m.commit.value()) || !ok(m.reject_hint.value()) || !ok(m.reject_hint_term.value()) ||
+      !ok(m.snapshot.index.value()) || !ok(m.snapshot.term.value())) {
+    return false;
+  }
+  for (const Entry& e : m.entries) {
+    if (!ok(e.term.value()) || !ok(e.index.value())) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Raft::Admissible(const Message& m) const {
+  // A transport delivers whatever anyone on the network sent: values no honest node can send
+  // are dropped, and so are messages only voters send when they come from outside the voter set
+  // (an observer may only join and answer the leader's replication).
+  if (!InRange(m) || m.from == config_.id) return false;
+  if (config_.IsVoter(m.from)) return true;
+  switch (m.type) {
+    case MessageType::kObserverJoin:
+    case MessageType::kAppendResponse:
+    case MessageType::kHeartbeatResponse:
+    case MessageType::kSnapshotResponse:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void Raft::Step(const Message& m) {
+  if (!Admissible(m)) {
+    ++dropped_inadmissible_;
+    return;
+  }
   if (m.type == MessageType::kObserverJoin) {
     HandleObserverJoin(m);
     return;

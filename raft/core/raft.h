@@ -98,6 +98,10 @@ class Raft {
   // Leader only: whether `node` answered within the last election timeout.
   bool PeerRecentlyHeard(NodeId node) const;
   size_t known_observers() const { return known_observers_.size(); }
+  // Messages dropped because no honest peer could have sent them (see Admissible).
+  uint64_t dropped_inadmissible() const { return dropped_inadmissible_; }
+  // Snapshot chunks refused as malformed (overrunning the declared size).
+  uint64_t malformed_snapshot_chunks() const { return malformed_snapshot_chunks_; }
 
  private:
   // raft.cc
@@ -107,6 +111,9 @@ class Raft {
   void BecomeCandidate();
   void BecomeLeader();
   void Send(Message m);
+  // False for a message no honest peer sends: terms or indexes past 2^62, or a message only
+  // voters send from a node outside the voter set. Such messages are dropped before anything.
+  bool Admissible(const Message& m) const;
   bool CheckTerm(const Message& m);
   void StepLeader(const Message& m);
   void StepCandidate(const Message& m);
@@ -174,6 +181,8 @@ class Raft {
   std::map<NodeId, bool> votes_;
   // Every role: observers that asked to be replicated to, and ticks since each was heard from.
   std::map<NodeId, int> known_observers_;
+  uint64_t dropped_inadmissible_ = 0;
+  uint64_t malformed_snapshot_chunks_ = 0;
 
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;

@@ -106,13 +106,20 @@ void Raft::HandleSnapshotChunk(const Message& m) {
     respond(receiver_.data.size(), false, meta.index, false);  // duplicate or out of order
     return;
   }
+  if (m.snapshot_chunk.size() > receiver_.size - receiver_.data.size() ||
+      (m.snapshot_done && receiver_.data.size() + m.snapshot_chunk.size() != receiver_.size)) {
+    // A chunk that overruns the size its snapshot declared, or a "last" chunk that ends short of
+    // it: malformed. Drop what was received and refuse; the leader starts over.
+    receiver_ = {};
+    ++malformed_snapshot_chunks_;
+    respond(0, false, meta.index, /*reject=*/true);
+    return;
+  }
   receiver_.data.append(m.snapshot_chunk);
   if (receiver_.data.size() < receiver_.size) {
     respond(receiver_.data.size(), false, meta.index, false);
     return;
   }
-  STRAND_CHECK_MSG(receiver_.data.size() == receiver_.size, "snapshot overran its size {}",
-                   receiver_.size);
   Snapshot snapshot{meta, std::make_shared<const std::string>(std::move(receiver_.data))};
   receiver_ = {};
   InstallSnapshot(std::move(snapshot));
