@@ -223,11 +223,14 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
 
   p->probe = std::make_unique<BrokerProbe>(o.registry);
   p->purgatory = std::make_unique<FetchPurgatory>();
-  p->producer_ids = std::make_unique<ProducerIdSource>(o.node_id, *p->controllers, broker_epoch);
+  p->producer_ids = std::make_unique<ProducerIdSource>(o.node_id, *p->controllers, broker_epoch,
+                                                       lifecycle->incarnation_id());
   ReplicaManagerOptions r;
   r.self = o.node_id;
   r.fetcher = o.settings.fetcher;
   r.fetcher.self = o.node_id;
+  r.fetcher.incarnation = lifecycle->incarnation_id();
+  r.incarnation = lifecycle->incarnation_id();
   BrokerProbe* probe = p->probe.get();
   r.fetcher.on_appended = [probe](int64_t bytes) { probe->ReplicationBytesIn(bytes); };
   r.static_configs = o.settings.cluster;

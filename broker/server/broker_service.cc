@@ -303,16 +303,11 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
                                          : options_.fetch_max_bytes;
   call->max_wait_ms = std::clamp<int64_t>(req->max_wait_ms(), 0, options_.fetch_max_wait_ms);
   if (call->follower) {
-    // A follower from an earlier incarnation of its broker must not count toward the ISR.
-    const NodeId replica(req->replica_id());
-    const int64_t registered = metadata_.Read([&](const MetadataImage& image) -> int64_t {
-      const controller::BrokerRegistration* b = image.broker(replica);
-      return b == nullptr ? -1 : b->epoch;
-    });
-    if (req->replica_epoch() < registered) {
-      SetError(resp->mutable_error(), KafkaError::kStaleBrokerEpoch,
-               fmt::format("broker {} epoch {} is older than its registration ({})", replica,
-                           req->replica_epoch(), registered));
+    // Only the registered process of a broker may fetch as that broker's follower: its fetches
+    // move the high watermark and answer acks=all producers. An earlier incarnation, or anyone
+    // else claiming the broker's id, is refused.
+    if (std::string why = FollowerIdentityError(*req); !why.empty()) {
+      SetError(resp->mutable_error(), KafkaError::kStaleBrokerEpoch, why);
       probe_.Request("FetchFollower", "STALE_BROKER_EPOCH", SecondsSince(call->start));
       call->reactor->Finish(grpc::Status::OK);
       return call->reactor;
@@ -326,6 +321,25 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   purgatory_.Watch(tps, NowMs() + call->max_wait_ms,
                    [this, call](bool final) { return TryFetch(*call, final); });
   return call->reactor;
+}
+
+std::string BrokerServiceImpl::FollowerIdentityError(const v1::FetchRequest& req) const {
+  const NodeId replica(req.replica_id());
+  if (replica == options_.self) return "a broker does not fetch from itself";
+  return metadata_.Read([&](const MetadataImage& image) -> std::string {
+    const controller::BrokerRegistration* b = image.broker(replica);
+    if (b == nullptr) return fmt::format("broker {} is not registered", replica);
+    if (req.replica_epoch() != b->epoch) {
+      return fmt::format("broker {} epoch {} is not its registration's ({})", replica,
+                         req.replica_epoch(), b->epoch);
+    }
+    if (req.replica_incarnation() != b->incarnation_id) {
+      return fmt::format("the fetch does not come from broker {}'s registered process (its "
+                         "incarnation id does not match)",
+                         replica);
+    }
+    return "";
+  });
 }
 
 bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {

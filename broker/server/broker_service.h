@@ -66,6 +66,9 @@ class BrokerServiceImpl final
 
  private:
   struct FetchCall;
+  // Why a follower fetch does not come from the registered process of the broker it names (its
+  // epoch and incarnation id must match the registration), or "".
+  std::string FollowerIdentityError(const v1::FetchRequest& req) const;
   // One attempt at answering a fetch; true when it answered.
   bool TryFetch(FetchCall& call, bool final);
   // Why a partition this broker does not serve is missing, with a message: UNKNOWN_TOPIC_OR_

@@ -7,9 +7,10 @@
 namespace strand::broker {
 
 ProducerIdSource::ProducerIdSource(NodeId self, controller::ControllerClient& controllers,
-                                   std::function<int64_t()> broker_epoch, int64_t timeout_ms)
+                                   std::function<int64_t()> broker_epoch, std::string incarnation,
+                                   int64_t timeout_ms)
     : self_(self), controllers_(controllers), broker_epoch_(std::move(broker_epoch)),
-      timeout_ms_(timeout_ms) {}
+      incarnation_(std::move(incarnation)), timeout_ms_(timeout_ms) {}
 
 absl::StatusOr<ProducerId> ProducerIdSource::Next() {
   std::unique_lock lock(mu_);
@@ -23,6 +24,7 @@ absl::StatusOr<ProducerId> ProducerIdSource::Next() {
     controller::v1::AllocateProducerIdsRequest req;
     req.set_broker_id(self_.value());
     req.set_broker_epoch(broker_epoch_());
+    req.set_incarnation_id(incarnation_);
     auto resp = controllers_.AllocateProducerIds(req, timeout_ms_);
     lock.lock();
     fetching_ = false;

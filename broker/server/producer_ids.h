@@ -19,7 +19,8 @@ namespace strand::broker {
 class ProducerIdSource {
  public:
   ProducerIdSource(NodeId self, controller::ControllerClient& controllers,
-                   std::function<int64_t()> broker_epoch, int64_t timeout_ms = 5'000);
+                   std::function<int64_t()> broker_epoch, std::string incarnation,
+                   int64_t timeout_ms = 5'000);
   // A fresh producer id (blocks while a block is fetched).
   absl::StatusOr<ProducerId> Next();
 
@@ -27,6 +28,7 @@ class ProducerIdSource {
   const NodeId self_;
   controller::ControllerClient& controllers_;
   const std::function<int64_t()> broker_epoch_;
+  const std::string incarnation_;
   const int64_t timeout_ms_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -103,6 +103,7 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
   v1::FetchRequest req;
   req.set_replica_id(o.self.value());
   req.set_replica_epoch(manager_.broker_epoch_());
+  req.set_replica_incarnation(manager_.options_.incarnation);
   req.set_max_wait_ms(o.max_wait_ms);
   req.set_min_bytes(1);
   req.set_max_bytes(o.max_bytes);
@@ -148,6 +149,11 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
   }
   if (!s.ok()) {
     Log().debug("[broker {}] fetch from leader {} failed: {}", o.self, leader_, s.error_message());
+    return false;
+  }
+  if (resp.error().code() != 0) {
+    Log().debug("[broker {}] fetch refused by leader {}: {}: {}", o.self, leader_,
+                resp.error().name(), resp.error().message());
     return false;
   }
   std::vector<std::shared_ptr<Partition>> appended;

@@ -31,6 +31,9 @@ struct FetcherOptions {
   int32_t partition_max_bytes = 8 << 20;     // replica.fetch.max.bytes
   int32_t backoff_ms = 100;                  // replica.fetch.backoff.ms
   int64_t durable_wait_ms = 5'000;
+  // This broker's registration incarnation id, sent with every fetch (it binds the fetch to the
+  // process the controllers registered).
+  std::string incarnation;
   // Told the size of every batch set appended from a leader (metrics); may be empty.
   std::function<void(int64_t bytes)> on_appended;
 };

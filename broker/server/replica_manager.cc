@@ -527,6 +527,7 @@ void ReplicaManager::AlterLoop() {
     cv1::AlterPartitionRequest req;
     req.set_broker_id(options_.self.value());
     req.set_broker_epoch(broker_epoch_());
+    req.set_incarnation_id(options_.incarnation);
     std::map<std::pair<std::string, int32_t>, size_t> index;
     for (size_t i = 0; i < batch.size(); ++i) {
       const IsrProposal& pr = batch[i].second;

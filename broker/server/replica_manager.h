@@ -50,6 +50,7 @@ struct ReplicaManagerOptions {
   int64_t alter_partition_timeout_ms = 5'000;
   int64_t full_reconcile_interval_ms = 30'000;  // safety net: compare everything
   std::map<std::string, std::string> static_configs;  // --config key=value
+  std::string incarnation;  // the registration's, sent with AlterPartition
 };
 
 struct ReplicaCounts {

@@ -170,6 +170,7 @@ void BrokerLifecycle::HeartbeatSession() {
     v1::BrokerHeartbeatRequest req;
     req.set_broker_id(options_.broker_id.value());
     req.set_broker_epoch(epoch_.load());
+    req.set_incarnation_id(options_.incarnation_id);
     req.set_metadata_offset(metadata_offset_());
     req.set_want_shut_down(want_shut_down_.load());
     req.set_want_fence(want_fence_.load());

@@ -23,7 +23,8 @@ v1::BrokerRegistrationChangeRecord* AddRegistrationChange(NodeId broker, int64_t
 
 }  // namespace
 
-ControllerError QuorumController::CheckBrokerEpoch(int32_t broker_id, int64_t epoch) const {
+ControllerError QuorumController::CheckBrokerEpoch(int32_t broker_id, int64_t epoch,
+                                                   const std::string& incarnation) const {
   const BrokerRegistration* b = working_.broker(NodeId(broker_id));
   if (b == nullptr) {
     return {KafkaError::kBrokerIdNotRegistered,
@@ -33,6 +34,14 @@ ControllerError QuorumController::CheckBrokerEpoch(int32_t broker_id, int64_t ep
     return {KafkaError::kStaleBrokerEpoch,
             fmt::format("broker {} epoch {} is stale; the registration has epoch {}", broker_id,
                         epoch, b->epoch)};
+  }
+  if (b->incarnation_id != incarnation) {
+    // The epoch is no secret (it is a metadata offset); the incarnation id is: only the process
+    // that registered and the controllers know it.
+    return {KafkaError::kStaleBrokerEpoch,
+            fmt::format("broker {}: the request's incarnation id does not match the "
+                        "registration; only the registered process may speak for it",
+                        broker_id)};
   }
   return {};
 }
@@ -105,7 +114,7 @@ v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbea
     return resp;
   }
   const NodeId id(req.broker_id());
-  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch()); !e.ok()) {
+  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id()); !e.ok()) {
     SetError(e, resp.mutable_error());
     return resp;
   }
@@ -207,7 +216,7 @@ void QuorumController::AllocateProducerIds(const v1::AllocateProducerIdsRequest&
     SetError(NotActive(), resp.mutable_error());
     return done(resp);
   }
-  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch()); !e.ok()) {
+  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id()); !e.ok()) {
     SetError(e, resp.mutable_error());
     return done(resp);
   }

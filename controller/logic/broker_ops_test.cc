@@ -20,6 +20,7 @@ TEST(Brokers, Register_StartsFenced_UnfencedOnceCaughtUp) {
   v1::BrokerHeartbeatRequest behind;
   behind.set_broker_id(101);
   behind.set_broker_epoch(epoch);
+  behind.set_incarnation_id(t.incarnations[101]);
   behind.set_metadata_offset(0);
   auto r = t.controller.Heartbeat(behind, t.now_ms);
   EXPECT_TRUE(r.is_fenced());
@@ -122,6 +123,7 @@ TEST(Brokers, ControlledShutdown_MovesLeadershipThenAllowsExit) {
         v1::BrokerHeartbeatRequest r;
         r.set_broker_id(101);
         r.set_broker_epoch(t.epochs[101]);
+        r.set_incarnation_id(t.incarnations[101]);
         r.set_metadata_offset(t.committed.offset());
         r.set_want_shut_down(true);
         return r;
@@ -146,6 +148,7 @@ TEST(Brokers, ProducerIdBlocks_DoNotOverlap) {
     v1::AllocateProducerIdsRequest req;
     req.set_broker_id(broker);
     req.set_broker_epoch(t.epochs[broker]);
+    req.set_incarnation_id(t.incarnations[broker]);
     std::optional<v1::AllocateProducerIdsResponse> resp;
     t.controller.AllocateProducerIds(req, [&](auto r) { resp = r; });
     EXPECT_FALSE(resp.has_value());  // answered once committed
@@ -207,6 +210,7 @@ v1::BrokerHeartbeatResponse HeartbeatOffline(testing::TestController& t, int id,
   v1::BrokerHeartbeatRequest req;
   req.set_broker_id(id);
   req.set_broker_epoch(t.epochs[id]);
+  req.set_incarnation_id(t.incarnations[id]);
   req.set_metadata_offset(t.committed.offset());
   for (int32_t p : offline) {
     auto* r = req.add_offline_replicas();
@@ -235,6 +239,7 @@ TEST(Brokers, OfflineReplica_LeavesIsrAndLeadership_ReturnsWhenOnline) {
   v1::BrokerHeartbeatRequest both;
   both.set_broker_id(101);
   both.set_broker_epoch(t.epochs[101]);
+  both.set_incarnation_id(t.incarnations[101]);
   both.set_metadata_offset(t.committed.offset());
   for (const auto& [topic, p] : std::vector<std::pair<std::string, int32_t>>{
            {"shared", 0}, {"shared", 1}, {"alone", 0}}) {
@@ -271,6 +276,7 @@ TEST(Brokers, OfflineReplica_LeavesIsrAndLeadership_ReturnsWhenOnline) {
   v1::AlterPartitionRequest alter;
   alter.set_broker_id(s0.leader.value());
   alter.set_broker_epoch(t.epochs[s0.leader.value()]);
+  alter.set_incarnation_id(t.incarnations[s0.leader.value()]);
   auto* change = alter.add_partitions();
   change->set_topic_id(t.committed.topic("shared")->id.Bytes());
   change->set_partition(0);
@@ -285,6 +291,39 @@ TEST(Brokers, OfflineReplica_LeavesIsrAndLeadership_ReturnsWhenOnline) {
   // Back online (the next heartbeat reports nothing): alone-0 is led by 101 again.
   HeartbeatOffline(t, 101, "shared", {});
   EXPECT_EQ(t.Partition("alone", 0).leader, NodeId(101));
+}
+
+
+TEST(Brokers, RequestsWithoutTheRegistrationsIncarnation_AreRefused) {
+  testing::TestController t;
+  t.AddBrokers({101, 102});
+  ASSERT_EQ(t.CreateTopic("t", 2, 2).error().code(), 0);
+  // The epoch is guessable (a metadata offset); the incarnation id is the credential.
+  v1::BrokerHeartbeatRequest forged;
+  forged.set_broker_id(101);
+  forged.set_broker_epoch(t.epochs[101]);
+  forged.set_incarnation_id("guess");
+  forged.set_want_shut_down(true);
+  forged.set_metadata_offset(t.committed.offset());
+  EXPECT_EQ(t.controller.Heartbeat(forged, t.now_ms).error().name(), "STALE_BROKER_EPOCH");
+  t.CommitAll();
+  EXPECT_FALSE(t.committed.broker(NodeId(101))->in_controlled_shutdown);
+  forged.clear_incarnation_id();
+  EXPECT_EQ(t.controller.Heartbeat(forged, t.now_ms).error().name(), "STALE_BROKER_EPOCH");
+  v1::AllocateProducerIdsRequest ids;
+  ids.set_broker_id(101);
+  ids.set_broker_epoch(t.epochs[101]);
+  std::optional<v1::AllocateProducerIdsResponse> allocated;
+  t.controller.AllocateProducerIds(ids, [&](auto r) { allocated = r; });
+  EXPECT_EQ(allocated->error().name(), "STALE_BROKER_EPOCH");
+  v1::AlterPartitionRequest alter;
+  alter.set_broker_id(101);
+  alter.set_broker_epoch(t.epochs[101]);
+  std::optional<v1::AlterPartitionResponse> altered;
+  t.controller.AlterPartition(alter, [&](auto r) { altered = r; });
+  EXPECT_EQ(altered->error().name(), "STALE_BROKER_EPOCH");
+  // The real process is unaffected.
+  EXPECT_FALSE(t.Heartbeat(101).is_fenced());
 }
 
 }  // namespace

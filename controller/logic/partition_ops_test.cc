@@ -21,6 +21,7 @@ v1::AlterPartitionResponse Alter(TestController& t, int broker, const std::strin
   v1::AlterPartitionRequest req;
   req.set_broker_id(broker);
   req.set_broker_epoch(t.epochs[broker]);
+  req.set_incarnation_id(t.incarnations[broker]);
   auto* c = req.add_partitions();
   c->set_topic_id(t.committed.topic(topic)->id.Bytes());
   c->set_partition(p);

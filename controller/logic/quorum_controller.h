@@ -140,7 +140,9 @@ class QuorumController {
   void AddFenceRecords(NodeId broker, v1::MetadataBatch* batch);
   void AddShutdownRecords(NodeId broker, v1::MetadataBatch* batch);
   bool LeadsMovablePartitions(NodeId broker) const;
-  ControllerError CheckBrokerEpoch(int32_t broker_id, int64_t epoch) const;
+  // The request speaks for the broker's current registration: its epoch and incarnation id.
+  ControllerError CheckBrokerEpoch(int32_t broker_id, int64_t epoch,
+                                   const std::string& incarnation) const;
 
   // partition_ops.cc
   // Records that move leadership and ISR membership away from `leaving` (fenced or shutting

@@ -38,6 +38,7 @@ int64_t TestController::Register(int id, const std::string& rack, const std::str
   req.set_cluster_id("test-cluster");
   req.set_broker_id(id);
   req.set_incarnation_id(incarnation.empty() ? "inc-" + std::to_string(id) : incarnation);
+  incarnations[id] = req.incarnation_id();
   req.set_rack(rack);
   auto* l = req.add_listeners();
   l->set_name("CLIENT");
@@ -55,6 +56,7 @@ v1::BrokerHeartbeatResponse TestController::Heartbeat(int id, bool shut_down) {
   v1::BrokerHeartbeatRequest req;
   req.set_broker_id(id);
   req.set_broker_epoch(epochs[id]);
+  req.set_incarnation_id(incarnations[id]);
   req.set_metadata_offset(committed.offset());
   req.set_want_shut_down(shut_down);
   auto resp = controller.Heartbeat(req, now_ms);

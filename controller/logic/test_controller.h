@@ -43,6 +43,7 @@ class TestController {
   MetadataImage committed;
   int64_t now_ms = 1'000'000;
   std::map<int, int64_t> epochs;
+  std::map<int, std::string> incarnations;  // of each broker's latest registration
 };
 
 }  // namespace strand::controller::testing

@@ -79,8 +79,6 @@ admin::v1::DescribeClusterResponse DescribeCluster(const MetadataImage& image,
       out->add_listeners(fmt::format("{}://{}:{}", l.name, l.host, l.port));
     }
     out->set_state(StateOf(b));
-    out->set_broker_epoch(b.epoch);
-    out->set_incarnation_id(b.incarnation_id);
     out->set_leader_count(counts[id].first);
     out->set_replica_count(counts[id].second);
   }

@@ -68,7 +68,7 @@ std::vector<ConfigDef> MakeTopicDefs() {
       Long("message.timestamp.before.max.ms", kLongMaxText, 0,
            "log.message.timestamp.before.max.ms",
            "Largest allowed age of a CreateTime timestamp relative to the broker's clock."),
-      Long("message.timestamp.after.max.ms", kLongMaxText, 0,
+      Long("message.timestamp.after.max.ms", "3600000", 0,
            "log.message.timestamp.after.max.ms",
            "Largest allowed lead of a CreateTime timestamp over the broker's clock."),
       ConfigDef{"min.cleanable.dirty.ratio", ConfigType::kDouble, "0.5",

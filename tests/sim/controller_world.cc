@@ -342,6 +342,7 @@ void ControllerWorld::BrokerHeartbeat(Broker& b) {
     v1::BrokerHeartbeatRequest req;
     req.set_broker_id(b.id);
     req.set_broker_epoch(b.epoch);
+    req.set_incarnation_id(fmt::format("b{}-{}", b.id, b.incarnation));
     req.set_metadata_offset(target->image.offset());
     req.set_want_shut_down(b.want_shut_down);
     v1::BrokerHeartbeatResponse r = target->qc->Heartbeat(req, NowMs());
@@ -389,6 +390,7 @@ void ControllerWorld::BrokerAlter(Broker& b) {
   v1::AlterPartitionRequest req;
   req.set_broker_id(b.id);
   req.set_broker_epoch(b.epoch);
+  req.set_incarnation_id(fmt::format("b{}-{}", b.id, b.incarnation));
   auto* change = req.add_partitions();
   change->set_topic_id(topic->id.Bytes());
   change->set_partition(index);

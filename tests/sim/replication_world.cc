@@ -213,6 +213,7 @@ void World::Heartbeat(Broker& b) {
   cv1::BrokerHeartbeatRequest req;
   req.set_broker_id(b.id);
   req.set_broker_epoch(b.broker_epoch);
+  req.set_incarnation_id(fmt::format("b{}-{}", b.id, b.incarnation));
   req.set_metadata_offset(b.image.offset());
   const int id = b.id;
   const uint64_t inc = b.incarnation;
@@ -318,6 +319,7 @@ void World::BrokerTick(Broker& b) {
   cv1::AlterPartitionRequest req;
   req.set_broker_id(b.id);
   req.set_broker_epoch(b.broker_epoch);
+  req.set_incarnation_id(fmt::format("b{}-{}", b.id, b.incarnation));
   auto* c = req.add_partitions();
   c->set_topic_id(proposal->topic_id);
   c->set_partition(proposal->partition);

@@ -40,9 +40,7 @@ nlohmann::ordered_json ClusterJson(const admin::v1::DescribeClusterResponse& clu
                               {"state", BrokerStateName(b.state())},
                               {"listeners", b.listeners()},
                               {"leader_count", b.leader_count()},
-                              {"replica_count", b.replica_count()},
-                              {"broker_epoch", b.broker_epoch()},
-                              {"incarnation_id", b.incarnation_id()}});
+                              {"replica_count", b.replica_count()}});
   }
   out["topics"] = cluster.topics();
   out["partitions"] = cluster.partitions();
