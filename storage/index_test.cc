@@ -111,6 +111,9 @@ TEST(Retention, ByTimeSizeAndLogStart_NeverTheActiveSegment) {
   EXPECT_EQ(DecideRetention(facts, c, 5000, Offset(0)).reason, RetentionReason::kTime);
   // Everything expired: the active (last) segment stays.
   EXPECT_EQ(DecideRetention(facts, c, 100000, Offset(0)).segments, 3u);
+  // Never above the high watermark, whatever the records' age.
+  EXPECT_EQ(DecideRetention(facts, c, 100000, Offset(0), Offset(10)).segments, 1u);
+  EXPECT_EQ(DecideRetention(facts, c, 100000, Offset(0), Offset(9)).segments, 0u);
   // By size: keep at least retention.bytes.
   c = {.retention_ms = -1, .retention_bytes = 150};
   EXPECT_EQ(DecideRetention(facts, c, 0, Offset(0)).segments, 2u);

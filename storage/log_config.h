@@ -45,7 +45,8 @@ struct LogConfig {
   int32_t max_message_bytes = 1048588;                                // max.message.bytes
   TimestampType message_timestamp_type = TimestampType::kCreateTime;  // message.timestamp.type
   int64_t message_timestamp_before_max_ms = kNever;  // message.timestamp.before.max.ms
-  int64_t message_timestamp_after_max_ms = kNever;   // message.timestamp.after.max.ms
+  // Kafka 4.0's default (KIP-1030): a far-future CreateTime would freeze time retention.
+  int64_t message_timestamp_after_max_ms = 3'600'000;  // message.timestamp.after.max.ms
   // Strand's default differs from Kafka's: writes into reserved space skip per-write block
   // allocation (measured 10-25% faster appends on ext4); see strand.preallocate.chunk.bytes.
   bool preallocate = true;  // preallocate

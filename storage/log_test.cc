@@ -339,14 +339,24 @@ TEST_F(LogTest, Retention_BySizeAndTime_NeverTheActiveSegment) {
   LogConfig config{.segment_bytes = 8192, .retention_ms = 3600'000, .retention_bytes = 20000};
   auto log = OpenLog(config);
   for (int i = 0; i < 20; ++i) Append(*log, 2, 1000, i);  // ~40 KiB
+  log->SetHighWatermark(log->LogEndOffset());  // retention never goes above it
   auto result = log->ApplyRetention(clock_.NowWallMs());
   ASSERT_TRUE(result.ok());
   EXPECT_GT(result->segments_deleted, 0);
   EXPECT_GE(log->SizeBytes(), 20000);
   EXPECT_LT(log->SizeBytes(), 20000 + 8192);
   EXPECT_EQ(log->LogStartOffset(), log->Segments().front().base_offset);
-  // Everything is older than retention.ms an hour later, but the active segment stays.
+  // Everything is older than retention.ms an hour later, but nothing above the high watermark
+  // goes...
   clock_.AdvanceMs(3600'001 + 100);
+  const Offset committed = log->LogStartOffset() + 4;
+  log->SetHighWatermark(committed);
+  result = log->ApplyRetention(clock_.NowWallMs());
+  ASSERT_TRUE(result.ok());
+  EXPECT_LE(log->LogStartOffset(), committed);
+  EXPECT_GT(log->Segments().size(), 1u);
+  // ...and once everything is committed, all but the active segment go.
+  log->SetHighWatermark(log->LogEndOffset());
   result = log->ApplyRetention(clock_.NowWallMs());
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(log->Segments().size(), 1u);

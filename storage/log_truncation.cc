@@ -252,7 +252,7 @@ absl::StatusOr<RetentionResult> Log::ApplyRetention(int64_t now_ms) {
       Offset next = i + 1 < segments_.size() ? segments_[i + 1]->base_offset() : log_end_;
       facts.push_back({s->base_offset(), next, s->size_bytes(), s->max_timestamp()});
     }
-    decision = DecideRetention(facts, config_, now_ms, log_start_);
+    decision = DecideRetention(facts, config_, now_ms, log_start_, high_watermark_);
     if (decision.segments > 0) next_start = segments_[decision.segments]->base_offset();
   }
   RetentionResult result;

@@ -3,7 +3,8 @@
 namespace strand::storage {
 
 RetentionDecision DecideRetention(std::span<const SegmentFacts> segments, const LogConfig& config,
-                                  int64_t now_ms, Offset log_start_offset) {
+                                  int64_t now_ms, Offset log_start_offset,
+                                  Offset high_watermark) {
   RetentionDecision decision;
   if (segments.size() <= 1) return decision;
   int64_t total = 0;
@@ -15,6 +16,8 @@ RetentionDecision DecideRetention(std::span<const SegmentFacts> segments, const 
     RetentionReason reason = RetentionReason::kNone;
     if (s.next_offset <= log_start_offset) {
       reason = RetentionReason::kBelowLogStart;
+    } else if (s.next_offset > high_watermark) {
+      break;  // holds records not yet committed
     } else if (deletes && config.retention_ms >= 0 && s.max_timestamp >= 0 &&
                now_ms - s.max_timestamp > config.retention_ms) {
       reason = RetentionReason::kTime;

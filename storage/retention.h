@@ -30,8 +30,10 @@ struct RetentionDecision {
 
 // The oldest segments may go while each one (a) lies wholly below the log start offset, or,
 // when the cleanup policy deletes, (b) holds only records older than retention.ms, or (c) must
-// go for the rest of the log to fit retention.bytes.
+// go for the rest of the log to fit retention.bytes — and, for (b) and (c), lies wholly below
+// the high watermark: retention never deletes a record that is not committed (as Kafka).
 RetentionDecision DecideRetention(std::span<const SegmentFacts> segments, const LogConfig& config,
-                                  int64_t now_ms, Offset log_start_offset);
+                                  int64_t now_ms, Offset log_start_offset,
+                                  Offset high_watermark = Offset(INT64_MAX));
 
 }  // namespace strand::storage
