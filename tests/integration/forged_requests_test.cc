@@ -1,0 +1,284 @@
+// Forged requests on a real cluster (3 controllers, 3 brokers), sent with plain gRPC stubs the
+// way anyone on the network could: every forgery is refused, no process dies, and the cluster
+// keeps serving.
+//
+//   - Raft: a snapshot chunk overrunning its declared size sent to all six processes (it used to
+//     abort each of them), a term of 2^64-1, a vote request from a node outside the quorum;
+//   - follower fetches claiming a real follower's id with a huge or guessed broker epoch: with
+//     both real followers stopped, an acks=all write stays unacknowledged (forged fetches used to
+//     move the high watermark and acknowledge it), and after the followers return and the
+//     leader is killed, nothing acknowledged is lost;
+//   - BrokerHeartbeat with want_shut_down, AlterPartition and AllocateProducerIds for real
+//     brokers without their registration's incarnation id (DescribeCluster no longer publishes
+//     broker epochs or incarnation ids).
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "proto/controller/v1/controller.grpc.pb.h"
+#include "proto/raft/v1/raft.grpc.pb.h"
+#include "tests/integration/strand_cluster.h"
+
+namespace strand::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace av1 = admin::v1;
+namespace bv1 = broker::v1;
+namespace cv1 = controller::v1;
+namespace rv1 = raft::v1;
+
+std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+std::shared_ptr<grpc::Channel> Channel(StrandCluster& c, int node) {
+  return grpc::CreateChannel(c.address(node), grpc::InsecureChannelCredentials());
+}
+
+std::optional<av1::DescribeClusterResponse> Describe(StrandCluster& c) {
+  grpc::ClientContext ctx;
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(In(5s));
+  av1::DescribeClusterResponse resp;
+  if (!c.admin().DescribeCluster(&ctx, {}, &resp).ok()) return std::nullopt;
+  return resp;
+}
+
+// Sends `messages` to `node` on one Raft stream, as node `from` of cluster "it".
+void SendRaft(StrandCluster& c, int node, int from, const std::vector<rv1::Message>& messages) {
+  auto stub = rv1::RaftTransport::NewStub(Channel(c, node));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(3s));
+  rv1::StreamSummary summary;
+  auto writer = stub->Stream(&ctx, &summary);
+  rv1::MessageBatch batch;
+  batch.set_cluster_id("it");
+  batch.set_from(from);
+  for (const auto& m : messages) *batch.add_messages() = m;
+  writer->Write(batch);
+  writer->WritesDone();
+  (void)writer->Finish();
+}
+
+// The cluster still serves: a topic can be created and written with acks=all.
+void ExpectServing(StrandCluster& c, const std::string& topic) {
+  ASSERT_EQ(c.CreateTopic(topic, 1, 3), "NONE");
+  ASSERT_TRUE(c.WaitForPartition(topic, 0, 20s, 3));
+  TestProducer p(c, topic, 0, -1, false);
+  EXPECT_TRUE(p.Send({"alive"}, 20s).acked);
+}
+
+void ExpectAllRunning(StrandCluster& c) {
+  for (int node : {1, 2, 3, 101, 102, 103}) EXPECT_TRUE(c.running(node)) << "node " << node;
+}
+
+TEST(ForgedRequestsTest, RaftForgeries_NoProcessDiesAndTheQuorumCarriesOn) {
+  StrandCluster c;
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  auto before = Describe(c);
+  ASSERT_TRUE(before && before->active_controller() > 0);
+  const uint64_t term = before->controller_term();
+  const int leader = before->active_controller();
+  // A chunk of 64 bytes for a snapshot declared as 8, "from the leader" in its current term, to
+  // every process; then a "last" chunk that ends short.
+  for (int node : {1, 2, 3, 101, 102, 103}) {
+    if (node == leader) continue;
+    rv1::Message overrun;
+    overrun.set_type(rv1::SNAPSHOT_CHUNK);
+    overrun.set_from(leader);
+    overrun.set_to(node);
+    overrun.set_term(term);
+    overrun.mutable_snapshot()->set_index(1'000'000);
+    overrun.mutable_snapshot()->set_term(term);
+    overrun.set_snapshot_offset(0);
+    overrun.set_snapshot_size(8);
+    overrun.set_snapshot_chunk(std::string(64, 'x'));
+    rv1::Message short_last = overrun;
+    short_last.set_snapshot_size(100);
+    short_last.set_snapshot_done(true);
+    SendRaft(c, node, leader, {overrun, short_last});
+  }
+  // A term at the top of the range, and a vote request from outside the quorum.
+  for (int node : {1, 2, 3}) {
+    rv1::Message max_term;
+    max_term.set_type(rv1::HEARTBEAT);
+    max_term.set_from(node == 1 ? 2 : 1);
+    max_term.set_to(node);
+    max_term.set_term(~uint64_t{0});
+    SendRaft(c, node, max_term.from(), {max_term});
+    rv1::Message vote;
+    vote.set_type(rv1::VOTE);
+    vote.set_from(999);
+    vote.set_to(node);
+    vote.set_term(term + 10);
+    vote.set_index(1'000'000);
+    vote.set_log_term(term + 10);
+    SendRaft(c, node, 999, {vote});
+  }
+  std::this_thread::sleep_for(1s);
+  ExpectAllRunning(c);
+  auto after = Describe(c);
+  ASSERT_TRUE(after);
+  EXPECT_LT(after->controller_term(), term + 5) << "a forged term was adopted";
+  ExpectServing(c, "after-raft-forgeries");
+  ExpectAllRunning(c);
+}
+
+TEST(ForgedRequestsTest, ForgedFollowerFetches_NeverAcknowledgeAWrite) {
+  StrandCluster c;
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  // min.insync.replicas=2: when the stopped followers are fenced (after the 3 s session
+  // timeout) the ISR shrinks to the leader alone, which must not commit anything either.
+  ASSERT_EQ(c.CreateTopic("victim", 1, 3, {{"min.insync.replicas", "2"}}), "NONE");
+  auto view = c.WaitForPartition("victim", 0, 20s, 3);
+  ASSERT_TRUE(view);
+  TestProducer producer(c, "victim", 0, -1, false);
+  ASSERT_TRUE(producer.Send({"before"}, 20s).acked);
+  std::vector<int> followers;
+  for (int r : view->replicas) {
+    if (r != view->leader) followers.push_back(r);
+  }
+  ASSERT_EQ(followers.size(), 2u);
+  for (int f : followers) c.Pause(f);
+
+  // Forged fetches "from" each follower while an acks=all write waits at the leader.
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0}, served{0};
+  std::thread forger([&] {
+    auto stub = bv1::BrokerService::NewStub(Channel(c, view->leader));
+    int64_t guess = 1;
+    while (!stop) {
+      for (int f : followers) {
+        bv1::FetchRequest req;
+        req.set_replica_id(f);
+        // Alternately a huge epoch and a guessed small one (epochs are metadata offsets).
+        req.set_replica_epoch(guess % 2 ? (int64_t{1} << 60) : guess);
+        req.set_max_wait_ms(0);
+        auto* t = req.add_topics();
+        t->set_topic("victim");
+        auto* p = t->add_partitions();
+        p->set_partition(0);
+        p->set_fetch_offset(1'000);
+        p->set_durable_offset(1'000);
+        p->set_current_leader_epoch(view->leader_epoch);
+        p->set_last_fetched_epoch(view->leader_epoch);
+        grpc::ClientContext ctx;
+        ctx.set_deadline(In(2s));
+        bv1::FetchResponse resp;
+        if (!stub->Fetch(&ctx, req, &resp).ok()) continue;
+        (resp.error().code() != 0 ? refused : served)++;
+      }
+      guess = guess % 400 + 1;
+    }
+  });
+  const SendResult during = producer.SendTo(view->leader, {"during"}, 6s);
+  stop = true;
+  forger.join();
+  EXPECT_FALSE(during.acked) << "acknowledged while no real follower had the record";
+  EXPECT_GT(refused.load(), 50);
+  EXPECT_EQ(served.load(), 0) << "a forged follower fetch was served";
+
+  // The real followers return: the write completes (a retry), and a leader kill loses nothing
+  // that was acknowledged.
+  for (int f : followers) c.Resume(f);
+  const SendResult retried = producer.Send({"after"}, 30s);
+  ASSERT_TRUE(retried.acked) << retried.error;
+  ASSERT_TRUE(c.WaitForPartition("victim", 0, 30s, 3));
+  c.Kill(view->leader);
+  auto next = c.WaitForPartition("victim", 0, 30s, 0, view->leader);
+  ASSERT_TRUE(next);
+  // (The new leader's high watermark catches up with what it holds once a follower fetches.)
+  std::vector<std::string> values;
+  auto has = [&](const char* v) {
+    return std::find(values.begin(), values.end(), v) != values.end();
+  };
+  for (int attempt = 0; attempt < 200 && !(has("before") && has("after")); ++attempt) {
+    auto records = c.ReadAll("victim", 0, next->leader);
+    values.clear();
+    if (records.ok()) {
+      for (const auto& r : *records) values.push_back(r.value);
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(std::find(values.begin(), values.end(), "before"), values.end());
+  EXPECT_NE(std::find(values.begin(), values.end(), "after"), values.end());
+}
+
+TEST(ForgedRequestsTest, ForgedBrokerRequests_AreRefused) {
+  StrandCluster c;
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  ASSERT_EQ(c.CreateTopic("steady", 3, 3), "NONE");
+  for (int p = 0; p < 3; ++p) ASSERT_TRUE(c.WaitForPartition("steady", p, 20s, 3));
+  auto cluster = Describe(c);
+  ASSERT_TRUE(cluster);
+  for (const auto& b : cluster->brokers()) {
+    EXPECT_EQ(b.broker_epoch(), 0) << "DescribeCluster publishes broker epochs";
+    EXPECT_TRUE(b.incarnation_id().empty()) << "DescribeCluster publishes incarnation ids";
+  }
+  const int active = cluster->active_controller();
+  auto controller = cv1::ControllerService::NewStub(Channel(c, active));
+  std::vector<int> leaders_before;
+  for (int p = 0; p < 3; ++p) leaders_before.push_back(c.Partition("steady", p)->leader);
+  // Heartbeats asking to shut every broker down, over a range of guessed epochs.
+  int refused = 0;
+  for (int broker : c.broker_ids()) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    auto stream = controller->BrokerHeartbeat(&ctx);
+    for (int64_t epoch = 1; epoch <= 300; ++epoch) {
+      cv1::BrokerHeartbeatRequest hb;
+      hb.set_broker_id(broker);
+      hb.set_broker_epoch(epoch);
+      hb.set_metadata_offset(1'000'000);
+      hb.set_want_shut_down(true);
+      cv1::BrokerHeartbeatResponse r;
+      if (!stream->Write(hb) || !stream->Read(&r)) break;
+      if (r.error().code() != 0) ++refused;
+      EXPECT_FALSE(r.should_shut_down());
+    }
+    stream->WritesDone();
+    ctx.TryCancel();
+    (void)stream->Finish();
+  }
+  EXPECT_EQ(refused, 900);
+  // AlterPartition shrinking the ISR to the leader, and producer-id blocks.
+  for (int64_t epoch = 1; epoch <= 300; ++epoch) {
+    cv1::AlterPartitionRequest alter;
+    alter.set_broker_id(leaders_before[0]);
+    alter.set_broker_epoch(epoch);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(5s));
+    cv1::AlterPartitionResponse r;
+    ASSERT_TRUE(controller->AlterPartition(&ctx, alter, &r).ok());
+    EXPECT_NE(r.error().code(), 0) << "epoch " << epoch;
+    cv1::AllocateProducerIdsRequest ids;
+    ids.set_broker_id(leaders_before[0]);
+    ids.set_broker_epoch(epoch);
+    grpc::ClientContext ids_ctx;
+    ids_ctx.set_deadline(In(5s));
+    cv1::AllocateProducerIdsResponse ids_resp;
+    ASSERT_TRUE(controller->AllocateProducerIds(&ids_ctx, ids, &ids_resp).ok());
+    EXPECT_NE(ids_resp.error().code(), 0) << "epoch " << epoch;
+  }
+  // Nothing moved: every broker runs, leads what it led, and the ISRs are whole.
+  std::this_thread::sleep_for(1s);
+  auto after = Describe(c);
+  ASSERT_TRUE(after);
+  for (const auto& b : after->brokers()) EXPECT_EQ(b.state(), av1::RUNNING) << b.id();
+  for (int p = 0; p < 3; ++p) {
+    auto v = c.Partition("steady", p);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->leader, leaders_before[static_cast<size_t>(p)]);
+    EXPECT_EQ(v->isr.size(), 3u);
+  }
+  ExpectAllRunning(c);
+}
+
+}  // namespace
+}  // namespace strand::testing
