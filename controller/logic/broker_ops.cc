@@ -114,7 +114,9 @@ v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbea
     return resp;
   }
   const NodeId id(req.broker_id());
-  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id()); !e.ok()) {
+  if (ControllerError e =
+          CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id());
+      !e.ok()) {
     SetError(e, resp.mutable_error());
     return resp;
   }
@@ -216,7 +218,9 @@ void QuorumController::AllocateProducerIds(const v1::AllocateProducerIdsRequest&
     SetError(NotActive(), resp.mutable_error());
     return done(resp);
   }
-  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id()); !e.ok()) {
+  if (ControllerError e =
+          CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id());
+      !e.ok()) {
     SetError(e, resp.mutable_error());
     return done(resp);
   }

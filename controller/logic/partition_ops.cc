@@ -172,7 +172,9 @@ void QuorumController::AlterPartition(const v1::AlterPartitionRequest& req,
     SetError(NotActive(), resp.mutable_error());
     return done(resp);
   }
-  if (ControllerError e = CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id()); !e.ok()) {
+  if (ControllerError e =
+          CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id());
+      !e.ok()) {
     SetError(e, resp.mutable_error());
     return done(resp);
   }
