@@ -74,6 +74,10 @@ const std::map<std::string, Setting>& Settings() {
       {"controlled.shutdown.timeout.ms",
        {"Longest a SIGTERM waits for leaderships to move away before exiting anyway", 0,
         INT64_MAX, [](BrokerSettings& s, int64_t v) { s.controlled_shutdown_timeout_ms = v; }}},
+      {"strand.fetch.waiting.max",
+       {"Long-polling fetches parked at once; past it a fetch is answered at once with what "
+        "there is",
+        1, 1'000'000, [](BrokerSettings& s, int64_t v) { s.fetch_waiting_max = v; }}},
       {"broker.heartbeat.interval.ms",
        {"How often the broker heartbeats to the active controller", 10, 60'000,
         [](BrokerSettings& s, int64_t v) { s.heartbeat_interval_ms = static_cast<int>(v); }}},

@@ -18,6 +18,7 @@ struct BrokerSettings {
   FetcherOptions fetcher;
   int64_t controlled_shutdown_timeout_ms = 30'000;  // controlled.shutdown.timeout.ms (Strand)
   int heartbeat_interval_ms = 500;                  // broker.heartbeat.interval.ms
+  int64_t fetch_waiting_max = 10'000;               // strand.fetch.waiting.max
   std::map<std::string, std::string> cluster;       // the rest: static cluster settings
 };
 

@@ -17,6 +17,12 @@ BrokerProbe::BrokerProbe(std::shared_ptr<prometheus::Registry> registry)
   bytes_in_ = &bytes.Add({{"direction", "in"}});
   bytes_out_ = &bytes.Add({{"direction", "out"}});
   replication_bytes_in_ = &bytes.Add({{"direction", "replication_in"}});
+  fetches_not_parked_ =
+      &BuildCounter()
+           .Name("strand_broker_fetches_not_parked_total")
+           .Help("Long-polling fetches answered at once because the fetch purgatory was full")
+           .Register(r)
+           .Add({});
   records_in_ = &BuildCounter().Name("strand_broker_records_in_total")
                      .Help("Records appended by producers to partitions led here")
                      .Register(r).Add({});

@@ -30,6 +30,8 @@ class BrokerProbe {
   void BytesIn(int64_t bytes, int64_t records);
   void BytesOut(int64_t bytes);
   void ReplicationBytesIn(int64_t bytes);
+  // A long-polling fetch answered at once because the purgatory was full.
+  void FetchNotParked() { fetches_not_parked_->Increment(); }
   void Update(const ReplicaCounts& counts, uint64_t isr_shrinks, uint64_t isr_expands,
               uint64_t metadata_offset, bool fenced, size_t waiting_fetches);
 
@@ -51,6 +53,7 @@ class BrokerProbe {
   prometheus::Gauge* metadata_offset_;
   prometheus::Gauge* fenced_;
   prometheus::Gauge* waiting_fetches_;
+  prometheus::Counter* fetches_not_parked_;
   uint64_t last_shrinks_ = 0;
   uint64_t last_expands_ = 0;
   std::mutex mu_;

@@ -245,6 +245,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   s.self = o.node_id;
   s.cluster_id = o.cluster_id;
   s.rack = o.rack;
+  s.fetch_waiting_max = static_cast<size_t>(o.settings.fetch_waiting_max);
   p->service = std::make_unique<BrokerServiceImpl>(s, *p->metadata, *p->replicas, *p->purgatory,
                                                    *p->producer_ids, *p->probe);
 

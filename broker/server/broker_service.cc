@@ -313,7 +313,9 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
       return call->reactor;
     }
   }
-  if (TryFetch(*call, call->max_wait_ms == 0)) return call->reactor;
+  const bool no_room = purgatory_.waiting() >= options_.fetch_waiting_max;
+  if (no_room) probe_.FetchNotParked();
+  if (TryFetch(*call, call->max_wait_ms == 0 || no_room)) return call->reactor;
   std::vector<storage::TopicPartition> tps;
   for (const auto& t : req->topics()) {
     for (const auto& fp : t.partitions()) tps.push_back({t.topic(), fp.partition()});

@@ -104,6 +104,8 @@ absl::StatusOr<std::unique_ptr<MetadataFollower>> MetadataFollower::Create(
   t.self = o.self;
   t.self_address = o.self_address;
   t.peers = o.voters;
+  // The controllers are the only peers a broker's metadata log talks to.
+  t.accept_learned_address = [](NodeId, const std::string&) { return false; };
   raft::RaftDriver* driver = f->driver_.get();
   auto isolated = o.isolated;
   f->transport_ = std::make_unique<raft::GrpcTransport>(

@@ -144,6 +144,19 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   for (const auto& [id, address] : o.voters) {
     if (id != o.node_id) t.peers[id] = address;
   }
+  // An observer's address comes from its broker registration, not from whoever claims its id
+  // on a stream: the metadata log goes only where the registered broker listens.
+  const MetadataStateMachine* machine = &p->machine;
+  t.accept_learned_address = [machine](NodeId node, const std::string& address) {
+    return machine->Read([&](const MetadataImage& image) {
+      const BrokerRegistration* b = image.broker(node);
+      if (b == nullptr) return false;
+      for (const auto& l : b->listeners) {
+        if (fmt::format("{}:{}", l.host, l.port) == address) return true;
+      }
+      return false;
+    });
+  };
   raft::RaftDriver* driver = p->driver.get();
   p->transport = std::make_unique<raft::GrpcTransport>(
       t, [driver](raft::Message m) { driver->Deliver(std::move(m)); },

@@ -331,6 +331,10 @@ void GrpcTransport::LearnAddress(NodeId node, const std::string& address) {
   {
     std::lock_guard lock(mu_);
     if (node == options_.self || options_.peers.count(node)) return;  // configured peers win
+    if (options_.accept_learned_address && !options_.accept_learned_address(node, address)) {
+      ++refused_addresses_;
+      return;
+    }
     auto it = addresses_.find(node);
     if (it != addresses_.end() && it->second == address) return;
     if (it == addresses_.end() &&

@@ -21,6 +21,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,11 @@ struct GrpcTransportOptions {
   int reconnect_backoff_max_ms = 1'000;
   int keepalive_ms = 1'000;          // ping interval on idle connections
   size_t dynamic_peers_max = 4'096;  // observers learned from incoming streams
+  // Whether an address an incoming stream claims for a node outside `peers` may be used to
+  // reach it (anyone can open a stream and claim any id and address). Null: every claim is
+  // believed (tests, raft-node). Controllers accept a broker's address only when its
+  // registration lists it; brokers, which need no address but the voters', accept none.
+  std::function<bool(NodeId node, const std::string& address)> accept_learned_address;
 };
 
 class GrpcTransport final : public Transport {
@@ -91,6 +97,7 @@ class GrpcTransport final : public Transport {
   bool stopped_ = false;
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> dropped_unknown_{0};
+  uint64_t refused_addresses_ = 0;  // guarded by mu_
 };
 
 // Channel arguments shared by every Strand gRPC client: keepalive so dead peers are noticed

@@ -3,14 +3,17 @@
 // keeps serving.
 //
 //   - Raft: a snapshot chunk overrunning its declared size sent to all six processes (it used to
-//     abort each of them), a term of 2^64-1, a vote request from a node outside the quorum;
+//     abort each of them), a term of 2^64-1, a vote request from a node outside the quorum, an
+//     observer join claiming a broker's id with another address (the metadata log used to
+//     follow the claim);
 //   - follower fetches claiming a real follower's id with a huge or guessed broker epoch: with
 //     both real followers stopped, an acks=all write stays unacknowledged (forged fetches used to
 //     move the high watermark and acknowledge it), and after the followers return and the
 //     leader is killed, nothing acknowledged is lost;
 //   - BrokerHeartbeat with want_shut_down, AlterPartition and AllocateProducerIds for real
 //     brokers without their registration's incarnation id (DescribeCluster no longer publishes
-//     broker epochs or incarnation ids).
+//     broker epochs or incarnation ids);
+//   - long polls past strand.fetch.waiting.max are answered at once instead of parked.
 #include <signal.h>
 
 #include <chrono>
@@ -50,8 +53,10 @@ std::optional<av1::DescribeClusterResponse> Describe(StrandCluster& c) {
   return resp;
 }
 
-// Sends `messages` to `node` on one Raft stream, as node `from` of cluster "it".
-void SendRaft(StrandCluster& c, int node, int from, const std::vector<rv1::Message>& messages) {
+// Sends `messages` to `node` on one Raft stream, as node `from` of cluster "it" (claiming to
+// listen at `from_address` when not empty).
+void SendRaft(StrandCluster& c, int node, int from, const std::vector<rv1::Message>& messages,
+              const std::string& from_address = "") {
   auto stub = rv1::RaftTransport::NewStub(Channel(c, node));
   grpc::ClientContext ctx;
   ctx.set_deadline(In(3s));
@@ -60,6 +65,7 @@ void SendRaft(StrandCluster& c, int node, int from, const std::vector<rv1::Messa
   rv1::MessageBatch batch;
   batch.set_cluster_id("it");
   batch.set_from(from);
+  batch.set_from_address(from_address);
   for (const auto& m : messages) *batch.add_messages() = m;
   writer->Write(batch);
   writer->WritesDone();
@@ -121,12 +127,34 @@ TEST(ForgedRequestsTest, RaftForgeries_NoProcessDiesAndTheQuorumCarriesOn) {
     vote.set_log_term(term + 10);
     SendRaft(c, node, 999, {vote});
   }
+  // An observer join claiming broker 101 at another address: the metadata log must keep going
+  // to where broker 101 registered.
+  for (int node : {1, 2, 3}) {
+    rv1::Message join;
+    join.set_type(rv1::OBSERVER_JOIN);
+    join.set_from(101);
+    join.set_to(node);
+    SendRaft(c, node, 101, {join}, "127.0.0.1:1");
+  }
   std::this_thread::sleep_for(1s);
   ExpectAllRunning(c);
   auto after = Describe(c);
   ASSERT_TRUE(after);
   EXPECT_LT(after->controller_term(), term + 5) << "a forged term was adopted";
   ExpectServing(c, "after-raft-forgeries");
+  // Broker 101 still follows the metadata log.
+  bool known = false;
+  for (int attempt = 0; attempt < 100 && !known; ++attempt) {
+    bv1::MetadataRequest req;
+    req.add_topics("after-raft-forgeries");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(2s));
+    bv1::MetadataResponse resp;
+    known = c.broker(101).Metadata(&ctx, req, &resp).ok() && resp.topics_size() == 1 &&
+            resp.topics(0).error().code() == 0;
+    if (!known) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(known) << "broker 101 stopped receiving the metadata log";
   ExpectAllRunning(c);
 }
 
@@ -277,6 +305,60 @@ TEST(ForgedRequestsTest, ForgedBrokerRequests_AreRefused) {
     EXPECT_EQ(v->leader, leaders_before[static_cast<size_t>(p)]);
     EXPECT_EQ(v->isr.size(), 3u);
   }
+  ExpectAllRunning(c);
+}
+
+
+TEST(ForgedRequestsTest, LongPollsPastTheLimit_AreAnsweredAtOnce) {
+  ClusterOptions o;
+  o.broker_args = {"--config", "strand.fetch.waiting.max=2"};
+  StrandCluster c(o);
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  // One replica: no follower parks fetches at its leader, only the consumers below.
+  ASSERT_EQ(c.CreateTopic("quiet", 1, 1), "NONE");
+  auto view = c.WaitForPartition("quiet", 0, 20s, 1);
+  ASSERT_TRUE(view);
+  // A consumer long poll on an empty partition waits max_wait_ms, unless it is not parked (or
+  // the broker does not lead it yet: `error` tells).
+  auto long_poll = [&](int32_t max_wait_ms = 4'000, std::string* error = nullptr) -> int64_t {
+    auto stub = bv1::BrokerService::NewStub(Channel(c, view->leader));
+    bv1::FetchRequest req;
+    req.set_replica_id(-1);
+    req.set_max_wait_ms(max_wait_ms);
+    req.set_min_bytes(1);
+    auto* t = req.add_topics();
+    t->set_topic("quiet");
+    auto* p = t->add_partitions();
+    p->set_partition(0);
+    p->set_fetch_offset(0);
+    p->set_current_leader_epoch(-1);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    bv1::FetchResponse resp;
+    const auto start = Clock::now();
+    EXPECT_TRUE(stub->Fetch(&ctx, req, &resp).ok());
+    if (error != nullptr) {
+      const bool answered = resp.topics_size() == 1 && resp.topics(0).partitions_size() == 1;
+      const auto& e = answered ? resp.topics(0).partitions(0).error() : resp.error();
+      *error = !answered ? "NO_ANSWER" : e.code() == 0 ? "NONE" : e.name();
+    }
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  };
+  // The leader has taken up its role (brokers apply metadata asynchronously).
+  std::string error;
+  for (int attempt = 0; attempt < 200 && error != "NONE"; ++attempt) {
+    long_poll(0, &error);
+    if (error != "NONE") std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(error, "NONE");
+  std::vector<int64_t> parked(2);
+  std::vector<std::thread> pollers;
+  for (int i = 0; i < 2; ++i) pollers.emplace_back([&, i] { parked[i] = long_poll(); });
+  std::this_thread::sleep_for(1s);  // both are parked now
+  const int64_t third = long_poll();
+  for (auto& t : pollers) t.join();
+  EXPECT_LT(third, 2'000) << "a fetch past the limit was parked";
+  for (int64_t ms : parked) EXPECT_GE(ms, 3'000) << "the first two long polls were not parked";
   ExpectAllRunning(c);
 }
 
