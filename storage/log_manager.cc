@@ -130,9 +130,9 @@ absl::Status LogManager::Recover() {
     }
   }
   if (static_cast<int64_t>(found.size()) > config_.logs_max) {
-    return StorageError(Errc::kLimitExceeded,
-                        fmt::format("{} logs in {} exceed logs_max = {}", found.size(),
-                                    config_.data_dir, config_.logs_max));
+    // Opened all the same (they hold data); no new log is created until there are fewer.
+    log.Warn("{} logs in {} exceed logs_max = {}: no new log will be created until some go",
+             found.size(), config_.data_dir, config_.logs_max);
   }
   // Open them in parallel. A log that fails to open stays where it is, closed: the broker
   // asks for it again (GetOrCreateLog), gets the error and reports the replica offline.
@@ -191,21 +191,28 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreateLog(const TopicParti
   if (auto it = undeleted_.find(tp); it != undeleted_.end()) {
     // The directory still holds a deleted log: it must never be adopted.
     const std::string dir = JoinPath(config_.data_dir, tp.DirName());
-    auto marked = MarkDir(tp, dir, kDeleteSuffix);
+    auto exists = fs_.Exists(dir);
+    auto marked = exists.ok() && !*exists ? absl::StatusOr<std::string>("")
+                                          : MarkDir(tp, dir, kDeleteSuffix);
     if (!marked.ok()) {
       return StorageError(Errc::kIoError,
                           fmt::format("{} holds a deleted log that cannot be moved away ({}); "
                                       "it is not reused",
                                       dir, MessageOf(marked.status())));
     }
-    deleted_dirs_.emplace_back(*marked, clock_.NowWallMs() + config_.log_delete_delay_ms);
+    if (!marked->empty()) {
+      deleted_dirs_.emplace_back(*marked, clock_.NowWallMs() + config_.log_delete_delay_ms);
+    }
     undeleted_.erase(it);
   }
   if (auto it = logs_.find(tp); it != logs_.end()) {
     const std::string& recorded = topic_ids_[tp];
     if (recorded == topic_id) return it->second;
+    if (recorded.empty() && it->second->LogEndOffset() > Offset(0)) {
+      return NoTopicIdError(it->second->dir());
+    }
     STRAND_RETURN_IF_ERROR(MoveAsideAsStrayLocked(
-        tp, recorded.empty() ? std::string("it records no topic id")
+        tp, recorded.empty() ? std::string("it records no topic id and holds no data")
                              : fmt::format("it belongs to topic id {}", recorded)));
   }
   if (static_cast<int64_t>(logs_.size()) >= config_.logs_max) {
@@ -221,6 +228,11 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreateLog(const TopicParti
     auto recorded = ReadPartitionMetadata(fs_, dir);
     if (!recorded.ok()) return recorded.status();
     adopt = *recorded == topic_id;
+    if (!adopt && recorded->empty()) {
+      auto data = HoldsData(dir);
+      if (!data.ok()) return data.status();
+      if (*data) return NoTopicIdError(dir);
+    }
     if (!adopt) {
       auto marked = MarkDir(tp, dir, kStraySuffix);
       if (!marked.ok()) return marked.status();
@@ -250,11 +262,38 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreateLog(const TopicParti
   return *opened;
 }
 
+absl::Status LogManager::NoTopicIdError(const std::string& dir) {
+  // Neither adopted (it may belong to another topic) nor replaced (it may hold the only copy of
+  // committed records): the replica stays offline until an operator decides.
+  return StorageError(Errc::kCorruptLog,
+                      fmt::format("{} holds data but its partition.metadata names no topic id: "
+                                  "it is neither adopted nor replaced; write the right topic id "
+                                  "into it, or move the directory away",
+                                  dir));
+}
+
+absl::StatusOr<bool> LogManager::HoldsData(const std::string& dir) {
+  auto names = fs_.List(dir);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (!name.ends_with(".log")) continue;
+    auto size = fs_.FileSize(JoinPath(dir, name));
+    if (!size.ok()) return size.status();
+    if (*size > 0) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<std::string> LogManager::MarkDir(const TopicPartition& tp, const std::string& dir,
                                                 std::string_view suffix) {
   const std::string to = JoinPath(config_.data_dir, tp.MarkedDirName(UniqueId(), suffix));
   STRAND_RETURN_IF_ERROR(fs_.Rename(dir, to));
-  STRAND_RETURN_IF_ERROR(fs_.SyncDirectory(config_.data_dir));
+  // The rename happened: a failed fsync of the directory only means it may not survive a crash
+  // (the directory is then found under its old name and handled again), not that it failed.
+  if (absl::Status s = fs_.SyncDirectory(config_.data_dir); !s.ok()) {
+    ContextLogger(tp.DirName()).Warn("renamed to {}, but syncing {} failed: {}", to,
+                                     config_.data_dir, MessageOf(s));
+  }
   return to;
 }
 
@@ -306,23 +345,21 @@ absl::Status LogManager::DeleteLog(const TopicPartition& tp) {
     logs_.erase(it);
     topic_ids_.erase(tp);
     tombstone_horizons_.erase(log.get());
-    // Until the rename below succeeds, the directory must not be handed out again.
-    undeleted_[tp] = log->dir();
   }
   probe_.LogsChanged(-1);
   (void)log->Close();  // errors do not matter: the data is going
   const std::string from = JoinPath(config_.data_dir, tp.DirName());
   std::lock_guard lock(mu_);
-  if (!undeleted_.contains(tp)) return absl::OkStatus();  // a racing retry moved it already
   auto marked = MarkDir(tp, from, kDeleteSuffix);
   if (!marked.ok()) {
+    // Until a retry succeeds, the directory must not be handed out again.
+    undeleted_[tp] = from;
     ContextLogger(tp.DirName())
         .Error("deleted, but its directory could not be moved away: {}; retrying, and the "
                "directory is not reused meanwhile",
                MessageOf(marked.status()));
     return marked.status();
   }
-  undeleted_.erase(tp);
   deleted_dirs_.emplace_back(*marked, clock_.NowWallMs() + config_.log_delete_delay_ms);
   return absl::OkStatus();
 }
@@ -419,6 +456,11 @@ void LogManager::RemoveDeletedDirs(bool all) {
   {
     std::lock_guard lock(mu_);
     for (auto it = undeleted_.begin(); it != undeleted_.end();) {
+      auto exists = fs_.Exists(it->second);
+      if (exists.ok() && !*exists) {  // gone (removed by hand): nothing left to move
+        undeleted_.erase(it++);
+        continue;
+      }
       auto marked = MarkDir(it->first, JoinPath(config_.data_dir, it->first.DirName()),
                             kDeleteSuffix);
       if (!marked.ok()) {

@@ -152,6 +152,10 @@ class LogManager {
   void SchedulerLoop();
   void CleanerLoop();
   std::vector<std::shared_ptr<Log>> Snapshot() const;
+  // The error for a directory that holds data but records no topic id.
+  static absl::Status NoTopicIdError(const std::string& dir);
+  // Whether a log directory holds any record bytes.
+  absl::StatusOr<bool> HoldsData(const std::string& dir);
   // Renames `dir` (of `tp`) aside with `suffix`; returns the new path.
   absl::StatusOr<std::string> MarkDir(const TopicPartition& tp, const std::string& dir,
                                       std::string_view suffix);

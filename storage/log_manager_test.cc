@@ -211,19 +211,25 @@ TEST_F(LogManagerTest, AnotherTopicIdIsSetAsideAsAStray) {
 TEST_F(LogManagerTest, MissingOrEmptyPartitionMetadataIsNeverAdopted) {
   {
     auto manager = Open();
-    Append(**manager->GetOrCreateLog({"lost", 0}, "id-a"), 5);
-    Append(**manager->GetOrCreateLog({"lost", 1}, "id-a"), 5);
+    Append(**manager->GetOrCreateLog({"lost", 0}, "id-a"), 5);  // holds data
+    ASSERT_TRUE(manager->GetOrCreateLog({"lost", 1}, "id-a").ok());  // holds none
     manager->Shutdown();
   }
   std::filesystem::remove(dir_.Sub("data/lost-0/partition.metadata"));
   std::ofstream(dir_.Sub("data/lost-1/partition.metadata"), std::ios::trunc).flush();
   auto manager = Open();
-  for (int32_t p : {0, 1}) {
-    auto log = manager->GetOrCreateLog({"lost", p}, "id-a");
-    ASSERT_TRUE(log.ok()) << log.status();
-    EXPECT_EQ((*log)->LogEndOffset(), Offset(0)) << p;
-  }
-  EXPECT_EQ(manager->Strays().size(), 2u);
+  // With data and no id: neither adopted nor replaced (it may hold the only copy).
+  auto refused = manager->GetOrCreateLog({"lost", 0}, "id-a");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(StorageErrcOf(refused.status()), Errc::kCorruptLog);
+  EXPECT_NE(std::string(MessageOf(refused.status())).find("no topic id"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("data/lost-0/00000000000000000000.log")));
+  // Without data: set aside, and a fresh log takes its place.
+  auto log = manager->GetOrCreateLog({"lost", 1}, "id-a");
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->LogEndOffset(), Offset(0));
+  EXPECT_EQ(manager->Strays().size(), 1u);
+  EXPECT_EQ(manager->TopicIdOf({"lost", 1}), "id-a");
 }
 
 TEST_F(LogManagerTest, AFailedDeleteRenameNeverHandsTheDirectoryOut) {
@@ -278,9 +284,20 @@ TEST_F(LogManagerTest, ALogThatCannotOpenIsReportedNotReplaced) {
   EXPECT_EQ((*log)->LogEndOffset(), Offset(4));
 }
 
+// Restores the process's descriptor limit however the test ends.
+class DescriptorLimitGuard {
+ public:
+  DescriptorLimitGuard() { ::getrlimit(RLIMIT_NOFILE, &saved_); }
+  ~DescriptorLimitGuard() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  const rlimit& saved() const { return saved_; }
+
+ private:
+  rlimit saved_{};
+};
+
 TEST_F(LogManagerTest, LogCreationStopsShortOfTheDescriptorReserve) {
-  rlimit saved{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  DescriptorLimitGuard guard;
+  const rlimit saved = guard.saved();
   auto manager = Open({.file_descriptors_reserve = 64});
   const int64_t open = CountOpenDescriptors();
   ASSERT_GT(open, 0);
@@ -308,7 +325,6 @@ TEST_F(LogManagerTest, LogCreationStopsShortOfTheDescriptorReserve) {
   std::this_thread::sleep_for(std::chrono::milliseconds(DescriptorBudget::kRefreshMs + 10));
   EXPECT_FALSE(manager->descriptors().Exhausted());
   EXPECT_TRUE(manager->GetOrCreateLog({"fds", 0}, "id-again").ok());
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
 }
 
 TEST_F(LogManagerTest, LimitsAndTheDirectoryLock) {

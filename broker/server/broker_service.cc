@@ -313,7 +313,9 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
       return call->reactor;
     }
   }
-  const bool no_room = purgatory_.waiting() >= options_.fetch_waiting_max;
+  // Followers' long polls (a few per broker) are not limited: answering them at once would only
+  // make their fetchers spin.
+  const bool no_room = !call->follower && purgatory_.waiting() >= options_.fetch_waiting_max;
   if (no_room) probe_.FetchNotParked();
   if (TryFetch(*call, call->max_wait_ms == 0 || no_room)) return call->reactor;
   std::vector<storage::TopicPartition> tps;

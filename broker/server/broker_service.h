@@ -35,8 +35,8 @@ struct BrokerServiceOptions {
   int64_t fetch_max_bytes = 55 << 20;  // cap on one fetch response (Kafka's fetch.max.bytes)
   int64_t fetch_max_wait_ms = 30'000;  // cap on a long poll
   int64_t produce_timeout_ms = 30'000;  // when the request gives none
-  // Long-polling fetches parked at once (each holds a call and its request). Past it a fetch is
-  // answered at once with what there is (no long poll), as if max_wait_ms were 0.
+  // Consumers' long-polling fetches parked at once (each holds a call and its request). Past it
+  // a consumer's fetch is answered at once with what there is, as if max_wait_ms were 0.
   size_t fetch_waiting_max = 10'000;
 };
 

@@ -354,8 +354,15 @@ void ReplicaManager::Apply(const Desired& d) {
     if (it != hosted_.end() && it->second.topic_id == d.topic_id) p = it->second.partition;
   }
   if (p == nullptr) {
-    // New here, or the topic was re-created under the same name.
-    if (Get(d.tp) != nullptr) Drop(d.tp, true);
+    // New here, or the topic was re-created under the same name: then the old topic's log goes
+    // now (its deletion is in the metadata), rather than being set aside as a stray.
+    if (Get(d.tp) != nullptr) {
+      Drop(d.tp, /*delete_log=*/false);
+      if (absl::Status s = logs_.DeleteLog(d.tp); !s.ok()) {
+        Log().warn("[{}-{}] deleting the replaced topic's log failed: {}", d.tp.topic,
+                   d.tp.partition, s.ToString());
+      }
+    }
     auto log = OpenLog(d);
     if (!log.ok()) {
       MarkOffline(d, log.status());

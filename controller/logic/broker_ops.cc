@@ -137,7 +137,10 @@ v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbea
                       session.offline.end(), std::inserter(gone, gone.end()));
   std::set_difference(session.offline.begin(), session.offline.end(), offline.begin(),
                       offline.end(), std::inserter(back, back.end()));
-  session.offline = std::move(offline);
+  // The offline set takes effect before the records are generated (they must skip offline
+  // replicas), and is rolled back if they cannot be appended, so the next heartbeat tries again.
+  std::set<ReplicaKey> previous = std::exchange(session.offline, std::move(offline));
+  const bool first = !session.reported;
   session.epoch = req.broker_epoch();
   session.deadline_ms = now_ms + config_.broker_session_timeout_ms;
   session.stream_open = true;
@@ -155,15 +158,23 @@ v1::BrokerHeartbeatResponse QuorumController::Heartbeat(const v1::BrokerHeartbea
   } else if (b->fenced && caught_up && !req.want_fence() && !b->in_controlled_shutdown) {
     AddRegistrationChange(id, b->epoch, &batch)->set_fence(v1::FENCE_CHANGE_UNFENCE);
     AddReturnRecords(id, &batch);
+  } else if (!b->fenced && !b->in_controlled_shutdown && first) {
+    // The first heartbeat this controller sees in the broker's session (say, it just became
+    // active): what the broker reported to a predecessor is unknown, so every partition it can
+    // lead again and that has no leader gets it back (offline replicas excepted).
+    AddOfflineReplicaRecords(id, gone, {}, &batch);
+    AddReturnRecords(id, &batch);
   } else if (!b->fenced && !b->in_controlled_shutdown && (!gone.empty() || !back.empty())) {
     AddOfflineReplicaRecords(id, gone, back, &batch);
   }
   if (batch.records_size() > 0) {
     if (absl::Status s = Commit(std::move(batch), [](bool) {}); !s.ok()) {
+      session.offline = std::move(previous);
       SetError({KafkaError::kNotController, std::string(s.message())}, resp.mutable_error());
       return resp;
     }
   }
+  session.reported = true;
   b = working_.broker(id);
   resp.set_is_fenced(b->fenced);
   resp.set_is_caught_up(caught_up);

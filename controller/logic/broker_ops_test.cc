@@ -326,5 +326,25 @@ TEST(Brokers, RequestsWithoutTheRegistrationsIncarnation_AreRefused) {
   EXPECT_FALSE(t.Heartbeat(101).is_fenced());
 }
 
+
+TEST(Brokers, NewActiveController_ElectsAReplicaThatCameBackMeanwhile) {
+  testing::TestController t;
+  t.AddBrokers({101, 102});
+  admin::v1::CreateTopicsRequest req;
+  auto* nt = req.add_topics();
+  nt->set_name("alone");
+  nt->add_assignments()->add_replicas(101);
+  t.controller.CreateTopics(req, [](auto) {});
+  t.CommitAll();
+  HeartbeatOffline(t, 101, "alone", {0});
+  ASSERT_EQ(t.Partition("alone", 0).leader, kNoNode);
+  // The active controller changes; meanwhile the replica came back. The new controller never
+  // saw it offline, so the first heartbeat it gets from 101 is what tells it.
+  t.controller.BecomeStandby();
+  t.controller.BecomeActive(t.committed, 7, t.now_ms);
+  HeartbeatOffline(t, 101, "alone", {});
+  EXPECT_EQ(t.Partition("alone", 0).leader, NodeId(101));
+}
+
 }  // namespace
 }  // namespace strand::controller

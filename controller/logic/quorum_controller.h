@@ -119,6 +119,7 @@ class QuorumController {
     // let into the ISR. Kept in memory only: every heartbeat carries the whole set, so a newly
     // active controller learns it within a heartbeat interval.
     std::set<ReplicaKey> offline;
+    bool reported = false;  // a heartbeat of this session was processed (offline set known)
   };
   const std::map<NodeId, Session>& sessions() const { return sessions_; }
 

@@ -51,13 +51,18 @@ class HeartbeatReactor final
       Finish(grpc::Status::OK);
       return;
     }
-    broker_ = NodeId(request_.broker_id());
-    epoch_ = request_.broker_epoch();
     v1::BrokerHeartbeatRequest req = request_;
     ctx_.driver().RunInLoop(
         [this, req] {
           response_ = ctx_.controller().Heartbeat(req, ControllerContext::NowMs());
-          if (response_.error().code() != 0) *response_.mutable_controller() = ctx_.Hint();
+          if (response_.error().code() == 0) {
+            // Only a stream that spoke for the broker's registration may end its session early
+            // when it breaks: a refused stream (a forgery, a stale process) changes nothing.
+            broker_ = NodeId(req.broker_id());
+            epoch_ = req.broker_epoch();
+          } else {
+            *response_.mutable_controller() = ctx_.Hint();
+          }
           StartWrite(&response_);
         },
         [this] {

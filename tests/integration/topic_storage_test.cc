@@ -97,15 +97,19 @@ std::string Create(StrandCluster& c, const std::string& name, int partitions, in
   t->set_partitions(partitions);
   t->set_replication_factor(rf);
   for (const auto& [k, v] : configs) (*t->mutable_configs())[k] = v;
-  grpc::ClientContext ctx;
-  ctx.set_wait_for_ready(true);
-  ctx.set_deadline(In(10s));
-  av1::CreateTopicsResponse resp;
-  if (!c.admin().CreateTopics(&ctx, req, &resp).ok() || resp.topics_size() != 1) {
-    return "UNREACHABLE";
+  for (int attempt = 0; attempt < 50; ++attempt) {  // across a change of active controller
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(In(10s));
+    av1::CreateTopicsResponse resp;
+    if (c.admin().CreateTopics(&ctx, req, &resp).ok() && resp.topics_size() == 1) {
+      const auto& e = resp.topics(0).error();
+      *message = e.message();
+      if (e.name() != "NOT_CONTROLLER") return e.code() == 0 ? "NONE" : e.name();
+    }
+    std::this_thread::sleep_for(100ms);
   }
-  *message = resp.topics(0).error().message();
-  return resp.topics(0).error().code() == 0 ? "NONE" : resp.topics(0).error().name();
+  return "GAVE_UP";
 }
 
 std::string AlterConfig(StrandCluster& c, av1::ResourceType type, const std::string& resource,
@@ -118,13 +122,20 @@ std::string AlterConfig(StrandCluster& c, av1::ResourceType type, const std::str
   change->set_name(name);
   change->set_value(value);
   change->set_op(av1::SET);
-  grpc::ClientContext ctx;
-  ctx.set_wait_for_ready(true);
-  ctx.set_deadline(In(10s));
-  av1::AlterConfigsResponse resp;
-  if (!c.admin().AlterConfigs(&ctx, req, &resp).ok()) return "UNREACHABLE";
-  if (message) *message = resp.error().message();
-  return resp.error().code() == 0 ? "NONE" : resp.error().name();
+  for (int attempt = 0; attempt < 50; ++attempt) {  // across a change of active controller
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(In(10s));
+    av1::AlterConfigsResponse resp;
+    if (c.admin().AlterConfigs(&ctx, req, &resp).ok()) {
+      if (message) *message = resp.error().message();
+      if (resp.error().name() != "NOT_CONTROLLER") {
+        return resp.error().code() == 0 ? "NONE" : resp.error().name();
+      }
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return "GAVE_UP";
 }
 
 // The health status of broker `node` over a brand-new connection (so that a listener that no
