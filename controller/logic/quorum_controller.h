@@ -180,8 +180,11 @@ class QuorumController {
   ControllerError PlanAssignments(const admin::v1::NewTopic& t, int32_t partitions,
                                   int32_t replication_factor,
                                   std::vector<std::vector<NodeId>>* out);
+  // `added_by_request` counts the replicas earlier moves of the same request add per broker
+  // (checked against max.broker.partitions together with this one's, then updated).
   ControllerError PlanReassignment(const TopicImage& t, int32_t index,
-                                   const std::vector<NodeId>& target, v1::MetadataBatch* batch);
+                                   const std::vector<NodeId>& target, v1::MetadataBatch* batch,
+                                   std::map<NodeId, int64_t>* added_by_request);
   // POLICY_VIOLATION when adding `added` replicas per broker (and `new_partitions` partitions)
   // would take a broker past max.broker.partitions or the cluster past max.partitions.
   ControllerError CheckPartitionLimits(const std::map<NodeId, int64_t>& added,

@@ -188,12 +188,30 @@ ControllerError QuorumController::PlanAssignments(const admin::v1::NewTopic& t, 
   }
   if (static_cast<int32_t>(brokers.size()) < replication_factor) brokers = all;
   PlacementLoad load{working_.replica_counts(), working_.preferred_leader_counts()};
-  auto placed = PlaceReplicas(partitions, replication_factor, brokers, load, random_.Next());
-  if (!placed.ok()) {
-    return {KafkaError::kInvalidReplicationFactor, std::string(placed.status().message())};
+  while (true) {
+    auto placed = PlaceReplicas(partitions, replication_factor, brokers, load, random_.Next());
+    if (!placed.ok()) {
+      return {KafkaError::kInvalidReplicationFactor, std::string(placed.status().message())};
+    }
+    *out = *std::move(placed);
+    ControllerError e = CheckPartitionLimits(ReplicasPerBroker(*out), partitions);
+    if (e.ok() || e.code != KafkaError::kPolicyViolation) return e;
+    // Placement balances each topic on its own: a broker near the limit got its even share and
+    // would pass it. Place again without it, while enough brokers remain.
+    std::vector<PlacementBroker> fewer;
+    for (const PlacementBroker& b : brokers) {
+      auto count = working_.replica_counts().find(b.id);
+      const int64_t hosted = count == working_.replica_counts().end() ? 0 : count->second;
+      const auto added = ReplicasPerBroker(*out);
+      auto mine = added.find(b.id);
+      if (mine == added.end() || hosted + mine->second <= broker_max) fewer.push_back(b);
+    }
+    if (fewer.size() == brokers.size() ||
+        static_cast<int32_t>(fewer.size()) < replication_factor) {
+      return e;
+    }
+    brokers = std::move(fewer);
   }
-  *out = *std::move(placed);
-  return CheckPartitionLimits(ReplicasPerBroker(*out), partitions);
 }
 
 void QuorumController::AddPartitionRecords(const TopicId& id, int32_t first,
@@ -425,6 +443,7 @@ void QuorumController::AlterPartitionReassignments(
     Done<admin::v1::AlterPartitionReassignmentsResponse> done) {
   admin::v1::AlterPartitionReassignmentsResponse resp;
   v1::MetadataBatch batch;
+  std::map<NodeId, int64_t> added_by_request;  // replicas the request's moves add per broker
   std::set<std::pair<std::string, int32_t>> seen;
   for (const admin::v1::Reassignment& ra : req.reassignments()) {
     auto* result = resp.add_results();
@@ -440,16 +459,16 @@ void QuorumController::AlterPartitionReassignments(
     } else if (t == nullptr || index < 0 || index >= static_cast<int32_t>(t->partitions.size())) {
       e = {KafkaError::kUnknownTopicOrPartition, "unknown partition"};
     } else {
-      e = PlanReassignment(*t, index, target, &batch);
+      e = PlanReassignment(*t, index, target, &batch, &added_by_request);
     }
     SetError(e, result->mutable_error());
   }
   CommitAndAnswerResults(std::move(batch), std::move(resp), std::move(done));
 }
 
-ControllerError QuorumController::PlanReassignment(const TopicImage& t, int32_t index,
-                                                   const std::vector<NodeId>& target,
-                                                   v1::MetadataBatch* batch) {
+ControllerError QuorumController::PlanReassignment(
+    const TopicImage& t, int32_t index, const std::vector<NodeId>& target,
+    v1::MetadataBatch* batch, std::map<NodeId, int64_t>* added_by_request) {
   const PartitionState& p = t.partitions[static_cast<size_t>(index)];
   if (target.empty()) {  // cancel: back to the original replicas
     if (!p.Reassigning()) {
@@ -499,9 +518,10 @@ ControllerError QuorumController::PlanReassignment(const TopicImage& t, int32_t 
     }
   }
   const std::vector<NodeId> adding = Minus(target, p.replicas);
-  std::map<NodeId, int64_t> added;
-  for (NodeId r : adding) added[r] = 1;
+  std::map<NodeId, int64_t> added = *added_by_request;
+  for (NodeId r : adding) ++added[r];
   if (ControllerError e = CheckPartitionLimits(added, 0); !e.ok()) return e;
+  *added_by_request = std::move(added);
   const std::vector<NodeId> removing = Minus(p.replicas, target);
   std::vector<NodeId> all = target;
   for (NodeId r : removing) all.push_back(r);

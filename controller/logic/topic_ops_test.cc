@@ -267,5 +267,40 @@ TEST(CreateTopics, MinInsyncAboveReplicationFactor_IsRefused) {
   EXPECT_EQ(altered->error().code(), 0) << altered->error().message();
 }
 
+
+TEST(CreateTopics, PartitionLimits_PlacementAvoidsANearlyFullBroker) {
+  ControllerConfig config = TestController::DefaultConfig();
+  config.static_configs["max.broker.partitions"] = "10";
+  TestController t(config);
+  t.AddBrokers({101, 102, 103});
+  // 101 holds 9 replicas; 30 more single-replica partitions fit on 102 and 103 only... and
+  // 20 fit there exactly (10 each).
+  admin::v1::CreateTopicsRequest req;
+  auto* nt = req.add_topics();
+  nt->set_name("on-101");
+  for (int i = 0; i < 9; ++i) nt->add_assignments()->add_replicas(101);
+  t.controller.CreateTopics(req, [](auto) {});
+  t.CommitAll();
+  auto r = t.CreateTopic("spread", 20, 1);
+  ASSERT_EQ(Code(r.error()), kOk) << r.error().message();
+  EXPECT_EQ(t.CreateTopic("more", 2, 1).error().name(), "POLICY_VIOLATION");
+  // One reassignment request cannot pass the limit either, move by move: 101 has room for one
+  // more replica, and two moves each add one there.
+  admin::v1::AlterPartitionReassignmentsRequest move;
+  for (int p = 0; p < 2; ++p) {
+    auto* ra = move.add_reassignments();
+    ra->mutable_partition()->set_topic("spread");
+    ra->mutable_partition()->set_partition(p);
+    ra->add_replicas(t.Partition("spread", p).replicas.front().value());
+    ra->add_replicas(101);
+  }
+  std::optional<admin::v1::AlterPartitionReassignmentsResponse> moved;
+  t.controller.AlterPartitionReassignments(move, [&](auto resp) { moved = resp; });
+  t.CommitAll();
+  ASSERT_TRUE(moved.has_value());
+  EXPECT_EQ(moved->results(0).error().code(), 0) << moved->results(0).error().message();
+  EXPECT_EQ(moved->results(1).error().name(), "POLICY_VIOLATION");
+}
+
 }  // namespace
 }  // namespace strand::controller
