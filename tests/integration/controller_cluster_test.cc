@@ -120,7 +120,10 @@ class ControllerClusterTest : public ::testing::Test {
 
   std::set<std::string> Topics(int id) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    // A restarted controller's channel may be in reconnect backoff: wait for it rather than
+    // fail fast (which read as "no topics" under load).
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     admin::v1::ListTopicsResponse resp;
     std::set<std::string> out;
     if (!stubs_[id]->ListTopics(&ctx, {}, &resp).ok()) return out;
@@ -130,7 +133,8 @@ class ControllerClusterTest : public ::testing::Test {
 
   admin::v1::TopicDescription DescribeTopic(int id, const std::string& name) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     admin::v1::DescribeTopicsRequest req;
     req.add_names(name);
     admin::v1::DescribeTopicsResponse resp;
@@ -206,7 +210,13 @@ TEST_F(ControllerClusterTest, ActiveKilledDuringTopicCreations_AcknowledgedTopic
   for (int id = 1; id <= 3; ++id) Start(id);
   ASSERT_GT(WaitForActive(20s), 0) << Logs();
   for (int id = 1; id <= 3; ++id) {
-    std::set<std::string> after = Topics(id);
+    // A restarted follower answers from its own copy once it has replayed its log.
+    std::set<std::string> after;
+    for (const auto until = Clock::now() + 20s; Clock::now() < until;) {
+      after = Topics(id);
+      if (after == present) break;
+      std::this_thread::sleep_for(100ms);
+    }
     EXPECT_EQ(after, present) << "controller " << id;
   }
   const auto d = DescribeTopic(survivor, "topic-000");
