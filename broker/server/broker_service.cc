@@ -135,6 +135,30 @@ grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::Metadat
 
 namespace {
 
+// Refuses, before the records are copied for the append, a partition's records that could never
+// be appended: more bytes than a segment holds, or one batch larger than max.message.bytes
+// (RecordBatch v2: batchLength is the big-endian int32 at bytes 8..11, counting what follows).
+KafkaError OversizeRecordsError(const std::string& records, const storage::LogConfig& config,
+                                std::string* message) {
+  if (static_cast<int64_t>(records.size()) > config.segment_bytes) {
+    *message = fmt::format("{} bytes of records exceed segment.bytes ({})", records.size(),
+                           config.segment_bytes);
+    return KafkaError::kRecordListTooLarge;
+  }
+  if (records.size() >= 12) {
+    const auto* b = reinterpret_cast<const uint8_t*>(records.data());
+    const uint32_t batch_length = (uint32_t{b[8]} << 24) | (uint32_t{b[9]} << 16) |
+                                  (uint32_t{b[10]} << 8) | uint32_t{b[11]};
+    const bool single_batch = uint64_t{batch_length} + 12 == records.size();
+    if (single_batch && static_cast<int64_t>(records.size()) > config.max_message_bytes) {
+      *message = fmt::format("a batch of {} bytes exceeds max.message.bytes ({})",
+                             records.size(), config.max_message_bytes);
+      return KafkaError::kMessageTooLarge;
+    }
+  }
+  return KafkaError::kNone;
+}
+
 // One produce request in flight: answered when every partition has its outcome.
 struct ProduceCall {
   grpc::ServerUnaryReactor* reactor;
@@ -205,6 +229,8 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
           int32_t epoch = -1;
           error = MissingPartitionError(tp, &leader, &epoch, &message);
           SetHint(pr->mutable_current_leader(), leader, LeaderEpoch(epoch));
+        } else {
+          error = OversizeRecordsError(pd.records(), p->log()->config(), &message);
         }
       }
       if (error != KafkaError::kNone) {
