@@ -203,6 +203,16 @@ TEST(Brokers, TwoBrokersExpireTogether_LeaderStaysInIsr) {
 }
 
 
+// Creates topic `name` with one partition whose only replica is on `broker`.
+void CreateOnOneBroker(testing::TestController& t, const std::string& name, int broker) {
+  admin::v1::CreateTopicsRequest req;
+  auto* nt = req.add_topics();
+  nt->set_name(name);
+  nt->add_assignments()->add_replicas(broker);
+  t.controller.CreateTopics(req, [](auto) {});
+  t.CommitAll();
+}
+
 // A heartbeat from `id` reporting `offline` replicas of topic `topic`.
 v1::BrokerHeartbeatResponse HeartbeatOffline(testing::TestController& t, int id,
                                              const std::string& topic,
@@ -227,12 +237,7 @@ TEST(Brokers, OfflineReplica_LeavesIsrAndLeadership_ReturnsWhenOnline) {
   t.AddBrokers({101, 102, 103});
   // "shared": replicas on every broker; "alone": 101 only.
   ASSERT_EQ(t.CreateTopic("shared", 3, 3).error().code(), 0);
-  admin::v1::CreateTopicsRequest req;
-  auto* nt = req.add_topics();
-  nt->set_name("alone");
-  nt->add_assignments()->add_replicas(101);
-  t.controller.CreateTopics(req, [](auto) {});
-  t.CommitAll();
+  CreateOnOneBroker(t, "alone", 101);
   ASSERT_EQ(t.Partition("alone", 0).leader, NodeId(101));
   // 101 cannot open shared-0, shared-1 and alone-0.
   HeartbeatOffline(t, 101, "shared", {0, 1});
@@ -330,12 +335,7 @@ TEST(Brokers, RequestsWithoutTheRegistrationsIncarnation_AreRefused) {
 TEST(Brokers, NewActiveController_ElectsAReplicaThatCameBackMeanwhile) {
   testing::TestController t;
   t.AddBrokers({101, 102});
-  admin::v1::CreateTopicsRequest req;
-  auto* nt = req.add_topics();
-  nt->set_name("alone");
-  nt->add_assignments()->add_replicas(101);
-  t.controller.CreateTopics(req, [](auto) {});
-  t.CommitAll();
+  CreateOnOneBroker(t, "alone", 101);
   HeartbeatOffline(t, 101, "alone", {0});
   ASSERT_EQ(t.Partition("alone", 0).leader, kNoNode);
   // The active controller changes; meanwhile the replica came back. The new controller never
