@@ -1,6 +1,7 @@
 #pragma once
 
-// Server-side connection settings per kind of listener. Two profiles:
+// Server-side connection settings for listeners that serve clients (today every Strand
+// listener: one per process carries every plane).
 //
 //   - Client listeners serve applications that hold a channel open and call now and then, with
 //     gRPC's default client settings (no keepalive pings of their own). Such a client does not
@@ -10,14 +11,13 @@
 //     10 minutes, with a graceful GOAWAY the client reconnects through on its next call). It
 //     accepts clients' own keepalive pings down to once a second (Strand's internal channels
 //     send them that often).
-//   - Internal listeners (the controller and inter-broker planes) carry Raft and replication
-//     streams and want dead peers noticed within about two seconds: pings every
-//     `keepalive_ms`, answered within `keepalive_ms`.
+//   - A listener that carries only internal traffic (Raft, replication) wants dead peers noticed
+//     within about two seconds: raft::ConfigureRaftServer is that profile.
 //
-// When every listener used the internal profile, an idle application channel was cut after
-// about 2 s ("UNAVAILABLE: Socket closed" on its next call): the server's ping went unanswered.
-// Pings are also not limited by HTTP/2 "pings without data" (gRPC's default of 2 would block the
-// third keepalive ping on a quiet internal connection).
+// When every listener used the Raft profile, an idle application channel was cut after about
+// 2 s ("UNAVAILABLE: Socket closed" on its next call): the server's ping went unanswered. The
+// server's pings are also not limited by HTTP/2 "pings without data" (gRPC's default of 2 would
+// block the third keepalive ping on a quiet connection).
 
 #include <grpcpp/grpcpp.h>
 
@@ -32,6 +32,5 @@ inline constexpr int kMinClientPingIntervalMs = 1'000;
 inline constexpr int kListenerMessageBytesMax = 64 << 20;
 
 void ConfigureClientListener(grpc::ServerBuilder& builder);
-void ConfigureInternalListener(grpc::ServerBuilder& builder, int keepalive_ms = 1'000);
 
 }  // namespace strand

@@ -188,22 +188,14 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreateLog(const TopicParti
   }
   std::lock_guard lock(mu_);
   if (stopping_) return StorageError(Errc::kLogClosed, "the log manager is shut down");
-  if (auto it = undeleted_.find(tp); it != undeleted_.end()) {
+  if (undeleted_.contains(tp)) {
     // The directory still holds a deleted log: it must never be adopted.
-    const std::string dir = JoinPath(config_.data_dir, tp.DirName());
-    auto exists = fs_.Exists(dir);
-    auto marked = exists.ok() && !*exists ? absl::StatusOr<std::string>("")
-                                          : MarkDir(tp, dir, kDeleteSuffix);
-    if (!marked.ok()) {
+    if (absl::Status s = MoveToDeletedLocked(tp); !s.ok()) {
       return StorageError(Errc::kIoError,
                           fmt::format("{} holds a deleted log that cannot be moved away ({}); "
                                       "it is not reused",
-                                      dir, MessageOf(marked.status())));
+                                      tp.DirName(), MessageOf(s)));
     }
-    if (!marked->empty()) {
-      deleted_dirs_.emplace_back(*marked, clock_.NowWallMs() + config_.log_delete_delay_ms);
-    }
-    undeleted_.erase(it);
   }
   if (auto it = logs_.find(tp); it != logs_.end()) {
     const std::string& recorded = topic_ids_[tp];
@@ -234,14 +226,8 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreateLog(const TopicParti
       if (*data) return NoTopicIdError(dir);
     }
     if (!adopt) {
-      auto marked = MarkDir(tp, dir, kStraySuffix);
-      if (!marked.ok()) return marked.status();
-      strays_.push_back(*marked);
-      probe_.SetStrays(static_cast<int64_t>(strays_.size()));
-      ContextLogger(tp.DirName())
-          .Warn("set aside as stray {} (expected topic id {}, found '{}'); kept for the "
-                "operator, never served",
-                *marked, topic_id, *recorded);
+      STRAND_RETURN_IF_ERROR(MoveAsideAsStrayLocked(
+          tp, fmt::format("expected topic id {}, found '{}'", topic_id, *recorded)));
     }
   }
   if (absl::Status room = descriptors_.CheckRoom(DescriptorBudget::kLogDescriptors); !room.ok()) {
@@ -348,18 +334,30 @@ absl::Status LogManager::DeleteLog(const TopicPartition& tp) {
   }
   probe_.LogsChanged(-1);
   (void)log->Close();  // errors do not matter: the data is going
-  const std::string from = JoinPath(config_.data_dir, tp.DirName());
   std::lock_guard lock(mu_);
-  auto marked = MarkDir(tp, from, kDeleteSuffix);
-  if (!marked.ok()) {
-    // Until a retry succeeds, the directory must not be handed out again.
-    undeleted_[tp] = from;
+  absl::Status moved = MoveToDeletedLocked(tp);
+  if (!moved.ok()) {
     ContextLogger(tp.DirName())
         .Error("deleted, but its directory could not be moved away: {}; retrying, and the "
                "directory is not reused meanwhile",
-               MessageOf(marked.status()));
+               MessageOf(moved));
+  }
+  return moved;
+}
+
+absl::Status LogManager::MoveToDeletedLocked(const TopicPartition& tp) {
+  const std::string dir = JoinPath(config_.data_dir, tp.DirName());
+  auto exists = fs_.Exists(dir);
+  if (exists.ok() && !*exists) {  // gone already (removed by hand): nothing left to move
+    undeleted_.erase(tp);
+    return absl::OkStatus();
+  }
+  auto marked = MarkDir(tp, dir, kDeleteSuffix);
+  if (!marked.ok()) {
+    undeleted_.insert(tp);  // not reused until a retry succeeds
     return marked.status();
   }
+  undeleted_.erase(tp);
   deleted_dirs_.emplace_back(*marked, clock_.NowWallMs() + config_.log_delete_delay_ms);
   return absl::OkStatus();
 }
@@ -455,21 +453,8 @@ void LogManager::RemoveDeletedDirs(bool all) {
   std::vector<std::string> due;
   {
     std::lock_guard lock(mu_);
-    for (auto it = undeleted_.begin(); it != undeleted_.end();) {
-      auto exists = fs_.Exists(it->second);
-      if (exists.ok() && !*exists) {  // gone (removed by hand): nothing left to move
-        undeleted_.erase(it++);
-        continue;
-      }
-      auto marked = MarkDir(it->first, JoinPath(config_.data_dir, it->first.DirName()),
-                            kDeleteSuffix);
-      if (!marked.ok()) {
-        ++it;
-        continue;
-      }
-      deleted_dirs_.emplace_back(*marked, now + config_.log_delete_delay_ms);
-      undeleted_.erase(it++);
-    }
+    const std::vector<TopicPartition> retry(undeleted_.begin(), undeleted_.end());
+    for (const TopicPartition& tp : retry) (void)MoveToDeletedLocked(tp);
     std::erase_if(deleted_dirs_, [&](const auto& d) {
       if (!all && d.second > now) return false;
       due.push_back(d.first);

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "storage/descriptor_budget.h"
@@ -162,6 +163,10 @@ class LogManager {
   // Closes the open log of `tp` (if any) and moves its directory aside as a stray.
   // Called with mu_ held.
   absl::Status MoveAsideAsStrayLocked(const TopicPartition& tp, const std::string& why);
+  // Renames the directory of deleted log `tp` to its "-delete" name (its files go after
+  // file.delete.delay.ms); if that fails, `tp` stays in undeleted_ until a retry succeeds.
+  // Called with mu_ held.
+  absl::Status MoveToDeletedLocked(const TopicPartition& tp);
 
   const LogManagerConfig config_;
   const LogConfig default_log_config_;
@@ -183,7 +188,7 @@ class LogManager {
   absl::flat_hash_map<TopicPartition, std::string> topic_ids_;  // of the open logs
   // Deleted logs whose rename failed: their directory keeps its name until a retry succeeds,
   // and is not reused meanwhile.
-  absl::flat_hash_map<TopicPartition, std::string> undeleted_;
+  absl::flat_hash_set<TopicPartition> undeleted_;
   std::vector<std::string> strays_;
   // Renamed directories of deleted logs and when their files go.
   std::vector<std::pair<std::string, int64_t>> deleted_dirs_;

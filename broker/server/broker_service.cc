@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "controller/state/metadata_image.h"
 #include "storage/log.h"
+#include "storage/record/record_batch.h"
 
 namespace strand::broker {
 namespace {
@@ -136,8 +137,7 @@ grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::Metadat
 namespace {
 
 // Refuses, before the records are copied for the append, a partition's records that could never
-// be appended: more bytes than a segment holds, or one batch larger than max.message.bytes
-// (RecordBatch v2: batchLength is the big-endian int32 at bytes 8..11, counting what follows).
+// be appended: more bytes than a segment holds, or one batch larger than max.message.bytes.
 KafkaError OversizeRecordsError(const std::string& records, const storage::LogConfig& config,
                                 std::string* message) {
   if (static_cast<int64_t>(records.size()) > config.segment_bytes) {
@@ -145,11 +145,10 @@ KafkaError OversizeRecordsError(const std::string& records, const storage::LogCo
                            config.segment_bytes);
     return KafkaError::kRecordListTooLarge;
   }
-  if (records.size() >= 12) {
-    const auto* b = reinterpret_cast<const uint8_t*>(records.data());
-    const uint32_t batch_length = (uint32_t{b[8]} << 24) | (uint32_t{b[9]} << 16) |
-                                  (uint32_t{b[10]} << 8) | uint32_t{b[11]};
-    const bool single_batch = uint64_t{batch_length} + 12 == records.size();
+  if (records.size() >= storage::batch_layout::kLogOverhead) {
+    const bool single_batch =
+        storage::BatchSizeAt(reinterpret_cast<const uint8_t*>(records.data())) ==
+        static_cast<int64_t>(records.size());
     if (single_batch && static_cast<int64_t>(records.size()) > config.max_message_bytes) {
       *message = fmt::format("a batch of {} bytes exceeds max.message.bytes ({})",
                              records.size(), config.max_message_bytes);

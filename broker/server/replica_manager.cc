@@ -116,13 +116,11 @@ std::vector<std::shared_ptr<Partition>> ReplicaManager::All() const {
 
 ReplicaCounts ReplicaManager::Counts() const {
   std::vector<std::pair<std::shared_ptr<Partition>, std::pair<int32_t, size_t>>> parts;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [tp, h] : hosted_) parts.push_back({h.partition, {h.min_isr, h.replicas}});
-  }
   ReplicaCounts c;
   {
     std::lock_guard lock(mu_);
+    for (const auto& [tp, h] : hosted_) parts.push_back({h.partition, {h.min_isr, h.replicas}});
+    // Replicas whose log could not be opened are hosted here too, offline.
     c.offline_logs = static_cast<int64_t>(offline_.size());
     c.partitions = c.offline_logs;
   }

@@ -189,11 +189,6 @@ class QuorumController {
   // would take a broker past max.broker.partitions or the cluster past max.partitions.
   ControllerError CheckPartitionLimits(const std::map<NodeId, int64_t>& added,
                                        int64_t new_partitions) const;
-  // min.insync.replicas (the topic's, or `configs`' when it sets one) against a replication
-  // factor: INVALID_CONFIG when larger (the topic could never take an acks=all write).
-  ControllerError CheckMinInsync(const std::string& topic,
-                                 const google::protobuf::Map<std::string, std::string>* configs,
-                                 int64_t replication_factor) const;
   void AddPartitionRecords(const TopicId& id, int32_t first,
                            const std::vector<std::vector<NodeId>>& assignments,
                            v1::MetadataBatch* batch) const;

@@ -29,6 +29,19 @@ ControllerError ValidateTopicName(const std::string& name) {
   return {};
 }
 
+// INVALID_CONFIG when a topic's own min.insync.replicas (`min_isr`; 0 when it sets none) is larger
+// than `replication_factor`: the topic could never take an acks=all write. A cluster default
+// above it is not checked (the topic takes acks=1 writes; acks=all answers NOT_ENOUGH_REPLICAS),
+// as in Kafka.
+ControllerError MinInsyncError(const std::string& topic, int64_t min_isr,
+                               int64_t replication_factor) {
+  if (min_isr <= replication_factor) return {};
+  return {KafkaError::kInvalidConfig,
+          fmt::format("min.insync.replicas={} is larger than the replication factor {} of topic "
+                      "'{}': it could never take an acks=all write",
+                      min_isr, replication_factor, topic)};
+}
+
 // The smallest replica set the topic's partitions will have (a reassignment's target).
 int64_t MinReplicationFactor(const TopicImage& t) {
   int64_t out = std::numeric_limits<int64_t>::max();
@@ -96,29 +109,9 @@ ControllerError QuorumController::ValidateNewTopic(const admin::v1::NewTopic& t,
       return {KafkaError::kInvalidConfig, std::string(s.message())};
     }
   }
-  return CheckMinInsync(t.name(), &t.configs(), *replication_factor);
-}
-
-ControllerError QuorumController::CheckMinInsync(
-    const std::string& topic, const google::protobuf::Map<std::string, std::string>* configs,
-    int64_t replication_factor) const {
-  int64_t min_isr = 0;
-  if (configs != nullptr) {
-    auto given = configs->find("min.insync.replicas");
-    if (given != configs->end()) min_isr = ConfigAsLong(given->second);
-  } else if (working_.configs().count({v1::TOPIC, topic})) {
-    // The topic's own setting, if it has one.
-    const auto& set = working_.configs().at({v1::TOPIC, topic});
-    auto it = set.find("min.insync.replicas");
-    if (it != set.end()) min_isr = ConfigAsLong(it->second);
-  }
-  // Not set on the topic: a cluster default above the replication factor only warns (the topic
-  // takes acks=1 writes; acks=all answers NOT_ENOUGH_REPLICAS), as in Kafka.
-  if (min_isr <= replication_factor) return {};
-  return {KafkaError::kInvalidConfig,
-          fmt::format("min.insync.replicas={} is larger than the replication factor {} of topic "
-                      "'{}': it could never take an acks=all write",
-                      min_isr, replication_factor, topic)};
+  const auto given = t.configs().find("min.insync.replicas");
+  const int64_t min_isr = given == t.configs().end() ? 0 : ConfigAsLong(given->second);
+  return MinInsyncError(t.name(), min_isr, *replication_factor);
 }
 
 ControllerError QuorumController::CheckPartitionLimits(const std::map<NodeId, int64_t>& added,
@@ -415,9 +408,8 @@ void QuorumController::AlterConfigs(const admin::v1::AlterConfigsRequest& req,
     if (!valid.ok()) return reply({KafkaError::kInvalidConfig, std::string(valid.message())});
     if (topic && c.name() == "min.insync.replicas" && c.op() != admin::v1::DELETE) {
       const TopicImage* t = working_.topic(req.resource_name());
-      google::protobuf::Map<std::string, std::string> change;
-      change[c.name()] = c.value();
-      if (ControllerError e = CheckMinInsync(t->name, &change, MinReplicationFactor(*t));
+      if (ControllerError e =
+              MinInsyncError(t->name, ConfigAsLong(c.value()), MinReplicationFactor(*t));
           !e.ok()) {
         return reply(e);
       }
@@ -512,7 +504,9 @@ ControllerError QuorumController::PlanReassignment(
   }
   if (target == p.replicas) return {};
   if (target.size() < p.replicas.size()) {
-    if (ControllerError e = CheckMinInsync(t.name, nullptr, static_cast<int64_t>(target.size()));
+    const int64_t min_isr = ConfigAsLong(
+        working_.config({v1::TOPIC, t.name}, "min.insync.replicas").value_or("0"));
+    if (ControllerError e = MinInsyncError(t.name, min_isr, static_cast<int64_t>(target.size()));
         !e.ok()) {
       return e;
     }

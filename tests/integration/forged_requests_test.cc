@@ -36,10 +36,6 @@ namespace bv1 = broker::v1;
 namespace cv1 = controller::v1;
 namespace rv1 = raft::v1;
 
-std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
-  return std::chrono::system_clock::now() + d;
-}
-
 std::shared_ptr<grpc::Channel> Channel(StrandCluster& c, int node) {
   return grpc::CreateChannel(c.address(node), grpc::InsecureChannelCredentials());
 }
@@ -275,7 +271,7 @@ TEST(ForgedRequestsTest, ForgedBrokerRequests_AreRefused) {
     (void)stream->Finish();
   }
   EXPECT_EQ(refused, 900);
-  // AlterPartition shrinking the ISR to the leader, and producer-id blocks.
+  // AlterPartition and producer-id blocks in the leader's name, over guessed epochs.
   for (int64_t epoch = 1; epoch <= 300; ++epoch) {
     cv1::AlterPartitionRequest alter;
     alter.set_broker_id(leaders_before[0]);

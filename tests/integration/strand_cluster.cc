@@ -19,10 +19,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace bv1 = broker::v1;
 
-std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
-  return std::chrono::system_clock::now() + d;
-}
-
 bool IsController(int node) { return node < 100; }
 
 bool Retriable(const std::string& name) {

@@ -22,6 +22,11 @@
 
 namespace strand::testing {
 
+// A gRPC deadline `d` from now.
+inline std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
+  return std::chrono::system_clock::now() + d;
+}
+
 struct ClusterOptions {
   int controllers = 3;
   int brokers = 3;

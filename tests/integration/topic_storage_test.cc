@@ -38,10 +38,6 @@ namespace bv1 = broker::v1;
 namespace av1 = admin::v1;
 namespace fs = std::filesystem;
 
-std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
-  return std::chrono::system_clock::now() + d;
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
