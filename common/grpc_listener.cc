@@ -1,20 +1,142 @@
 #include "common/grpc_listener.h"
 
+#include <fmt/format.h>
+
+#include "absl/strings/str_join.h"
+#include "common/grpc_server.h"
+
 namespace strand {
+namespace {
+
+// Answers every call for a service this listener does not carry.
+class WrongPlane final : public grpc::CallbackGenericService {
+ public:
+  WrongPlane(const Endpoint& listener, unsigned planes)
+      : listener_(listener.name), planes_(PlaneNames(planes)) {}
+
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override {
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Refusal(grpc::Status status) { Finish(status); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(grpc::Status(
+        grpc::StatusCode::UNIMPLEMENTED,
+        fmt::format("{} is not served on listener {}, which carries the {} plane (see "
+                    "docs/security.md)", ctx->method(), listener_, planes_)));
+  }
+
+ private:
+  const std::string listener_;
+  const std::string planes_;
+};
+
+}  // namespace
+
+struct ListenerServers::Server {
+  Endpoint listener;
+  unsigned planes = 0;
+  int port = 0;
+  WrongPlane wrong_plane;
+  std::unique_ptr<grpc::Server> server;
+
+  Server(const Endpoint& l, unsigned p) : listener(l), planes(p), wrong_plane(l, p) {}
+};
+
+namespace {
+
+// Keepalive settings of a listener: the server pings an idle connection every `keepalive_ms`
+// (closing it when no answer comes within `timeout_ms`) and accepts peers' pings down to every
+// `min_ping_ms / 2`. Its own pings are not limited by HTTP/2 "pings without data".
+void ConfigureKeepalive(grpc::ServerBuilder& builder, int keepalive_ms, int timeout_ms,
+                        int min_ping_ms) {
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, min_ping_ms / 2);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, timeout_ms);
+}
+
+}  // namespace
 
 void ConfigureClientListener(grpc::ServerBuilder& builder) {
-  // Accept clients' keepalive pings (Strand's internal channels send one every second).
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             kMinClientPingIntervalMs / 2);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  // The server's own keepalive pings go out on idle connections too.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kClientKeepaliveMs);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kClientKeepaliveTimeoutMs);
+  ConfigureKeepalive(builder, kClientKeepaliveMs, kClientKeepaliveTimeoutMs,
+                     kMinClientPingIntervalMs);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kClientIdleMs);
-  builder.SetMaxReceiveMessageSize(kListenerMessageBytesMax);
-  builder.SetMaxSendMessageSize(kListenerMessageBytesMax);
+}
+
+void ConfigureInternalListener(grpc::ServerBuilder& builder) {
+  ConfigureKeepalive(builder, kInternalKeepaliveMs, kInternalKeepaliveMs, kInternalKeepaliveMs);
+}
+
+absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
+    const ListenerConfig& config, int request_bytes_max, const Register& add_services,
+    const Credentials& credentials) {
+  EnableServerConventions();
+  std::unique_ptr<ListenerServers> out(new ListenerServers());
+  for (const Endpoint& listener : config.listeners) {
+    const unsigned planes = config.PlanesOf(listener.name);
+    auto s = std::make_unique<Server>(listener, planes);
+    grpc::ServerBuilder builder;
+    // A controller's controller listener also serves operators' admin calls (the CLI, grpcurl).
+    const bool applications =
+        (planes & kClientPlane) || (config.controller_role && (planes & kControllerPlane));
+    if (applications) {
+      ConfigureClientListener(builder);
+    } else {
+      ConfigureInternalListener(builder);
+    }
+    builder.SetMaxReceiveMessageSize(request_bytes_max);
+    builder.SetMaxSendMessageSize(request_bytes_max);
+    const std::string bind =
+        listener.host.empty() ? fmt::format("[::]:{}", listener.port) : listener.Address();
+    builder.AddListeningPort(bind, credentials(listener), &s->port);
+    add_services(listener, planes, builder);
+    builder.RegisterCallbackGenericService(&s->wrong_plane);
+    s->server = builder.BuildAndStart();
+    if (!s->server || s->port == 0) {
+      out->Shutdown(std::chrono::system_clock::now());
+      return absl::UnavailableError(
+          fmt::format("cannot listen on {} (listener {}): address in use or not local",
+                      listener.Address(), listener.name));
+    }
+    strand::SetServing(*s->server, false);
+    out->servers_.push_back(std::move(s));
+  }
+  return out;
+}
+
+ListenerServers::~ListenerServers() { Shutdown(std::chrono::system_clock::now()); }
+
+void ListenerServers::SetServing(bool serving) {
+  for (auto& s : servers_) strand::SetServing(*s->server, serving);
+}
+
+void ListenerServers::Shutdown(std::chrono::system_clock::time_point deadline) {
+  for (auto& s : servers_) {
+    if (s->server) s->server->Shutdown(deadline);
+  }
+  for (auto& s : servers_) {
+    if (s->server) s->server->Wait();
+    s->server.reset();
+  }
+}
+
+int ListenerServers::BoundPort(const std::string& name) const {
+  for (const auto& s : servers_) {
+    if (s->listener.name == name) return s->port;
+  }
+  return 0;
+}
+
+std::string ListenerServers::Describe() const {
+  std::vector<std::string> parts;
+  for (const auto& s : servers_) {
+    parts.push_back(fmt::format("{}://{}:{} ({}, {})", s->listener.name, s->listener.host, s->port,
+                                PlaneNames(s->planes), SecurityProtocolName(s->listener.protocol)));
+  }
+  return absl::StrJoin(parts, ", ");
 }
 
 }  // namespace strand

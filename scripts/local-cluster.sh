@@ -15,18 +15,23 @@
 #   Ctrl-C (SIGINT, SIGTERM, SIGHUP). Data in DIR is kept between runs: `up` again restarts the
 #   same cluster; remove DIR for a fresh one.
 #
-# Ports (PORT = --base-port; the cluster uses PORT+1 .. PORT+199, never PORT itself). Each node
+# Ports (PORT = --base-port; the cluster uses PORT+1 .. PORT+399, never PORT itself). Each node
 #   has a slot: a controller's slot is its id (1..9), a broker's its id - 90 (101 -> 11).
-#     gRPC listener  PORT + slot        controllers PORT+1..PORT+9,     brokers PORT+11..PORT+99
-#     /metrics       PORT + 100 + slot  controllers PORT+101..PORT+109, brokers PORT+111..PORT+199
-#   e.g. PORT=9090: controller 1 at 127.0.0.1:9091 (metrics 9191), broker 101 at 9101 (9201).
+#     client / controller listener  PORT + slot  controllers' CONTROLLER listener PORT+1..PORT+9,
+#                                                brokers' CLIENT listener PORT+11..PORT+99
+#     /metrics                      PORT + 100 + slot (controllers and brokers)
+#     brokers' REPLICATION listener PORT + 200 + slot (inter.broker.listener.name)
+#     brokers' CONTROLLER listener  PORT + 300 + slot (the metadata log from the controllers)
+#   e.g. PORT=9090: controller 1 at 127.0.0.1:9091 (metrics 9191), broker 101's client listener
+#   at 9101 (metrics 9201, replication 9301, controller listener 9401).
 #
 # Files in DIR:
 #   pids         one "ID PID" line per node (written by up, removed by down)
 #   cluster.env  shell variables, for `source DIR/cluster.env` (written once the cluster serves,
 #                removed by down): STRAND_BOOTSTRAP (broker addresses, or the controllers' when
 #                B=0), STRAND_CONTROLLERS, STRAND_CLUSTER_DIR, and per node
-#                STRAND_NODE_<id>_ADDR, STRAND_NODE_<id>_PID, STRAND_NODE_<id>_METRICS.
+#                STRAND_NODE_<id>_ADDR, STRAND_NODE_<id>_PID, STRAND_NODE_<id>_METRICS, and for
+#                brokers STRAND_NODE_<id>_REPLICATION_ADDR and STRAND_NODE_<id>_CONTROLLER_ADDR.
 #
 # down: SIGTERM to every broker in DIR/pids, then to every controller (brokers' controlled
 #   shutdown needs the controllers), each phase waiting up to --grace seconds (default 10) before
@@ -45,7 +50,7 @@ readonly HOST=127.0.0.1
 readonly CLUSTER_ID=strand-local
 readonly CONTROLLERS_MAX=9
 readonly BROKERS_MAX=89
-readonly PORT_SPAN=199
+readonly PORT_SPAN=399
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 die_usage() {
@@ -63,6 +68,8 @@ in_range() { [[ $1 =~ ^[0-9]{1,9}$ ]] && ((10#$1 >= $2 && 10#$1 <= $3)); }
 slot_of() { if (($1 <= CONTROLLERS_MAX)); then echo "$1"; else echo $(($1 - 90)); fi; }
 grpc_address() { echo "$HOST:$((BASE_PORT + $(slot_of "$1")))"; }
 metrics_address() { echo "$HOST:$((BASE_PORT + 100 + $(slot_of "$1")))"; }
+replication_address() { echo "$HOST:$((BASE_PORT + 200 + $(slot_of "$1")))"; }
+broker_controller_address() { echo "$HOST:$((BASE_PORT + 300 + $(slot_of "$1")))"; }
 
 # is_node PID ID: true while PID runs node ID of the cluster in $DIR, i.e. its command line names
 # strand-server and --data-dir=$DIR/node-ID. False once it exited (a zombie's command line is
@@ -234,6 +241,7 @@ refuse_taken_ports() {
   for id in "${NODE_IDS[@]}"; do
     slot=$(slot_of "$id")
     ports+=("$((BASE_PORT + slot))" "$((BASE_PORT + 100 + slot))")
+    ((id > CONTROLLERS_MAX)) && ports+=("$((BASE_PORT + 200 + slot))" "$((BASE_PORT + 300 + slot))")
   done
   taken=$(python3 - "${ports[@]}" <<'PY'
 import socket, sys
@@ -254,9 +262,17 @@ PY
 start_node() {
   local id=$1 role=$2 n=$3 quorum=$4
   local args=(--roles="$role" --node-id="$id" --controller-quorum="$quorum"
-    --listen="$(grpc_address "$id")" --data-dir="$DIR/node-$id"
+    --data-dir="$DIR/node-$id" --config=controller.listener.names=CONTROLLER
     --metrics-listen="$(metrics_address "$id")" --cluster-id="$CLUSTER_ID" --log-level="$LOG_LEVEL")
-  [[ $role == broker ]] && args+=(--rack="rack-$((n % 3))")
+  if [[ $role == broker ]]; then
+    # Each plane on its own port (docs/security.md).
+    args+=(--rack="rack-$((n % 3))"
+      --config="listeners=CLIENT://$(grpc_address "$id"),REPLICATION://$(replication_address "$id"),CONTROLLER://$(broker_controller_address "$id")"
+      --config=listener.security.protocol.map=CLIENT:PLAINTEXT,REPLICATION:PLAINTEXT,CONTROLLER:PLAINTEXT
+      --config=inter.broker.listener.name=REPLICATION)
+  else
+    args+=(--config="listeners=CONTROLLER://$(grpc_address "$id")")
+  fi
   local c
   for c in "${SERVER_CONFIGS[@]}"; do args+=(--config="$c"); done
   mkdir -p "$DIR/node-$id"
@@ -328,6 +344,10 @@ write_env() {
       echo "export STRAND_NODE_${id}_ADDR=$(grpc_address "$id")"
       echo "export STRAND_NODE_${id}_PID=$pid"
       echo "export STRAND_NODE_${id}_METRICS=$(metrics_address "$id")"
+      if ((id > CONTROLLERS_MAX)); then
+        echo "export STRAND_NODE_${id}_REPLICATION_ADDR=$(replication_address "$id")"
+        echo "export STRAND_NODE_${id}_CONTROLLER_ADDR=$(broker_controller_address "$id")"
+      fi
     done <"$DIR/pids"
   } >"$env.tmp"
   mv "$env.tmp" "$env"

@@ -79,7 +79,8 @@ class Cluster {
 
   void Start(int id) {
     std::vector<std::string> args{"--node-id=" + std::to_string(id),
-                                  "--controller-quorum=" + quorum_, "--listen=" + addresses_[id],
+                                  "--controller-quorum=" + quorum_, "--config=listeners=CONTROLLER://" + addresses_[id],
+ "--config=controller.listener.names=CONTROLLER",
                                   fmt::format("--data-dir={}/c{}", dir_.path(), id),
                                   "--cluster-id=bench", "--log-level=warn",
                                   // The scale mode goes far past the default partition limits

@@ -74,7 +74,7 @@ std::string GrpcFailure(const grpc::Status& s) {
 }  // namespace
 
 std::shared_ptr<v1::BrokerService::Stub> BrokerServiceImpl::StubFor(NodeId id) {
-  auto address = replicas_.AddressOf(id);
+  auto address = replicas_.AddressOf(id, options_.listener);
   if (!address) return nullptr;
   std::lock_guard lock(stubs_mu_);
   auto& stub = stubs_[*address];
@@ -101,6 +101,7 @@ KafkaError BrokerServiceImpl::LeaderOf(const std::string& topic, int32_t partiti
 grpc::Status BrokerServiceImpl::ProduceRecords(grpc::ServerContext*,
                                                const v1::ProduceRecordsRequest* req,
                                                v1::ProduceRecordsResponse* resp) {
+  if (grpc::Status s = OnPlane(kClientPlane, "ProduceRecords"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   const int32_t acks = req->acks() == 0 ? -1 : req->acks();
   for (int i = 0; i < req->records_size(); ++i) {
@@ -225,6 +226,7 @@ grpc::Status BrokerServiceImpl::ProduceRecords(grpc::ServerContext*,
 grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
                                              const v1::FetchRecordsRequest* req,
                                              v1::FetchRecordsResponse* resp) {
+  if (grpc::Status s = OnPlane(kClientPlane, "FetchRecords"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](KafkaError e, const std::string& message) {
     if (e != KafkaError::kNone) SetError(resp->mutable_error(), e, message);

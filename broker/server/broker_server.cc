@@ -65,12 +65,6 @@ class FaultService final : public v1::FaultInjectionService::Service {
   bool failing_writes_ = false;
 };
 
-std::pair<std::string, int32_t> SplitHostPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return {address, 0};
-  return {address.substr(0, colon), std::atoi(address.c_str() + colon + 1)};
-}
-
 }  // namespace
 
 struct BrokerServer::Parts {
@@ -86,10 +80,10 @@ struct BrokerServer::Parts {
   std::unique_ptr<ProducerIdSource> producer_ids;
   std::unique_ptr<BrokerProbe> probe;  // before replicas: their fetchers report to it
   std::unique_ptr<ReplicaManager> replicas;
-  std::unique_ptr<BrokerServiceImpl> service;
-  std::unique_ptr<AdminProxy> admin;
+  std::vector<std::unique_ptr<BrokerServiceImpl>> services;  // one per listener that has one
+  std::vector<std::unique_ptr<AdminProxy>> admins;           // one per client listener
   std::unique_ptr<FaultService> faults;
-  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<ListenerServers> servers;
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
@@ -126,7 +120,7 @@ struct BrokerServer::Parts {
       }
       const bool healthy = unfenced && !exhausted;
       if (healthy != serving) {
-        SetServing(*server, healthy);
+        servers->SetServing(healthy);
         serving = healthy;
       }
       const auto counts = replicas->Counts();
@@ -152,7 +146,6 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   auto p = std::make_unique<Parts>();
   p->options = std::move(options);
   BrokerServerOptions& o = p->options;
-  if (o.advertised.empty()) o.advertised = o.listen;
   if (o.voters.count(o.node_id)) {
     return absl::InvalidArgumentError(fmt::format(
         "node {} is in the controller quorum; in combined mode use --roles=controller,broker",
@@ -180,7 +173,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   MetadataFollowerOptions m;
   m.self = o.node_id;
   m.voters = o.voters;
-  m.self_address = o.advertised;
+  m.self_address = o.listeners.ControllerListener().Address();
   m.data_dir = o.data_dir;
   m.cluster_id = o.cluster_id;
   m.tick_ms = o.tick_ms;
@@ -194,13 +187,13 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   controller::BrokerLifecycleOptions l;
   l.cluster_id = o.cluster_id;
   l.broker_id = o.node_id;
-  const auto [host, port] = SplitHostPort(o.advertised);
-  controller::v1::Listener listener;
-  listener.set_name("CLIENT");
-  listener.set_host(host);
-  listener.set_port(port);
-  listener.set_security("PLAINTEXT");
-  l.listeners.push_back(listener);
+  for (const Endpoint& e : o.listeners.advertised) {
+    controller::v1::Listener& listener = l.listeners.emplace_back();
+    listener.set_name(e.name);
+    listener.set_host(e.host);
+    listener.set_port(e.port);
+    listener.set_security(std::string(SecurityProtocolName(e.protocol)));
+  }
   l.rack = o.rack;
   l.controllers = o.voters;
   l.heartbeat_interval_ms = o.settings.heartbeat_interval_ms;
@@ -231,6 +224,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   r.fetcher.self = o.node_id;
   r.fetcher.incarnation = lifecycle->incarnation_id();
   r.incarnation = lifecycle->incarnation_id();
+  r.inter_broker_listener = o.listeners.inter_broker_listener_name;
   BrokerProbe* probe = p->probe.get();
   r.fetcher.on_appended = [probe](int64_t bytes) { probe->ReplicationBytesIn(bytes); };
   r.static_configs = o.settings.cluster;
@@ -241,40 +235,48 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   p->metadata->SetListener(
       [replicas](const MetadataChange& change, uint64_t) { replicas->OnMetadataChange(change); });
 
-  BrokerServiceOptions s;
-  s.self = o.node_id;
-  s.cluster_id = o.cluster_id;
-  s.rack = o.rack;
-  s.fetch_waiting_max = static_cast<size_t>(o.settings.fetch_waiting_max);
-  p->service = std::make_unique<BrokerServiceImpl>(s, *p->metadata, *p->replicas, *p->purgatory,
-                                                   *p->producer_ids, *p->probe);
-
-  p->admin = std::make_unique<AdminProxy>(o.voters, *p->metadata, isolated);
-
-  EnableServerConventions();
-  grpc::ServerBuilder builder;
-  // One listener for every plane today: client settings (idle clients are not cut off); the
-  // internal channels ping from their side every second, which it accepts.
-  ConfigureClientListener(builder);
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials());
-  builder.RegisterService(p->metadata->service());
-  builder.RegisterService(p->service.get());
-  builder.RegisterService(p->admin.get());
   if (o.enable_fault_injection) {
     p->faults = std::make_unique<FaultService>(p->isolated, p->disk.get());
-    builder.RegisterService(p->faults.get());
-    Log().warn("[broker {}] fault injection is enabled (tests only)", o.node_id);
+    Log().warn("[broker {}] fault injection is enabled (tests only), on listener {}", o.node_id,
+               o.listeners.inter_broker_listener_name);
   }
-  p->server = builder.BuildAndStart();
-  if (!p->server) return absl::UnavailableError(fmt::format("cannot listen on {}", o.listen));
-  SetServing(*p->server, false);
+  auto add_services = [parts, isolated](const Endpoint& listener, unsigned planes,
+                              grpc::ServerBuilder& builder) {
+    const BrokerServerOptions& opts = parts->options;
+    if (planes & kControllerPlane) builder.RegisterService(parts->metadata->service());
+    if (planes & (kClientPlane | kReplicationPlane)) {
+      BrokerServiceOptions s;
+      s.self = opts.node_id;
+      s.listener = listener.name;
+      s.planes = planes;
+      s.cluster_id = opts.cluster_id;
+      s.rack = opts.rack;
+      s.fetch_waiting_max = static_cast<size_t>(opts.settings.fetch_waiting_max);
+      auto& service = parts->services.emplace_back(std::make_unique<BrokerServiceImpl>(
+          s, *parts->metadata, *parts->replicas, *parts->purgatory, *parts->producer_ids,
+          *parts->probe));
+      builder.RegisterService(service.get());
+    }
+    if (planes & kClientPlane) {
+      auto& admin = parts->admins.emplace_back(
+          std::make_unique<AdminProxy>(opts.voters, *parts->metadata, isolated));
+      builder.RegisterService(admin.get());
+    }
+    if ((planes & kReplicationPlane) && parts->faults) builder.RegisterService(parts->faults.get());
+  };
+  auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services,
+                                        [](const Endpoint&) {
+                                          return grpc::InsecureServerCredentials();
+                                        });
+  if (!servers.ok()) return servers.status();
+  p->servers = *std::move(servers);
 
   if (absl::Status st = p->metadata->Start(); !st.ok()) return st;
   p->replicas->Start();
   p->lifecycle->Start();
   p->monitor = std::thread([parts] { parts->Monitor(); });
-  Log().info("[broker {}] serving on {} (cluster '{}', rack '{}', data {})", o.node_id, o.listen,
-             o.cluster_id, o.rack, o.data_dir);
+  Log().info("[broker {}] serving on {} (cluster '{}', rack '{}', data {})", o.node_id,
+             p->servers->Describe(), o.cluster_id, o.rack, o.data_dir);
   return std::unique_ptr<BrokerServer>(new BrokerServer(std::move(p)));
 }
 
@@ -301,11 +303,11 @@ void BrokerServer::Shutdown() {
   }
   p.cv.notify_all();
   if (p.monitor.joinable()) p.monitor.join();
-  SetServing(*p.server, false);
+  p.servers->SetServing(false);
   p.purgatory->Stop();  // answers every waiting fetch
   // Long-lived streams (the controllers' Raft traffic) never end by themselves: in-flight calls
   // get a moment to finish, then everything left is cancelled.
-  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  p.servers->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   p.replicas->Stop();
   p.lifecycle->Stop();
   p.metadata->Stop();

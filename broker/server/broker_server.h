@@ -4,7 +4,10 @@
 // under <data-dir>/logs), the MetadataFollower (the metadata log as a Raft observer, under
 // <data-dir>/metadata), the BrokerLifecycle (registration and heartbeats), the ReplicaManager
 // (partitions, replica fetchers, ISR changes), the FetchPurgatory, the BrokerService and the
-// AdminProxy, on one gRPC listener (which also carries the metadata log's Raft traffic, health and reflection).
+// AdminProxy, on one gRPC server per listener (common/listener_config.h): the controller
+// listener takes only the metadata log the controllers push (Raft), the inter-broker listener
+// follower fetches (and the FaultInjectionService when enabled), client listeners the client API
+// and admin calls; every listener serves health and reflection.
 //
 // Start() returns once the listener is bound; the broker registers, catches up with the
 // metadata log and is unfenced in the background (health turns SERVING once unfenced).
@@ -21,14 +24,15 @@
 #include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
 #include "common/ids.h"
+#include "common/listener_config.h"
 
 namespace strand::broker {
 
 struct BrokerServerOptions {
   NodeId node_id = kNoNode;
   std::map<NodeId, std::string> voters;  // controller.quorum.voters
-  std::string listen;                    // host:port to bind
-  std::string advertised;                // host:port others use (default: listen)
+  ListenerConfig listeners;              // listeners by plane (bound and advertised)
+  int request_bytes_max = 100 << 20;     // socket.request.max.bytes
   std::string data_dir;
   std::string cluster_id = "strand";
   std::string rack;

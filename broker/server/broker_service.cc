@@ -44,6 +44,16 @@ BrokerServiceImpl::BrokerServiceImpl(BrokerServiceOptions options, MetadataFollo
     : options_(std::move(options)), metadata_(metadata), replicas_(replicas),
       purgatory_(purgatory), producer_ids_(producer_ids), probe_(probe) {}
 
+grpc::Status BrokerServiceImpl::OnPlane(unsigned plane, const char* what) const {
+  if (options_.planes & plane) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      fmt::format("{} is not served on listener {} ({} plane): {}", what,
+                                  options_.listener, PlaneNames(options_.planes),
+                                  plane == kReplicationPlane
+                                      ? "followers fetch on the inter-broker listener"
+                                      : "clients use a client listener"));
+}
+
 KafkaError BrokerServiceImpl::MissingPartitionError(const storage::TopicPartition& tp,
                                                     NodeId* leader, int32_t* leader_epoch,
                                                     std::string* message) const {
@@ -75,17 +85,20 @@ KafkaError BrokerServiceImpl::MissingPartitionError(const storage::TopicPartitio
 
 grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::MetadataRequest* req,
                                          v1::MetadataResponse* resp) {
+  if (grpc::Status s = OnPlane(kClientPlane, "Metadata"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   resp->set_cluster_id(options_.cluster_id);
   metadata_.Read([&](const MetadataImage& image) {
     resp->set_controller_id(image.active_controller().value());
     resp->set_metadata_offset(image.offset());
     for (const auto& [id, b] : image.brokers()) {
-      if (b.fenced || b.listeners.empty()) continue;
+      // As Kafka does: each broker's endpoint on the listener this request came in on.
+      const controller::Listener* l = b.FindListener(options_.listener);
+      if (b.fenced || l == nullptr) continue;
       auto* e = resp->add_brokers();
       e->set_id(id.value());
-      e->set_host(b.listeners.front().host);
-      e->set_port(b.listeners.front().port);
+      e->set_host(l->host);
+      e->set_port(l->port);
       e->set_rack(b.rack);
     }
     auto add_topic = [&](const TopicImage& t) {
@@ -185,6 +198,10 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
                                                      v1::ProduceResponse* resp) {
   auto call = std::make_shared<ProduceCall>();
   call->reactor = context->DefaultReactor();
+  if (grpc::Status s = OnPlane(kClientPlane, "Produce"); !s.ok()) {
+    call->reactor->Finish(s);
+    return call->reactor;
+  }
   call->probe = &probe_;
   call->start = std::chrono::steady_clock::now();
   const int32_t acks = req->acks();
@@ -317,6 +334,12 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   call->response = resp;
   call->start = std::chrono::steady_clock::now();
   call->follower = req->replica_id() >= 0;
+  if (grpc::Status s = OnPlane(call->follower ? kReplicationPlane : kClientPlane,
+                               call->follower ? "a follower fetch" : "a consumer fetch");
+      !s.ok()) {
+    call->reactor->Finish(s);
+    return call->reactor;
+  }
   if (std::string bad = NegativeFetchField(*req); !bad.empty()) {
     SetError(resp->mutable_error(), KafkaError::kInvalidRequest, bad);
     probe_.Request(call->follower ? "FetchFollower" : "Fetch", "INVALID_REQUEST",
@@ -484,6 +507,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
 grpc::Status BrokerServiceImpl::ListOffsets(grpc::ServerContext*,
                                             const v1::ListOffsetsRequest* req,
                                             v1::ListOffsetsResponse* resp) {
+  if (grpc::Status s = OnPlane(kClientPlane, "ListOffsets"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   bool errors = false;
   for (const v1::ListOffsetsTopic& t : req->topics()) {
@@ -563,6 +587,7 @@ grpc::Status BrokerServiceImpl::ListOffsets(grpc::ServerContext*,
 grpc::Status BrokerServiceImpl::InitProducerId(grpc::ServerContext*,
                                                const v1::InitProducerIdRequest* req,
                                                v1::InitProducerIdResponse* resp) {
+  if (grpc::Status s = OnPlane(kClientPlane, "InitProducerId"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   resp->set_producer_id(-1);
   resp->set_producer_epoch(-1);

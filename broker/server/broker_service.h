@@ -24,12 +24,18 @@
 #include "broker/server/metadata_follower.h"
 #include "broker/server/producer_ids.h"
 #include "broker/server/replica_manager.h"
+#include "common/listener_config.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
 
 namespace strand::broker {
 
 struct BrokerServiceOptions {
   NodeId self = kNoNode;
+  // The listener this instance serves on (one instance per listener) and the planes it carries
+  // (common/listener_config.h): follower fetches need the replication plane, every other call
+  // the client plane. Metadata answers each broker's endpoint on this same listener name.
+  std::string listener = "PLAINTEXT";
+  unsigned planes = kClientPlane | kReplicationPlane;
   std::string cluster_id;
   std::string rack;
   int64_t fetch_max_bytes = 55 << 20;  // cap on one fetch response (Kafka's fetch.max.bytes)
@@ -69,6 +75,8 @@ class BrokerServiceImpl final
 
  private:
   struct FetchCall;
+  // OK when this listener carries `plane`; else PERMISSION_DENIED naming the listener.
+  grpc::Status OnPlane(unsigned plane, const char* what) const;
   // Why a follower fetch does not come from the registered process of the broker it names (its
   // epoch and incarnation id must match the registration), or "".
   std::string FollowerIdentityError(const v1::FetchRequest& req) const;

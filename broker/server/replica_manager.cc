@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/listener_config.h"
 #include "common/logging.h"
 #include "controller/state/config_defs.h"
 #include "controller/state/metadata_image.h"
@@ -55,7 +56,7 @@ ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManage
                                std::function<bool()> caught_up)
     : options_(std::move(options)), logs_(logs), metadata_(metadata), controllers_(controllers),
       purgatory_(purgatory), broker_epoch_(broker_epoch), caught_up_(std::move(caught_up)),
-      fetchers_(options_.fetcher, [this](NodeId id) { return AddressOf(id); }, broker_epoch) {}
+      fetchers_(options_.fetcher, [this](NodeId id) { return AddressOf(id, options_.inter_broker_listener); }, broker_epoch) {}
 
 ReplicaManager::~ReplicaManager() { Stop(); }
 
@@ -139,11 +140,13 @@ ReplicaCounts ReplicaManager::Counts() const {
   return c;
 }
 
-std::optional<std::string> ReplicaManager::AddressOf(NodeId broker) const {
+std::optional<std::string> ReplicaManager::AddressOf(NodeId broker,
+                                                     std::string_view listener) const {
   return metadata_.Read([&](const controller::MetadataImage& image) -> std::optional<std::string> {
     const controller::BrokerRegistration* b = image.broker(broker);
-    if (b == nullptr || b->listeners.empty()) return std::nullopt;
-    return fmt::format("{}:{}", b->listeners.front().host, b->listeners.front().port);
+    const controller::Listener* l = b == nullptr ? nullptr : b->FindListener(listener);
+    if (l == nullptr) return std::nullopt;
+    return Endpoint{l->name, l->host, l->port}.Address();
   });
 }
 

@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -51,6 +52,7 @@ struct ReplicaManagerOptions {
   int64_t full_reconcile_interval_ms = 30'000;  // safety net: compare everything
   std::map<std::string, std::string> static_configs;  // --config key=value
   std::string incarnation;  // the registration's, sent with AlterPartition
+  std::string inter_broker_listener = "PLAINTEXT";  // where followers fetch from leaders
 };
 
 struct ReplicaCounts {
@@ -97,8 +99,8 @@ class ReplicaManager {
   // Why `tp` is offline here, if it is.
   std::optional<std::string> OfflineReason(const storage::TopicPartition& tp) const;
 
-  // Where another broker serves (its first listener), from the metadata.
-  std::optional<std::string> AddressOf(NodeId broker) const;
+  // host:port of another broker's listener with this name, from the metadata.
+  std::optional<std::string> AddressOf(NodeId broker, std::string_view listener) const;
 
  private:
   struct Desired;

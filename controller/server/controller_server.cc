@@ -49,8 +49,8 @@ struct ControllerServer::Parts {
   std::unique_ptr<raft::GrpcTransport> transport;
   std::unique_ptr<ControllerContext> context;
   std::unique_ptr<ControllerServiceImpl> controller_service;
-  std::unique_ptr<AdminServiceImpl> admin_service;
-  std::unique_ptr<grpc::Server> server;
+  std::vector<std::unique_ptr<AdminServiceImpl>> admin_services;  // one per listener
+  std::unique_ptr<ListenerServers> servers;
   int64_t next_probe_ms = 0;
   bool stopped = false;
 };
@@ -146,13 +146,18 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   }
   // An observer's address comes from its broker registration, not from whoever claims its id
   // on a stream: the metadata log goes only where the registered broker listens.
+  // Only its controller-plane listener takes the metadata log.
   const MetadataStateMachine* machine = &p->machine;
-  t.accept_learned_address = [machine](NodeId node, const std::string& address) {
+  const ListenerConfig* listeners = &p->options.listeners;
+  t.accept_learned_address = [machine, listeners](NodeId node, const std::string& address) {
     return machine->Read([&](const MetadataImage& image) {
       const BrokerRegistration* b = image.broker(node);
       if (b == nullptr) return false;
       for (const auto& l : b->listeners) {
-        if (fmt::format("{}:{}", l.host, l.port) == address) return true;
+        if (listeners->IsControllerListenerName(l.name) &&
+            Endpoint{l.name, l.host, l.port}.Address() == address) {
+          return true;
+        }
       }
       return false;
     });
@@ -165,24 +170,28 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   p->context = std::make_unique<ControllerContext>(o.cluster_id, o.node_id, o.voters, *p->driver,
                                                    p->machine, *p->controller, *p->probe);
   p->controller_service = std::make_unique<ControllerServiceImpl>(*p->context);
-  p->admin_service = std::make_unique<AdminServiceImpl>(*p->context);
   Wire(*p);
 
-  EnableServerConventions();
-  grpc::ServerBuilder builder;
-  // One listener for every plane today: client settings (idle clients are not cut off); the
-  // internal channels ping from their side every second, which it accepts.
-  ConfigureClientListener(builder);
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials());
-  builder.RegisterService(p->transport->service());
-  builder.RegisterService(p->controller_service.get());
-  builder.RegisterService(p->admin_service.get());
-  p->server = builder.BuildAndStart();
-  if (!p->server) return absl::UnavailableError(fmt::format("cannot listen on {}", o.listen));
+  Parts* parts = p.get();
+  auto add_services = [parts](const Endpoint&, unsigned planes, grpc::ServerBuilder& builder) {
+    if (planes & kControllerPlane) {
+      builder.RegisterService(parts->transport->service());
+      builder.RegisterService(parts->controller_service.get());
+    }
+    auto& admin = parts->admin_services.emplace_back(
+        std::make_unique<AdminServiceImpl>(*parts->context));
+    builder.RegisterService(admin.get());
+  };
+  auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services,
+                                        [](const Endpoint&) {
+                                          return grpc::InsecureServerCredentials();
+                                        });
+  if (!servers.ok()) return servers.status();
+  p->servers = *std::move(servers);
   if (absl::Status s = p->driver->Start(); !s.ok()) return s;
-  SetServing(*p->server, true);
-  Log().info("[controller node={}] serving on {} (cluster '{}', {} voters)", o.node_id, o.listen,
-             o.cluster_id, o.voters.size());
+  p->servers->SetServing(true);
+  Log().info("[controller node={}] serving on {} (cluster '{}', {} voters)", o.node_id,
+             p->servers->Describe(), o.cluster_id, o.voters.size());
   return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(p)));
 }
 
@@ -209,10 +218,10 @@ void ControllerServer::Shutdown() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
-  SetServing(*p.server, false);
+  p.servers->SetServing(false);
   // Long-lived streams (Raft traffic, broker heartbeats) never end by themselves: in-flight calls
   // get a moment to finish, then everything left is cancelled.
-  p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  p.servers->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   p.driver->Stop();
   p.transport->Stop();
   Log().info("[controller node={}] stopped", p.options.node_id);

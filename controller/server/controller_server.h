@@ -2,8 +2,10 @@
 
 // ControllerServer: one controller process's parts, wired together — RocksDB storage for the
 // metadata log, the MetadataStateMachine, the Raft driver, the gRPC transport, the
-// QuorumController and the ControllerService / AdminService on one gRPC listener (which also
-// carries Raft traffic, health and reflection).
+// QuorumController and the ControllerService / AdminService, on one gRPC server per listener
+// (common/listener_config.h): the controller listener carries Raft, the ControllerService and
+// the AdminService (brokers forward admin calls there); any other listener only the
+// AdminService. Every listener serves health and reflection.
 //
 // Lifecycle: Start() returns once the listener is bound and the node runs; Shutdown() hands
 // leadership to another controller if this one leads (so failover is immediate on a planned
@@ -17,13 +19,15 @@
 
 #include "absl/status/statusor.h"
 #include "common/ids.h"
+#include "common/listener_config.h"
 
 namespace strand::controller {
 
 struct ControllerServerOptions {
   NodeId node_id = kNoNode;
   std::map<NodeId, std::string> voters;  // controller.quorum.voters
-  std::string listen;                    // host:port to bind
+  ListenerConfig listeners;              // listeners by plane
+  int request_bytes_max = 100 << 20;     // socket.request.max.bytes
   std::string data_dir;
   std::string cluster_id = "strand";
   int tick_ms = 50;

@@ -18,6 +18,13 @@ void FromNodeIds(const std::vector<NodeId>& ids, google::protobuf::RepeatedField
   for (NodeId id : ids) out->Add(id.value());
 }
 
+const Listener* BrokerRegistration::FindListener(std::string_view name) const {
+  for (const Listener& l : listeners) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
 bool PartitionState::InIsr(NodeId node) const {
   return std::find(isr.begin(), isr.end(), node) != isr.end();
 }

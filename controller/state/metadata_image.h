@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,6 +41,8 @@ struct BrokerRegistration {
   bool fenced = true;
   bool in_controlled_shutdown = false;
   bool operator==(const BrokerRegistration&) const = default;
+  // The listener registered under this name (a client's, the inter-broker, ...), or null.
+  const Listener* FindListener(std::string_view name) const;
 };
 
 struct PartitionState {

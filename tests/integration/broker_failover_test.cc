@@ -98,7 +98,7 @@ void ExpectSameLog(const std::vector<StoredRecord>& a, const std::vector<StoredR
 absl::StatusOr<bv1::SetFaultsResponse> SetFaults(StrandCluster& c, int node,
                                                  const bv1::SetFaultsRequest& req) {
   auto faults = bv1::FaultInjectionService::NewStub(
-      grpc::CreateChannel(c.address(node), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(c.address(node, Listener::kReplication), grpc::InsecureChannelCredentials()));
   bv1::SetFaultsResponse resp;
   grpc::ClientContext ctx;
   grpc::Status s = faults->SetFaults(&ctx, req, &resp);

@@ -51,7 +51,8 @@ class CliEndToEndTest : public ::testing::Test {
           "strand-server",
           std::vector<std::string>{"--node-id=" + std::to_string(id),
                                    "--controller-quorum=" + quorum,
-                                   "--listen=" + addresses_[static_cast<size_t>(id - 1)],
+                                   "--config=listeners=CONTROLLER://" + addresses_[static_cast<size_t>(id - 1)],
+ "--config=controller.listener.names=CONTROLLER",
                                    fmt::format("--data-dir={}/c{}", dir_.path(), id),
                                    "--cluster-id=e2e", "--config=num.partitions=2"},
           fmt::format("{}/c{}.log", dir_.path(), id)));

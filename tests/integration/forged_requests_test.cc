@@ -13,7 +13,8 @@
 //   - BrokerHeartbeat with want_shut_down, AlterPartition and AllocateProducerIds for real
 //     brokers without their registration's incarnation id (DescribeCluster no longer publishes
 //     broker epochs or incarnation ids);
-//   - long polls past strand.fetch.waiting.max are answered at once instead of parked.
+//   - long polls past strand.fetch.waiting.max are answered at once instead of parked;
+//   - a call on a listener whose plane does not carry it is refused, naming the listener.
 #include <signal.h>
 
 #include <chrono>
@@ -22,8 +23,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "proto/broker/v1/fault.grpc.pb.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
 #include "proto/raft/v1/raft.grpc.pb.h"
+#include "tests/integration/protocol/health_client.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
 
 namespace strand::testing {
@@ -36,8 +39,9 @@ namespace bv1 = broker::v1;
 namespace cv1 = controller::v1;
 namespace rv1 = raft::v1;
 
-std::shared_ptr<grpc::Channel> Channel(StrandCluster& c, int node) {
-  return grpc::CreateChannel(c.address(node), grpc::InsecureChannelCredentials());
+std::shared_ptr<grpc::Channel> Channel(StrandCluster& c, int node,
+                                      Listener listener = Listener::kClient) {
+  return grpc::CreateChannel(c.address(node, listener), grpc::InsecureChannelCredentials());
 }
 
 std::optional<av1::DescribeClusterResponse> Describe(StrandCluster& c) {
@@ -50,10 +54,11 @@ std::optional<av1::DescribeClusterResponse> Describe(StrandCluster& c) {
 }
 
 // Sends `messages` to `node` on one Raft stream, as node `from` of cluster "it" (claiming to
-// listen at `from_address` when not empty).
-void SendRaft(StrandCluster& c, int node, int from, const std::vector<rv1::Message>& messages,
-              const std::string& from_address = "") {
-  auto stub = rv1::RaftTransport::NewStub(Channel(c, node));
+// listen at `from_address` when not empty), on the given listener.
+grpc::Status SendRaft(StrandCluster& c, int node, int from, const std::vector<rv1::Message>& messages,
+                      const std::string& from_address = "",
+                      Listener listener = Listener::kController) {
+  auto stub = rv1::RaftTransport::NewStub(Channel(c, node, listener));
   grpc::ClientContext ctx;
   ctx.set_deadline(In(3s));
   rv1::StreamSummary summary;
@@ -65,13 +70,13 @@ void SendRaft(StrandCluster& c, int node, int from, const std::vector<rv1::Messa
   for (const auto& m : messages) *batch.add_messages() = m;
   writer->Write(batch);
   writer->WritesDone();
-  (void)writer->Finish();
+  return writer->Finish();
 }
 
 // The cluster still serves: a topic can be created and written with acks=all.
-void ExpectServing(StrandCluster& c, const std::string& topic) {
-  ASSERT_EQ(c.CreateTopic(topic, 1, 3), "NONE");
-  ASSERT_TRUE(c.WaitForPartition(topic, 0, 20s, 3));
+void ExpectServing(StrandCluster& c, const std::string& topic, int replicas = 3) {
+  ASSERT_EQ(c.CreateTopic(topic, 1, replicas), "NONE");
+  ASSERT_TRUE(c.WaitForPartition(topic, 0, 20s, static_cast<size_t>(replicas)));
   TestProducer p(c, topic, 0, -1, false);
   EXPECT_TRUE(p.Send({"alive"}, 20s).acked);
 }
@@ -105,6 +110,12 @@ TEST(ForgedRequestsTest, RaftForgeries_NoProcessDiesAndTheQuorumCarriesOn) {
     short_last.set_snapshot_size(100);
     short_last.set_snapshot_done(true);
     SendRaft(c, node, leader, {overrun, short_last});
+    if (node > 100) {  // a broker's other listeners do not take Raft traffic at all
+      for (Listener l : {Listener::kClient, Listener::kReplication}) {
+        grpc::Status st = SendRaft(c, node, leader, {overrun, short_last}, "", l);
+        EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << st.error_message();
+      }
+    }
   }
   // A term at the top of the range, and a vote request from outside the quorum.
   for (int node : {1, 2, 3}) {
@@ -173,12 +184,16 @@ TEST(ForgedRequestsTest, ForgedFollowerFetches_NeverAcknowledgeAWrite) {
 
   // Forged fetches "from" each follower while an acks=all write waits at the leader.
   std::atomic<bool> stop{false};
-  std::atomic<int> refused{0}, served{0};
+  std::atomic<int> refused{0}, served{0}, wrong_plane{0};
   std::thread forger([&] {
-    auto stub = bv1::BrokerService::NewStub(Channel(c, view->leader));
+    // On the inter-broker listener (where followers fetch) and on the client listener (which
+    // refuses follower fetches outright).
+    auto replication = bv1::BrokerService::NewStub(Channel(c, view->leader, Listener::kReplication));
+    auto client = bv1::BrokerService::NewStub(Channel(c, view->leader, Listener::kClient));
     int64_t guess = 1;
     while (!stop) {
       for (int f : followers) {
+        auto& stub = guess % 3 == 0 ? client : replication;
         bv1::FetchRequest req;
         req.set_replica_id(f);
         // Alternately a huge epoch and a guessed small one (epochs are metadata offsets).
@@ -195,7 +210,9 @@ TEST(ForgedRequestsTest, ForgedFollowerFetches_NeverAcknowledgeAWrite) {
         grpc::ClientContext ctx;
         ctx.set_deadline(In(2s));
         bv1::FetchResponse resp;
-        if (!stub->Fetch(&ctx, req, &resp).ok()) continue;
+        grpc::Status st = stub->Fetch(&ctx, req, &resp);
+        if (st.error_code() == grpc::StatusCode::PERMISSION_DENIED) ++wrong_plane;
+        if (!st.ok()) continue;
         (resp.error().code() != 0 ? refused : served)++;
       }
       guess = guess % 400 + 1;
@@ -206,6 +223,7 @@ TEST(ForgedRequestsTest, ForgedFollowerFetches_NeverAcknowledgeAWrite) {
   forger.join();
   EXPECT_FALSE(during.acked) << "acknowledged while no real follower had the record";
   EXPECT_GT(refused.load(), 50);
+  EXPECT_GT(wrong_plane.load(), 20);
   EXPECT_EQ(served.load(), 0) << "a forged follower fetch was served";
 
   // The real followers return: the write completes (a retry), and a leader kill loses nothing
@@ -246,7 +264,7 @@ TEST(ForgedRequestsTest, ForgedBrokerRequests_AreRefused) {
     EXPECT_TRUE(b.incarnation_id().empty()) << "DescribeCluster publishes incarnation ids";
   }
   const int active = cluster->active_controller();
-  auto controller = cv1::ControllerService::NewStub(Channel(c, active));
+  auto controller = cv1::ControllerService::NewStub(Channel(c, active, Listener::kController));
   std::vector<int> leaders_before;
   for (int p = 0; p < 3; ++p) leaders_before.push_back(c.Partition("steady", p)->leader);
   // Heartbeats asking to shut every broker down, over a range of guessed epochs.
@@ -304,6 +322,84 @@ TEST(ForgedRequestsTest, ForgedBrokerRequests_AreRefused) {
   ExpectAllRunning(c);
 }
 
+// Each listener serves only its plane: a call for another plane is refused with an error that
+// names the listener, and health answers on every listener.
+TEST(ForgedRequestsTest, CallsOnTheWrongPlane_AreRefusedNamingTheListener) {
+  ClusterOptions o;
+  o.controllers = 1;
+  o.brokers = 1;
+  o.broker_args = {"--enable-fault-injection"};
+  StrandCluster c(o);
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  const int b = 101;
+  auto expect_refused = [](const grpc::Status& st, grpc::StatusCode code, const char* listener) {
+    EXPECT_EQ(st.error_code(), code) << st.error_message();
+    EXPECT_NE(st.error_message().find(fmt::format("listener {}", listener)), std::string::npos)
+        << st.error_message();
+  };
+  // Metadata, produce and consumer fetches are client-plane calls.
+  {
+    grpc::ClientContext ctx;
+    bv1::MetadataResponse resp;
+    expect_refused(bv1::BrokerService::NewStub(Channel(c, b, Listener::kReplication))
+                       ->Metadata(&ctx, {}, &resp),
+                   grpc::StatusCode::PERMISSION_DENIED, "REPLICATION");
+  }
+  {
+    grpc::ClientContext ctx;
+    bv1::ProduceResponse resp;
+    expect_refused(bv1::BrokerService::NewStub(Channel(c, b, Listener::kReplication))
+                       ->Produce(&ctx, {}, &resp),
+                   grpc::StatusCode::PERMISSION_DENIED, "REPLICATION");
+  }
+  {
+    grpc::ClientContext ctx;
+    bv1::FetchRequest req;
+    req.set_replica_id(102);
+    bv1::FetchResponse resp;
+    expect_refused(bv1::BrokerService::NewStub(Channel(c, b, Listener::kClient))
+                       ->Fetch(&ctx, req, &resp),
+                   grpc::StatusCode::PERMISSION_DENIED, "CLIENT");
+  }
+  // The broker's controller listener takes only the metadata log.
+  {
+    grpc::ClientContext ctx;
+    bv1::MetadataResponse resp;
+    expect_refused(bv1::BrokerService::NewStub(Channel(c, b, Listener::kController))
+                       ->Metadata(&ctx, {}, &resp),
+                   grpc::StatusCode::UNIMPLEMENTED, "CONTROLLER");
+  }
+  // Fault injection is on the internal replication plane only.
+  {
+    grpc::ClientContext ctx;
+    bv1::SetFaultsResponse resp;
+    expect_refused(bv1::FaultInjectionService::NewStub(Channel(c, b, Listener::kClient))
+                       ->SetFaults(&ctx, {}, &resp),
+                   grpc::StatusCode::UNIMPLEMENTED, "CLIENT");
+    grpc::ClientContext ok_ctx;
+    EXPECT_TRUE(bv1::FaultInjectionService::NewStub(Channel(c, b, Listener::kReplication))
+                    ->SetFaults(&ok_ctx, {}, &resp)
+                    .ok());
+  }
+  // The ControllerService is not on any broker listener.
+  for (Listener l : {Listener::kClient, Listener::kReplication, Listener::kController}) {
+    grpc::ClientContext ctx;
+    cv1::AllocateProducerIdsResponse resp;
+    grpc::Status st =
+        cv1::ControllerService::NewStub(Channel(c, b, l))->AllocateProducerIds(&ctx, {}, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED) << st.error_message();
+  }
+  // Health on every listener of both processes.
+  for (auto [node, l] : {std::pair{b, Listener::kClient}, {b, Listener::kReplication},
+                         {b, Listener::kController}, {1, Listener::kController}}) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse r;
+    grpc::Status st = grpc::health::v1::Health::NewStub(Channel(c, node, l))->Check(&ctx, {}, &r);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(r.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  ExpectServing(c, "after-wrong-plane", 1);
+}
 
 TEST(ForgedRequestsTest, LongPollsPastTheLimit_AreAnsweredAtOnce) {
   ClusterOptions o;

@@ -39,6 +39,8 @@ StrandCluster::StrandCluster(ClusterOptions options)
   }
   for (int i = 1; i <= options_.brokers; ++i) {
     addresses_[100 + i] = fmt::format("127.0.0.1:{}", FreePort());
+    replication_addresses_[100 + i] = fmt::format("127.0.0.1:{}", FreePort());
+    controller_addresses_[100 + i] = fmt::format("127.0.0.1:{}", FreePort());
   }
   for (const auto& [node, address] : addresses_) {
     // Servers start after the channels exist: reconnect quickly rather than with gRPC's default
@@ -70,6 +72,12 @@ std::vector<int> StrandCluster::broker_ids() const {
   return out;
 }
 
+std::string StrandCluster::address(int node, Listener listener) const {
+  if (IsController(node) || listener == Listener::kClient) return addresses_.at(node);
+  return listener == Listener::kReplication ? replication_addresses_.at(node)
+                                            : controller_addresses_.at(node);
+}
+
 std::string StrandCluster::data_dir(int node) const {
   return fmt::format("{}/n{}", dir_.path(), node);
 }
@@ -84,10 +92,22 @@ void StrandCluster::Start(int node) {
       IsController(node) ? "--roles=controller" : "--roles=broker",
       fmt::format("--node-id={}", node),
       "--controller-quorum=" + quorum_,
-      "--listen=" + addresses_.at(node),
       "--data-dir=" + data_dir(node),
       "--cluster-id=it",
+      "--config=controller.listener.names=CONTROLLER",
   };
+  // Each plane on its own port, as in a production deployment.
+  if (IsController(node)) {
+    args.push_back("--config=listeners=CONTROLLER://" + addresses_.at(node));
+  } else {
+    args.push_back(fmt::format("--config=listeners=CLIENT://{},REPLICATION://{},CONTROLLER://{}",
+                               addresses_.at(node), replication_addresses_.at(node),
+                               controller_addresses_.at(node)));
+    args.push_back(
+        "--config=listener.security.protocol.map=CLIENT:PLAINTEXT,REPLICATION:PLAINTEXT,"
+        "CONTROLLER:PLAINTEXT");
+    args.push_back("--config=inter.broker.listener.name=REPLICATION");
+  }
   args.insert(args.end(), options_.common_args.begin(), options_.common_args.end());
   const auto& extra = IsController(node) ? options_.controller_args : options_.broker_args;
   args.insert(args.end(), extra.begin(), extra.end());

@@ -52,6 +52,10 @@ struct StoredRecord {
   int64_t timestamp = 0;
 };
 
+// The listeners of a node (common/listener_config.h). A controller has one listener (the
+// controller plane, which also serves the AdminService); a broker has all three.
+enum class Listener { kClient, kReplication, kController };
+
 class StrandCluster {
  public:
   explicit StrandCluster(ClusterOptions options = {});
@@ -59,7 +63,8 @@ class StrandCluster {
 
   // Broker ids are 101, 102, ...; controller ids 1, 2, 3.
   std::vector<int> broker_ids() const;
-  std::string address(int node) const { return addresses_.at(node); }
+  // host:port of a node's listener; a controller's is always its controller listener.
+  std::string address(int node, Listener listener = Listener::kClient) const;
   std::string data_dir(int node) const;
   std::string log_path(int node) const;
   ChildProcess* process(int node) { return nodes_.at(node).get(); }
@@ -100,7 +105,9 @@ class StrandCluster {
   ClusterOptions options_;
   TempDir dir_;
   std::string quorum_;
-  std::map<int, std::string> addresses_;
+  std::map<int, std::string> addresses_;  // client listener (controllers: controller listener)
+  std::map<int, std::string> replication_addresses_;  // brokers
+  std::map<int, std::string> controller_addresses_;   // brokers (controllers: addresses_)
   std::map<int, std::unique_ptr<ChildProcess>> nodes_;
   std::map<int, bool> paused_;  // SIGSTOPped: metadata lookups skip them rather than time out
   std::map<int, std::shared_ptr<grpc::Channel>> channels_;

@@ -1,0 +1,86 @@
+#pragma once
+
+// Listeners by plane, with Kafka's setting names and meaning.
+//
+//   listeners                        NAME://host:port,...   what this process binds
+//   advertised.listeners             NAME://host:port,...   what it publishes (per name; a name
+//                                                          not listed is published as bound)
+//   listener.security.protocol.map   NAME:PROTOCOL,...      PLAINTEXT or SSL per listener name
+//   controller.listener.names        NAME,...               the controller plane
+//   inter.broker.listener.name       NAME                   the replication plane (brokers)
+//
+// Every listener carries one or more planes, and a process serves on a listener only what its
+// planes allow (docs/security.md):
+//   - controller plane (a name in controller.listener.names): on a controller, Raft, the
+//     broker-facing ControllerService and the AdminService (brokers forward admin calls there);
+//     on a broker, only the metadata log the controllers push to it (Raft, as an observer).
+//   - replication plane (a broker's inter.broker.listener.name): follower fetches (and the
+//     FaultInjectionService when enabled).
+//   - client plane (every other listener): a broker's client API and admin calls; a controller's
+//     AdminService. When a broker's inter-broker listener is its only non-controller listener,
+//     it carries the client plane too (Kafka's one-listener default).
+// Each process binds exactly one controller-plane listener: a controller's is where the voters
+// and brokers reach it (controller.quorum.voters), a broker's is where the controllers push it the
+// metadata log.
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace strand {
+
+enum class SecurityProtocol { kPlaintext, kSsl };
+std::string_view SecurityProtocolName(SecurityProtocol protocol);
+
+enum Plane : unsigned {
+  kControllerPlane = 1,
+  kReplicationPlane = 2,
+  kClientPlane = 4,
+};
+// "controller", "replication+client", ...
+std::string PlaneNames(unsigned planes);
+
+struct Endpoint {
+  std::string name;  // listener name, upper case (Kafka's convention)
+  std::string host;  // empty or 0.0.0.0 / :: binds every interface
+  int port = 0;
+  SecurityProtocol protocol = SecurityProtocol::kPlaintext;
+
+  std::string Address() const;   // host:port (IPv6 hosts in brackets)
+  std::string ToString() const;  // NAME://host:port
+};
+
+struct ListenerConfig {
+  bool controller_role = false;
+  bool broker_role = false;
+  std::vector<Endpoint> listeners;   // bound, in the order given
+  std::vector<Endpoint> advertised;  // published, one per bound listener, same order
+  std::vector<std::string> controller_listener_names;
+  std::string inter_broker_listener_name;  // brokers only
+
+  unsigned PlanesOf(std::string_view name) const;
+  // The bound / advertised listener with this name, or null.
+  const Endpoint* Bound(std::string_view name) const;
+  const Endpoint* Advertised(std::string_view name) const;
+  // The one controller-plane listener this process binds (advertised form).
+  const Endpoint& ControllerListener() const;
+  bool IsControllerListenerName(std::string_view name) const;
+};
+
+// The listener settings, name -> meaning (for the settings table, --help and the docs).
+const std::map<std::string, std::string>& ListenerSettingNames();
+
+// Reads the listener settings out of `settings` (other names are ignored) and checks them for a
+// process with the given roles. Errors name the setting and the offending item.
+absl::StatusOr<ListenerConfig> ParseListenerConfig(const std::map<std::string, std::string>& settings,
+                                                   bool controller_role, bool broker_role);
+
+// "NAME://host:port,..." (protocols from `protocols`, by name). Exposed for tests.
+absl::StatusOr<std::vector<Endpoint>> ParseListenerList(
+    std::string_view setting, std::string_view value,
+    const std::map<std::string, SecurityProtocol>& protocols);
+
+}  // namespace strand
