@@ -16,7 +16,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: network namespaces, loop devices, process tools
-  iproute2 util-linux procps e2fsprogs python3
+  iproute2 util-linux procps e2fsprogs python3 openssl
   # tests that drive the cluster with a gRPC client this project did not write
   python3-grpcio
 )
