@@ -56,19 +56,10 @@ bool Eventually(F condition, std::chrono::milliseconds timeout) {
   return condition();
 }
 
-// CreateTopics with explicit replica assignments (one list per partition); the error name.
-std::string CreateAssigned(StrandCluster& c, const std::string& name,
-                           const std::vector<std::vector<int>>& assignments,
-                           const std::map<std::string, std::string>& configs = {},
-                           std::string* message = nullptr) {
-  av1::CreateTopicsRequest req;
-  auto* t = req.add_topics();
-  t->set_name(name);
-  for (const auto& replicas : assignments) {
-    auto* a = t->add_assignments();
-    for (int r : replicas) a->add_replicas(r);
-  }
-  for (const auto& [k, v] : configs) (*t->mutable_configs())[k] = v;
+// Sends one CreateTopics request, again across a change of active controller; the topic's
+// error name ("NONE" on success) and, when `message` is given, its message.
+std::string SendCreate(StrandCluster& c, const av1::CreateTopicsRequest& req,
+                       std::string* message) {
   for (int attempt = 0; attempt < 50; ++attempt) {
     grpc::ClientContext ctx;
     ctx.set_wait_for_ready(true);
@@ -84,6 +75,22 @@ std::string CreateAssigned(StrandCluster& c, const std::string& name,
   return "GAVE_UP";
 }
 
+// CreateTopics with explicit replica assignments (one list per partition); the error name.
+std::string CreateAssigned(StrandCluster& c, const std::string& name,
+                           const std::vector<std::vector<int>>& assignments,
+                           const std::map<std::string, std::string>& configs = {},
+                           std::string* message = nullptr) {
+  av1::CreateTopicsRequest req;
+  auto* t = req.add_topics();
+  t->set_name(name);
+  for (const auto& replicas : assignments) {
+    auto* a = t->add_assignments();
+    for (int r : replicas) a->add_replicas(r);
+  }
+  for (const auto& [k, v] : configs) (*t->mutable_configs())[k] = v;
+  return SendCreate(c, req, message);
+}
+
 // CreateTopics with counts; the error name and message.
 std::string Create(StrandCluster& c, const std::string& name, int partitions, int rf,
                    const std::map<std::string, std::string>& configs, std::string* message) {
@@ -93,19 +100,7 @@ std::string Create(StrandCluster& c, const std::string& name, int partitions, in
   t->set_partitions(partitions);
   t->set_replication_factor(rf);
   for (const auto& [k, v] : configs) (*t->mutable_configs())[k] = v;
-  for (int attempt = 0; attempt < 50; ++attempt) {  // across a change of active controller
-    grpc::ClientContext ctx;
-    ctx.set_wait_for_ready(true);
-    ctx.set_deadline(In(10s));
-    av1::CreateTopicsResponse resp;
-    if (c.admin().CreateTopics(&ctx, req, &resp).ok() && resp.topics_size() == 1) {
-      const auto& e = resp.topics(0).error();
-      *message = e.message();
-      if (e.name() != "NOT_CONTROLLER") return e.code() == 0 ? "NONE" : e.name();
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return "GAVE_UP";
+  return SendCreate(c, req, message);
 }
 
 std::string AlterConfig(StrandCluster& c, av1::ResourceType type, const std::string& resource,
