@@ -12,7 +12,7 @@ ASAN_DIR ?= build-asan
 FUZZ_DIR ?= build-fuzz
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
-# make run: brokers to start beside the 3 controllers.
+# make run: brokers to start beside the 3 controllers; TLS=1 for mTLS on every listener.
 BROKERS ?= 3
 RUN_DIR ?= .run
 RUN_PORT ?= 9090
@@ -43,7 +43,7 @@ asan: deps $(ASAN_DIR)/build.ninja
 
 run: build
 	STRAND_BIN_DIR=$(abspath $(BUILD_DIR))/bin ./scripts/local-cluster.sh up --controllers 3 --brokers $(BROKERS) --dir $(RUN_DIR) \
-	  --base-port $(RUN_PORT) --foreground
+	  --base-port $(RUN_PORT) --foreground $(if $(filter 1,$(TLS)),--tls)
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i

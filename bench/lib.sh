@@ -5,7 +5,8 @@
 #   bench_init NAME       checks the binaries (exit 2), makes WORK (a temp dir), CLUSTER_DIR and
 #                         RESULTS, and installs the cleanup trap (cluster down, WORK removed
 #                         unless KEEP_WORK=1, BENCH_CHILD killed)
-#   bench_cluster_up PORT 3 controllers + 3 brokers on 127.0.0.1 from PORT+1; defines `strand`
+#   bench_cluster_up PORT [--tls]  3 controllers + 3 brokers on 127.0.0.1 from PORT+1 (mTLS on
+#                         every listener with --tls); defines `strand`
 #   create_topic T P      a topic with P partitions, RF 3, min.insync.replicas=2, and waits until
 #                         a client sees a leader for every partition
 #   run_nats DUR          NATS JetStream R3 via ../shared/bench/peers/nats.sh; sets NATS_LINE
@@ -43,9 +44,10 @@ bench_cleanup() {
 }
 
 bench_cluster_up() {
-  log "starting 3 controllers + 3 brokers in $CLUSTER_DIR (base port $1)"
+  log "starting 3 controllers + 3 brokers in $CLUSTER_DIR (base port $1) ${2:-}"
   STRAND_BIN_DIR=$BIN_DIR "$REPO/scripts/local-cluster.sh" up --controllers 3 --brokers 3 \
-    --dir "$CLUSTER_DIR" --base-port "$1" --log-level warn >&2
+    --dir "$CLUSTER_DIR" --base-port "$1" --log-level warn ${2:-} >&2
+  unset STRAND_COMMAND_CONFIG  # set again by cluster.env for a --tls cluster
   # shellcheck disable=SC1091
   source "$CLUSTER_DIR/cluster.env"
 }

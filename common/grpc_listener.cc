@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_join.h"
 #include "common/grpc_server.h"
+#include "common/tls_credentials.h"
 
 namespace strand {
 namespace {
@@ -71,8 +72,7 @@ void ConfigureInternalListener(grpc::ServerBuilder& builder) {
 }
 
 absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
-    const ListenerConfig& config, int request_bytes_max, const Register& add_services,
-    const Credentials& credentials) {
+    const ListenerConfig& config, int request_bytes_max, const Register& add_services) {
   EnableServerConventions();
   std::unique_ptr<ListenerServers> out(new ListenerServers());
   for (const Endpoint& listener : config.listeners) {
@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
     builder.SetMaxSendMessageSize(request_bytes_max);
     const std::string bind =
         listener.host.empty() ? fmt::format("[::]:{}", listener.port) : listener.Address();
-    builder.AddListeningPort(bind, credentials(listener), &s->port);
+    builder.AddListeningPort(bind, ServerCredentialsFor(config, listener), &s->port);
     add_services(listener, planes, builder);
     builder.RegisterCallbackGenericService(&s->wrong_plane);
     s->server = builder.BuildAndStart();

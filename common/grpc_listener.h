@@ -51,15 +51,13 @@ class ListenerServers {
   // Adds the services a listener serves to its builder (called once per listener).
   using Register =
       std::function<void(const Endpoint& listener, unsigned planes, grpc::ServerBuilder& builder)>;
-  // Server credentials for a listener (PLAINTEXT: insecure).
-  using Credentials = std::function<std::shared_ptr<grpc::ServerCredentials>(const Endpoint&)>;
 
-  // Binds every listener of `config` and starts its server; fails naming the listener that could
-  // not be bound. `request_bytes_max` caps a request message (socket.request.max.bytes).
+  // Binds every listener of `config` with its credentials (common/tls_credentials.h) and starts
+  // its server; fails naming the listener that could not be bound. `request_bytes_max` caps a
+  // request message (socket.request.max.bytes).
   static absl::StatusOr<std::unique_ptr<ListenerServers>> Start(const ListenerConfig& config,
                                                                 int request_bytes_max,
-                                                                const Register& add_services,
-                                                                const Credentials& credentials);
+                                                                const Register& add_services);
   ~ListenerServers();
 
   // grpc.health.v1's overall status on every listener.

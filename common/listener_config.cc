@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
@@ -19,6 +22,17 @@ constexpr char kAdvertised[] = "advertised.listeners";
 constexpr char kProtocolMap[] = "listener.security.protocol.map";
 constexpr char kControllerNames[] = "controller.listener.names";
 constexpr char kInterBrokerName[] = "inter.broker.listener.name";
+constexpr char kKeystore[] = "ssl.keystore.location";
+constexpr char kKeystoreType[] = "ssl.keystore.type";
+constexpr char kTruststore[] = "ssl.truststore.location";
+constexpr char kTruststoreType[] = "ssl.truststore.type";
+constexpr char kClientAuth[] = "ssl.client.auth";
+constexpr char kIdentification[] = "ssl.endpoint.identification.algorithm";
+constexpr char kPrincipalRules[] = "ssl.principal.mapping.rules";
+constexpr char kRefresh[] = "strand.ssl.refresh.interval.ms";
+constexpr char kListenerPrefix[] = "listener.name.";
+constexpr const char* kPerListenerTls[] = {kKeystore,   kKeystoreType,    kTruststore,     kTruststoreType,
+                                           kClientAuth, kIdentification, kPrincipalRules};
 
 absl::Status Bad(std::string_view setting, const std::string& why) {
   return absl::InvalidArgumentError(fmt::format("{}: {}", setting, why));
@@ -69,7 +83,105 @@ absl::StatusOr<std::map<std::string, SecurityProtocol>> ParseProtocolMap(std::st
 
 bool Wildcard(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
 
+absl::StatusOr<std::string> ReadPem(const std::string& setting, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Bad(setting, fmt::format("cannot read '{}'", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A listener's TLS setting: listener.name.<name>.<setting>, else <setting>, else `fallback`.
+// `from` says which was used (for errors).
+std::string TlsSetting(const std::map<std::string, std::string>& settings, const std::string& listener,
+                       const char* setting, const std::string& fallback, std::string* from) {
+  const std::string prefixed =
+      fmt::format("{}{}.{}", kListenerPrefix, absl::AsciiStrToLower(listener), setting);
+  if (auto it = settings.find(prefixed); it != settings.end()) {
+    *from = prefixed;
+    return it->second;
+  }
+  *from = setting;
+  return Get(settings, setting, fallback);
+}
+
+absl::StatusOr<ListenerTls> ParseListenerTls(const std::map<std::string, std::string>& settings,
+                                             const std::string& listener, bool internal) {
+  ListenerTls t;
+  std::string from;
+  for (const char* type : {kKeystoreType, kTruststoreType}) {
+    const std::string v = absl::AsciiStrToUpper(TlsSetting(settings, listener, type, "PEM", &from));
+    if (v != "PEM") return Bad(from, fmt::format("'{}': only PEM files are supported", v));
+  }
+  t.keystore_location = TlsSetting(settings, listener, kKeystore, "", &from);
+  if (t.keystore_location.empty()) {
+    return Bad(kKeystore, fmt::format("listener {} is SSL: give its key and certificate chain "
+                                      "in {} (or {}{}.{})", listener, kKeystore, kListenerPrefix,
+                                      absl::AsciiStrToLower(listener), kKeystore));
+  }
+  auto keystore = ReadPem(from, t.keystore_location);
+  if (!keystore.ok()) return keystore.status();
+  if (keystore->find("ENCRYPTED PRIVATE KEY") != std::string::npos) {
+    return Bad(from, fmt::format("'{}' holds an encrypted private key: give it unencrypted (mode "
+                                 "0600; on Kubernetes, a Secret)", t.keystore_location));
+  }
+  if (keystore->find("PRIVATE KEY-----") == std::string::npos ||
+      keystore->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return Bad(from, fmt::format("'{}' must hold a PEM private key and the certificate chain",
+                                 t.keystore_location));
+  }
+  const std::string auth = absl::AsciiStrToLower(TlsSetting(settings, listener, kClientAuth, "none", &from));
+  if (auth == "none") {
+    t.client_auth = ClientAuth::kNone;
+  } else if (auth == "requested") {
+    t.client_auth = ClientAuth::kRequested;
+  } else if (auth == "required") {
+    t.client_auth = ClientAuth::kRequired;
+  } else {
+    return Bad(from, fmt::format("'{}': expected none, requested or required", auth));
+  }
+  if (internal) {
+    // Only cluster nodes may use the controller and replication planes: always ask who calls.
+    if (t.client_auth != ClientAuth::kRequired && from != kClientAuth) {
+      return Bad(from, fmt::format("listener {} carries the controller or replication plane, "
+                                   "which always requires client certificates", listener));
+    }
+    t.client_auth = ClientAuth::kRequired;
+  }
+  t.truststore_location = TlsSetting(settings, listener, kTruststore, "", &from);
+  if (t.truststore_location.empty() && (internal || t.client_auth != ClientAuth::kNone)) {
+    return Bad(kTruststore, fmt::format("listener {} verifies peers' certificates: give the CA "
+                                        "certificates in {}", listener, kTruststore));
+  }
+  if (!t.truststore_location.empty()) {
+    auto truststore = ReadPem(from, t.truststore_location);
+    if (!truststore.ok()) return truststore.status();
+    if (truststore->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return Bad(from, fmt::format("'{}' holds no PEM certificate", t.truststore_location));
+    }
+  }
+  const std::string algorithm = absl::AsciiStrToLower(TlsSetting(settings, listener, kIdentification, "https", &from));
+  if (algorithm != "https" && !algorithm.empty()) {
+    return Bad(from, fmt::format("'{}': expected https or empty", algorithm));
+  }
+  t.verify_hostname = algorithm == "https";
+  t.principal_mapping_rules = TlsSetting(settings, listener, kPrincipalRules, kDefaultPrincipalRules, &from);
+  if (auto m = PrincipalMapper::Parse(t.principal_mapping_rules); !m.ok()) {
+    return Bad(from, std::string(m.status().message()));
+  }
+  return t;
+}
+
 }  // namespace
+
+std::string_view ClientAuthName(ClientAuth auth) {
+  switch (auth) {
+    case ClientAuth::kNone: return "none";
+    case ClientAuth::kRequested: return "requested";
+    case ClientAuth::kRequired: return "required";
+  }
+  return "none";
+}
 
 std::string_view SecurityProtocolName(SecurityProtocol protocol) {
   return protocol == SecurityProtocol::kSsl ? "SSL" : "PLAINTEXT";
@@ -140,8 +252,36 @@ const std::map<std::string, std::string>& ListenerSettingNames() {
                      "PLAINTEXT:PLAINTEXT,SSL:SSL, controller listener names PLAINTEXT)"},
       {kControllerNames, "listener names of the controller plane (required)"},
       {kInterBrokerName, "a broker's listener for replication (default: PLAINTEXT)"},
+      {kKeystore, "PEM file with this node's private key and certificate chain (SSL listeners)"},
+      {kKeystoreType, "PEM (the only type)"},
+      {kTruststore, "PEM file with the CA certificates peers must chain to"},
+      {kTruststoreType, "PEM (the only type)"},
+      {kClientAuth, "none (default), requested or required: client certificates on client "
+                    "listeners (internal planes always require them)"},
+      {kIdentification, "https (default: check the server's certificate names the host "
+                        "dialled) or empty"},
+      {kPrincipalRules, std::string("certificate subject -> principal, Kafka's RULE:... syntax "
+                                    "(default: ") + kDefaultPrincipalRules + ")"},
+      {kRefresh, "how often TLS keys, certificates and CAs are re-read, ms (default 60000)"},
   };
   return names;
+}
+
+bool IsListenerSetting(std::string_view key) {
+  if (ListenerSettingNames().count(std::string(key))) return true;
+  constexpr std::string_view prefix = kListenerPrefix;
+  if (key.substr(0, prefix.size()) != prefix) return false;
+  const std::string_view rest = key.substr(prefix.size());
+  const size_t dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0) return false;
+  const std::string_view setting = rest.substr(dot + 1);
+  return std::any_of(std::begin(kPerListenerTls), std::end(kPerListenerTls),
+                     [&](const char* s) { return setting == s; });
+}
+
+const ListenerTls* ListenerConfig::Tls(std::string_view name) const {
+  auto it = tls.find(std::string(name));
+  return it == tls.end() ? nullptr : &it->second;
 }
 
 unsigned ListenerConfig::PlanesOf(std::string_view name) const {
@@ -251,6 +391,30 @@ absl::StatusOr<ListenerConfig> ParseListenerConfig(const std::map<std::string, s
     }
   } else if (settings.count(kInterBrokerName)) {
     return Bad(kInterBrokerName, "only brokers replicate: remove it from a controller's settings");
+  }
+  for (const auto& [key, value] : settings) {
+    if (key.rfind(kListenerPrefix, 0) != 0) continue;
+    const std::string name = absl::AsciiStrToUpper(key.substr(std::strlen(kListenerPrefix),
+                                                              key.find('.', std::strlen(kListenerPrefix)) -
+                                                                  std::strlen(kListenerPrefix)));
+    if (c.Bound(name) == nullptr) {
+      return Bad(key, fmt::format("no listener is named {}", name));
+    }
+  }
+  for (const Endpoint& e : c.listeners) {
+    if (e.protocol != SecurityProtocol::kSsl) continue;
+    const bool internal = (c.PlanesOf(e.name) & (kControllerPlane | kReplicationPlane)) != 0;
+    auto t = ParseListenerTls(settings, e.name, internal);
+    if (!t.ok()) return t.status();
+    c.tls.emplace(e.name, *std::move(t));
+  }
+  if (auto it = settings.find(kRefresh); it != settings.end()) {
+    int ms = 0;
+    auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), ms);
+    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || ms < 1000) {
+      return Bad(kRefresh, fmt::format("'{}': expected milliseconds, at least 1000", it->second));
+    }
+    c.ssl_refresh_interval_s = (ms + 999) / 1000;
   }
   return c;
 }

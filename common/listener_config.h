@@ -22,6 +22,22 @@
 // Each process binds exactly one controller-plane listener: a controller's is where the voters
 // and brokers reach it (controller.quorum.voters), a broker's is where the controllers push it the
 // metadata log.
+//
+// TLS (listeners whose protocol is SSL), Kafka's names, each also settable per listener as
+// listener.name.<name, lower case>.<setting>:
+//   ssl.keystore.location        PEM file: this node's private key and certificate chain
+//   ssl.keystore.type            PEM (the only type)
+//   ssl.truststore.location      PEM file: the CA certificates peers' certificates must chain to
+//   ssl.truststore.type          PEM (the only type)
+//   ssl.client.auth              none (default) | requested | required; listeners carrying the
+//                                controller or replication plane always require a certificate
+//   ssl.endpoint.identification.algorithm  https (default: a server's certificate must name the
+//                                host dialled) or empty (no host check)
+//   ssl.principal.mapping.rules  common/principal.h (default: the certificate's CN)
+//   strand.ssl.refresh.interval.ms  how often key, certificates and CAs are re-read (60 s)
+// The same settings give this process's outgoing connections their identity: to the
+// controllers those of its controller listener, to other brokers those of its inter-broker
+// listener (both sides use the same listener names).
 
 #include <map>
 #include <string>
@@ -29,6 +45,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/principal.h"
 
 namespace strand {
 
@@ -53,6 +70,18 @@ struct Endpoint {
   std::string ToString() const;  // NAME://host:port
 };
 
+enum class ClientAuth { kNone, kRequested, kRequired };
+std::string_view ClientAuthName(ClientAuth auth);
+
+// An SSL listener's TLS settings (checked: the files exist and hold what they should).
+struct ListenerTls {
+  std::string keystore_location;
+  std::string truststore_location;  // empty only on a client listener without client auth
+  ClientAuth client_auth = ClientAuth::kNone;
+  bool verify_hostname = true;
+  std::string principal_mapping_rules = kDefaultPrincipalRules;  // parses (checked)
+};
+
 struct ListenerConfig {
   bool controller_role = false;
   bool broker_role = false;
@@ -60,6 +89,11 @@ struct ListenerConfig {
   std::vector<Endpoint> advertised;  // published, one per bound listener, same order
   std::vector<std::string> controller_listener_names;
   std::string inter_broker_listener_name;  // brokers only
+  std::map<std::string, ListenerTls> tls;  // per SSL listener name
+  int ssl_refresh_interval_s = 60;
+
+  // The TLS settings of a listener, or null when it is PLAINTEXT.
+  const ListenerTls* Tls(std::string_view name) const;
 
   unsigned PlanesOf(std::string_view name) const;
   // The bound / advertised listener with this name, or null.
@@ -70,8 +104,10 @@ struct ListenerConfig {
   bool IsControllerListenerName(std::string_view name) const;
 };
 
-// The listener settings, name -> meaning (for the settings table, --help and the docs).
+// The listener and TLS settings, name -> meaning (for the settings table, --help and the docs).
 const std::map<std::string, std::string>& ListenerSettingNames();
+// Whether `key` is one of them, or a listener.name.<name>.ssl.* override.
+bool IsListenerSetting(std::string_view key);
 
 // Reads the listener settings out of `settings` (other names are ignored) and checks them for a
 // process with the given roles. Errors name the setting and the offending item.

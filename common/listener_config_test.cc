@@ -4,10 +4,28 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 namespace strand {
 namespace {
 
 using Settings = std::map<std::string, std::string>;
+
+// PEM-shaped files (the settings check what the files hold, not the keys themselves; the
+// integration tests use real ones).
+std::string WriteFile(const std::string& name, const std::string& text) {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/listener_config_test.XXXXXX";
+    return std::string(mkdtemp(tmpl));
+  }();
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+const std::string kCert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const std::string kKey = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
 
 Settings Broker() {
   return {{"listeners", "CLIENT://127.0.0.1:9092,REPLICATION://127.0.0.1:9192,"
@@ -15,7 +33,9 @@ Settings Broker() {
           {"listener.security.protocol.map",
            "CLIENT:PLAINTEXT,REPLICATION:SSL,CONTROLLER:SSL"},
           {"controller.listener.names", "CONTROLLER"},
-          {"inter.broker.listener.name", "REPLICATION"}};
+          {"inter.broker.listener.name", "REPLICATION"},
+          {"ssl.keystore.location", WriteFile("node.pem", kKey + kCert)},
+          {"ssl.truststore.location", WriteFile("ca.pem", kCert)}};
 }
 
 std::string Error(const Settings& s, bool controller, bool broker) {
@@ -61,7 +81,7 @@ TEST(ListenerConfig, AdvertisedOverridesPerName) {
 
 TEST(ListenerConfig, ControllerServesAdminOnOtherListeners) {
   Settings s = {{"listeners", "CONTROLLER://127.0.0.1:9093,ADMIN://127.0.0.1:9094"},
-                {"listener.security.protocol.map", "CONTROLLER:SSL,ADMIN:PLAINTEXT"},
+                {"listener.security.protocol.map", "CONTROLLER:PLAINTEXT,ADMIN:PLAINTEXT"},
                 {"controller.listener.names", "CONTROLLER"}};
   auto c = ParseListenerConfig(s, true, false);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -122,6 +142,85 @@ TEST(ListenerConfig, ErrorsNameTheSetting) {
     s["listeners"] = std::string(bad) + ",CONTROLLER://127.0.0.1:9292";
     EXPECT_NE(Error(s, false, true), "ok") << bad;
   }
+}
+
+TEST(ListenerConfig, TlsSettingsPerListener) {
+  Settings s = Broker();
+  s["listener.security.protocol.map"] = "CLIENT:SSL,REPLICATION:SSL,CONTROLLER:SSL";
+  s["ssl.client.auth"] = "requested";
+  s["listener.name.client.ssl.endpoint.identification.algorithm"] = "";
+  s["listener.name.client.ssl.principal.mapping.rules"] = "RULE:^CN=(.*?),.*$/$1/L,DEFAULT";
+  s["strand.ssl.refresh.interval.ms"] = "1500";
+  auto c = ParseListenerConfig(s, false, true);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_NE(c->Tls("CLIENT"), nullptr);
+  EXPECT_EQ(c->Tls("CLIENT")->client_auth, ClientAuth::kRequested);
+  EXPECT_FALSE(c->Tls("CLIENT")->verify_hostname);
+  EXPECT_EQ(c->Tls("CLIENT")->principal_mapping_rules, "RULE:^CN=(.*?),.*$/$1/L,DEFAULT");
+  // Internal planes always require client certificates, whatever the global default says.
+  EXPECT_EQ(c->Tls("REPLICATION")->client_auth, ClientAuth::kRequired);
+  EXPECT_EQ(c->Tls("CONTROLLER")->client_auth, ClientAuth::kRequired);
+  EXPECT_TRUE(c->Tls("CONTROLLER")->verify_hostname);
+  EXPECT_EQ(c->Tls("CONTROLLER")->principal_mapping_rules, kDefaultPrincipalRules);
+  EXPECT_EQ(c->ssl_refresh_interval_s, 2);
+  EXPECT_TRUE(IsListenerSetting("listener.name.client.ssl.keystore.location"));
+  EXPECT_TRUE(IsListenerSetting("ssl.client.auth"));
+  EXPECT_FALSE(IsListenerSetting("listener.name.client.ssl.bogus"));
+  EXPECT_FALSE(IsListenerSetting("listener.name.ssl.keystore.location.x"));
+
+  auto plain = ParseListenerConfig(Broker(), false, true);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->Tls("CLIENT"), nullptr);  // PLAINTEXT
+}
+
+TEST(ListenerConfig, TlsErrorsNameTheSetting) {
+  Settings s = Broker();
+  s.erase("ssl.keystore.location");
+  EXPECT_NE(Error(s, false, true).find("ssl.keystore.location: listener REPLICATION is SSL"),
+            std::string::npos) << Error(s, false, true);
+  s = Broker();
+  s["ssl.keystore.location"] = "/nonexistent/node.pem";
+  EXPECT_EQ(Error(s, false, true), "ssl.keystore.location: cannot read '/nonexistent/node.pem'");
+  s = Broker();
+  s["listener.name.replication.ssl.keystore.location"] = WriteFile("cert-only.pem", kCert);
+  EXPECT_NE(Error(s, false, true).find("listener.name.replication.ssl.keystore.location: '"),
+            std::string::npos) << Error(s, false, true);
+  s = Broker();
+  s["ssl.keystore.location"] = WriteFile(
+      "encrypted.pem", "-----BEGIN ENCRYPTED PRIVATE KEY-----\nx\n-----END ENCRYPTED PRIVATE KEY-----\n" + kCert);
+  EXPECT_NE(Error(s, false, true).find("encrypted private key"), std::string::npos);
+  s = Broker();
+  s.erase("ssl.truststore.location");
+  EXPECT_NE(Error(s, false, true).find("ssl.truststore.location: listener REPLICATION verifies"),
+            std::string::npos) << Error(s, false, true);
+  s = Broker();
+  s["ssl.truststore.location"] = WriteFile("empty.pem", "nothing\n");
+  EXPECT_NE(Error(s, false, true).find("holds no PEM certificate"), std::string::npos);
+  s = Broker();
+  s["listener.name.replication.ssl.client.auth"] = "none";
+  EXPECT_NE(Error(s, false, true).find("listener.name.replication.ssl.client.auth: listener "
+                                       "REPLICATION carries the controller or replication plane"),
+            std::string::npos) << Error(s, false, true);
+  s = Broker();
+  s["ssl.client.auth"] = "sometimes";
+  EXPECT_EQ(Error(s, false, true), "ssl.client.auth: 'sometimes': expected none, requested or required");
+  s = Broker();
+  s["ssl.keystore.type"] = "JKS";
+  EXPECT_EQ(Error(s, false, true), "ssl.keystore.type: 'JKS': only PEM files are supported");
+  s = Broker();
+  s["ssl.endpoint.identification.algorithm"] = "ldap";
+  EXPECT_EQ(Error(s, false, true), "ssl.endpoint.identification.algorithm: 'ldap': expected https or empty");
+  s = Broker();
+  s["ssl.principal.mapping.rules"] = "RULE:^CN=(.*$/$1/";
+  EXPECT_NE(Error(s, false, true).find("ssl.principal.mapping.rules: pattern '^CN=(.*$' is not a "
+                                       "valid regular expression"),
+            std::string::npos) << Error(s, false, true);
+  s = Broker();
+  s["listener.name.other.ssl.client.auth"] = "required";
+  EXPECT_EQ(Error(s, false, true), "listener.name.other.ssl.client.auth: no listener is named OTHER");
+  s = Broker();
+  s["strand.ssl.refresh.interval.ms"] = "10";
+  EXPECT_EQ(Error(s, false, true), "strand.ssl.refresh.interval.ms: '10': expected milliseconds, at least 1000");
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 # local-cluster.sh: run a Strand cluster of strand-server processes on 127.0.0.1.
 #
 #   scripts/local-cluster.sh up --controllers N --brokers B --dir DIR --base-port PORT
-#       [--foreground] [--timeout SECONDS] [--log-level LEVEL] [--config KEY=VALUE ...]
+#       [--foreground] [--tls] [--timeout SECONDS] [--log-level LEVEL] [--config KEY=VALUE ...]
 #   scripts/local-cluster.sh down --dir DIR [--grace SECONDS]
 #
 # up: starts N controllers (node ids 1..N, N <= 9), then B brokers (node ids 101..100+B,
@@ -14,6 +14,10 @@
 #   runs a cluster or a port is taken. --foreground: stay in the foreground and run `down` on
 #   Ctrl-C (SIGINT, SIGTERM, SIGHUP). Data in DIR is kept between runs: `up` again restarts the
 #   same cluster; remove DIR for a fresh one.
+#   --tls: every listener SSL with client certificates required (mTLS, docs/security.md):
+#   scripts/make-certs.sh makes DIR/certs (a CA, node-<id>.pem per node, client-admin.pem) unless
+#   it holds them already, and DIR/client.properties holds the CLI's settings
+#   (STRAND_COMMAND_CONFIG in cluster.env points at it).
 #
 # Ports (PORT = --base-port; the cluster uses PORT+1 .. PORT+399, never PORT itself). Each node
 #   has a slot: a controller's slot is its id (1..9), a broker's its id - 90 (101 -> 11).
@@ -31,7 +35,8 @@
 #                removed by down): STRAND_BOOTSTRAP (broker addresses, or the controllers' when
 #                B=0), STRAND_CONTROLLERS, STRAND_CLUSTER_DIR, and per node
 #                STRAND_NODE_<id>_ADDR, STRAND_NODE_<id>_PID, STRAND_NODE_<id>_METRICS, and for
-#                brokers STRAND_NODE_<id>_REPLICATION_ADDR and STRAND_NODE_<id>_CONTROLLER_ADDR.
+#                brokers STRAND_NODE_<id>_REPLICATION_ADDR and STRAND_NODE_<id>_CONTROLLER_ADDR;
+#                with --tls, STRAND_COMMAND_CONFIG (the strand CLI's TLS settings).
 #
 # down: SIGTERM to every broker in DIR/pids, then to every controller (brokers' controlled
 #   shutdown needs the controllers), each phase waiting up to --grace seconds (default 10) before
@@ -100,7 +105,7 @@ is_running() {
 # ---------------------------------------------------------------------------------- arguments
 COMMAND=${1:-}
 (($# > 0)) && shift
-CONTROLLERS="" BROKERS=0 DIR="" BASE_PORT="" FOREGROUND=0 TIMEOUT_S=60 GRACE_S=10 LOG_LEVEL=info
+CONTROLLERS="" BROKERS=0 DIR="" BASE_PORT="" FOREGROUND=0 TLS=0 TIMEOUT_S=60 GRACE_S=10 LOG_LEVEL=info
 SERVER_CONFIGS=()
 UP_ONLY=()  # up-only options seen, refused by down
 
@@ -111,6 +116,7 @@ parse_args() {
     case $opt in
       -h | --help) usage; exit 0 ;;
       --foreground) FOREGROUND=1 UP_ONLY+=("$opt"); shift; continue ;;
+      --tls) TLS=1 UP_ONLY+=("$opt"); shift; continue ;;
       --controllers | --brokers | --dir | --base-port | --timeout | --grace | --log-level | --config) ;;
       *) die_usage "unknown option '$opt'" ;;
     esac
@@ -264,14 +270,21 @@ start_node() {
   local args=(--roles="$role" --node-id="$id" --controller-quorum="$quorum"
     --data-dir="$DIR/node-$id" --config=controller.listener.names=CONTROLLER
     --metrics-listen="$(metrics_address "$id")" --cluster-id="$CLUSTER_ID" --log-level="$LOG_LEVEL")
+  local protocol=PLAINTEXT
+  if ((TLS)); then
+    protocol=SSL
+    args+=(--config="ssl.keystore.location=$DIR/certs/node-$id.pem"
+      --config="ssl.truststore.location=$DIR/certs/ca.pem" --config=ssl.client.auth=required)
+  fi
   if [[ $role == broker ]]; then
     # Each plane on its own port (docs/security.md).
     args+=(--rack="rack-$((n % 3))"
       --config="listeners=CLIENT://$(grpc_address "$id"),REPLICATION://$(replication_address "$id"),CONTROLLER://$(broker_controller_address "$id")"
-      --config=listener.security.protocol.map=CLIENT:PLAINTEXT,REPLICATION:PLAINTEXT,CONTROLLER:PLAINTEXT
+      --config="listener.security.protocol.map=CLIENT:$protocol,REPLICATION:$protocol,CONTROLLER:$protocol"
       --config=inter.broker.listener.name=REPLICATION)
   else
-    args+=(--config="listeners=CONTROLLER://$(grpc_address "$id")")
+    args+=(--config="listeners=CONTROLLER://$(grpc_address "$id")"
+      --config="listener.security.protocol.map=CONTROLLER:$protocol")
   fi
   local c
   for c in "${SERVER_CONFIGS[@]}"; do args+=(--config="$c"); done
@@ -280,6 +293,23 @@ start_node() {
   nohup "$BIN_DIR/strand-server" "${args[@]}" </dev/null >>"$DIR/node-$id.log" 2>&1 &
   STARTED[$!]=1
   echo "$id $!" >>"$DIR/pids"
+}
+
+# --tls: certificates for every node (kept across runs; a missing one is issued by the same CA)
+# and the CLI's settings.
+make_certs() {
+  local id missing=()
+  for id in "${NODE_IDS[@]}"; do [[ -f $DIR/certs/node-$id.pem ]] || missing+=("$id"); done
+  local clients=()
+  [[ -f $DIR/certs/client-admin.pem ]] || clients=(--clients admin)
+  if ((${#missing[@]} > 0 || ${#clients[@]} > 0)); then
+    local nodes=()
+    ((${#missing[@]} > 0)) && nodes=(--nodes "$(join_by_comma "${missing[@]}")")
+    "$SCRIPT_DIR/make-certs.sh" --dir "$DIR/certs" --keep-ca "${nodes[@]}" "${clients[@]}" >/dev/null ||
+      die "make-certs.sh could not make certificates in $DIR/certs"
+  fi
+  printf 'security.protocol=ssl\nssl.ca.location=%s\nssl.certificate.location=%s\nssl.key.location=%s\n' \
+    "$DIR/certs/ca.pem" "$DIR/certs/client-admin.pem" "$DIR/certs/client-admin.pem" >"$DIR/client.properties"
 }
 
 print_log_tails() {
@@ -300,7 +330,9 @@ fail_start() {
 # The describe answer shows an active controller and every expected broker running.
 cluster_ready() {
   local answer
-  if ! answer=$("$BIN_DIR/strand" --bootstrap "$(controller_addresses)" --timeout-ms 2000 \
+  local security=()
+  ((TLS)) && security=(--command-config "$DIR/client.properties")
+  if ! answer=$("$BIN_DIR/strand" --bootstrap "$(controller_addresses)" "${security[@]}" --timeout-ms 2000 \
     cluster describe --json 2>"$DIR/.probe.err"); then
     LAST_ANSWER=$(tail -n 3 "$DIR/.probe.err")
     return 1
@@ -340,6 +372,7 @@ write_env() {
     echo "export STRAND_CLUSTER_DIR=$(printf '%q' "$DIR")"
     echo "export STRAND_BOOTSTRAP=$bootstrap"
     echo "export STRAND_CONTROLLERS=$(controller_addresses)"
+    ((TLS)) && echo "export STRAND_COMMAND_CONFIG=$(printf '%q' "$DIR/client.properties")"
     while read -r id pid; do
       echo "export STRAND_NODE_${id}_ADDR=$(grpc_address "$id")"
       echo "export STRAND_NODE_${id}_PID=$pid"
@@ -396,6 +429,7 @@ cmd_up() {
   node_ids
   refuse_running_cluster
   refuse_taken_ports
+  ((TLS)) && make_certs
   trap 'trap - INT TERM HUP; stop_cluster 5 >&2; exit 130' INT TERM HUP
   local quorum=() i
   for ((i = 1; i <= CONTROLLERS; i++)); do quorum+=("$i@$(grpc_address "$i")"); done

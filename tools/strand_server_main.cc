@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) return Fail(2, "--config " + kv + ": expected key=value");
     const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
-    if (strand::ListenerSettingNames().count(key) || key == kRequestBytesMax) {
+    if (strand::IsListenerSetting(key) || key == kRequestBytesMax) {
       node_settings[key] = value;
       continue;
     }

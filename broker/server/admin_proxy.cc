@@ -6,8 +6,12 @@
 namespace strand::broker {
 
 AdminProxy::AdminProxy(std::map<NodeId, std::string> controllers, MetadataFollower& metadata,
-                       std::function<bool()> blocked)
-    : controllers_(std::move(controllers)), metadata_(metadata), blocked_(std::move(blocked)) {}
+                       std::function<bool()> blocked,
+                       std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : controllers_(std::move(controllers)),
+      metadata_(metadata),
+      blocked_(std::move(blocked)),
+      credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()) {}
 
 std::vector<NodeId> AdminProxy::Order() const {
   const NodeId active = metadata_.Read(
@@ -25,7 +29,7 @@ admin::v1::AdminService::Stub* AdminProxy::Stub(NodeId controller) {
   auto& stub = stubs_[controller];
   if (!stub) {
     stub = admin::v1::AdminService::NewStub(
-        grpc::CreateCustomChannel(controllers_.at(controller), grpc::InsecureChannelCredentials(),
+        grpc::CreateCustomChannel(controllers_.at(controller), credentials_,
                                   raft::RaftChannelArguments(10'000)));
   }
   return stub.get();

@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 
+#include <grpcpp/security/credentials.h>
+
 #include "broker/server/metadata_follower.h"
 #include "proto/admin/v1/admin.grpc.pb.h"
 
@@ -19,8 +21,10 @@ namespace strand::broker {
 
 class AdminProxy final : public admin::v1::AdminService::Service {
  public:
+  // `credentials`: for the controllers' controller listener (plaintext when null).
   AdminProxy(std::map<NodeId, std::string> controllers, MetadataFollower& metadata,
-             std::function<bool()> blocked);
+             std::function<bool()> blocked,
+             std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 #define STRAND_ADMIN_PROXY_METHOD(Name)                                                     \
   grpc::Status Name(grpc::ServerContext* context, const admin::v1::Name##Request* request, \
@@ -68,6 +72,7 @@ class AdminProxy final : public admin::v1::AdminService::Service {
   const std::map<NodeId, std::string> controllers_;
   MetadataFollower& metadata_;
   const std::function<bool()> blocked_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::mutex mu_;
   std::map<NodeId, std::unique_ptr<admin::v1::AdminService::Stub>> stubs_;
 };

@@ -80,7 +80,9 @@ std::shared_ptr<v1::BrokerService::Stub> BrokerServiceImpl::StubFor(NodeId id) {
   auto& stub = stubs_[*address];
   if (!stub) {
     stub = v1::BrokerService::NewStub(grpc::CreateCustomChannel(
-        *address, grpc::InsecureChannelCredentials(), raft::RaftChannelArguments(10'000)));
+        *address,
+        options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+        raft::RaftChannelArguments(10'000)));
   }
   return stub;
 }

@@ -16,6 +16,8 @@
 #include "broker/server/replica_manager.h"
 #include "common/grpc_listener.h"
 #include "common/grpc_server.h"
+#include "common/node_guard.h"
+#include "common/tls_credentials.h"
 #include "common/logging.h"
 #include "controller/client/broker_lifecycle.h"
 #include "controller/client/controller_client.h"
@@ -179,11 +181,28 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   m.tick_ms = o.tick_ms;
   m.registry = o.registry;
   m.isolated = isolated;
+  // To the controllers, this broker presents its controller listener's identity; only
+  // controllers (the voters, by their certificates on TLS) may push it the metadata log.
+  const std::string controller_listener = o.listeners.ControllerListener().name;
+  auto to_controllers = ChannelCredentialsFor(o.listeners, controller_listener);
+  m.credentials = to_controllers;
+  auto controller_guard = std::make_shared<const NodeGuard>(o.listeners, controller_listener);
+  m.authorize_sender = [controller_guard, voters = o.voters](const grpc::ServerContext& context,
+                                                            NodeId from) {
+    if (!voters.count(from)) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          fmt::format("node {} is not a controller: only controllers push the "
+                                      "metadata log to a broker",
+                                      from));
+    }
+    return controller_guard->CheckNode(context, from.value(),
+                                       fmt::format("a metadata log stream from controller {}", from));
+  };
   auto metadata = MetadataFollower::Create(m);
   if (!metadata.ok()) return metadata.status();
   p->metadata = *std::move(metadata);
 
-  p->controllers = std::make_unique<controller::ControllerClient>(o.voters, isolated);
+  p->controllers = std::make_unique<controller::ControllerClient>(o.voters, isolated, to_controllers);
   controller::BrokerLifecycleOptions l;
   l.cluster_id = o.cluster_id;
   l.broker_id = o.node_id;
@@ -196,6 +215,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   }
   l.rack = o.rack;
   l.controllers = o.voters;
+  l.credentials = to_controllers;
   l.heartbeat_interval_ms = o.settings.heartbeat_interval_ms;
   l.blocked = isolated;
   l.offline_replicas = [parts] {
@@ -222,6 +242,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   r.self = o.node_id;
   r.fetcher = o.settings.fetcher;
   r.fetcher.self = o.node_id;
+  r.fetcher.credentials = ChannelCredentialsFor(o.listeners, o.listeners.inter_broker_listener_name);
   r.fetcher.incarnation = lifecycle->incarnation_id();
   r.incarnation = lifecycle->incarnation_id();
   r.inter_broker_listener = o.listeners.inter_broker_listener_name;
@@ -240,7 +261,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
     Log().warn("[broker {}] fault injection is enabled (tests only), on listener {}", o.node_id,
                o.listeners.inter_broker_listener_name);
   }
-  auto add_services = [parts, isolated](const Endpoint& listener, unsigned planes,
+  auto add_services = [parts, isolated, to_controllers](const Endpoint& listener, unsigned planes,
                               grpc::ServerBuilder& builder) {
     const BrokerServerOptions& opts = parts->options;
     if (planes & kControllerPlane) builder.RegisterService(parts->metadata->service());
@@ -252,6 +273,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
       s.cluster_id = opts.cluster_id;
       s.rack = opts.rack;
       s.fetch_waiting_max = static_cast<size_t>(opts.settings.fetch_waiting_max);
+      s.guard = std::make_shared<const NodeGuard>(opts.listeners, listener.name);
+      s.credentials = ChannelCredentialsFor(opts.listeners, listener.name);
       auto& service = parts->services.emplace_back(std::make_unique<BrokerServiceImpl>(
           s, *parts->metadata, *parts->replicas, *parts->purgatory, *parts->producer_ids,
           *parts->probe));
@@ -259,15 +282,12 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
     }
     if (planes & kClientPlane) {
       auto& admin = parts->admins.emplace_back(
-          std::make_unique<AdminProxy>(opts.voters, *parts->metadata, isolated));
+          std::make_unique<AdminProxy>(opts.voters, *parts->metadata, isolated, to_controllers));
       builder.RegisterService(admin.get());
     }
     if ((planes & kReplicationPlane) && parts->faults) builder.RegisterService(parts->faults.get());
   };
-  auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services,
-                                        [](const Endpoint&) {
-                                          return grpc::InsecureServerCredentials();
-                                        });
+  auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services);
   if (!servers.ok()) return servers.status();
   p->servers = *std::move(servers);
 

@@ -352,8 +352,18 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   call->max_wait_ms = std::clamp<int64_t>(req->max_wait_ms(), 0, options_.fetch_max_wait_ms);
   if (call->follower) {
     // Only the registered process of a broker may fetch as that broker's follower: its fetches
-    // move the high watermark and answer acks=all producers. An earlier incarnation, or anyone
-    // else claiming the broker's id, is refused.
+    // move the high watermark and answer acks=all producers. On TLS its certificate must name
+    // that broker; an earlier incarnation, or anyone else claiming the broker's id, is refused.
+    if (options_.guard) {
+      if (grpc::Status s = options_.guard->CheckNode(
+              *context, req->replica_id(),
+              fmt::format("a follower fetch as broker {}", req->replica_id()));
+          !s.ok()) {
+        probe_.Request("FetchFollower", "PERMISSION_DENIED", SecondsSince(call->start));
+        call->reactor->Finish(s);
+        return call->reactor;
+      }
+    }
     if (std::string why = FollowerIdentityError(*req); !why.empty()) {
       SetError(resp->mutable_error(), KafkaError::kStaleBrokerEpoch, why);
       probe_.Request("FetchFollower", "STALE_BROKER_EPOCH", SecondsSince(call->start));

@@ -25,6 +25,7 @@
 #include "broker/server/producer_ids.h"
 #include "broker/server/replica_manager.h"
 #include "common/listener_config.h"
+#include "common/node_guard.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
 
 namespace strand::broker {
@@ -44,6 +45,11 @@ struct BrokerServiceOptions {
   // Consumers' long-polling fetches parked at once (each holds a call and its request). Past it
   // a consumer's fetch is answered at once with what there is, as if max_wait_ms were 0.
   size_t fetch_waiting_max = 10'000;
+  // This listener's identity check (common/node_guard.h): follower fetches only from the
+  // replica's own node. Null: none (tests of the service alone).
+  std::shared_ptr<const NodeGuard> guard;
+  // For calls forwarded to other brokers on this listener; plaintext when null.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 class BrokerServiceImpl final

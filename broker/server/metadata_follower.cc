@@ -106,6 +106,8 @@ absl::StatusOr<std::unique_ptr<MetadataFollower>> MetadataFollower::Create(
   t.peers = o.voters;
   // The controllers are the only peers a broker's metadata log talks to.
   t.accept_learned_address = [](NodeId, const std::string&) { return false; };
+  t.credentials = o.credentials;
+  t.authorize_sender = o.authorize_sender;
   raft::RaftDriver* driver = f->driver_.get();
   auto isolated = o.isolated;
   f->transport_ = std::make_unique<raft::GrpcTransport>(

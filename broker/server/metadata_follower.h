@@ -58,6 +58,10 @@ struct MetadataFollowerOptions {
   std::shared_ptr<prometheus::Registry> registry;
   // Fault injection (tests): while true, Raft traffic to and from the controllers is dropped.
   std::function<bool()> isolated;
+  // To the controllers' controller listener (common/tls_credentials.h); plaintext when null.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Who may push this broker the metadata log (raft::GrpcTransportOptions::authorize_sender).
+  std::function<grpc::Status(const grpc::ServerContext&, NodeId from)> authorize_sender;
 };
 
 class MetadataFollower {

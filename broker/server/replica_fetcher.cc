@@ -77,7 +77,10 @@ v1::BrokerService::Stub* ReplicaFetcherManager::Fetcher::Stub() {
   if (*address != address_ || !stub_) {
     address_ = *address;
     stub_ = v1::BrokerService::NewStub(grpc::CreateCustomChannel(
-        address_, grpc::InsecureChannelCredentials(), raft::RaftChannelArguments(1'000)));
+        address_,
+        manager_.options_.credentials ? manager_.options_.credentials
+                                      : grpc::InsecureChannelCredentials(),
+        raft::RaftChannelArguments(1'000)));
   }
   return stub_.get();
 }

@@ -19,6 +19,8 @@
 #include <string>
 #include <thread>
 
+#include <grpcpp/security/credentials.h>
+
 #include "broker/replica/partition.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
 
@@ -26,6 +28,8 @@ namespace strand::broker {
 
 struct FetcherOptions {
   NodeId self = kNoNode;
+  // To leaders' inter-broker listeners (common/tls_credentials.h); plaintext when null.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   int32_t max_wait_ms = 500;                 // replica.fetch.wait.max.ms
   int32_t max_bytes = 32 << 20;              // replica.fetch.response.max.bytes
   int32_t partition_max_bytes = 8 << 20;     // replica.fetch.max.bytes

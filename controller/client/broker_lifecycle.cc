@@ -71,7 +71,8 @@ v1::ControllerService::Stub* BrokerLifecycle::Stub(NodeId controller) {
   auto it = stubs_.find(controller);
   if (it != stubs_.end()) return it->second.get();
   auto channel = grpc::CreateCustomChannel(options_.controllers.at(controller),
-                                           grpc::InsecureChannelCredentials(),
+                                           options_.credentials ? options_.credentials
+                                                                : grpc::InsecureChannelCredentials(),
                                            raft::RaftChannelArguments(1'000));
   channels_[controller] = channel;
   return stubs_.emplace(controller, v1::ControllerService::NewStub(channel)).first->second.get();

@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include <grpcpp/security/credentials.h>
+
 #include "common/ids.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
 
@@ -30,6 +32,7 @@ struct BrokerLifecycleOptions {
   std::vector<v1::Listener> listeners;
   std::string rack;
   std::map<NodeId, std::string> controllers;  // controller.quorum.voters
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // plaintext when null
   int heartbeat_interval_ms = 500;
   int request_timeout_ms = 2'000;
   int retry_backoff_ms = 100;

@@ -11,13 +11,16 @@
 namespace strand::controller {
 
 ControllerClient::ControllerClient(std::map<NodeId, std::string> controllers,
-                                   std::function<bool()> blocked)
-    : controllers_(std::move(controllers)), blocked_(std::move(blocked)) {}
+                                   std::function<bool()> blocked,
+                                   std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : controllers_(std::move(controllers)),
+      blocked_(std::move(blocked)),
+      credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()) {}
 
 v1::ControllerService::Stub* ControllerClient::Stub(NodeId id) {
   auto it = stubs_.find(id);
   if (it != stubs_.end()) return it->second.get();
-  auto channel = grpc::CreateCustomChannel(controllers_.at(id), grpc::InsecureChannelCredentials(),
+  auto channel = grpc::CreateCustomChannel(controllers_.at(id), credentials_,
                                            raft::RaftChannelArguments(1'000));
   return stubs_.emplace(id, v1::ControllerService::NewStub(channel)).first->second.get();
 }

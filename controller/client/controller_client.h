@@ -11,6 +11,8 @@
 #include <mutex>
 #include <string>
 
+#include <grpcpp/security/credentials.h>
+
 #include "absl/status/statusor.h"
 #include "common/ids.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
@@ -19,8 +21,10 @@ namespace strand::controller {
 
 class ControllerClient {
  public:
-  // `blocked` (may be null) lets tests cut the broker off from the controllers.
-  ControllerClient(std::map<NodeId, std::string> controllers, std::function<bool()> blocked);
+  // `blocked` (may be null) lets tests cut the broker off from the controllers. `credentials`:
+  // for the controllers' controller listener (plaintext when null).
+  ControllerClient(std::map<NodeId, std::string> controllers, std::function<bool()> blocked,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
   absl::StatusOr<v1::AlterPartitionResponse> AlterPartition(const v1::AlterPartitionRequest& req,
                                                             int64_t timeout_ms);
@@ -37,6 +41,7 @@ class ControllerClient {
 
   const std::map<NodeId, std::string> controllers_;
   const std::function<bool()> blocked_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::mutex mu_;
   NodeId active_ = kNoNode;
   std::map<NodeId, std::unique_ptr<v1::ControllerService::Stub>> stubs_;

@@ -5,10 +5,12 @@ namespace strand::controller {
 ControllerContext::ControllerContext(std::string cluster_id, NodeId self,
                                      std::map<NodeId, std::string> voters,
                                      raft::RaftDriver& driver, MetadataStateMachine& machine,
-                                     QuorumController& controller, ControllerProbe& probe)
+                                     QuorumController& controller, ControllerProbe& probe,
+                                     std::shared_ptr<grpc::ChannelCredentials> to_controllers)
     : cluster_id_(std::move(cluster_id)),
       self_(self),
       voters_(std::move(voters)),
+      to_controllers_(std::move(to_controllers)),
       driver_(driver),
       machine_(machine),
       controller_(controller),
@@ -42,7 +44,7 @@ admin::v1::AdminService::Stub* ControllerContext::AdminStub(NodeId controller) {
   auto address = voters_.find(controller);
   if (address == voters_.end()) return nullptr;
   auto stub = admin::v1::AdminService::NewStub(
-      grpc::CreateChannel(address->second, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address->second, to_controllers_));
   return stubs_.emplace(controller, std::move(stub)).first->second.get();
 }
 

@@ -27,7 +27,8 @@ class ControllerContext {
  public:
   ControllerContext(std::string cluster_id, NodeId self, std::map<NodeId, std::string> voters,
                     raft::RaftDriver& driver, MetadataStateMachine& machine,
-                    QuorumController& controller, ControllerProbe& probe);
+                    QuorumController& controller, ControllerProbe& probe,
+                    std::shared_ptr<grpc::ChannelCredentials> to_controllers);
 
   raft::RaftDriver& driver() { return driver_; }
   // Loop thread only.
@@ -50,6 +51,7 @@ class ControllerContext {
   const std::string cluster_id_;
   const NodeId self_;
   const std::map<NodeId, std::string> voters_;
+  const std::shared_ptr<grpc::ChannelCredentials> to_controllers_;  // admin calls forwarded
   raft::RaftDriver& driver_;
   MetadataStateMachine& machine_;
   QuorumController& controller_;

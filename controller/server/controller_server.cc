@@ -6,6 +6,8 @@
 
 #include "common/grpc_listener.h"
 #include "common/grpc_server.h"
+#include "common/node_guard.h"
+#include "common/tls_credentials.h"
 #include "common/logging.h"
 #include "controller/server/admin_service.h"
 #include "controller/server/controller_probe.h"
@@ -144,6 +146,15 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   for (const auto& [id, address] : o.voters) {
     if (id != o.node_id) t.peers[id] = address;
   }
+  // Raft streams only from the node the caller's certificate names (on TLS); the Raft core then
+  // drops voter-only messages from anyone outside the voter set.
+  const std::string controller_listener = o.listeners.ControllerListener().name;
+  auto to_peers = ChannelCredentialsFor(o.listeners, controller_listener);
+  t.credentials = to_peers;
+  auto guard = std::make_shared<const NodeGuard>(o.listeners, controller_listener);
+  t.authorize_sender = [guard](const grpc::ServerContext& context, NodeId from) {
+    return guard->CheckNode(context, from.value(), fmt::format("a Raft stream from node {}", from));
+  };
   // An observer's address comes from its broker registration, not from whoever claims its id
   // on a stream: the metadata log goes only where the registered broker listens.
   // Only its controller-plane listener takes the metadata log.
@@ -168,8 +179,8 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
       [driver](NodeId n) { driver->ReportUnreachable(n); });
   p->driver->SetTransport(p->transport.get());
   p->context = std::make_unique<ControllerContext>(o.cluster_id, o.node_id, o.voters, *p->driver,
-                                                   p->machine, *p->controller, *p->probe);
-  p->controller_service = std::make_unique<ControllerServiceImpl>(*p->context);
+                                                   p->machine, *p->controller, *p->probe, to_peers);
+  p->controller_service = std::make_unique<ControllerServiceImpl>(*p->context, guard);
   Wire(*p);
 
   Parts* parts = p.get();
@@ -182,10 +193,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
         std::make_unique<AdminServiceImpl>(*parts->context));
     builder.RegisterService(admin.get());
   };
-  auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services,
-                                        [](const Endpoint&) {
-                                          return grpc::InsecureServerCredentials();
-                                        });
+  auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services);
   if (!servers.ok()) return servers.status();
   p->servers = *std::move(servers);
   if (absl::Status s = p->driver->Start(); !s.ok()) return s;

@@ -1,5 +1,7 @@
 #include "controller/server/controller_service.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 
 #include "controller/server/controller_probe.h"
@@ -43,12 +45,20 @@ void Dispatch(ControllerContext& ctx, grpc::ServerUnaryReactor* reactor, Respons
 class HeartbeatReactor final
     : public grpc::ServerBidiReactor<v1::BrokerHeartbeatRequest, v1::BrokerHeartbeatResponse> {
  public:
-  explicit HeartbeatReactor(ControllerContext& ctx) : ctx_(ctx) { StartRead(&request_); }
+  using Check = std::function<grpc::Status(int32_t broker)>;
+  HeartbeatReactor(ControllerContext& ctx, Check check) : ctx_(ctx), check_(std::move(check)) {
+    StartRead(&request_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       Closed();
       Finish(grpc::Status::OK);
+      return;
+    }
+    if (grpc::Status s = check_(request_.broker_id()); !s.ok()) {
+      Closed();
+      Finish(s);
       return;
     }
     v1::BrokerHeartbeatRequest req = request_;
@@ -97,6 +107,7 @@ class HeartbeatReactor final
   }
 
   ControllerContext& ctx_;
+  const Check check_;
   v1::BrokerHeartbeatRequest request_;
   v1::BrokerHeartbeatResponse response_;
   NodeId broker_ = kNoNode;
@@ -106,10 +117,21 @@ class HeartbeatReactor final
 
 }  // namespace
 
+grpc::Status ControllerServiceImpl::CheckBroker(const grpc::ServerContextBase& call,
+                                                int32_t broker, const char* api) {
+  grpc::Status s = guard_->CheckNode(call, broker, fmt::format("{} for broker {}", api, broker));
+  if (!s.ok()) ctx_.probe().Request(api, "PERMISSION_DENIED", 0);
+  return s;
+}
+
 grpc::ServerUnaryReactor* ControllerServiceImpl::RegisterBroker(
     grpc::CallbackServerContext* call, const v1::RegisterBrokerRequest* req,
     v1::RegisterBrokerResponse* resp) {
   auto* reactor = call->DefaultReactor();
+  if (grpc::Status s = CheckBroker(*call, req->broker_id(), "RegisterBroker"); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
   Dispatch<v1::RegisterBrokerResponse>(ctx_, reactor, resp, "RegisterBroker",
                                        [this, req](Done<v1::RegisterBrokerResponse> done) {
                                          ctx_.controller().RegisterBroker(
@@ -119,14 +141,19 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::RegisterBroker(
 }
 
 grpc::ServerBidiReactor<v1::BrokerHeartbeatRequest, v1::BrokerHeartbeatResponse>*
-ControllerServiceImpl::BrokerHeartbeat(grpc::CallbackServerContext*) {
-  return new HeartbeatReactor(ctx_);
+ControllerServiceImpl::BrokerHeartbeat(grpc::CallbackServerContext* call) {
+  return new HeartbeatReactor(
+      ctx_, [this, call](int32_t broker) { return CheckBroker(*call, broker, "BrokerHeartbeat"); });
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::AlterPartition(
     grpc::CallbackServerContext* call, const v1::AlterPartitionRequest* req,
     v1::AlterPartitionResponse* resp) {
   auto* reactor = call->DefaultReactor();
+  if (grpc::Status s = CheckBroker(*call, req->broker_id(), "AlterPartition"); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
   Dispatch<v1::AlterPartitionResponse>(
       ctx_, reactor, resp, "AlterPartition",
       [this, req](Done<v1::AlterPartitionResponse> done) {
@@ -139,6 +166,10 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::AllocateProducerIds(
     grpc::CallbackServerContext* call, const v1::AllocateProducerIdsRequest* req,
     v1::AllocateProducerIdsResponse* resp) {
   auto* reactor = call->DefaultReactor();
+  if (grpc::Status s = CheckBroker(*call, req->broker_id(), "AllocateProducerIds"); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
   Dispatch<v1::AllocateProducerIdsResponse>(
       ctx_, reactor, resp, "AllocateProducerIds",
       [this, req](Done<v1::AllocateProducerIdsResponse> done) {

@@ -5,6 +5,7 @@
 // finished from the QuorumController's completions. A standby controller answers NOT_CONTROLLER
 // with a hint naming the active one.
 
+#include "common/node_guard.h"
 #include "controller/server/controller_context.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
 
@@ -12,7 +13,10 @@ namespace strand::controller {
 
 class ControllerServiceImpl final : public v1::ControllerService::CallbackService {
  public:
-  explicit ControllerServiceImpl(ControllerContext& context) : ctx_(context) {}
+  // `guard`: the controller listener's identity check (common/node_guard.h): on TLS, every
+  // request's broker_id must be the caller's own node.
+  ControllerServiceImpl(ControllerContext& context, std::shared_ptr<const NodeGuard> guard)
+      : ctx_(context), guard_(std::move(guard)) {}
 
   grpc::ServerUnaryReactor* RegisterBroker(grpc::CallbackServerContext* call,
                                            const v1::RegisterBrokerRequest* req,
@@ -27,7 +31,11 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
                                                 v1::AllocateProducerIdsResponse* resp) override;
 
  private:
+  // PERMISSION_DENIED (counted) unless the caller may speak for `broker`.
+  grpc::Status CheckBroker(const grpc::ServerContextBase& call, int32_t broker, const char* api);
+
   ControllerContext& ctx_;
+  const std::shared_ptr<const NodeGuard> guard_;
 };
 
 }  // namespace strand::controller

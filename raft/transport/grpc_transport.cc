@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <optional>
 
 #include "common/grpc_callback_pin.h"
 #include "common/logging.h"
@@ -233,6 +234,7 @@ class GrpcTransport::Service final : public v1::RaftTransport::Service {
     v1::MessageBatch batch;
     uint64_t batches = 0;
     bool first_batch = true;
+    std::optional<int64_t> authorized;  // the sender this stream was authorized as
     while (reader->Read(&batch)) {
       if (batch.cluster_id() != o.cluster_id) {
         summary->set_error("cluster id mismatch");
@@ -243,6 +245,24 @@ class GrpcTransport::Service final : public v1::RaftTransport::Service {
         return grpc::Status(
             grpc::StatusCode::FAILED_PRECONDITION,
             "cluster id mismatch: this node belongs to cluster '" + o.cluster_id + "'");
+      }
+      if (o.authorize_sender && (!authorized || *authorized != batch.from())) {
+        if (grpc::Status s = o.authorize_sender(*context, NodeId(batch.from())); !s.ok()) {
+          // A misconfigured peer retries every few hundred ms: log once per 10 s.
+          const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+          auto last = transport_.last_refusal_log_.load();
+          if (now - last > 10'000'000'000LL &&
+              transport_.last_refusal_log_.compare_exchange_strong(last, now)) {
+            Log()->warn("[raft node={}] refused a stream from {} claiming node {}: {} ({} refused "
+                        "in all)",
+                        o.self, context->peer(), batch.from(), s.error_message(),
+                        transport_.refused_streams_.load() + 1);
+          }
+          transport_.refused_streams_++;
+          summary->set_error(s.error_message());
+          return s;
+        }
+        authorized = batch.from();
       }
       if (!batch.from_address().empty()) {
         transport_.LearnAddress(NodeId(batch.from()), batch.from_address());

@@ -50,6 +50,9 @@ struct GrpcTransportOptions {
   // believed (tests, raft-node). Controllers accept a broker's address only when its
   // registration lists it; brokers, which need no address but the voters', accept none.
   std::function<bool(NodeId node, const std::string& address)> accept_learned_address;
+  // Whether the caller of an incoming stream may send as node `from` (its TLS principal must be
+  // that node, common/node_guard.h); a refused stream is closed with this status. Null: any.
+  std::function<grpc::Status(const grpc::ServerContext& context, NodeId from)> authorize_sender;
 };
 
 class GrpcTransport final : public Transport {
@@ -97,6 +100,8 @@ class GrpcTransport final : public Transport {
   bool stopped_ = false;
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> dropped_unknown_{0};
+  std::atomic<uint64_t> refused_streams_{0};   // refused by options_.authorize_sender
+  std::atomic<int64_t> last_refusal_log_{0};   // steady clock ns of the last one logged
   uint64_t refused_addresses_ = 0;  // guarded by mu_
 };
 

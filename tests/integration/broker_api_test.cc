@@ -474,7 +474,7 @@ TEST_F(BrokerApiTest, JsonRecordsThroughAnyBroker) {
 
 TEST_F(BrokerApiTest, AdminHealthAndReflectionOnBrokers) {
   for (int id : cluster_->broker_ids()) {
-    auto channel = grpc::CreateChannel(cluster_->address(id), grpc::InsecureChannelCredentials());
+    auto channel = cluster_->Channel(id);
     // The admin API through a broker (forwarded to the controllers).
     admin::v1::DescribeClusterResponse d;
     {

@@ -97,8 +97,7 @@ void ExpectSameLog(const std::vector<StoredRecord>& a, const std::vector<StoredR
 // Sets the fault-injection switches of broker `node` (started with --enable-fault-injection).
 absl::StatusOr<bv1::SetFaultsResponse> SetFaults(StrandCluster& c, int node,
                                                  const bv1::SetFaultsRequest& req) {
-  auto faults = bv1::FaultInjectionService::NewStub(
-      grpc::CreateChannel(c.address(node, Listener::kReplication), grpc::InsecureChannelCredentials()));
+  auto faults = bv1::FaultInjectionService::NewStub(c.Channel(node, Listener::kReplication));
   bv1::SetFaultsResponse resp;
   grpc::ClientContext ctx;
   grpc::Status s = faults->SetFaults(&ctx, req, &resp);

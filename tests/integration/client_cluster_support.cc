@@ -36,9 +36,20 @@ std::string Bootstrap(StrandCluster& cluster) {
   return out;
 }
 
+client::Properties Security(StrandCluster& cluster) {
+  if (!cluster.tls()) return {};
+  const std::string pem = cluster.certs_dir() + "/client-test.pem";
+  return {{"security.protocol", "ssl"},
+          {"ssl.ca.location", cluster.certs_dir() + "/ca.pem"},
+          {"ssl.certificate.location", pem},
+          {"ssl.key.location", pem}};
+}
+
 std::unique_ptr<client::Producer> MakeProducer(StrandCluster& cluster,
                                                const client::Properties& extra) {
-  client::Properties p = {{"bootstrap.servers", Bootstrap(cluster)}, {"max.block.ms", "30000"}};
+  client::Properties p = Security(cluster);
+  p["bootstrap.servers"] = Bootstrap(cluster);
+  p["max.block.ms"] = "30000";
   for (const auto& [k, v] : extra) p[k] = v;
   auto producer = client::Producer::Create(p);
   EXPECT_TRUE(producer.ok()) << producer.status();
@@ -47,9 +58,10 @@ std::unique_ptr<client::Producer> MakeProducer(StrandCluster& cluster,
 
 std::unique_ptr<client::Consumer> MakeConsumer(StrandCluster& cluster,
                                                const client::Properties& extra) {
-  client::Properties p = {{"bootstrap.servers", Bootstrap(cluster)},
-                          {"auto.offset.reset", "earliest"},
-                          {"enable.auto.commit", "false"}};
+  client::Properties p = Security(cluster);
+  p["bootstrap.servers"] = Bootstrap(cluster);
+  p["auto.offset.reset"] = "earliest";
+  p["enable.auto.commit"] = "false";
   for (const auto& [k, v] : extra) p[k] = v;
   auto consumer = client::Consumer::Create(p);
   EXPECT_TRUE(consumer.ok()) << consumer.status();

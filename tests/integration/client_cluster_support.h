@@ -18,6 +18,8 @@ namespace strand::testing {
 
 // Every broker's address, comma-separated.
 std::string Bootstrap(StrandCluster& cluster);
+// The client settings for the cluster's TLS mode (none when plaintext).
+client::Properties Security(StrandCluster& cluster);
 
 // A producer on the cluster with `extra` settings over the defaults (fails the test if refused).
 std::unique_ptr<client::Producer> MakeProducer(StrandCluster& cluster,

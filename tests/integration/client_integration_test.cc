@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -37,6 +38,13 @@ class ClientIntegrationTest : public ::testing::Test {
   static void SetUpTestSuite() {
     cluster_ = new StrandCluster(ClusterOptions{});
     ASSERT_TRUE(cluster_->WaitForBrokers(30s));
+    if (cluster_->tls()) {
+      // The CLI (run in-process) finds its TLS settings where an operator's shell would.
+      const std::string file = cluster_->certs_dir() + "/client.properties";
+      std::ofstream out(file);
+      for (const auto& [k, v] : Security(*cluster_)) out << k << "=" << v << "\n";
+      setenv("STRAND_COMMAND_CONFIG", file.c_str(), 1);
+    }
   }
   static void TearDownTestSuite() {
     delete cluster_;

@@ -41,7 +41,7 @@ namespace rv1 = raft::v1;
 
 std::shared_ptr<grpc::Channel> Channel(StrandCluster& c, int node,
                                       Listener listener = Listener::kClient) {
-  return grpc::CreateChannel(c.address(node, listener), grpc::InsecureChannelCredentials());
+  return c.Channel(node, listener);
 }
 
 std::optional<av1::DescribeClusterResponse> Describe(StrandCluster& c) {

@@ -2,6 +2,10 @@
 
 #include <signal.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -29,10 +33,62 @@ bool Retriable(const std::string& name) {
          name == "UNKNOWN_TOPIC_OR_PARTITION" || name == "NETWORK_EXCEPTION";
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The PEM blocks of `text` whose type line contains `type`.
+std::string PemBlocks(const std::string& text, const std::string& type) {
+  std::string out;
+  size_t pos = 0;
+  while ((pos = text.find("-----BEGIN ", pos)) != std::string::npos) {
+    const size_t header_end = text.find("-----", pos + 11);
+    const size_t end = text.find("-----END ", header_end);
+    const size_t block_end = text.find("-----", end + 9);
+    if (header_end == std::string::npos || end == std::string::npos || block_end == std::string::npos) break;
+    const std::string header = text.substr(pos, header_end - pos);
+    if (header.find(type) != std::string::npos) out += text.substr(pos, block_end + 5 - pos) + "\n";
+    pos = block_end + 5;
+  }
+  return out;
+}
+
 }  // namespace
+
+bool TlsFromEnvironment() {
+  const char* v = std::getenv("STRAND_TEST_TLS");
+  return v != nullptr && std::string(v) == "1";
+}
+
+std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const std::string& key_and_chain,
+                                                         const std::string& ca) {
+  grpc::SslCredentialsOptions o;
+  o.pem_root_certs = ReadFile(ca);
+  if (!key_and_chain.empty()) {
+    const std::string pem = ReadFile(key_and_chain);
+    o.pem_private_key = PemBlocks(pem, "PRIVATE KEY");
+    o.pem_cert_chain = PemBlocks(pem, "CERTIFICATE");
+  }
+  return grpc::SslCredentials(o);
+}
 
 StrandCluster::StrandCluster(ClusterOptions options)
     : options_(std::move(options)), dir_("strand-cluster") {
+  if (options_.tls) {
+    std::string nodes;
+    for (int id = 1; id <= options_.controllers; ++id) nodes += fmt::format("{},", id);
+    for (int i = 1; i <= options_.brokers; ++i) nodes += fmt::format("{},", 100 + i);
+    nodes.pop_back();
+    const std::string command =
+        fmt::format("bash {}/scripts/make-certs.sh --dir {} --nodes {} --clients test >{}/certs.log 2>&1",
+                    STRAND_SOURCE_DIR, certs_dir(), nodes, dir_.path());
+    if (std::system(command.c_str()) != 0) {
+      throw std::runtime_error("make-certs.sh failed: see " + dir_.path() + "/certs.log");
+    }
+  }
   for (int id = 1; id <= options_.controllers; ++id) {
     addresses_[id] = fmt::format("127.0.0.1:{}", FreePort());
     quorum_ += fmt::format("{}{}@{}", id == 1 ? "" : ",", id, addresses_[id]);
@@ -48,8 +104,7 @@ StrandCluster::StrandCluster(ClusterOptions options)
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 250);
-    channels_[node] =
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    channels_[node] = grpc::CreateCustomChannel(address, credentials(), args);
     if (IsController(node)) {
       admins_[node] = admin::v1::AdminService::NewStub(channels_[node]);
     } else {
@@ -78,6 +133,18 @@ std::string StrandCluster::address(int node, Listener listener) const {
                                             : controller_addresses_.at(node);
 }
 
+std::string StrandCluster::certs_dir() const { return dir_.path() + "/certs"; }
+
+std::shared_ptr<grpc::ChannelCredentials> StrandCluster::credentials(const std::string& name) const {
+  if (!options_.tls) return grpc::InsecureChannelCredentials();
+  const std::string file = name.rfind("node-", 0) == 0 ? name : "client-" + name;
+  return TlsCredentials(fmt::format("{}/{}.pem", certs_dir(), file), certs_dir() + "/ca.pem");
+}
+
+std::shared_ptr<grpc::Channel> StrandCluster::Channel(int node, Listener listener) const {
+  return grpc::CreateChannel(address(node, listener), credentials());
+}
+
 std::string StrandCluster::data_dir(int node) const {
   return fmt::format("{}/n{}", dir_.path(), node);
 }
@@ -97,16 +164,24 @@ void StrandCluster::Start(int node) {
       "--config=controller.listener.names=CONTROLLER",
   };
   // Each plane on its own port, as in a production deployment.
+  const std::string protocol = options_.tls ? "SSL" : "PLAINTEXT";
   if (IsController(node)) {
     args.push_back("--config=listeners=CONTROLLER://" + addresses_.at(node));
+    args.push_back("--config=listener.security.protocol.map=CONTROLLER:" + protocol);
   } else {
     args.push_back(fmt::format("--config=listeners=CLIENT://{},REPLICATION://{},CONTROLLER://{}",
                                addresses_.at(node), replication_addresses_.at(node),
                                controller_addresses_.at(node)));
-    args.push_back(
-        "--config=listener.security.protocol.map=CLIENT:PLAINTEXT,REPLICATION:PLAINTEXT,"
-        "CONTROLLER:PLAINTEXT");
+    args.push_back(fmt::format(
+        "--config=listener.security.protocol.map=CLIENT:{0},REPLICATION:{0},CONTROLLER:{0}",
+        protocol));
     args.push_back("--config=inter.broker.listener.name=REPLICATION");
+  }
+  if (options_.tls) {
+    // mTLS everywhere: the client listener requires certificates too.
+    args.push_back(fmt::format("--config=ssl.keystore.location={}/node-{}.pem", certs_dir(), node));
+    args.push_back(fmt::format("--config=ssl.truststore.location={}/ca.pem", certs_dir()));
+    args.push_back("--config=ssl.client.auth=required");
   }
   args.insert(args.end(), options_.common_args.begin(), options_.common_args.end());
   const auto& extra = IsController(node) ? options_.controller_args : options_.broker_args;

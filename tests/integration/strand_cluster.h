@@ -27,7 +27,13 @@ inline std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
   return std::chrono::system_clock::now() + d;
 }
 
+// Whether integration tests run over mTLS (STRAND_TEST_TLS=1, the ctest label "mtls").
+bool TlsFromEnvironment();
+
 struct ClusterOptions {
+  // Every listener SSL with client certificates required (scripts/make-certs.sh makes a CA,
+  // node-<id>.pem per node and client-test.pem for the test's own calls).
+  bool tls = TlsFromEnvironment();
   int controllers = 3;
   int brokers = 3;
   std::vector<std::string> controller_args;  // extra flags for every controller
@@ -68,6 +74,15 @@ class StrandCluster {
   std::string data_dir(int node) const;
   std::string log_path(int node) const;
   ChildProcess* process(int node) { return nodes_.at(node).get(); }
+
+  bool tls() const { return options_.tls; }
+  // Where make-certs.sh put the certificates (TLS only).
+  std::string certs_dir() const;
+  // What the test presents: client-<name>.pem (or node-<id>.pem for "node-<id>"), trusting the
+  // cluster's CA; plaintext without TLS.
+  std::shared_ptr<grpc::ChannelCredentials> credentials(const std::string& name = "test") const;
+  // A new channel to a node's listener with credentials().
+  std::shared_ptr<grpc::Channel> Channel(int node, Listener listener = Listener::kClient) const;
 
   void Start(int node);
   void Kill(int node);                                  // SIGKILL and reap
@@ -114,6 +129,11 @@ class StrandCluster {
   std::map<int, std::unique_ptr<broker::v1::BrokerService::Stub>> brokers_;
   std::map<int, std::unique_ptr<admin::v1::AdminService::Stub>> admins_;
 };
+
+// TLS credentials from a PEM file holding a private key and its certificate chain (empty: no
+// client certificate) and a CA file.
+std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const std::string& key_and_chain,
+                                                         const std::string& ca);
 
 // One produce call's outcome, as a client sees it after its retries.
 struct SendResult {

@@ -132,7 +132,7 @@ std::string AlterConfig(StrandCluster& c, av1::ResourceType type, const std::str
 // The health status of broker `node` over a brand-new connection (so that a listener that no
 // longer accepts shows as UNREACHABLE).
 std::string Health(StrandCluster& c, int node) {
-  auto channel = grpc::CreateChannel(c.address(node), grpc::InsecureChannelCredentials());
+  auto channel = c.Channel(node);
   auto health = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(In(3s));

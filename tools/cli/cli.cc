@@ -21,6 +21,10 @@ void AddGlobalOptions(CLI::App& app, CliContext& context) {
   app.add_option("--bootstrap", context.bootstrap,
                  "controllers or brokers to ask, HOST:PORT[,HOST:PORT...] (default: $" +
                      std::string(kBootstrapEnv) + ", else " + kDefaultBootstrap + ")");
+  app.add_option("--command-config", context.command_config,
+                 "a .properties file of client settings for every command, e.g. "
+                 "security.protocol=ssl and ssl.*.location (default: $" +
+                     std::string(kCommandConfigEnv) + ")");
   app.add_option("--timeout-ms", context.timeout_ms,
                  "give up after this long, retries included (default " +
                      std::to_string(kTimeoutMsDefault) + ")")
@@ -38,6 +42,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
            std::ostream& err) {
   CliContext context(in, out, err);
   context.bootstrap = DefaultBootstrap();
+  if (const char* env = std::getenv(kCommandConfigEnv); env != nullptr) context.command_config = env;
   CLI::App app(
       "strand: use and administer a Strand cluster (produce, consume, perf, topics, configs, "
       "cluster, leaders, partitions)",

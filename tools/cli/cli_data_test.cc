@@ -135,6 +135,8 @@ TEST_F(CliDataTest, Produce_UsageErrors_ExitTwo) {
       {"produce", "--topic", "t", "--headers", "=x"},
       {"produce", "--topic", "t", "--partition", "2"},
       {"produce", "--topic", "t", "--config-file", "/nonexistent/file.properties"},
+      {"--command-config", "/nonexistent/client.properties", "produce", "--topic", "t"},
+      {"--command-config", "/nonexistent/client.properties", "topics", "list"},
   };
   for (const auto& args : cases) {
     const Result r = Strand(args, "v\n");

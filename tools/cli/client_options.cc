@@ -44,21 +44,13 @@ absl::StatusOr<client::Properties> BuildClientProperties(const CliContext& conte
                                                          const ClientPropertyArgs& args,
                                                          ClientKind kind,
                                                          const client::Properties& overrides) {
-  client::Properties p;
+  auto base = CommandConfig(context);
+  if (!base.ok()) return base.status();
+  client::Properties p = *std::move(base);
   p["bootstrap.servers"] = context.bootstrap;
   if (!args.config_file.empty()) {
-    std::ifstream file(args.config_file);
-    if (!file) {
-      return absl::InvalidArgumentError(
-          fmt::format("--config-file: cannot read '{}'", args.config_file));
-    }
-    std::stringstream text;
-    text << file.rdbuf();
-    auto parsed = client::ParseProperties(text.str());
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          fmt::format("--config-file {}: {}", args.config_file, std::string(parsed.status().message())));
-    }
+    auto parsed = ReadPropertiesFile("--config-file", args.config_file);
+    if (!parsed.ok()) return parsed.status();
     for (auto& [k, v] : *parsed) p[k] = v;
   }
   for (const auto& [k, v] : overrides) p[k] = v;

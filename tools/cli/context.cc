@@ -1,17 +1,59 @@
 #include "tools/cli/context.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "client/common/broker_channels.h"
 
 #include "tools/cli/errors.h"
 
 namespace strand::cli {
+
+absl::StatusOr<client::Properties> ReadPropertiesFile(const std::string& option,
+                                                      const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::InvalidArgumentError(fmt::format("{}: cannot read '{}'", option, path));
+  std::stringstream text;
+  text << file.rdbuf();
+  auto parsed = client::ParseProperties(text.str());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} {}: {}", option, path, std::string(parsed.status().message())));
+  }
+  return parsed;
+}
+
+absl::StatusOr<client::Properties> CommandConfig(const CliContext& context) {
+  if (context.command_config.empty()) return client::Properties{};
+  return ReadPropertiesFile("--command-config", context.command_config);
+}
 
 int WithAdmin(const CliContext& context, const std::function<int(client::AdminClient&)>& body) {
   client::AdminClientOptions options;
   options.api_timeout_ms = context.timeout_ms;
   options.request_timeout_ms = std::min(context.timeout_ms, kAttemptTimeoutMsMax);
   options.connect_timeout_ms = std::min(context.timeout_ms, kConnectTimeoutMsMax);
-  auto admin = client::AdminClient::Create(context.bootstrap, options);
+  auto settings = CommandConfig(context);
+  if (!settings.ok()) return ReportUsage(context.err, std::string(settings.status().message()));
+  auto get = [&](const char* key) {
+    auto it = settings->find(key);
+    return it == settings->end() ? std::string() : it->second;
+  };
+  const std::string protocol = get("security.protocol");
+  if (!protocol.empty() && protocol != "plaintext" && protocol != "ssl") {
+    return ReportUsage(context.err, "--command-config: security.protocol must be plaintext or ssl, not '" +
+                                        protocol + "'");
+  }
+  auto credentials = client::CredentialsFromFiles(protocol == "ssl", get("ssl.ca.location"),
+                                                  get("ssl.certificate.location"),
+                                                  get("ssl.key.location"));
+  if (!credentials.ok()) {
+    return ReportUsage(context.err, "--command-config: " + std::string(credentials.status().message()));
+  }
+  auto admin = client::AdminClient::Create(context.bootstrap, options, *credentials);
   if (!admin.ok()) {
     return ReportUsage(context.err, "--bootstrap: " + std::string(admin.status().message()));
   }

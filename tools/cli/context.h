@@ -12,7 +12,9 @@
 #include <ostream>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "strand/admin.h"
+#include "strand/properties.h"
 
 namespace strand::cli {
 
@@ -31,6 +33,7 @@ struct CliContext {
   std::ostream& out;
   std::ostream& err;
   std::string bootstrap;
+  std::string command_config;  // a .properties file of client settings (--command-config)
   int64_t timeout_ms = kTimeoutMsDefault;
   bool verbose = false;
   // Set by the leaf subcommand that was parsed; returns the exit code.
@@ -40,5 +43,11 @@ struct CliContext {
 // Connects (a client for the global options) and runs `body` with it; a malformed --bootstrap is
 // reported as a usage error.
 int WithAdmin(const CliContext& context, const std::function<int(client::AdminClient&)>& body);
+
+// The settings in a .properties file; errors name `option` and the file.
+absl::StatusOr<client::Properties> ReadPropertiesFile(const std::string& option,
+                                                      const std::string& path);
+// The settings of --command-config (empty when not given).
+absl::StatusOr<client::Properties> CommandConfig(const CliContext& context);
 
 }  // namespace strand::cli
