@@ -45,9 +45,9 @@ bench_cleanup() {
 
 bench_cluster_up() {
   log "starting 3 controllers + 3 brokers in $CLUSTER_DIR (base port $1) ${2:-}"
+  unset STRAND_COMMAND_CONFIG  # set again by cluster.env for a --tls cluster
   STRAND_BIN_DIR=$BIN_DIR "$REPO/scripts/local-cluster.sh" up --controllers 3 --brokers 3 \
     --dir "$CLUSTER_DIR" --base-port "$1" --log-level warn ${2:-} >&2
-  unset STRAND_COMMAND_CONFIG  # set again by cluster.env for a --tls cluster
   # shellcheck disable=SC1091
   source "$CLUSTER_DIR/cluster.env"
 }

@@ -330,9 +330,10 @@ fail_start() {
 # The describe answer shows an active controller and every expected broker running.
 cluster_ready() {
   local answer
+  # This cluster's own TLS settings, never a STRAND_COMMAND_CONFIG from the caller's shell.
   local security=()
   ((TLS)) && security=(--command-config "$DIR/client.properties")
-  if ! answer=$("$BIN_DIR/strand" --bootstrap "$(controller_addresses)" "${security[@]}" --timeout-ms 2000 \
+  if ! answer=$(env -u STRAND_COMMAND_CONFIG "$BIN_DIR/strand" --bootstrap "$(controller_addresses)" "${security[@]}" --timeout-ms 2000 \
     cluster describe --json 2>"$DIR/.probe.err"); then
     LAST_ANSWER=$(tail -n 3 "$DIR/.probe.err")
     return 1

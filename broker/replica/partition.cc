@@ -30,8 +30,12 @@ void Partition::TakeOfflineOnIoError(const absl::Status& status) {
 }
 
 Partition::Partition(storage::TopicPartition tp, std::shared_ptr<storage::Log> log, NodeId self,
-                     ProgressListener listener)
-    : tp_(std::move(tp)), log_(std::move(log)), self_(self), listener_(std::move(listener)) {
+                     ProgressListener listener, Clock& clock)
+    : tp_(std::move(tp)),
+      log_(std::move(log)),
+      self_(self),
+      listener_(std::move(listener)),
+      clock_(clock) {
   std::lock_guard lock(mu_);
   RebuildProducerStateLocked();
 }
@@ -217,7 +221,8 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     }
     last_sequence = LastSequence(header.base_sequence, header.record_count);
     auto decision = producers_.Check(header.producer_id, header.producer_epoch,
-                                     header.base_sequence, last_sequence);
+                                     header.base_sequence, last_sequence,
+                                     settings_.producer_ids_max);
     if (!decision.ok()) {
       return fail(ErrcOf<KafkaError>(decision.status()).value_or(KafkaError::kUnknownServerError),
                   std::string(decision.status().message()));
@@ -242,7 +247,8 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     if (idempotent) {
       producers_.Update(header.producer_id, header.producer_epoch,
                         ProducerBatch{header.base_sequence, last_sequence, info->base_offset,
-                                      info->last_offset, header.max_timestamp});
+                                      info->last_offset, header.max_timestamp},
+                        clock_.NowWallMs());
     }
     bytes_since_snapshot_ += static_cast<int64_t>(records.size());
   }
@@ -341,7 +347,7 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms,
                                  assignment_.partition_epoch, *isr};
         }
       }
-      producers_.Expire(now_ms, settings_.producer_id_expiration_ms);
+      producers_.Expire(clock_.NowWallMs(), settings_.producer_id_expiration_ms);
     }
     if (bytes_since_snapshot_ >= kSnapshotEveryBytes) SaveProducerStateLocked();
   }
@@ -418,7 +424,8 @@ void Partition::UpdateProducerStateLocked(std::span<const uint8_t> records) {
     if (h.producer_id >= ProducerId(0) && !h.is_control() && h.base_sequence >= 0) {
       producers_.Update(h.producer_id, h.producer_epoch,
                         ProducerBatch{h.base_sequence, LastSequence(h.base_sequence, h.record_count),
-                                      h.base_offset, h.last_offset(), h.max_timestamp});
+                                      h.base_offset, h.last_offset(), h.max_timestamp},
+                        clock_.NowWallMs());
     }
     pos += static_cast<size_t>(h.size_bytes());
   }

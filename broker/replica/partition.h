@@ -50,6 +50,7 @@ struct PartitionSettings {
   int32_t min_insync_replicas = 1;
   int64_t replica_lag_time_max_ms = 10'000;
   int64_t producer_id_expiration_ms = 86'400'000;
+  size_t producer_ids_max = 10'000;  // strand.producer.ids.per.partition.max
 };
 
 enum class PartitionRole { kNone, kLeader, kFollower };
@@ -89,8 +90,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Told when the high watermark or log end moved (to wake long-polling fetches).
   using ProgressListener = std::function<void(const storage::TopicPartition&)>;
 
+  // `clock`: broker wall time for idempotent producers' expiry.
   Partition(storage::TopicPartition tp, std::shared_ptr<storage::Log> log, NodeId self,
-            ProgressListener listener);
+            ProgressListener listener, Clock& clock = SystemClock::Instance());
 
   // ---- roles (the reconciler, from metadata) ----
   absl::Status BecomeLeader(const PartitionAssignment& a, const PartitionSettings& s,
@@ -178,6 +180,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   PartitionSettings settings_;
   std::optional<LeaderState> leader_state_;
   ProducerStateManager producers_;
+  Clock& clock_;
   std::multimap<Offset, Waiter> waiters_;  // by the last offset they wait for
   bool proposal_outstanding_ = false;
   int64_t proposal_since_ms_ = 0;

@@ -27,9 +27,17 @@ int32_t LastSequence(int32_t first, int32_t records) {
 }
 
 absl::StatusOr<ProducerStateManager::Decision> ProducerStateManager::Check(
-    ProducerId id, ProducerEpoch epoch, int32_t first_sequence, int32_t last_sequence) const {
+    ProducerId id, ProducerEpoch epoch, int32_t first_sequence, int32_t last_sequence,
+    size_t producers_max) const {
   auto it = producers_.find(id);
   if (it == producers_.end()) {
+    if (producers_.size() >= producers_max) {
+      return KafkaStatus(KafkaError::kThrottlingQuotaExceeded,
+                         fmt::format("the partition tracks {} idempotent producers already "
+                                     "(strand.producer.ids.per.partition.max); producer {} is "
+                                     "refused until some expire (producer.id.expiration.ms)",
+                                     producers_.size(), id));
+    }
     if (first_sequence != 0) {
       return KafkaStatus(KafkaError::kUnknownProducerId,
                          fmt::format("no state for producer {} and its batch starts at "
@@ -66,7 +74,8 @@ absl::StatusOr<ProducerStateManager::Decision> ProducerStateManager::Check(
   return Decision{};
 }
 
-void ProducerStateManager::Update(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch) {
+void ProducerStateManager::Update(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch,
+                                  int64_t now_ms) {
   Entry& e = producers_[id];
   if (epoch != e.epoch) {
     e.epoch = epoch;
@@ -74,12 +83,12 @@ void ProducerStateManager::Update(ProducerId id, ProducerEpoch epoch, const Prod
   }
   e.batches.push_back(batch);
   while (e.batches.size() > kBatchesKept) e.batches.pop_front();
-  e.last_timestamp_ms = std::max(e.last_timestamp_ms, batch.timestamp_ms);
+  e.last_seen_ms = std::max(e.last_seen_ms, now_ms);
 }
 
 void ProducerStateManager::Expire(int64_t now_ms, int64_t expiration_ms) {
   for (auto it = producers_.begin(); it != producers_.end();) {
-    if (it->second.last_timestamp_ms < now_ms - expiration_ms) {
+    if (it->second.last_seen_ms < now_ms - expiration_ms) {
       it = producers_.erase(it);
     } else {
       ++it;
@@ -99,7 +108,7 @@ std::string ProducerStateManager::Serialize() const {
   for (const auto& [id, e] : producers_) {
     put64(id.value());
     put64(e.epoch.value());
-    put64(e.last_timestamp_ms);
+    put64(e.last_seen_ms);
     put64(static_cast<int64_t>(e.batches.size()));
     for (const ProducerBatch& b : e.batches) {
       put64(b.first_sequence);
@@ -134,7 +143,7 @@ absl::StatusOr<ProducerStateManager> ProducerStateManager::Parse(std::string_vie
     const ProducerId id(get64());
     Entry e;
     e.epoch = ProducerEpoch(static_cast<int16_t>(get64()));
-    e.last_timestamp_ms = get64();
+    e.last_seen_ms = get64();
     const int64_t batches = get64();
     if (batches < 0 || batches > static_cast<int64_t>(kBatchesKept)) ok = false;
     for (int64_t j = 0; ok && j < batches; ++j) {

@@ -16,6 +16,7 @@
 // usable: Serialize / Parse). Pure; owned by a Partition and used under its lock.
 
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <map>
 #include <optional>
@@ -43,13 +44,17 @@ class ProducerStateManager {
   struct Decision {
     std::optional<ProducerBatch> duplicate;  // set: answer with these offsets, write nothing
   };
+  // A producer id the partition does not track yet is refused (THROTTLING_QUOTA_EXCEEDED) when
+  // `producers_max` are tracked already.
   absl::StatusOr<Decision> Check(ProducerId id, ProducerEpoch epoch, int32_t first_sequence,
-                                 int32_t last_sequence) const;
+                                 int32_t last_sequence,
+                                 size_t producers_max = SIZE_MAX) const;
 
-  // Records a batch written to the log (by the leader, a follower, or while replaying).
-  void Update(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch);
+  // Records a batch written to the log (by the leader, a follower, or while replaying) at
+  // broker wall time `now_ms` (never the batch's own timestamps, which a client chooses).
+  void Update(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch, int64_t now_ms);
 
-  // Forgets producers not heard from since `now_ms - expiration_ms`.
+  // Forgets producers not written by since broker wall time `now_ms - expiration_ms`.
   void Expire(int64_t now_ms, int64_t expiration_ms);
   void Clear() { producers_.clear(); }
   size_t size() const { return producers_.size(); }
@@ -63,7 +68,7 @@ class ProducerStateManager {
   struct Entry {
     ProducerEpoch epoch{0};
     std::deque<ProducerBatch> batches;  // oldest first, at most kBatchesKept
-    int64_t last_timestamp_ms = 0;
+    int64_t last_seen_ms = 0;  // broker wall time of the last batch
     bool operator==(const Entry&) const = default;
   };
   std::map<ProducerId, Entry> producers_;

@@ -3,6 +3,9 @@
 // partition's leader — this broker or another — so grpcurl users can talk to any broker.
 #include <fmt/format.h>
 
+#include <atomic>
+#include <mutex>
+
 #include "broker/server/broker_service.h"
 #include "common/murmur2.h"
 #include "controller/state/metadata_image.h"
@@ -100,10 +103,14 @@ KafkaError BrokerServiceImpl::LeaderOf(const std::string& topic, int32_t partiti
   });
 }
 
-grpc::Status BrokerServiceImpl::ProduceRecords(grpc::ServerContext*,
-                                               const v1::ProduceRecordsRequest* req,
-                                               v1::ProduceRecordsResponse* resp) {
-  if (grpc::Status s = OnPlane(kClientPlane, "ProduceRecords"); !s.ok()) return s;
+grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServerContext* context,
+                                                            const v1::ProduceRecordsRequest* req,
+                                                            v1::ProduceRecordsResponse* resp) {
+  auto* reactor = context->DefaultReactor();
+  if (grpc::Status s = OnPlane(kClientPlane, "ProduceRecords"); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
   const auto start = std::chrono::steady_clock::now();
   const int32_t acks = req->acks() == 0 ? -1 : req->acks();
   for (int i = 0; i < req->records_size(); ++i) {
@@ -115,7 +122,8 @@ grpc::Status BrokerServiceImpl::ProduceRecords(grpc::ServerContext*,
     for (auto& r : *resp->mutable_results()) SetError(r.mutable_error(), e, message);
     probe_.Request("ProduceRecords", KafkaErrorName(e),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    return grpc::Status::OK;
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   };
   if (acks != 1 && acks != -1) {
     return fail_all(KafkaError::kInvalidRequiredAcks, "acks must be 1 or -1 (all) here");
@@ -150,12 +158,31 @@ grpc::Status BrokerServiceImpl::ProduceRecords(grpc::ServerContext*,
     by_partition[p].push_back(i);
   }
 
-  KafkaError first_error = KafkaError::kNone;
+  // One forward per partition, all in flight at once; the last to finish answers the caller.
+  struct Forward {
+    std::vector<int> indexes;
+    NodeId leader = kNoNode;
+    std::shared_ptr<v1::BrokerService::Stub> stub;
+    grpc::ClientContext context;
+    v1::ProduceRequest request;
+    v1::ProduceResponse response;
+  };
+  struct Call {
+    std::mutex mu;  // guards the response while forwards finish
+    KafkaError first_error = KafkaError::kNone;
+    std::vector<std::unique_ptr<Forward>> forwards;
+    std::atomic<size_t> pending{0};
+  };
+  auto call = std::make_shared<Call>();
+  auto fail = [resp, call](const std::vector<int>& indexes, KafkaError e, const std::string& message) {
+    for (int i : indexes) SetError(resp->mutable_results(i)->mutable_error(), e, message);
+    if (call->first_error == KafkaError::kNone) call->first_error = e;
+  };
+  // The caller's deadline bounds every forward (and never more than kForwardTimeoutMs).
+  const auto deadline = std::min(context->deadline(),
+                                 std::chrono::system_clock::now() +
+                                     std::chrono::milliseconds(kForwardTimeoutMs));
   for (const auto& [p, indexes] : by_partition) {
-    auto fail = [&](KafkaError e, const std::string& message) {
-      for (int i : indexes) SetError(resp->mutable_results(i)->mutable_error(), e, message);
-      if (first_error == KafkaError::kNone) first_error = e;
-    };
     storage::RecordBatchBuilder builder(storage::BatchOptions{});
     const int64_t now = WallNowMs();
     for (int i : indexes) {
@@ -176,53 +203,67 @@ grpc::Status BrokerServiceImpl::ProduceRecords(grpc::ServerContext*,
     }
     auto batch = builder.Build();
     if (!batch.ok()) {
-      fail(KafkaError::kInvalidRecord, std::string(batch.status().message()));
+      fail(indexes, KafkaError::kInvalidRecord, std::string(batch.status().message()));
       continue;
     }
-    NodeId leader = kNoNode;
-    if (KafkaError e = LeaderOf(req->topic(), p, &leader, &partitions); e != KafkaError::kNone) {
-      fail(e, fmt::format("{}-{} has no leader", req->topic(), p));
+    auto f = std::make_unique<Forward>();
+    f->indexes = indexes;
+    if (KafkaError e = LeaderOf(req->topic(), p, &f->leader, &partitions); e != KafkaError::kNone) {
+      fail(indexes, e, fmt::format("{}-{} has no leader", req->topic(), p));
       continue;
     }
-    auto stub = StubFor(leader);
-    if (!stub) {
-      fail(KafkaError::kLeaderNotAvailable, fmt::format("leader {} has no address", leader));
+    f->stub = StubFor(f->leader);
+    if (!f->stub) {
+      fail(indexes, KafkaError::kLeaderNotAvailable, fmt::format("leader {} has no address", f->leader));
       continue;
     }
-    v1::ProduceRequest preq;
-    preq.set_acks(acks);
-    auto* pt = preq.add_topics();
+    f->request.set_acks(acks);
+    auto* pt = f->request.add_topics();
     pt->set_topic(req->topic());
     auto* pp = pt->add_partitions();
     pp->set_partition(p);
     pp->set_records(reinterpret_cast<const char*>(batch->data()), batch->size());
-    v1::ProduceResponse presp;
-    grpc::ClientContext ctx;
-    ctx.set_wait_for_ready(true);
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(kForwardTimeoutMs));
-    grpc::Status s = stub->Produce(&ctx, preq, &presp);
-    if (!s.ok()) {
-      fail(KafkaError::kNetworkException,
-           fmt::format("leader {} did not answer: {}", leader, GrpcFailure(s)));
-      continue;
-    }
-    if (presp.topics_size() != 1 || presp.topics(0).partitions_size() != 1) {
-      fail(KafkaError::kUnknownServerError, "malformed produce response");
-      continue;
-    }
-    const v1::PartitionProduceResponse& pr = presp.topics(0).partitions(0);
-    if (pr.error().code() != 0) {
-      fail(static_cast<KafkaError>(pr.error().code()), pr.error().message());
-      continue;
-    }
-    for (size_t k = 0; k < indexes.size(); ++k) {
-      resp->mutable_results(indexes[k])->set_offset(pr.base_offset() + static_cast<int64_t>(k));
-    }
+    f->context.set_wait_for_ready(true);
+    f->context.set_deadline(deadline);
+    call->forwards.push_back(std::move(f));
   }
-  probe_.Request("ProduceRecords", KafkaErrorName(first_error),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  return grpc::Status::OK;
+  auto finish = [this, reactor, call, start] {
+    probe_.Request("ProduceRecords", KafkaErrorName(call->first_error),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    reactor->Finish(grpc::Status::OK);
+  };
+  if (call->forwards.empty()) {
+    finish();
+    return reactor;
+  }
+  call->pending = call->forwards.size();
+  for (auto& f : call->forwards) {
+    Forward* fw = f.get();
+    fw->stub->async()->Produce(
+        &fw->context, &fw->request, &fw->response,
+        [resp, call, fw, fail, finish](grpc::Status s) {
+          {
+            std::lock_guard lock(call->mu);
+            if (!s.ok()) {
+              fail(fw->indexes, KafkaError::kNetworkException,
+                   fmt::format("leader {} did not answer: {}", fw->leader, GrpcFailure(s)));
+            } else if (fw->response.topics_size() != 1 ||
+                       fw->response.topics(0).partitions_size() != 1) {
+              fail(fw->indexes, KafkaError::kUnknownServerError, "malformed produce response");
+            } else if (const v1::PartitionProduceResponse& pr = fw->response.topics(0).partitions(0);
+                       pr.error().code() != 0) {
+              fail(fw->indexes, static_cast<KafkaError>(pr.error().code()), pr.error().message());
+            } else {
+              for (size_t k = 0; k < fw->indexes.size(); ++k) {
+                resp->mutable_results(fw->indexes[k])
+                    ->set_offset(pr.base_offset() + static_cast<int64_t>(k));
+              }
+            }
+          }
+          if (call->pending.fetch_sub(1) == 1) finish();
+        });
+  }
+  return reactor;
 }
 
 grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
@@ -276,7 +317,8 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
 
   v1::FetchRequest freq;
   freq.set_replica_id(-1);
-  freq.set_max_wait_ms(std::max(req->max_wait_ms(), 0));
+  // A long poll here holds this call's thread: at most 30 s (as a consumer fetch's cap).
+  freq.set_max_wait_ms(std::clamp(req->max_wait_ms(), 0, 30'000));
   freq.set_min_bytes(1);
   auto* ft = freq.add_topics();
   ft->set_topic(req->topic());

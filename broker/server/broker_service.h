@@ -54,7 +54,8 @@ struct BrokerServiceOptions {
 
 class BrokerServiceImpl final
     : public v1::BrokerService::WithCallbackMethod_Produce<
-          v1::BrokerService::WithCallbackMethod_Fetch<v1::BrokerService::Service>> {
+          v1::BrokerService::WithCallbackMethod_Fetch<
+              v1::BrokerService::WithCallbackMethod_ProduceRecords<v1::BrokerService::Service>>> {
  public:
   BrokerServiceImpl(BrokerServiceOptions options, MetadataFollower& metadata,
                     ReplicaManager& replicas, FetchPurgatory& purgatory,
@@ -73,9 +74,11 @@ class BrokerServiceImpl final
   grpc::Status InitProducerId(grpc::ServerContext* context,
                               const v1::InitProducerIdRequest* request,
                               v1::InitProducerIdResponse* response) override;
-  grpc::Status ProduceRecords(grpc::ServerContext* context,
-                              const v1::ProduceRecordsRequest* request,
-                              v1::ProduceRecordsResponse* response) override;
+  // Forwards each partition's batch to its leader, all at once and without holding a thread,
+  // each bounded by the caller's deadline (at most 35 s).
+  grpc::ServerUnaryReactor* ProduceRecords(grpc::CallbackServerContext* context,
+                                           const v1::ProduceRecordsRequest* request,
+                                           v1::ProduceRecordsResponse* response) override;
   grpc::Status FetchRecords(grpc::ServerContext* context, const v1::FetchRecordsRequest* request,
                             v1::FetchRecordsResponse* response) override;
 

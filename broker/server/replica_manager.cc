@@ -206,6 +206,8 @@ void ReplicaManager::Reconcile(const MetadataChange& change) {
         image, "replica.lag.time.max.ms", options_.static_configs);
     const std::string pid_expiry = controller::EffectiveClusterConfig(
         image, "producer.id.expiration.ms", options_.static_configs);
+    const std::string pids_max = controller::EffectiveClusterConfig(
+        image, "strand.producer.ids.per.partition.max", options_.static_configs);
     auto add_topic = [&](const controller::TopicImage& t) {
       const std::string id = t.id.Bytes();
       if (!seen_topic_ids.insert(id).second) return;
@@ -231,6 +233,7 @@ void ReplicaManager::Reconcile(const MetadataChange& change) {
                                                options_.static_configs)));
           settings.replica_lag_time_max_ms = controller::ConfigAsLong(lag_max);
           settings.producer_id_expiration_ms = controller::ConfigAsLong(pid_expiry);
+          settings.producer_ids_max = static_cast<size_t>(controller::ConfigAsLong(pids_max));
         }
         Desired d;
         d.tp = storage::TopicPartition{t.name, static_cast<int32_t>(i)};

@@ -120,7 +120,10 @@ std::vector<ConfigDef> MakeClusterDefs() {
       Long("replica.lag.time.max.ms", "10000", 1, "",
            "A follower not caught up for this long leaves the ISR."),
       Long("producer.id.expiration.ms", "86400000", 1, "",
-           "Idempotent-producer state is forgotten after this long without writes."),
+           "Idempotent-producer state is forgotten after this long without writes (broker time)."),
+      Int("strand.producer.ids.per.partition.max", "10000", 1, 10000000, "",
+          "Most idempotent producers a partition tracks; a new producer id past it is refused "
+          "with THROTTLING_QUOTA_EXCEEDED until some expire (producer.id.expiration.ms)."),
       Int("max.broker.partitions", "4000", 1, 1000000, "",
           "Most partition replicas one broker may host; topic creation, added partitions and "
           "reassignments past it are refused with POLICY_VIOLATION (KIP-578)."),

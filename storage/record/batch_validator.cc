@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/byte_buffer.h"
+#include "common/saturating.h"
 #include "storage/errc.h"
 #include "storage/record/record.h"
 #include "storage/record/record_batch_reader.h"
@@ -16,12 +17,6 @@ namespace L = batch_layout;
 
 absl::Status Corrupt(std::string_view what) { return StorageError(Errc::kCorruptBatch, what); }
 absl::Status Invalid(std::string_view what) { return StorageError(Errc::kInvalidRecord, what); }
-
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t out;
-  if (__builtin_add_overflow(a, b, &out)) return b > 0 ? INT64_MAX : INT64_MIN;
-  return out;
-}
 
 absl::Status CheckFraming(std::span<const uint8_t> batch, const ValidationOptions& o) {
   if (batch.size() < L::kHeaderSize) {

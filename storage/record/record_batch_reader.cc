@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/saturating.h"
 #include "storage/errc.h"
 #include "storage/record/compression.h"
 
@@ -42,7 +43,7 @@ absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch
   absl::Status walked = WalkRecords(*records, h.record_count, [&](const RecordFields& f) {
     RecordView v;
     v.offset = h.base_offset + f.offset_delta;
-    v.timestamp = log_append_time ? h.max_timestamp : h.base_timestamp + f.timestamp_delta;
+    v.timestamp = log_append_time ? h.max_timestamp : SaturatingAdd(h.base_timestamp, f.timestamp_delta);
     v.attributes = f.attributes;
     v.offset_delta = f.offset_delta;
     v.key = f.key;

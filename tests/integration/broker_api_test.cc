@@ -472,6 +472,39 @@ TEST_F(BrokerApiTest, JsonRecordsThroughAnyBroker) {
   EXPECT_EQ(unknown_resp.results(0).error().name(), "UNKNOWN_TOPIC_OR_PARTITION");
 }
 
+// ProduceRecords forwards every partition's batch at once, without holding a server thread, and
+// never waits past the caller's deadline: with a follower stopped, acks=all cannot complete
+// (until the ISR shrinks after replica.lag.time.max.ms), and the call ends at its 2 s deadline.
+TEST_F(BrokerApiTest, JsonProduce_EndsAtTheCallersDeadline) {
+  const PartitionView view = Topic("json-wait", 1);
+  int follower = -1, other = -1;
+  for (int id : view.replicas) {
+    if (id == view.leader) continue;
+    (follower < 0 ? follower : other) = id;
+  }
+  ASSERT_GT(other, 0);
+  cluster_->Pause(follower);
+  bv1::ProduceRecordsRequest req;
+  req.set_topic("json-wait");
+  req.add_records()->set_value_string("waits");
+  bv1::ProduceRecordsResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(2s));
+  const auto start = Clock::now();
+  const grpc::Status s = cluster_->broker(other).ProduceRecords(&ctx, req, &resp);
+  const auto took = Clock::now() - start;
+  cluster_->Resume(follower);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  EXPECT_LT(took, 5s);
+  // The broker still answers other calls at once.
+  bv1::ProduceRecordsRequest unknown;
+  unknown.set_topic("nope");
+  unknown.add_records()->set_value_string("x");
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(In(2s));
+  ASSERT_TRUE(cluster_->broker(other).ProduceRecords(&ctx2, unknown, &resp).ok());
+}
+
 TEST_F(BrokerApiTest, AdminHealthAndReflectionOnBrokers) {
   for (int id : cluster_->broker_ids()) {
     auto channel = cluster_->Channel(id);
