@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "absl/strings/str_join.h"
+#include "common/connection_limiter.h"
 #include "common/grpc_server.h"
 #include "common/tls_credentials.h"
 
@@ -39,6 +40,7 @@ struct ListenerServers::Server {
   unsigned planes = 0;
   int port = 0;
   WrongPlane wrong_plane;
+  std::unique_ptr<LimitedAcceptor> acceptor;  // client listeners: accepts under the limits
   std::unique_ptr<grpc::Server> server;
 
   Server(const Endpoint& l, unsigned p) : listener(l), planes(p), wrong_plane(l, p) {}
@@ -75,6 +77,7 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
     const ListenerConfig& config, int request_bytes_max, const Register& add_services) {
   EnableServerConventions();
   std::unique_ptr<ListenerServers> out(new ListenerServers());
+  out->limiter_ = std::make_shared<ConnectionLimiter>(config.connection_limits);
   for (const Endpoint& listener : config.listeners) {
     const unsigned planes = config.PlanesOf(listener.name);
     auto s = std::make_unique<Server>(listener, planes);
@@ -89,9 +92,25 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
     }
     builder.SetMaxReceiveMessageSize(request_bytes_max);
     builder.SetMaxSendMessageSize(request_bytes_max);
-    const std::string bind =
-        listener.host.empty() ? fmt::format("[::]:{}", listener.port) : listener.Address();
-    builder.AddListeningPort(bind, ServerCredentialsFor(config, listener), &s->port);
+    // Client-only listeners accept under the connection limits (common/connection_limiter.h);
+    // the others let gRPC accept.
+    std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> external;
+    if (planes == kClientPlane) {
+      auto acceptor = LimitedAcceptor::Bind(listener);
+      if (!acceptor.ok()) {
+        out->Shutdown(std::chrono::system_clock::now());
+        return acceptor.status();
+      }
+      s->acceptor = *std::move(acceptor);
+      s->port = s->acceptor->port();
+      external = builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD,
+          ServerCredentialsFor(config, listener));
+    } else {
+      const std::string bind =
+          listener.host.empty() ? fmt::format("[::]:{}", listener.port) : listener.Address();
+      builder.AddListeningPort(bind, ServerCredentialsFor(config, listener), &s->port);
+    }
     add_services(listener, planes, builder);
     builder.RegisterCallbackGenericService(&s->wrong_plane);
     s->server = builder.BuildAndStart();
@@ -101,6 +120,7 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
           fmt::format("cannot listen on {} (listener {}): address in use or not local",
                       listener.Address(), listener.name));
     }
+    if (s->acceptor) s->acceptor->Start(std::move(external), out->limiter_);
     strand::SetServing(*s->server, false);
     out->servers_.push_back(std::move(s));
   }
@@ -114,6 +134,9 @@ void ListenerServers::SetServing(bool serving) {
 }
 
 void ListenerServers::Shutdown(std::chrono::system_clock::time_point deadline) {
+  for (auto& s : servers_) {
+    if (s->acceptor) s->acceptor->Stop();
+  }
   for (auto& s : servers_) {
     if (s->server) s->server->Shutdown(deadline);
   }

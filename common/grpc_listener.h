@@ -35,6 +35,8 @@
 
 namespace strand {
 
+class ConnectionLimiter;
+
 inline constexpr int kClientKeepaliveMs = 2 * 3600'000;  // gRPC's default
 inline constexpr int kClientKeepaliveTimeoutMs = 20'000;
 inline constexpr int kClientIdleMs = 600'000;
@@ -73,6 +75,7 @@ class ListenerServers {
   struct Server;
   ListenerServers() = default;
   std::vector<std::unique_ptr<Server>> servers_;
+  std::shared_ptr<ConnectionLimiter> limiter_;  // shared by the client listeners
 };
 
 }  // namespace strand

@@ -31,6 +31,9 @@ constexpr char kIdentification[] = "ssl.endpoint.identification.algorithm";
 constexpr char kPrincipalRules[] = "ssl.principal.mapping.rules";
 constexpr char kRefresh[] = "strand.ssl.refresh.interval.ms";
 constexpr char kListenerPrefix[] = "listener.name.";
+constexpr char kMaxConnections[] = "max.connections";
+constexpr char kMaxConnectionsPerIp[] = "max.connections.per.ip";
+constexpr char kMaxCreationRate[] = "max.connection.creation.rate";
 constexpr const char* kPerListenerTls[] = {kKeystore,   kKeystoreType,    kTruststore,     kTruststoreType,
                                            kClientAuth, kIdentification, kPrincipalRules};
 
@@ -263,6 +266,9 @@ const std::map<std::string, std::string>& ListenerSettingNames() {
       {kPrincipalRules, std::string("certificate subject -> principal, Kafka's RULE:... syntax "
                                     "(default: ") + kDefaultPrincipalRules + ")"},
       {kRefresh, "how often TLS keys, certificates and CAs are re-read, ms (default 60000)"},
+      {kMaxConnections, "connections open at once on client listeners (default 10000)"},
+      {kMaxConnectionsPerIp, "of them from one IP address (default 10000)"},
+      {kMaxCreationRate, "new connections accepted per second on client listeners (default 1000)"},
   };
   return names;
 }
@@ -407,6 +413,19 @@ absl::StatusOr<ListenerConfig> ParseListenerConfig(const std::map<std::string, s
     auto t = ParseListenerTls(settings, e.name, internal);
     if (!t.ok()) return t.status();
     c.tls.emplace(e.name, *std::move(t));
+  }
+  for (auto [name, field] : {std::pair{kMaxConnections, &c.connection_limits.max_connections},
+                             std::pair{kMaxConnectionsPerIp, &c.connection_limits.max_connections_per_ip},
+                             std::pair{kMaxCreationRate,
+                                       &c.connection_limits.max_connection_creation_rate}}) {
+    auto it = settings.find(name);
+    if (it == settings.end()) continue;
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < 1) {
+      return Bad(name, fmt::format("'{}': expected a positive count", it->second));
+    }
+    *field = v;
   }
   if (auto it = settings.find(kRefresh); it != settings.end()) {
     int ms = 0;

@@ -70,6 +70,13 @@ struct Endpoint {
   std::string ToString() const;  // NAME://host:port
 };
 
+// Connection limits of client listeners (common/connection_limiter.h).
+struct ConnectionLimits {
+  int64_t max_connections = 10'000;
+  int64_t max_connections_per_ip = 10'000;
+  int64_t max_connection_creation_rate = 1'000;  // per second
+};
+
 enum class ClientAuth { kNone, kRequested, kRequired };
 std::string_view ClientAuthName(ClientAuth auth);
 
@@ -91,6 +98,7 @@ struct ListenerConfig {
   std::string inter_broker_listener_name;  // brokers only
   std::map<std::string, ListenerTls> tls;  // per SSL listener name
   int ssl_refresh_interval_s = 60;
+  ConnectionLimits connection_limits;
 
   // The TLS settings of a listener, or null when it is PLAINTEXT.
   const ListenerTls* Tls(std::string_view name) const;

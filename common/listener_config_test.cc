@@ -223,5 +223,27 @@ TEST(ListenerConfig, TlsErrorsNameTheSetting) {
   EXPECT_EQ(Error(s, false, true), "strand.ssl.refresh.interval.ms: '10': expected milliseconds, at least 1000");
 }
 
+TEST(ListenerConfig, ConnectionLimits) {
+  Settings s = Broker();
+  auto defaults = ParseListenerConfig(s, false, true);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->connection_limits.max_connections, 10'000);
+  EXPECT_EQ(defaults->connection_limits.max_connections_per_ip, 10'000);
+  EXPECT_EQ(defaults->connection_limits.max_connection_creation_rate, 1'000);
+  s["max.connections"] = "500";
+  s["max.connections.per.ip"] = "50";
+  s["max.connection.creation.rate"] = "20";
+  auto c = ParseListenerConfig(s, false, true);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->connection_limits.max_connections, 500);
+  EXPECT_EQ(c->connection_limits.max_connections_per_ip, 50);
+  EXPECT_EQ(c->connection_limits.max_connection_creation_rate, 20);
+  EXPECT_TRUE(IsListenerSetting("max.connections.per.ip"));
+  s["max.connections.per.ip"] = "0";
+  EXPECT_EQ(Error(s, false, true), "max.connections.per.ip: '0': expected a positive count");
+  s["max.connections.per.ip"] = "lots";
+  EXPECT_EQ(Error(s, false, true), "max.connections.per.ip: 'lots': expected a positive count");
+}
+
 }  // namespace
 }  // namespace strand

@@ -3,15 +3,21 @@
 //
 //   - idempotent producers tracked per partition (strand.producer.ids.per.partition.max): past
 //     the limit a new producer id is refused with THROTTLING_QUOTA_EXCEEDED, the producers
-//     already tracked go on, and every acknowledged record is in the log.
+//     already tracked go on, and every acknowledged record is in the log;
+//   - connections on a client listener (max.connections, max.connections.per.ip,
+//     max.connection.creation.rate): a connection past a limit is closed at once and the broker
+//     logs why, the connections already open keep working, and a closed connection frees its
+//     place within about a second.
 #include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/integration/protocol/health_client.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
 
 namespace strand::testing {
@@ -71,6 +77,95 @@ TEST(LimitsTest, ProducerIdsPerPartition_PastTheLimitAreRefused) {
   std::set<std::string> stored;
   for (const auto& r : *records) stored.insert(r.value);
   EXPECT_EQ(stored, acked);
+}
+
+// A channel with a connection of its own (no subchannel shared with other channels).
+std::shared_ptr<grpc::Channel> OwnConnection(StrandCluster& c, int node) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(c.address(node), c.credentials(), args);
+}
+
+grpc::Status Check(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(3s));
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  return grpc::health::v1::Health::NewStub(channel)->Check(&ctx, req, &resp);
+}
+
+std::string LogOf(StrandCluster& c, int node) {
+  std::ifstream in(c.log_path(node));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+ClusterOptions OneBroker(const std::string& setting) {
+  ClusterOptions o;
+  o.controllers = 1;
+  o.brokers = 1;
+  o.broker_args = {"--config=" + setting};
+  return o;
+}
+
+TEST(LimitsTest, ConnectionsPerIp_PastTheLimitAreClosed_AndFreedPlacesReused) {
+  StrandCluster c(OneBroker("max.connections.per.ip=4"));
+  ASSERT_TRUE(c.WaitForBrokers(30s));  // the harness's own channel: one connection
+  std::vector<std::shared_ptr<grpc::Channel>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(OwnConnection(c, 101));
+    ASSERT_TRUE(Check(open.back()).ok()) << "connection " << i;
+  }
+  auto fifth = OwnConnection(c, 101);
+  grpc::Status refused = Check(fifth);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_NE(LogOf(c, 101).find("refused a connection from 127.0.0.1: max.connections.per.ip (4) "
+                               "reached for 127.0.0.1"),
+            std::string::npos);
+  for (const auto& ch : open) EXPECT_TRUE(Check(ch).ok()) << "an admitted connection was cut";
+  // Closing one frees its place.
+  open.pop_back();
+  bool admitted = false;
+  for (auto end = std::chrono::steady_clock::now() + 10s;
+       !admitted && std::chrono::steady_clock::now() < end;) {
+    admitted = Check(OwnConnection(c, 101)).ok();
+    if (!admitted) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(admitted) << "a closed connection still counted";
+  EXPECT_TRUE(c.running(101));
+}
+
+TEST(LimitsTest, MaxConnections_AndCreationRate) {
+  {
+    StrandCluster c(OneBroker("max.connections=3"));
+    ASSERT_TRUE(c.WaitForBrokers(30s));
+    std::vector<std::shared_ptr<grpc::Channel>> open;
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 6; ++i) {
+      open.push_back(OwnConnection(c, 101));
+      grpc::Status s = Check(open.back());
+      (s.ok() ? ok : refused)++;
+    }
+    EXPECT_EQ(ok, 2);  // with the harness's own connection, 3
+    EXPECT_EQ(refused, 4);
+    EXPECT_NE(LogOf(c, 101).find("max.connections (3) reached"), std::string::npos);
+  }
+  {
+    StrandCluster c(OneBroker("max.connection.creation.rate=5"));
+    ASSERT_TRUE(c.WaitForBrokers(30s));
+    std::this_thread::sleep_for(1500ms);  // a full bucket
+    std::vector<std::shared_ptr<grpc::Channel>> open;
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 20; ++i) {
+      open.push_back(OwnConnection(c, 101));
+      grpc::Status s = Check(open.back());
+      (s.ok() ? ok : refused)++;
+    }
+    // 5 at once, then about 5 a second while the burst lasts.
+    EXPECT_GE(ok, 5);
+    EXPECT_GE(refused, 5);
+    EXPECT_NE(LogOf(c, 101).find("max.connection.creation.rate (5/s) exceeded"), std::string::npos);
+    std::printf("creation rate 5/s: %d of 20 connections in a burst admitted\n", ok);
+  }
 }
 
 }  // namespace
