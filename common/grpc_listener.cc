@@ -90,6 +90,13 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
     } else {
       ConfigureInternalListener(builder);
     }
+    if (planes == kClientPlane) {
+      // What clients can make this server hold: threads for blocking handlers, buffer memory.
+      grpc::ResourceQuota quota(fmt::format("strand-listener-{}", listener.name));
+      quota.SetMaxThreads(static_cast<int>(config.connection_limits.threads_max));
+      quota.Resize(static_cast<size_t>(config.connection_limits.memory_max_bytes));
+      builder.SetResourceQuota(quota);
+    }
     builder.SetMaxReceiveMessageSize(request_bytes_max);
     builder.SetMaxSendMessageSize(request_bytes_max);
     // Client-only listeners accept under the connection limits (common/connection_limiter.h);

@@ -34,6 +34,8 @@ constexpr char kListenerPrefix[] = "listener.name.";
 constexpr char kMaxConnections[] = "max.connections";
 constexpr char kMaxConnectionsPerIp[] = "max.connections.per.ip";
 constexpr char kMaxCreationRate[] = "max.connection.creation.rate";
+constexpr char kThreadsMax[] = "strand.listener.threads.max";
+constexpr char kMemoryMax[] = "strand.listener.memory.max.bytes";
 constexpr const char* kPerListenerTls[] = {kKeystore,   kKeystoreType,    kTruststore,     kTruststoreType,
                                            kClientAuth, kIdentification, kPrincipalRules};
 
@@ -269,6 +271,9 @@ const std::map<std::string, std::string>& ListenerSettingNames() {
       {kMaxConnections, "connections open at once on client listeners (default 10000)"},
       {kMaxConnectionsPerIp, "of them from one IP address (default 10000)"},
       {kMaxCreationRate, "new connections accepted per second on client listeners (default 1000)"},
+      {kThreadsMax, "threads a client listener's blocking calls may use (default 256, at least 4)"},
+      {kMemoryMax, "memory a client listener's connections may buffer, bytes (default 1 GiB, at "
+                   "least 64 MiB)"},
   };
   return names;
 }
@@ -414,18 +419,25 @@ absl::StatusOr<ListenerConfig> ParseListenerConfig(const std::map<std::string, s
     if (!t.ok()) return t.status();
     c.tls.emplace(e.name, *std::move(t));
   }
-  for (auto [name, field] : {std::pair{kMaxConnections, &c.connection_limits.max_connections},
-                             std::pair{kMaxConnectionsPerIp, &c.connection_limits.max_connections_per_ip},
-                             std::pair{kMaxCreationRate,
-                                       &c.connection_limits.max_connection_creation_rate}}) {
-    auto it = settings.find(name);
+  struct Count {
+    const char* name;
+    int64_t* field;
+    int64_t min;
+  };
+  for (const Count& n : {Count{kMaxConnections, &c.connection_limits.max_connections, 1},
+                         Count{kMaxConnectionsPerIp, &c.connection_limits.max_connections_per_ip, 1},
+                         Count{kMaxCreationRate, &c.connection_limits.max_connection_creation_rate, 1},
+                         Count{kThreadsMax, &c.connection_limits.threads_max, 4},
+                         Count{kMemoryMax, &c.connection_limits.memory_max_bytes, 64 << 20}}) {
+    auto it = settings.find(n.name);
     if (it == settings.end()) continue;
     int64_t v = 0;
     auto [ptr, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < 1) {
-      return Bad(name, fmt::format("'{}': expected a positive count", it->second));
+    if (ec != std::errc() || ptr != it->second.data() + it->second.size() || v < n.min) {
+      return Bad(n.name, n.min == 1 ? fmt::format("'{}': expected a positive count", it->second)
+                                    : fmt::format("'{}': expected at least {}", it->second, n.min));
     }
-    *field = v;
+    *n.field = v;
   }
   if (auto it = settings.find(kRefresh); it != settings.end()) {
     int ms = 0;

@@ -75,6 +75,10 @@ struct ConnectionLimits {
   int64_t max_connections = 10'000;
   int64_t max_connections_per_ip = 10'000;
   int64_t max_connection_creation_rate = 1'000;  // per second
+  // gRPC's resource quota of each client listener: threads for blocking handlers (past it a
+  // call is refused with RESOURCE_EXHAUSTED) and memory for its connections' buffers.
+  int64_t threads_max = 256;
+  int64_t memory_max_bytes = int64_t{1} << 30;
 };
 
 enum class ClientAuth { kNone, kRequested, kRequired };

@@ -7,7 +7,10 @@
 //   - connections on a client listener (max.connections, max.connections.per.ip,
 //     max.connection.creation.rate): a connection past a limit is closed at once and the broker
 //     logs why, the connections already open keep working, and a closed connection frees its
-//     place within about a second.
+//     place within about a second;
+//   - threads of a client listener's blocking handlers (strand.listener.threads.max): long
+//     polls past it are refused with RESOURCE_EXHAUSTED while produce keeps working.
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -166,6 +169,55 @@ TEST(LimitsTest, MaxConnections_AndCreationRate) {
     EXPECT_NE(LogOf(c, 101).find("max.connection.creation.rate (5/s) exceeded"), std::string::npos);
     std::printf("creation rate 5/s: %d of 20 connections in a burst admitted\n", ok);
   }
+}
+
+TEST(LimitsTest, ListenerThreads_PastTheLimitAreRefused) {
+  StrandCluster c(OneBroker("strand.listener.threads.max=4"));
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  ASSERT_EQ(c.CreateTopic("quiet", 1, 1), "NONE");
+  ASSERT_TRUE(c.WaitForPartition("quiet", 0, 20s, 1));
+  std::atomic<int> ok{0}, exhausted{0}, other{0};
+  std::vector<std::thread> polls;
+  for (int i = 0; i < 12; ++i) {
+    polls.emplace_back([&] {
+      broker::v1::FetchRecordsRequest req;
+      req.set_topic("quiet");
+      req.set_partition(0);
+      req.set_offset(-1);  // latest: waits for new records
+      req.set_max_wait_ms(3000);
+      broker::v1::FetchRecordsResponse resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(In(10s));
+      grpc::Status s = c.broker(101).FetchRecords(&ctx, req, &resp);
+      if (s.ok()) {
+        ++ok;
+      } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        ++exhausted;
+      } else {
+        ++other;
+      }
+    });
+  }
+  std::this_thread::sleep_for(500ms);
+  // Produce does not wait on that pool: it is answered while the long polls hold the threads.
+  TestProducer p(c, "quiet", 0, 1, false);
+  EXPECT_TRUE(p.Send({"through"}, 5s).acked);
+  for (auto& t : polls) t.join();
+  EXPECT_GT(exhausted.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  std::printf("12 long polls on 4 threads: %d served, %d refused with RESOURCE_EXHAUSTED\n",
+              ok.load(), exhausted.load());
+  // The pool is free again.
+  broker::v1::FetchRecordsRequest req;
+  req.set_topic("quiet");
+  req.set_partition(0);
+  req.set_offset(-2);
+  broker::v1::FetchRecordsResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(5s));
+  EXPECT_TRUE(c.broker(101).FetchRecords(&ctx, req, &resp).ok());
+  EXPECT_TRUE(c.running(101));
 }
 
 }  // namespace
