@@ -30,7 +30,10 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The fuzzers (clang, in $(FUZZ_DIR)) are built before the tests run, so their build does not
+# compete with the tests for the CPU.
 test: build
+	tests/fuzz/run_fuzz.sh --build-only --build-dir $(abspath $(FUZZ_DIR)) --jobs $(JOBS)
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 $(ASAN_DIR)/build.ninja:
