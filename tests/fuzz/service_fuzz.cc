@@ -19,6 +19,7 @@
 // runs it for a bounded time in `make test`, longer by hand.
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/text_format.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -207,6 +208,22 @@ bool Entered(const grpc::Status& s) {
   }
 }
 
+// Creates the topic the seeds use ("fuzz", 2 partitions); true when it exists.
+bool CreateFuzzTopic() {
+  admin::v1::CreateTopicsRequest req;
+  auto* t = req.add_topics();
+  t->set_name("fuzz");
+  t->set_partitions(2);
+  t->set_replication_factor(1);
+  admin::v1::CreateTopicsResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  auto stub = admin::v1::AdminService::NewStub(world->channels.at(Target::kController));
+  if (!stub->CreateTopics(&ctx, req, &resp).ok() || resp.topics_size() != 1) return false;
+  const std::string error = resp.topics(0).error().name();
+  return error.empty() || error == "NONE" || error == "TOPIC_ALREADY_EXISTS";
+}
+
 void PrintEntered() {
   if (world == nullptr) return;
   std::error_code ignored;
@@ -225,6 +242,8 @@ void Start() {
   char tmpl[] = "/tmp/strand-service-fuzz.XXXXXX";
   world->dir = mkdtemp(tmpl);
   InitLogging("error");
+  // Invalid UTF-8 in string fields is every other input: protobuf's complaint about it is noise.
+  pb::SetLogHandler(nullptr);
   for (Target t : {Target::kController, Target::kBrokerClient, Target::kBrokerReplication,
                    Target::kBrokerController}) {
     world->addresses[t] = fmt::format("127.0.0.1:{}", FreePort());
@@ -329,19 +348,7 @@ void Start() {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   bool ready = false;
   while (!ready && std::chrono::steady_clock::now() < until) {
-    admin::v1::CreateTopicsRequest req;
-    auto* t = req.add_topics();
-    t->set_name("fuzz");
-    t->set_partitions(2);
-    t->set_replication_factor(1);
-    admin::v1::CreateTopicsResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(Deadline());
-    auto stub = admin::v1::AdminService::NewStub(world->channels.at(Target::kController));
-    if (stub->CreateTopics(&ctx, req, &resp).ok() && resp.topics_size() == 1) {
-      const std::string error = resp.topics(0).error().name();
-      ready = error.empty() || error == "NONE" || error == "TOPIC_ALREADY_EXISTS";
-    }
+    ready = CreateFuzzTopic();
     if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!ready) {
@@ -388,17 +395,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   // Inputs may delete the topic the seeds use: bring it back now and then.
-  if (world->inputs % 500 == 0) {
-    admin::v1::CreateTopicsRequest req;
-    auto* t = req.add_topics();
-    t->set_name("fuzz");
-    t->set_partitions(2);
-    t->set_replication_factor(1);
-    admin::v1::CreateTopicsResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(Deadline());
-    admin::v1::AdminService::NewStub(world->channels.at(Target::kController))
-        ->CreateTopics(&ctx, req, &resp);
-  }
+  if (world->inputs % 500 == 0) CreateFuzzTopic();
   return 0;
 }
