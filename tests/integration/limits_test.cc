@@ -135,6 +135,7 @@ TEST(LimitsTest, ConnectionsPerIp_PastTheLimitAreClosed_AndFreedPlacesReused) {
   }
   EXPECT_TRUE(admitted) << "a closed connection still counted";
   EXPECT_TRUE(c.running(101));
+  EXPECT_LT(RssBytes(c.process(101)->pid()), int64_t{512} << 20);
 }
 
 TEST(LimitsTest, MaxConnections_AndCreationRate) {
@@ -151,6 +152,7 @@ TEST(LimitsTest, MaxConnections_AndCreationRate) {
     EXPECT_EQ(ok, 2);  // with the harness's own connection, 3
     EXPECT_EQ(refused, 4);
     EXPECT_NE(LogOf(c, 101).find("max.connections (3) reached"), std::string::npos);
+    EXPECT_LT(RssBytes(c.process(101)->pid()), int64_t{512} << 20);
   }
   {
     StrandCluster c(OneBroker("max.connection.creation.rate=5"));
@@ -218,6 +220,7 @@ TEST(LimitsTest, ListenerThreads_PastTheLimitAreRefused) {
   ctx.set_deadline(In(5s));
   EXPECT_TRUE(c.broker(101).FetchRecords(&ctx, req, &resp).ok());
   EXPECT_TRUE(c.running(101));
+  EXPECT_LT(RssBytes(c.process(101)->pid()), int64_t{512} << 20);
 }
 
 }  // namespace
