@@ -8,6 +8,8 @@
 //     max.connection.creation.rate): a connection past a limit is closed at once and the broker
 //     logs why, the connections already open keep working, and a closed connection frees its
 //     place within about a second;
+//   - the largest request a listener takes (socket.request.max.bytes): a bigger one is refused
+//     with RESOURCE_EXHAUSTED before it is handled;
 //   - threads of a client listener's blocking handlers (strand.listener.threads.max): long
 //     polls past it are refused with RESOURCE_EXHAUSTED while produce keeps working.
 #include <atomic>
@@ -171,6 +173,31 @@ TEST(LimitsTest, MaxConnections_AndCreationRate) {
     EXPECT_NE(LogOf(c, 101).find("max.connection.creation.rate (5/s) exceeded"), std::string::npos);
     std::printf("creation rate 5/s: %d of 20 connections in a burst admitted\n", ok);
   }
+}
+
+TEST(LimitsTest, RequestsPastSocketRequestMaxBytes_AreRefused) {
+  StrandCluster c(OneBroker("socket.request.max.bytes=1048576"));
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  ASSERT_EQ(c.CreateTopic("big", 1, 1), "NONE");
+  ASSERT_TRUE(c.WaitForPartition("big", 0, 20s, 1));
+  broker::v1::ProduceRecordsRequest req;
+  req.set_topic("big");
+  req.add_records()->set_value_string(std::string(2 << 20, 'x'));
+  broker::v1::ProduceRecordsResponse resp;
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(5s));
+    grpc::Status s = c.broker(101).ProduceRecords(&ctx, req, &resp);
+    ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+  }
+  // A request under the limit is served, and nothing of the refused ones was written.
+  TestProducer p(c, "big", 0, -1, false);
+  ASSERT_TRUE(p.Send({"small"}, 10s).acked);
+  auto records = c.ReadAll("big", 0, 101);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0].value, "small");
+  EXPECT_LT(RssBytes(c.process(101)->pid()), int64_t{512} << 20);
 }
 
 TEST(LimitsTest, ListenerThreads_PastTheLimitAreRefused) {
