@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "broker/server/broker_service.h"
+#include "common/error_proto.h"
 #include "common/murmur2.h"
 #include "controller/state/metadata_image.h"
 #include "raft/transport/grpc_transport.h"
@@ -22,13 +23,6 @@ constexpr int32_t kDefaultMaxRecords = 100;
 constexpr int32_t kMaxRecordsLimit = 10'000;
 constexpr int64_t kForwardTimeoutMs = 35'000;
 constexpr size_t kDecompressedMax = 64 << 20;
-
-void SetError(common::v1::Error* out, KafkaError code, std::string_view message) {
-  if (code == KafkaError::kNone) return;
-  out->set_code(static_cast<int32_t>(code));
-  out->set_name(std::string(KafkaErrorName(code)));
-  out->set_message(std::string(message));
-}
 
 int64_t WallNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -119,7 +113,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
     r->set_offset(-1);
   }
   auto fail_all = [&](KafkaError e, const std::string& message) {
-    for (auto& r : *resp->mutable_results()) SetError(r.mutable_error(), e, message);
+    for (auto& r : *resp->mutable_results()) SetKafkaErrorIfAny(r.mutable_error(), e, message);
     probe_.Request("ProduceRecords", KafkaErrorName(e),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     reactor->Finish(grpc::Status::OK);
@@ -151,8 +145,9 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
     }
     resp->mutable_results(i)->set_partition(p);
     if (p < 0 || p >= partitions) {
-      SetError(resp->mutable_results(i)->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-               fmt::format("topic '{}' has partitions 0-{}", req->topic(), partitions - 1));
+      SetKafkaErrorIfAny(
+          resp->mutable_results(i)->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+          fmt::format("topic '{}' has partitions 0-{}", req->topic(), partitions - 1));
       continue;
     }
     by_partition[p].push_back(i);
@@ -174,8 +169,9 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
     std::atomic<size_t> pending{0};
   };
   auto call = std::make_shared<Call>();
-  auto fail = [resp, call](const std::vector<int>& indexes, KafkaError e, const std::string& message) {
-    for (int i : indexes) SetError(resp->mutable_results(i)->mutable_error(), e, message);
+  auto fail = [resp, call](const std::vector<int>& indexes, KafkaError e,
+                           const std::string& message) {
+    for (int i : indexes) SetKafkaErrorIfAny(resp->mutable_results(i)->mutable_error(), e, message);
     if (call->first_error == KafkaError::kNone) call->first_error = e;
   };
   // The caller's deadline bounds every forward (and never more than kForwardTimeoutMs).
@@ -272,7 +268,7 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
   if (grpc::Status s = OnPlane(kClientPlane, "FetchRecords"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](KafkaError e, const std::string& message) {
-    if (e != KafkaError::kNone) SetError(resp->mutable_error(), e, message);
+    if (e != KafkaError::kNone) SetKafkaErrorIfAny(resp->mutable_error(), e, message);
     probe_.Request("FetchRecords", KafkaErrorName(e),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return grpc::Status::OK;

@@ -1,10 +1,11 @@
 #include "broker/server/broker_service.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
 
-#include <fmt/format.h>
-
+#include "common/error_proto.h"
 #include "common/logging.h"
 #include "controller/state/metadata_image.h"
 #include "storage/log.h"
@@ -20,13 +21,6 @@ constexpr int32_t kDefaultPartitionMaxBytes = 1 << 20;
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-void SetError(common::v1::Error* out, KafkaError code, std::string_view message) {
-  if (code == KafkaError::kNone) return;
-  out->set_code(static_cast<int32_t>(code));
-  out->set_name(std::string(KafkaErrorName(code)));
-  out->set_message(std::string(message));
 }
 
 void SetHint(v1::LeaderHint* hint, NodeId leader, LeaderEpoch epoch) {
@@ -117,8 +111,8 @@ grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::Metadat
         }
         for (NodeId r : ps.isr) pm->add_isr(r.value());
         if (ps.leader == kNoNode) {
-          SetError(pm->mutable_error(), KafkaError::kLeaderNotAvailable,
-                   "no in-sync replica is alive");
+          SetKafkaErrorIfAny(pm->mutable_error(), KafkaError::kLeaderNotAvailable,
+                             "no in-sync replica is alive");
         }
       }
     };
@@ -135,8 +129,8 @@ grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::Metadat
       } else {
         auto* tm = resp->add_topics();
         tm->set_name(name);
-        SetError(tm->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-                 fmt::format("topic '{}' does not exist", name));
+        SetKafkaErrorIfAny(tm->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                           fmt::format("topic '{}' does not exist", name));
       }
     }
   });
@@ -250,7 +244,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
         }
       }
       if (error != KafkaError::kNone) {
-        SetError(pr->mutable_error(), error, message);
+        SetKafkaErrorIfAny(pr->mutable_error(), error, message);
         call->Error(error);
         continue;
       }
@@ -269,7 +263,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
         span, static_cast<int16_t>(acks), deadline,
         [call, slot, bytes, probe](ProduceOutcome o) {
           if (o.error != KafkaError::kNone) {
-            SetError(slot->mutable_error(), o.error, o.message);
+            SetKafkaErrorIfAny(slot->mutable_error(), o.error, o.message);
             if (o.error == KafkaError::kNotLeaderOrFollower ||
                 o.error == KafkaError::kFencedLeaderEpoch) {
               SetHint(slot->mutable_current_leader(), o.leader, o.leader_epoch);
@@ -341,7 +335,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
     return call->reactor;
   }
   if (std::string bad = NegativeFetchField(*req); !bad.empty()) {
-    SetError(resp->mutable_error(), KafkaError::kInvalidRequest, bad);
+    SetKafkaErrorIfAny(resp->mutable_error(), KafkaError::kInvalidRequest, bad);
     probe_.Request(call->follower ? "FetchFollower" : "Fetch", "INVALID_REQUEST",
                    SecondsSince(call->start));
     call->reactor->Finish(grpc::Status::OK);
@@ -365,7 +359,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
       }
     }
     if (std::string why = FollowerIdentityError(*req); !why.empty()) {
-      SetError(resp->mutable_error(), KafkaError::kStaleBrokerEpoch, why);
+      SetKafkaErrorIfAny(resp->mutable_error(), KafkaError::kStaleBrokerEpoch, why);
       probe_.Request("FetchFollower", "STALE_BROKER_EPOCH", SecondsSince(call->start));
       call->reactor->Finish(grpc::Status::OK);
       return call->reactor;
@@ -431,7 +425,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
         int32_t epoch = -1;
         std::string message;
         const KafkaError e = MissingPartitionError(tp, &leader, &epoch, &message);
-        SetError(pr->mutable_error(), e, message);
+        SetKafkaErrorIfAny(pr->mutable_error(), e, message);
         SetHint(pr->mutable_current_leader(), leader, LeaderEpoch(epoch));
         errors = true;
         continue;
@@ -478,7 +472,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
                             std::max<int64_t>(limit, 1), rack_aware);
       }
       if (o.error != KafkaError::kNone) {
-        SetError(pr->mutable_error(), o.error, o.message);
+        SetKafkaErrorIfAny(pr->mutable_error(), o.error, o.message);
         SetHint(pr->mutable_current_leader(), o.leader, o.leader_epoch);
         pr->set_log_start_offset(o.data.log_start_offset.value());
         pr->set_high_watermark(o.data.high_watermark.value());
@@ -531,7 +525,7 @@ grpc::Status BrokerServiceImpl::ListOffsets(grpc::ServerContext*,
       pr->set_leader_epoch(-1);
       const storage::TopicPartition tp{t.topic(), lp.partition()};
       auto fail = [&](KafkaError e, std::string message) {
-        SetError(pr->mutable_error(), e, message);
+        SetKafkaErrorIfAny(pr->mutable_error(), e, message);
         errors = true;
       };
       std::shared_ptr<Partition> p = replicas_.Get(tp);
@@ -604,7 +598,8 @@ grpc::Status BrokerServiceImpl::InitProducerId(grpc::ServerContext*,
   KafkaError error = KafkaError::kNone;
   if (!req->transactional_id().empty()) {
     error = KafkaError::kInvalidRequest;
-    SetError(resp->mutable_error(), error, "transactional producers are not supported yet");
+    SetKafkaErrorIfAny(resp->mutable_error(), error,
+                       "transactional producers are not supported yet");
   } else {
     // An idempotent producer always starts afresh with a new id (epoch 0): its sequence
     // numbers then start at 0 on every partition.
@@ -614,8 +609,8 @@ grpc::Status BrokerServiceImpl::InitProducerId(grpc::ServerContext*,
       resp->set_producer_epoch(0);
     } else {
       error = ErrcOf<KafkaError>(id.status()).value_or(KafkaError::kCoordinatorNotAvailable);
-      SetError(resp->mutable_error(), error,
-               fmt::format("no producer id available: {}", id.status().ToString()));
+      SetKafkaErrorIfAny(resp->mutable_error(), error,
+                         fmt::format("no producer id available: {}", id.status().ToString()));
     }
   }
   probe_.Request("InitProducerId", KafkaErrorName(error), SecondsSince(start));

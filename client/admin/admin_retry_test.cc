@@ -9,8 +9,6 @@
 namespace strand::client {
 namespace {
 
-using testing::SetError;
-
 TEST(AdminRetry, AdminRetriable_ExcludesResourceAnswers) {
   EXPECT_TRUE(AdminRetriable(KafkaError::kNotController));
   EXPECT_TRUE(AdminRetriable(KafkaError::kRequestTimedOut));
@@ -23,23 +21,23 @@ TEST(AdminRetry, AdminRetriable_ExcludesResourceAnswers) {
 TEST(AdminRetry, RequestLevelError_RetriedOnlyWhenRetriable) {
   admin::v1::DescribeClusterResponse r;
   EXPECT_EQ(RetriableError(r), std::nullopt);
-  SetError(r.mutable_error(), KafkaError::kNotController, "");
+  SetKafkaError(r.mutable_error(), KafkaError::kNotController, "");
   EXPECT_EQ(RetriableError(r), KafkaError::kNotController);
-  SetError(r.mutable_error(), KafkaError::kClusterAuthorizationFailed, "");
+  SetKafkaError(r.mutable_error(), KafkaError::kClusterAuthorizationFailed, "");
   EXPECT_EQ(RetriableError(r), std::nullopt);
 }
 
 TEST(AdminRetry, ItemErrors_RetriedOnlyWhenEveryItemFailedRetriably) {
   admin::v1::CreateTopicsResponse r;
   EXPECT_EQ(RetriableError(r), std::nullopt);  // nothing in it
-  SetError(r.add_topics()->mutable_error(), KafkaError::kNotController, "");
-  SetError(r.add_topics()->mutable_error(), KafkaError::kRequestTimedOut, "");
+  SetKafkaError(r.add_topics()->mutable_error(), KafkaError::kNotController, "");
+  SetKafkaError(r.add_topics()->mutable_error(), KafkaError::kRequestTimedOut, "");
   EXPECT_EQ(RetriableError(r), KafkaError::kNotController);
   r.add_topics();  // one succeeded: resending would repeat it
   EXPECT_EQ(RetriableError(r), std::nullopt);
 
   admin::v1::DescribeTopicsResponse d;
-  SetError(d.add_topics()->mutable_error(), KafkaError::kUnknownTopicOrPartition, "");
+  SetKafkaError(d.add_topics()->mutable_error(), KafkaError::kUnknownTopicOrPartition, "");
   EXPECT_EQ(RetriableError(d), std::nullopt);
 }
 

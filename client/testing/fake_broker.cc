@@ -19,12 +19,6 @@ bool NamesTopic(const std::string& wanted, const std::string& topic) {
 
 }  // namespace
 
-void SetKafkaError(common::v1::Error* error, KafkaError code, const std::string& message) {
-  error->set_code(static_cast<int32_t>(code));
-  error->set_name(std::string(KafkaErrorName(code)));
-  error->set_message(message);
-}
-
 FakeBrokerCluster::FakeBrokerCluster(int brokers, int32_t first_id) {
   brokers_.resize(static_cast<size_t>(brokers));
   for (int i = 0; i < brokers; ++i) {

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "client/testing/fake_partition.h"
+#include "common/error_proto.h"
 #include "common/kafka_error.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
 
@@ -146,8 +147,5 @@ class FakeBrokerCluster {
   int32_t last_acks_ = -99;
   std::string last_fetch_rack_;
 };
-
-// Sets an Error from a Kafka error code.
-void SetKafkaError(common::v1::Error* error, KafkaError code, const std::string& message);
 
 }  // namespace strand::client::testing

@@ -4,14 +4,13 @@
 #include <fmt/format.h>
 
 #include "common/check.h"
+#include "common/error_proto.h"
 #include "controller/state/config_defs.h"
 
 namespace strand::controller {
 
 void SetError(const ControllerError& error, strand::common::v1::Error* out) {
-  out->set_code(static_cast<int32_t>(error.code));
-  out->set_name(std::string(KafkaErrorName(error.code)));
-  out->set_message(error.message);
+  SetKafkaError(out, error.code, error.message);
 }
 
 QuorumController::QuorumController(ControllerConfig config, MetadataLog& log,

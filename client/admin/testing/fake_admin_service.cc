@@ -20,7 +20,7 @@ constexpr int kBrokers = 3;
 template <typename Response>
 bool ApplyRequestError(const Fault& fault, Response* response) {
   if (fault.error == KafkaError::kNone) return false;
-  SetError(response->mutable_error(), fault.error, "scripted by the test");
+  SetKafkaError(response->mutable_error(), fault.error, "scripted by the test");
   return true;
 }
 
@@ -34,12 +34,6 @@ std::vector<int> Difference(const google::protobuf::RepeatedField<int32_t>& a,
 }
 
 }  // namespace
-
-void SetError(common::v1::Error* error, KafkaError code, const std::string& message) {
-  error->set_code(static_cast<int32_t>(code));
-  error->set_name(std::string(KafkaErrorName(code)));
-  error->set_message(message);
-}
 
 FakeAdminService::FakeAdminService() {
   cluster_.set_cluster_id("fake-cluster");
@@ -174,14 +168,14 @@ grpc::Status FakeAdminService::CreateTopics(grpc::ServerContext*,
     auto* result = response->add_topics();
     result->set_name(topic.name());
     if (fault.error != KafkaError::kNone) {
-      SetError(result->mutable_error(), fault.error, "scripted by the test");
+      SetKafkaError(result->mutable_error(), fault.error, "scripted by the test");
     } else if (topics_.count(topic.name()) > 0) {
-      SetError(result->mutable_error(), KafkaError::kTopicAlreadyExists,
-               fmt::format("Topic '{}' already exists.", topic.name()));
+      SetKafkaError(result->mutable_error(), KafkaError::kTopicAlreadyExists,
+                    fmt::format("Topic '{}' already exists.", topic.name()));
     } else if (topic.replication_factor() > kBrokers) {
-      SetError(result->mutable_error(), KafkaError::kInvalidReplicationFactor,
-               fmt::format("Replication factor {} is larger than the {} available brokers.",
-                           topic.replication_factor(), kBrokers));
+      SetKafkaError(result->mutable_error(), KafkaError::kInvalidReplicationFactor,
+                    fmt::format("Replication factor {} is larger than the {} available brokers.",
+                                topic.replication_factor(), kBrokers));
     } else {
       result->set_topic_id(fmt::format("id-{}", topic.name()));
       if (!request->validate_only()) AddTopicLocked(topic);
@@ -200,10 +194,10 @@ grpc::Status FakeAdminService::DeleteTopics(grpc::ServerContext*,
     auto* result = response->add_topics();
     result->set_name(name);
     if (fault.error != KafkaError::kNone) {
-      SetError(result->mutable_error(), fault.error, "scripted by the test");
+      SetKafkaError(result->mutable_error(), fault.error, "scripted by the test");
     } else if (topics_.erase(name) == 0) {
-      SetError(result->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-               fmt::format("Topic '{}' does not exist.", name));
+      SetKafkaError(result->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                    fmt::format("Topic '{}' does not exist.", name));
     }
   }
   return grpc::Status::OK;
@@ -242,11 +236,11 @@ grpc::Status FakeAdminService::DescribeTopics(grpc::ServerContext*,
     admin::v1::TopicDescription* out = response->add_topics();
     if (fault.error != KafkaError::kNone) {
       out->set_name(name);
-      SetError(out->mutable_error(), fault.error, "scripted by the test");
+      SetKafkaError(out->mutable_error(), fault.error, "scripted by the test");
     } else if (it == topics_.end()) {
       out->set_name(name);
-      SetError(out->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-               fmt::format("Topic '{}' does not exist.", name));
+      SetKafkaError(out->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                    fmt::format("Topic '{}' does not exist.", name));
     } else {
       *out = it->second;
     }
@@ -263,15 +257,15 @@ grpc::Status FakeAdminService::CreatePartitions(grpc::ServerContext*,
   std::lock_guard lock(mu_);
   auto it = topics_.find(request->topic());
   if (it == topics_.end()) {
-    SetError(response->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-             fmt::format("Topic '{}' does not exist.", request->topic()));
+    SetKafkaError(response->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                  fmt::format("Topic '{}' does not exist.", request->topic()));
     return grpc::Status::OK;
   }
   admin::v1::TopicDescription& topic = it->second;
   if (request->total_count() <= topic.partitions_size()) {
-    SetError(response->mutable_error(), KafkaError::kInvalidPartitions,
-             fmt::format("Topic currently has {} partitions, {} would not be an increase.",
-                         topic.partitions_size(), request->total_count()));
+    SetKafkaError(response->mutable_error(), KafkaError::kInvalidPartitions,
+                  fmt::format("Topic currently has {} partitions, {} would not be an increase.",
+                              topic.partitions_size(), request->total_count()));
     return grpc::Status::OK;
   }
   if (request->validate_only()) return grpc::Status::OK;
@@ -293,8 +287,8 @@ grpc::Status FakeAdminService::DescribeConfigs(grpc::ServerContext*,
   std::lock_guard lock(mu_);
   const bool topic = request->resource_type() == ResourceType::TOPIC;
   if (topic && topics_.count(request->resource_name()) == 0) {
-    SetError(response->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-             fmt::format("Topic '{}' does not exist.", request->resource_name()));
+    SetKafkaError(response->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                  fmt::format("Topic '{}' does not exist.", request->resource_name()));
     return grpc::Status::OK;
   }
   const auto source = topic                              ? admin::v1::DYNAMIC_TOPIC_CONFIG
@@ -326,8 +320,8 @@ grpc::Status FakeAdminService::AlterConfigs(grpc::ServerContext*,
   last_alter_configs_ = *request;
   if (request->resource_type() == ResourceType::TOPIC &&
       topics_.count(request->resource_name()) == 0) {
-    SetError(response->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-             fmt::format("Topic '{}' does not exist.", request->resource_name()));
+    SetKafkaError(response->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                  fmt::format("Topic '{}' does not exist.", request->resource_name()));
     return grpc::Status::OK;
   }
   if (request->validate_only()) return grpc::Status::OK;
@@ -364,13 +358,13 @@ grpc::Status FakeAdminService::ElectLeaders(grpc::ServerContext*,
     *result->mutable_partition() = tp;
     admin::v1::PartitionInfo* info = FindPartition(tp);
     if (fault.error != KafkaError::kNone) {
-      SetError(result->mutable_error(), fault.error, "scripted by the test");
+      SetKafkaError(result->mutable_error(), fault.error, "scripted by the test");
     } else if (info == nullptr) {
-      SetError(result->mutable_error(), KafkaError::kUnknownTopicOrPartition,
-               fmt::format("{}-{} does not exist.", tp.topic(), tp.partition()));
+      SetKafkaError(result->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                    fmt::format("{}-{} does not exist.", tp.topic(), tp.partition()));
     } else if (info->leader() == info->replicas(0)) {
-      SetError(result->mutable_error(), KafkaError::kElectionNotNeeded,
-               "The preferred replica already leads.");
+      SetKafkaError(result->mutable_error(), KafkaError::kElectionNotNeeded,
+                    "The preferred replica already leads.");
       result->set_leader(info->leader());
     } else {
       info->set_leader(info->replicas(0));
@@ -393,13 +387,14 @@ grpc::Status FakeAdminService::AlterPartitionReassignments(
     const auto key = std::make_pair(r.partition().topic(), r.partition().partition());
     admin::v1::PartitionInfo* info = FindPartition(r.partition());
     if (fault.error != KafkaError::kNone) {
-      SetError(result->mutable_error(), fault.error, "scripted by the test");
+      SetKafkaError(result->mutable_error(), fault.error, "scripted by the test");
     } else if (info == nullptr) {
-      SetError(result->mutable_error(), KafkaError::kUnknownTopicOrPartition, "no such partition");
+      SetKafkaError(result->mutable_error(), KafkaError::kUnknownTopicOrPartition,
+                    "no such partition");
     } else if (r.replicas().empty()) {
       if (reassignments_.erase(key) == 0) {
-        SetError(result->mutable_error(), KafkaError::kNoReassignmentInProgress,
-                 "No reassignment in progress.");
+        SetKafkaError(result->mutable_error(), KafkaError::kNoReassignmentInProgress,
+                      "No reassignment in progress.");
       }
     } else {
       admin::v1::OngoingReassignment& ongoing = reassignments_[key];

@@ -15,6 +15,7 @@
 #include <string>
 #include <utility>
 
+#include "common/error_proto.h"
 #include "common/kafka_error.h"
 #include "proto/admin/v1/admin.grpc.pb.h"
 
@@ -103,8 +104,5 @@ class FakeAdminServer {
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };
-
-// Sets an Error from a Kafka error code (name from KafkaErrorName).
-void SetError(common::v1::Error* error, KafkaError code, const std::string& message);
 
 }  // namespace strand::client::testing
