@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_join.h"
 #include "common/connection_limiter.h"
+#include "common/grpc_channel.h"
 #include "common/grpc_server.h"
 #include "common/tls_credentials.h"
 
@@ -46,31 +47,15 @@ struct ListenerServers::Server {
   Server(const Endpoint& l, unsigned p) : listener(l), planes(p), wrong_plane(l, p) {}
 };
 
-namespace {
-
-// Keepalive settings of a listener: the server pings an idle connection every `keepalive_ms`
-// (closing it when no answer comes within `timeout_ms`) and accepts peers' pings down to every
-// `min_ping_ms / 2`. Its own pings are not limited by HTTP/2 "pings without data".
-void ConfigureKeepalive(grpc::ServerBuilder& builder, int keepalive_ms, int timeout_ms,
-                        int min_ping_ms) {
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, min_ping_ms / 2);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, timeout_ms);
-}
-
-}  // namespace
-
 void ConfigureClientListener(grpc::ServerBuilder& builder) {
-  ConfigureKeepalive(builder, kClientKeepaliveMs, kClientKeepaliveTimeoutMs,
-                     kMinClientPingIntervalMs);
+  ConfigureKeepaliveServer(builder, kClientKeepaliveMs, kClientKeepaliveTimeoutMs,
+                           kMinClientPingIntervalMs);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, kClientIdleMs);
 }
 
 void ConfigureInternalListener(grpc::ServerBuilder& builder) {
-  ConfigureKeepalive(builder, kInternalKeepaliveMs, kInternalKeepaliveMs, kInternalKeepaliveMs);
+  ConfigureKeepaliveServer(builder, kInternalKeepaliveMs, kInternalKeepaliveMs,
+                           kInternalKeepaliveMs);
 }
 
 absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(

@@ -1,7 +1,7 @@
 #include "broker/server/admin_proxy.h"
 
+#include "common/grpc_channel.h"
 #include "controller/state/metadata_image.h"
-#include "raft/transport/grpc_transport.h"
 
 namespace strand::broker {
 
@@ -28,9 +28,8 @@ admin::v1::AdminService::Stub* AdminProxy::Stub(NodeId controller) {
   std::lock_guard lock(mu_);
   auto& stub = stubs_[controller];
   if (!stub) {
-    stub = admin::v1::AdminService::NewStub(
-        grpc::CreateCustomChannel(controllers_.at(controller), credentials_,
-                                  raft::RaftChannelArguments(10'000)));
+    stub = admin::v1::AdminService::NewStub(grpc::CreateCustomChannel(
+        controllers_.at(controller), credentials_, InternalChannelArguments(10'000)));
   }
   return stub.get();
 }

@@ -8,9 +8,9 @@
 
 #include "broker/server/broker_service.h"
 #include "common/error_proto.h"
+#include "common/grpc_channel.h"
 #include "common/murmur2.h"
 #include "controller/state/metadata_image.h"
-#include "raft/transport/grpc_transport.h"
 #include "storage/record/record_batch_builder.h"
 #include "storage/record/record_batch_reader.h"
 
@@ -77,9 +77,8 @@ std::shared_ptr<v1::BrokerService::Stub> BrokerServiceImpl::StubFor(NodeId id) {
   auto& stub = stubs_[*address];
   if (!stub) {
     stub = v1::BrokerService::NewStub(grpc::CreateCustomChannel(
-        *address,
-        options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
-        raft::RaftChannelArguments(10'000)));
+        *address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+        InternalChannelArguments(10'000)));
   }
   return stub;
 }

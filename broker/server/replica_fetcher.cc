@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include "broker/server/fetch_purgatory.h"
+#include "common/grpc_channel.h"
 #include "common/logging.h"
-#include "raft/transport/grpc_transport.h"
 
 namespace strand::broker {
 namespace {
@@ -80,7 +80,7 @@ v1::BrokerService::Stub* ReplicaFetcherManager::Fetcher::Stub() {
         address_,
         manager_.options_.credentials ? manager_.options_.credentials
                                       : grpc::InsecureChannelCredentials(),
-        raft::RaftChannelArguments(1'000)));
+        InternalChannelArguments(1'000)));
   }
   return stub_.get();
 }

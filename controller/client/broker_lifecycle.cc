@@ -1,12 +1,12 @@
 #include "controller/client/broker_lifecycle.h"
 
-#include <random>
-
 #include <fmt/format.h>
 
+#include <random>
+
+#include "common/grpc_channel.h"
 #include "common/kafka_error.h"
 #include "common/logging.h"
-#include "raft/transport/grpc_transport.h"
 
 namespace strand::controller {
 namespace {
@@ -70,10 +70,10 @@ bool BrokerLifecycle::WaitUnfenced(std::chrono::milliseconds timeout) {
 v1::ControllerService::Stub* BrokerLifecycle::Stub(NodeId controller) {
   auto it = stubs_.find(controller);
   if (it != stubs_.end()) return it->second.get();
-  auto channel = grpc::CreateCustomChannel(options_.controllers.at(controller),
-                                           options_.credentials ? options_.credentials
-                                                                : grpc::InsecureChannelCredentials(),
-                                           raft::RaftChannelArguments(1'000));
+  auto channel = grpc::CreateCustomChannel(
+      options_.controllers.at(controller),
+      options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+      InternalChannelArguments(1'000));
   channels_[controller] = channel;
   return stubs_.emplace(controller, v1::ControllerService::NewStub(channel)).first->second.get();
 }

@@ -1,12 +1,12 @@
 #include "controller/client/controller_client.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <thread>
 
-#include <fmt/format.h>
-
+#include "common/grpc_channel.h"
 #include "common/kafka_error.h"
-#include "raft/transport/grpc_transport.h"
 
 namespace strand::controller {
 
@@ -20,8 +20,8 @@ ControllerClient::ControllerClient(std::map<NodeId, std::string> controllers,
 v1::ControllerService::Stub* ControllerClient::Stub(NodeId id) {
   auto it = stubs_.find(id);
   if (it != stubs_.end()) return it->second.get();
-  auto channel = grpc::CreateCustomChannel(controllers_.at(id), credentials_,
-                                           raft::RaftChannelArguments(1'000));
+  auto channel =
+      grpc::CreateCustomChannel(controllers_.at(id), credentials_, InternalChannelArguments(1'000));
   return stubs_.emplace(id, v1::ControllerService::NewStub(channel)).first->second.get();
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "common/grpc_callback_pin.h"
+#include "common/grpc_channel.h"
 #include "common/logging.h"
 #include "proto/raft/v1/raft.grpc.pb.h"
 #include "raft/transport/message_codec.h"
@@ -22,32 +23,11 @@ constexpr int kMaxMessageBytes = 64 << 20;
 }  // namespace
 
 grpc::ChannelArguments RaftChannelArguments(int keepalive_ms) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, kMaxMessageBytes);
-  args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, kMaxMessageBytes);
-  // Reconnect soon after a peer restarts (gRPC's defaults wait 1 s and more, which would add to
-  // every failover): first retry after 50 ms, never more than 500 ms apart; a connection attempt
-  // itself may take up to 1 s.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
-  return args;
+  return InternalChannelArguments(keepalive_ms, kMaxMessageBytes);
 }
 
 void ConfigureRaftServer(grpc::ServerBuilder& builder, int keepalive_ms) {
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             keepalive_ms / 2);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  // Its own keepalive pings must not be blocked on an idle connection (gRPC's default allows 2
-  // without data, after which the keepalive watchdog closes the connection).
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
+  ConfigureKeepaliveServer(builder, keepalive_ms, keepalive_ms, keepalive_ms);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
 }

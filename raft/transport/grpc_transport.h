@@ -105,8 +105,7 @@ class GrpcTransport final : public Transport {
   uint64_t refused_addresses_ = 0;  // guarded by mu_
 };
 
-// Channel arguments shared by every Strand gRPC client: keepalive so dead peers are noticed
-// within seconds, and message limits that fit snapshot chunks and batches.
+// Raft's channel arguments: common/grpc_channel.h's, with Raft's keepalive and message limit.
 grpc::ChannelArguments RaftChannelArguments(int keepalive_ms);
 
 // The matching server settings: accept the clients' keepalive pings (gRPC otherwise answers
