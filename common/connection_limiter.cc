@@ -191,7 +191,7 @@ void LimitedAcceptor::Run() {
       const std::string ip = IpOf(peer);
       std::string why;
       if (!limiter_->Admit(fd, ip, &why)) {
-        close(fd);
+        // Logged before the socket closes, so whoever sees the close finds the reason logged.
         const auto now = std::chrono::steady_clock::now();
         if (now - last_log_ > std::chrono::seconds(10)) {
           Log()->warn("[listener {}] refused a connection from {}: {} ({} more refused since the "
@@ -202,6 +202,7 @@ void LimitedAcceptor::Run() {
         } else {
           ++unlogged_;
         }
+        close(fd);
         continue;
       }
       const int one = 1;
