@@ -34,31 +34,30 @@ Caller NodeGuard::Identify(const grpc::ServerContextBase& context) const {
     c.error = std::string(principal.status().message());
     return c;
   }
-  c.authenticated = true;
   c.principal = *std::move(principal);
   c.node = NodeOfPrincipal(c.principal);
   return c;
 }
 
 grpc::Status NodeGuard::CheckNode(const grpc::ServerContextBase& context, int64_t claimed,
-                                  std::string_view what) const {
+                                  absl::FunctionRef<std::string()> what) const {
   if (!mapper_) return grpc::Status::OK;
   const Caller c = Identify(context);
   if (!c.error.empty()) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        fmt::format("{} refused on listener {}: {}", what, listener_, c.error));
+                        fmt::format("{} refused on listener {}: {}", what(), listener_, c.error));
   }
   if (!c.node) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         fmt::format("{} refused on listener {}: principal '{}' is not a cluster "
                                     "node ({}<id>, docs/security.md)",
-                                    what, listener_, c.principal, kNodePrincipalPrefix));
+                                    what(), listener_, c.principal, kNodePrincipalPrefix));
   }
   if (*c.node != claimed) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         fmt::format("{} refused on listener {}: principal '{}' is node {}, not "
                                     "node {}",
-                                    what, listener_, c.principal, *c.node, claimed));
+                                    what(), listener_, c.principal, *c.node, claimed));
   }
   return grpc::Status::OK;
 }

@@ -16,14 +16,14 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "common/listener_config.h"
 #include "common/principal.h"
 
 namespace strand {
 
 struct Caller {
-  bool authenticated = false;  // a verified client certificate
-  std::string principal;       // kAnonymousPrincipal without one
+  std::string principal;       // kAnonymousPrincipal without a verified client certificate
   std::optional<int64_t> node;  // the cluster node the principal names
   std::string error;           // why the certificate's subject maps to no principal
 };
@@ -33,16 +33,14 @@ class NodeGuard {
   // The guard of one listener of `config`.
   NodeGuard(const ListenerConfig& config, std::string listener);
 
-  bool tls() const { return mapper_.has_value(); }
-  const std::string& listener() const { return listener_; }
-
   Caller Identify(const grpc::ServerContextBase& context) const;
 
   // OK when the caller may act as node `claimed` (always on a PLAINTEXT listener);
   // PERMISSION_DENIED naming the listener, the principal and the claim otherwise. `what` names
-  // the request ("a follower fetch as broker 102").
+  // the request ("a follower fetch as broker 102"); it is only called for a refusal, so the
+  // check costs no formatting on the hot path.
   grpc::Status CheckNode(const grpc::ServerContextBase& context, int64_t claimed,
-                         std::string_view what) const;
+                         absl::FunctionRef<std::string()> what) const;
 
  private:
   std::string listener_;

@@ -195,8 +195,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
                                       "metadata log to a broker",
                                       from));
     }
-    return controller_guard->CheckNode(context, from.value(),
-                                       fmt::format("a metadata log stream from controller {}", from));
+    return controller_guard->CheckNode(context, from.value(), [&] {
+      return fmt::format("a metadata log stream from controller {}", from);
+    });
   };
   auto metadata = MetadataFollower::Create(m);
   if (!metadata.ok()) return metadata.status();

@@ -351,7 +351,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
     if (options_.guard) {
       if (grpc::Status s = options_.guard->CheckNode(
               *context, req->replica_id(),
-              fmt::format("a follower fetch as broker {}", req->replica_id()));
+              [&] { return fmt::format("a follower fetch as broker {}", req->replica_id()); });
           !s.ok()) {
         probe_.Request("FetchFollower", "PERMISSION_DENIED", SecondsSince(call->start));
         call->reactor->Finish(s);

@@ -153,7 +153,8 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   t.credentials = to_peers;
   auto guard = std::make_shared<const NodeGuard>(o.listeners, controller_listener);
   t.authorize_sender = [guard](const grpc::ServerContext& context, NodeId from) {
-    return guard->CheckNode(context, from.value(), fmt::format("a Raft stream from node {}", from));
+    return guard->CheckNode(context, from.value(),
+                            [&] { return fmt::format("a Raft stream from node {}", from); });
   };
   // An observer's address comes from its broker registration, not from whoever claims its id
   // on a stream: the metadata log goes only where the registered broker listens.

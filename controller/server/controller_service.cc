@@ -119,7 +119,8 @@ class HeartbeatReactor final
 
 grpc::Status ControllerServiceImpl::CheckBroker(const grpc::ServerContextBase& call,
                                                 int32_t broker, const char* api) {
-  grpc::Status s = guard_->CheckNode(call, broker, fmt::format("{} for broker {}", api, broker));
+  grpc::Status s =
+      guard_->CheckNode(call, broker, [&] { return fmt::format("{} for broker {}", api, broker); });
   if (!s.ok()) ctx_.probe().Request(api, "PERMISSION_DENIED", 0);
   return s;
 }
