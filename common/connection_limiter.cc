@@ -74,7 +74,6 @@ bool ConnectionLimiter::Admit(int fd, const std::string& ip, std::string* why) {
     return true;
   }
   if (per_ip_[ip] == 0) per_ip_.erase(ip);
-  ++refused_;
   return false;
 }
 
@@ -94,22 +93,19 @@ void ConnectionLimiter::SweepLocked() {
   }
 }
 
-int64_t ConnectionLimiter::open() const {
-  std::lock_guard lock(mu_);
-  return static_cast<int64_t>(conns_.size());
-}
-
 absl::StatusOr<std::unique_ptr<LimitedAcceptor>> LimitedAcceptor::Bind(const Endpoint& listener) {
   std::unique_ptr<LimitedAcceptor> a(new LimitedAcceptor());
   a->name_ = listener.name;
-  const bool wildcard = listener.host.empty() || listener.host == "0.0.0.0" || listener.host == "::";
+  // As gRPC binds the other listeners: an empty host is [::] (every interface, IPv4 too), any
+  // other host is bound as given (0.0.0.0: every IPv4 interface).
+  const std::string host = listener.host.empty() ? "::" : listener.host;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
   const std::string port = std::to_string(listener.port);
-  const int rc = getaddrinfo(wildcard ? "::" : listener.host.c_str(), port.c_str(), &hints, &found);
+  const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
   if (rc != 0 || found == nullptr) {
     return absl::UnavailableError(fmt::format("cannot listen on {} (listener {}): {}",
                                               listener.Address(), listener.name, gai_strerror(rc)));
@@ -120,7 +116,8 @@ absl::StatusOr<std::unique_ptr<LimitedAcceptor>> LimitedAcceptor::Bind(const End
   a->listen_fd_ = fd;
   const int one = 1, zero = 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (found->ai_family == AF_INET6 && wildcard) {
+  if (found->ai_family == AF_INET6 &&
+      IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(found->ai_addr)->sin6_addr)) {
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);  // IPv4 clients too
   }
   if (bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 1024) != 0) {

@@ -20,7 +20,6 @@
 
 #include <grpcpp/server_builder.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -44,8 +43,6 @@ class ConnectionLimiter {
   bool Admit(int fd, const std::string& ip, std::string* why);
   // Forgets connections whose descriptors were closed.
   void Sweep();
-  int64_t open() const;
-  int64_t refused() const { return refused_.load(); }
 
  private:
   struct Conn {
@@ -55,12 +52,11 @@ class ConnectionLimiter {
   void SweepLocked();
 
   const ConnectionLimits limits_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::map<int, Conn> conns_;  // by descriptor
   std::map<std::string, int64_t> per_ip_;
   double tokens_ = 0;  // creation-rate bucket
   std::chrono::steady_clock::time_point refilled_{};
-  std::atomic<int64_t> refused_{0};
 };
 
 // One client listener's accept loop: binds `listener`, accepts, asks `limiter`, and hands

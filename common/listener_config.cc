@@ -179,15 +179,6 @@ absl::StatusOr<ListenerTls> ParseListenerTls(const std::map<std::string, std::st
 
 }  // namespace
 
-std::string_view ClientAuthName(ClientAuth auth) {
-  switch (auth) {
-    case ClientAuth::kNone: return "none";
-    case ClientAuth::kRequested: return "requested";
-    case ClientAuth::kRequired: return "required";
-  }
-  return "none";
-}
-
 std::string_view SecurityProtocolName(SecurityProtocol protocol) {
   return protocol == SecurityProtocol::kSsl ? "SSL" : "PLAINTEXT";
 }

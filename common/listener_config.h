@@ -82,7 +82,6 @@ struct ConnectionLimits {
 };
 
 enum class ClientAuth { kNone, kRequested, kRequired };
-std::string_view ClientAuthName(ClientAuth auth);
 
 // An SSL listener's TLS settings (checked: the files exist and hold what they should).
 struct ListenerTls {
