@@ -417,6 +417,7 @@ void Partition::RebuildProducerStateLocked() {
 }
 
 void Partition::UpdateProducerStateLocked(std::span<const uint8_t> records) {
+  const int64_t now_ms = clock_.NowWallMs();
   size_t pos = 0;
   while (pos + storage::batch_layout::kHeaderSize <= records.size()) {
     const auto h = storage::RecordBatchHeader::Parse(records.data() + pos);
@@ -425,7 +426,7 @@ void Partition::UpdateProducerStateLocked(std::span<const uint8_t> records) {
       producers_.Update(h.producer_id, h.producer_epoch,
                         ProducerBatch{h.base_sequence, LastSequence(h.base_sequence, h.record_count),
                                       h.base_offset, h.last_offset(), h.max_timestamp},
-                        clock_.NowWallMs());
+                        now_ms);
     }
     pos += static_cast<size_t>(h.size_bytes());
   }
