@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "client/common/broker_channels.h"
+#include "strand/consumer.h"
 
 #include "tools/cli/errors.h"
 
@@ -38,18 +39,19 @@ int WithAdmin(const CliContext& context, const std::function<int(client::AdminCl
   options.connect_timeout_ms = std::min(context.timeout_ms, kConnectTimeoutMsMax);
   auto settings = CommandConfig(context);
   if (!settings.ok()) return ReportUsage(context.err, std::string(settings.status().message()));
-  auto get = [&](const char* key) {
-    auto it = settings->find(key);
-    return it == settings->end() ? std::string() : it->second;
-  };
-  const std::string protocol = get("security.protocol");
-  if (!protocol.empty() && protocol != "plaintext" && protocol != "ssl") {
-    return ReportUsage(context.err, "--command-config: security.protocol must be plaintext or ssl, not '" +
-                                        protocol + "'");
+  // The security settings, read and checked by the clients' own settings table (the same
+  // values, case and pairing rules as for produce and consume). The table insists on a
+  // bootstrap list; the admin client gets the real one below.
+  client::Properties security = {{"bootstrap.servers", "127.0.0.1:1"}};
+  for (const char* key :
+       {"security.protocol", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location"}) {
+    if (auto it = settings->find(key); it != settings->end()) security[key] = it->second;
   }
-  auto credentials = client::CredentialsFromFiles(protocol == "ssl", get("ssl.ca.location"),
-                                                  get("ssl.certificate.location"),
-                                                  get("ssl.key.location"));
+  auto config = client::ConsumerConfig::FromProperties(security);
+  if (!config.ok()) {
+    return ReportUsage(context.err, "--command-config: " + std::string(config.status().message()));
+  }
+  auto credentials = client::ClientCredentials(*config, nullptr);
   if (!credentials.ok()) {
     return ReportUsage(context.err, "--command-config: " + std::string(credentials.status().message()));
   }
