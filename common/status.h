@@ -52,6 +52,12 @@ std::optional<E> ErrcOf(const absl::Status& status) {
   return static_cast<E>(value);
 }
 
+// The status message as a std::string_view: Debian's Abseil has its own string_view type, which
+// fmt does not know, so it is bridged explicitly wherever a message is formatted.
+inline std::string_view MessageOf(const absl::Status& status) {
+  return std::string_view(status.message().data(), status.message().size());
+}
+
 // Returns early from the enclosing function when `expr` (an absl::Status) is not OK.
 #define STRAND_RETURN_IF_ERROR(expr)                 \
   do {                                               \

@@ -1,23 +1,15 @@
 #include "storage/errc.h"
 
+#include "record/errc.h"
+
 namespace strand::storage {
 
 std::string_view ErrcName(Errc errc) {
   switch (errc) {
     case Errc::kOffsetOutOfRange:
       return "OFFSET_OUT_OF_RANGE";
-    case Errc::kCorruptBatch:
-      return "CORRUPT_BATCH";
-    case Errc::kInvalidRecord:
-      return "INVALID_RECORD";
-    case Errc::kUnsupportedMagic:
-      return "UNSUPPORTED_MAGIC";
-    case Errc::kBatchTooLarge:
-      return "BATCH_TOO_LARGE";
     case Errc::kRecordListTooLarge:
       return "RECORD_LIST_TOO_LARGE";
-    case Errc::kInvalidTimestamp:
-      return "INVALID_TIMESTAMP";
     case Errc::kOffsetsOutOfOrder:
       return "OFFSETS_OUT_OF_ORDER";
     case Errc::kDiskFull:
@@ -54,18 +46,8 @@ KafkaError ToKafkaError(Errc errc) {
   switch (errc) {
     case Errc::kOffsetOutOfRange:
       return KafkaError::kOffsetOutOfRange;
-    case Errc::kCorruptBatch:
-      return KafkaError::kCorruptMessage;
-    case Errc::kInvalidRecord:
-      return KafkaError::kInvalidRecord;
-    case Errc::kUnsupportedMagic:
-      return KafkaError::kUnsupportedForMessageFormat;
-    case Errc::kBatchTooLarge:
-      return KafkaError::kMessageTooLarge;
     case Errc::kRecordListTooLarge:
       return KafkaError::kRecordListTooLarge;
-    case Errc::kInvalidTimestamp:
-      return KafkaError::kInvalidTimestamp;
     // Kafka answers a follower's non-monotonic append with an unexpected-offset server error.
     case Errc::kOffsetsOutOfOrder:
       return KafkaError::kUnknownServerError;
@@ -98,8 +80,15 @@ KafkaError ToKafkaError(Errc errc) {
 
 KafkaError ToKafkaError(const absl::Status& status) {
   if (status.ok()) return KafkaError::kNone;
-  auto errc = StorageErrcOf(status);
-  return errc ? ToKafkaError(*errc) : KafkaError::kUnknownServerError;
+  if (auto errc = StorageErrcOf(status)) return ToKafkaError(*errc);
+  if (auto errc = record::RecordErrcOf(status)) return record::ToKafkaError(*errc);
+  return KafkaError::kUnknownServerError;
+}
+
+std::string_view ErrorNameOf(const absl::Status& status) {
+  if (auto errc = StorageErrcOf(status)) return ErrcName(*errc);
+  if (auto errc = record::RecordErrcOf(status)) return record::ErrcName(*errc);
+  return "UNKNOWN";
 }
 
 }  // namespace strand::storage
@@ -111,12 +100,7 @@ absl::StatusCode ErrcTraits<storage::Errc>::Code(storage::Errc errc) {
   switch (errc) {
     case Errc::kOffsetOutOfRange:
       return absl::StatusCode::kOutOfRange;
-    case Errc::kCorruptBatch:
-    case Errc::kInvalidRecord:
-    case Errc::kUnsupportedMagic:
-    case Errc::kBatchTooLarge:
     case Errc::kRecordListTooLarge:
-    case Errc::kInvalidTimestamp:
     case Errc::kOffsetsOutOfOrder:
     case Errc::kInvalidConfig:
     case Errc::kInvalidArgument:

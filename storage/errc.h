@@ -16,13 +16,9 @@ namespace strand::storage {
 enum class Errc {
   // Reads and offset lookups.
   kOffsetOutOfRange = 1,  // below the log start offset or above the log end offset
-  // Malformed or unacceptable input batches (nothing of the request is written).
-  kCorruptBatch = 2,        // bad length, CRC mismatch, unknown codec, undecodable records
-  kInvalidRecord = 3,       // well-formed but breaks a rule: counts, offset deltas, null keys...
-  kUnsupportedMagic = 4,    // a batch format other than v2 (magic 2)
-  kBatchTooLarge = 5,       // a batch larger than max.message.bytes
+  // Unacceptable appends (nothing of the request is written). What is wrong inside a batch's
+  // bytes is the record codec's record::Errc (record/errc.h), which appends pass through.
   kRecordListTooLarge = 6,  // an append larger than a whole segment
-  kInvalidTimestamp = 7,    // a timestamp outside message.timestamp.{before,after}.max.ms
   kOffsetsOutOfOrder = 8,   // a follower append whose offsets are not increasing past the end
   // Local storage trouble.
   kDiskFull = 9,     // ENOSPC/EDQUOT: the append failed, the log is unchanged and usable
@@ -44,7 +40,8 @@ enum class Errc {
 std::string_view ErrcName(Errc errc);
 
 // The Kafka error code a broker answers with for this status: kNone for OK, the mapping of the
-// storage Errc when the status carries one, UNKNOWN_SERVER_ERROR otherwise.
+// storage Errc or the record codec's Errc when the status carries one, UNKNOWN_SERVER_ERROR
+// otherwise.
 KafkaError ToKafkaError(const absl::Status& status);
 KafkaError ToKafkaError(Errc errc);
 
@@ -72,10 +69,8 @@ inline std::optional<Errc> StorageErrcOf(const absl::Status& status) {
   return ErrcOf<Errc>(status);
 }
 
-// The status message as a std::string_view (Debian's Abseil has its own string_view type, which
-// fmt does not know).
-inline std::string_view MessageOf(const absl::Status& status) {
-  return std::string_view(status.message().data(), status.message().size());
-}
+// The name of the storage or record Errc a status carries ("DISK_FULL", "CORRUPT_BATCH"), or
+// "UNKNOWN": what metrics label an append failure with.
+std::string_view ErrorNameOf(const absl::Status& status);
 
 }  // namespace strand::storage

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "common/check.h"
+#include "record/errc.h"
 #include "storage/errc.h"
 #include "storage/flusher.h"
 #include "storage/log_checkpoint.h"
@@ -77,18 +78,19 @@ absl::StatusOr<std::shared_ptr<Log>> Log::Open(const std::string& dir, const Log
 
 absl::StatusOr<std::vector<Log::Prepared>> Log::Prepare(std::span<uint8_t> records,
                                                         const LogConfig& config,
-                                                        ValidationMode mode, AppendOrigin origin,
-                                                        int64_t now_ms) {
-  auto extents = SplitBatches(records);
+                                                        record::ValidationMode mode,
+                                                        AppendOrigin origin, int64_t now_ms) {
+  auto extents = record::SplitBatches(records);
   if (!extents.ok()) return extents.status();
-  if (extents->empty()) return StorageError(Errc::kInvalidRecord, "an append with no batches");
+  if (extents->empty())
+    return record::RecordError(record::Errc::kInvalidRecord, "an append with no batches");
   if (static_cast<int64_t>(records.size()) > config.segment_bytes) {
     return StorageError(Errc::kRecordListTooLarge,
                         fmt::format("{} bytes in one append exceed segment.bytes = {}",
                                     records.size(), config.segment_bytes));
   }
-  bool leader = mode == ValidationMode::kProduce;
-  ValidationOptions options{
+  bool leader = mode == record::ValidationMode::kProduce;
+  record::ValidationOptions options{
       .mode = mode,
       .batch_bytes_max = config.max_message_bytes,
       // A leader walks records (offset deltas, keys, timestamps); a follower trusts its leader's
@@ -98,17 +100,17 @@ absl::StatusOr<std::vector<Log::Prepared>> Log::Prepare(std::span<uint8_t> recor
       .decompressed_bytes_max = static_cast<size_t>(config.decompressed_batch_bytes_max),
       .require_keys = leader && Compacts(config.cleanup_policy),
       .allow_control = origin == AppendOrigin::kCoordinator,
-      .now_ms = leader && config.message_timestamp_type == TimestampType::kCreateTime
+      .now_ms = leader && config.message_timestamp_type == record::TimestampType::kCreateTime
                     ? now_ms
-                    : kNoTimestamp,
+                    : record::kNoTimestamp,
       .timestamp_before_max_ms = config.message_timestamp_before_max_ms,
       .timestamp_after_max_ms = config.message_timestamp_after_max_ms,
   };
   if (!leader) options.batch_bytes_max = std::numeric_limits<int64_t>::max();
   std::vector<Prepared> prepared;
   prepared.reserve(extents->size());
-  for (const BatchExtent& e : *extents) {
-    auto summary = ValidateBatch(records.subspan(e.position, e.size), options);
+  for (const record::BatchExtent& e : *extents) {
+    auto summary = record::ValidateBatch(records.subspan(e.position, e.size), options);
     if (!summary.ok()) return summary.status();
     prepared.push_back({e, std::move(*summary)});
   }
@@ -117,9 +119,8 @@ absl::StatusOr<std::vector<Log::Prepared>> Log::Prepare(std::span<uint8_t> recor
 
 absl::Status Log::RecordAppendError(absl::Status status) {
   if (probe_) {
-    auto errc = StorageErrcOf(status);
-    probe_->OnAppendError(errc ? ErrcName(*errc) : "UNKNOWN");
-    if (errc == Errc::kDiskFull) probe_->OnDiskFull();
+    probe_->OnAppendError(ErrorNameOf(status));
+    if (StorageErrcOf(status) == Errc::kDiskFull) probe_->OnDiskFull();
   }
   if (StorageErrcOf(status) == Errc::kLogFailed) Fail(status);
   return status;
@@ -136,7 +137,7 @@ absl::StatusOr<AppendInfo> Log::AppendAsLeader(std::span<uint8_t> records, Leade
                                                AppendOrigin origin) {
   LogConfig config = this->config();
   int64_t now = clock_.NowWallMs();
-  auto prepared = Prepare(records, config, ValidationMode::kProduce, origin, now);
+  auto prepared = Prepare(records, config, record::ValidationMode::kProduce, origin, now);
   if (!prepared.ok()) return RecordAppendError(prepared.status());
   absl::MutexLock append(&append_mu_);
   STRAND_RETURN_IF_ERROR(CheckWritable());
@@ -151,21 +152,21 @@ absl::StatusOr<AppendInfo> Log::AppendAsLeader(std::span<uint8_t> records, Leade
     }
     next = log_end_;
   }
-  bool log_append_time = config.message_timestamp_type == TimestampType::kLogAppendTime;
+  bool log_append_time = config.message_timestamp_type == record::TimestampType::kLogAppendTime;
   std::vector<BatchPlacement> placements;
   placements.reserve(prepared->size());
   for (const Prepared& p : *prepared) {
     std::span<uint8_t> batch = records.subspan(p.extent.position, p.extent.size);
-    const RecordBatchHeader& h = p.summary.header;
-    SetBaseOffset(batch, next);
-    SetPartitionLeaderEpoch(batch, epoch);
+    const record::RecordBatchHeader& h = p.summary.header;
+    record::SetBaseOffset(batch, next);
+    record::SetPartitionLeaderEpoch(batch, epoch);
     int64_t max_timestamp = h.max_timestamp;
     if (log_append_time) {
-      SetLogAppendTime(batch, now);
+      record::SetLogAppendTime(batch, now);
       max_timestamp = now;
     } else if (p.summary.records_walked && p.summary.max_record_timestamp != h.max_timestamp) {
       // A client sent a wrong maxTimestamp; Kafka rewrites it too (the CRC is recomputed).
-      SetMaxTimestamp(batch, p.summary.max_record_timestamp);
+      record::SetMaxTimestamp(batch, p.summary.max_record_timestamp);
       max_timestamp = p.summary.max_record_timestamp;
     }
     placements.push_back(
@@ -187,7 +188,8 @@ absl::StatusOr<AppendInfo> Log::AppendAsLeader(std::span<uint8_t> records, Leade
 absl::StatusOr<AppendInfo> Log::AppendAsFollower(std::span<uint8_t> records) {
   LogConfig config = this->config();
   int64_t now = clock_.NowWallMs();
-  auto prepared = Prepare(records, config, ValidationMode::kReplica, AppendOrigin::kClient, now);
+  auto prepared =
+      Prepare(records, config, record::ValidationMode::kReplica, AppendOrigin::kClient, now);
   if (!prepared.ok()) return RecordAppendError(prepared.status());
   absl::MutexLock append(&append_mu_);
   STRAND_RETURN_IF_ERROR(CheckWritable());
@@ -199,7 +201,7 @@ absl::StatusOr<AppendInfo> Log::AppendAsFollower(std::span<uint8_t> records) {
   std::vector<BatchPlacement> placements;
   std::vector<std::pair<LeaderEpoch, Offset>> epoch_starts;
   for (const Prepared& p : *prepared) {
-    const RecordBatchHeader& h = p.summary.header;
+    const record::RecordBatchHeader& h = p.summary.header;
     if (h.base_offset < expected) {
       return RecordAppendError(StorageError(
           Errc::kOffsetsOutOfOrder,
@@ -258,10 +260,11 @@ absl::StatusOr<std::shared_ptr<Segment>> Log::MaybeRoll(int64_t incoming_bytes, 
   int64_t size = active->size_bytes();
   int64_t rolled_at = active->rolling_timestamp_ms();
   bool empty = size == 0;
-  bool roll = !active->CanHold(last) ||
-              (!empty && (size + incoming_bytes > config.segment_bytes ||
-                          (rolled_at != kNoTimestamp && now_ms - rolled_at >= config.segment_ms) ||
-                          active->IndexFull(config.segment_index_bytes)));
+  bool roll =
+      !active->CanHold(last) ||
+      (!empty && (size + incoming_bytes > config.segment_bytes ||
+                  (rolled_at != record::kNoTimestamp && now_ms - rolled_at >= config.segment_ms) ||
+                  active->IndexFull(config.segment_index_bytes)));
   if (!roll) return active;
   // An empty active segment whose base is too far behind `last` (a follower jumping over a
   // compaction gap) is replaced rather than kept.
@@ -319,7 +322,7 @@ absl::StatusOr<AppendInfo> Log::Write(std::span<uint8_t> records,
     info.log_start_offset = log_start_;
     unflushed_records_ += last - first + 1;
     unflushed_batches_ += static_cast<int64_t>(placements.size());
-    if (first_unflushed_ms_ == kNoTimestamp) first_unflushed_ms_ = now_ms;
+    if (first_unflushed_ms_ == record::kNoTimestamp) first_unflushed_ms_ = now_ms;
     flush = unflushed_records_ >= config.flush_messages;
   }
   CountSegments(0, info.bytes);
@@ -408,21 +411,21 @@ absl::StatusOr<std::optional<TimestampOffset>> Log::OffsetForTimestamp(
     decompressed_max = static_cast<size_t>(config_.decompressed_batch_bytes_max);
     Offset upper = std::min(max_offset.value_or(log_end_), log_end_);
     if (timestamp == kEarliestTimestamp) {
-      return TimestampOffset{kNoTimestamp, log_start_,
+      return TimestampOffset{record::kNoTimestamp, log_start_,
                              epochs_.EpochFor(log_start_).value_or(kNoLeaderEpoch)};
     }
     if (timestamp == kLatestTimestamp) {
       auto latest = epochs_.Latest();
-      return TimestampOffset{kNoTimestamp, upper, latest ? latest->epoch : kNoLeaderEpoch};
+      return TimestampOffset{record::kNoTimestamp, upper, latest ? latest->epoch : kNoLeaderEpoch};
     }
     segments = SegmentsFrom(log_start_);
   }
   Offset upper = std::min(max_offset.value_or(log_end), log_end);
   if (timestamp == kMaxTimestamp) {
     // The record holding the largest timestamp is the first one reaching it.
-    int64_t max = kNoTimestamp;
+    int64_t max = record::kNoTimestamp;
     for (const auto& s : segments) max = std::max(max, s->max_timestamp());
-    if (max == kNoTimestamp) return std::nullopt;
+    if (max == record::kNoTimestamp) return std::nullopt;
     timestamp = max;
   }
   if (timestamp < 0) {
@@ -632,7 +635,7 @@ absl::Status Log::FlushLocked(Waiters* ready) {
     durable_ = std::max(durable_, target);
     unflushed_records_ -= records;
     unflushed_batches_ -= batches;
-    if (unflushed_records_ == 0) first_unflushed_ms_ = kNoTimestamp;
+    if (unflushed_records_ == 0) first_unflushed_ms_ = record::kNoTimestamp;
     unsealed_.erase(unsealed_.begin(), unsealed_.begin() + static_cast<ptrdiff_t>(sealed));
     Offset rp =
         unsealed_.empty() ? segments_.back()->base_offset() : unsealed_.front()->base_offset();

@@ -53,11 +53,11 @@
 #include "common/byte_buffer.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "record/batch_validator.h"
 #include "storage/file.h"
 #include "storage/leader_epoch_cache.h"
 #include "storage/log_config.h"
 #include "storage/logger.h"
-#include "storage/record/batch_validator.h"
 #include "storage/recovery_report.h"
 #include "storage/segment.h"
 
@@ -75,8 +75,8 @@ enum class AppendOrigin {
 struct AppendInfo {
   Offset base_offset{0};
   Offset last_offset{0};
-  int64_t log_append_time_ms = kNoTimestamp;  // the time stamped, when LogAppendTime
-  int64_t max_timestamp = kNoTimestamp;
+  int64_t log_append_time_ms = record::kNoTimestamp;  // the time stamped, when LogAppendTime
+  int64_t max_timestamp = record::kNoTimestamp;
   Offset max_timestamp_offset{0};
   int32_t batches = 0;
   int64_t records = 0;
@@ -93,7 +93,7 @@ struct ReadResult {
 };
 
 struct TimestampOffset {
-  int64_t timestamp = kNoTimestamp;
+  int64_t timestamp = record::kNoTimestamp;
   Offset offset{0};
   LeaderEpoch leader_epoch = kNoLeaderEpoch;
 };
@@ -241,11 +241,11 @@ class Log : public std::enable_shared_from_this<Log> {
   Log(std::string dir, const LogConfig& config, const LogOptions& options);
 
   struct Prepared {
-    BatchExtent extent;
-    BatchSummary summary;
+    record::BatchExtent extent;
+    record::BatchSummary summary;
   };
   absl::StatusOr<std::vector<Prepared>> Prepare(std::span<uint8_t> records, const LogConfig& config,
-                                                ValidationMode mode, AppendOrigin origin,
+                                                record::ValidationMode mode, AppendOrigin origin,
                                                 int64_t now_ms);
   absl::StatusOr<AppendInfo> Write(std::span<uint8_t> records,
                                    const std::vector<BatchPlacement>& placements,
@@ -311,7 +311,7 @@ class Log : public std::enable_shared_from_this<Log> {
   int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t unflushed_records_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t unflushed_batches_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t first_unflushed_ms_ ABSL_GUARDED_BY(mu_) = kNoTimestamp;
+  int64_t first_unflushed_ms_ ABSL_GUARDED_BY(mu_) = record::kNoTimestamp;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   std::multimap<Offset, DurableCallback> waiters_ ABSL_GUARDED_BY(mu_);

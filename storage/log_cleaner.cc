@@ -7,11 +7,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "common/check.h"
+#include "record/batch_validator.h"
+#include "record/record_batch_builder.h"
+#include "record/record_batch_reader.h"
 #include "storage/errc.h"
 #include "storage/probe.h"
-#include "storage/record/batch_validator.h"
-#include "storage/record/record_batch_builder.h"
-#include "storage/record/record_batch_reader.h"
 #include "storage/segment_budget.h"
 
 namespace strand::storage {
@@ -65,9 +65,9 @@ absl::Status ForEachBatch(Segment& segment, Offset end,
     if (!read.ok()) return read.status();
     if (read->data.empty()) break;
     *bytes_read += static_cast<int64_t>(read->data.size());
-    auto extents = SplitBatches(read->data.span());
+    auto extents = record::SplitBatches(read->data.span());
     if (!extents.ok()) return extents.status();
-    for (const BatchExtent& e : *extents) {
+    for (const record::BatchExtent& e : *extents) {
       STRAND_RETURN_IF_ERROR(fn(read->data.span().subspan(e.position, e.size)));
     }
     next = read->next_offset;
@@ -152,17 +152,17 @@ struct GroupOutput {
 absl::Status FilterBatch(std::span<const uint8_t> batch, const OffsetMap& map,
                          const LogConfig& config, int64_t now_ms, GroupOutput* stats,
                          ByteBuffer* out) {
-  RecordBatchHeader h = RecordBatchHeader::Parse(batch);
+  record::RecordBatchHeader h = record::RecordBatchHeader::Parse(batch);
   if (h.is_control()) {  // transaction markers stay until transactions are cleaned too
     out->Append(batch);
     return absl::OkStatus();
   }
   auto decoded =
-      DecodedBatch::Decode(batch, static_cast<size_t>(config.decompressed_batch_bytes_max));
+      record::DecodedBatch::Decode(batch, static_cast<size_t>(config.decompressed_batch_bytes_max));
   if (!decoded.ok()) return decoded.status();
-  std::vector<const RecordView*> kept;
+  std::vector<const record::RecordView*> kept;
   bool needs_horizon = false;
-  for (const RecordView& r : decoded->records()) {
+  for (const record::RecordView& r : decoded->records()) {
     bool keep = r.key.has_value();
     if (keep) {
       auto latest = map.Latest(*r.key);
@@ -191,7 +191,7 @@ absl::Status FilterBatch(std::span<const uint8_t> batch, const OffsetMap& map,
     }
     return absl::OkStatus();
   }
-  BatchOptions options{
+  record::BatchOptions options{
       .compression = h.compression(),
       .timestamp_type = h.timestamp_type(),
       .log_append_time_ms = h.max_timestamp,
@@ -211,8 +211,8 @@ absl::Status FilterBatch(std::span<const uint8_t> batch, const OffsetMap& map,
   if (options.delete_horizon_ms) {
     stats->next_horizon_ms = std::min(stats->next_horizon_ms, *options.delete_horizon_ms);
   }
-  RecordBatchBuilder builder(options);
-  for (const RecordView* r : kept) {
+  record::RecordBatchBuilder builder(options);
+  for (const record::RecordView* r : kept) {
     builder.AppendWithOffsetDelta(r->offset_delta, r->timestamp, r->key, r->value, r->headers);
   }
   auto rebuilt = builder.Build();
@@ -245,12 +245,12 @@ absl::StatusOr<CleanerStats> LogCleaner::Clean(Log& log, bool force) {
     absl::Status scanned = ForEachBatch(
         *plan->segments[i], plan->ends[i],
         [&](std::span<const uint8_t> batch) -> absl::Status {
-          RecordBatchHeader h = RecordBatchHeader::Parse(batch);
+          record::RecordBatchHeader h = record::RecordBatchHeader::Parse(batch);
           if (h.is_control()) return absl::OkStatus();
-          auto decoded = DecodedBatch::Decode(
+          auto decoded = record::DecodedBatch::Decode(
               batch, static_cast<size_t>(plan->config.decompressed_batch_bytes_max));
           if (!decoded.ok()) return decoded.status();
-          for (const RecordView& r : decoded->records()) {
+          for (const record::RecordView& r : decoded->records()) {
             if (!r.key) continue;
             cost += map.CostOf(*r.key);
             entries.emplace_back(std::string(*r.key), r.offset);
@@ -340,7 +340,7 @@ absl::StatusOr<bool> LogCleaner::SwapIn(Log& log, const Plan& plan, size_t begin
   // Index the output (and check it once more) before taking any lock.
   auto fresh = Segment::OpenAt(fs, log.dir_, base, swap, plan.config.index_interval_bytes);
   if (!fresh.ok()) return fresh.status();
-  auto scan = (*fresh)->Recover(/*truncate=*/false, [](const RecordBatchHeader&) {});
+  auto scan = (*fresh)->Recover(/*truncate=*/false, [](const record::RecordBatchHeader&) {});
   if (!scan.ok()) return scan.status();
   STRAND_CHECK_MSG(scan->complete && scan->valid_bytes == static_cast<int64_t>(data.size()),
                    "compaction output {} does not read back: {}", swap, scan->stop_reason);

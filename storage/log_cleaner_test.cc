@@ -43,7 +43,7 @@ class LogCleanerTest : public ::testing::Test {
   }
 
   void Put(Log& log, const std::string& key, std::optional<std::string> value,
-           Compression compression = Compression::kNone) {
+           record::Compression compression = record::Compression::kNone) {
     ByteBuffer batch = MakeKeyedBatch({{key, value}}, clock_.NowWallMs(), compression);
     ASSERT_TRUE(log.AppendAsLeader(batch.span(), LeaderEpoch(1)).ok());
   }
@@ -144,7 +144,7 @@ TEST_F(LogCleanerTest, OnlyBelowTheHighWatermarkAndCompressedBatchesKeepTheirCod
   for (int i = 0; i < 40; ++i) {
     ByteBuffer batch = MakeKeyedBatch(
         {{"a", std::string(200, 'a' + i % 26)}, {"b" + std::to_string(i), std::string(200, 'b')}},
-        1000, Compression::kZstd);
+        1000, record::Compression::kZstd);
     ASSERT_TRUE(log->AppendAsLeader(batch.span(), LeaderEpoch(1)).ok());
   }
   // High watermark 0: nothing is cleanable.
@@ -157,11 +157,12 @@ TEST_F(LogCleanerTest, OnlyBelowTheHighWatermarkAndCompressedBatchesKeepTheirCod
   EXPECT_TRUE(stats->cleaned);
   auto read = log->Read(log->LogStartOffset(), 1 << 20);
   ASSERT_TRUE(read.ok());
-  auto extents = SplitBatches(read->records.span());
+  auto extents = record::SplitBatches(read->records.span());
   ASSERT_TRUE(extents.ok());
   for (const auto& e : *extents) {
-    RecordBatchHeader h = RecordBatchHeader::Parse(read->records.data() + e.position);
-    EXPECT_EQ(h.compression(), Compression::kZstd);
+    record::RecordBatchHeader h =
+        record::RecordBatchHeader::Parse(read->records.data() + e.position);
+    EXPECT_EQ(h.compression(), record::Compression::kZstd);
     EXPECT_EQ(h.partition_leader_epoch, LeaderEpoch(1));
   }
   int a_count = 0;

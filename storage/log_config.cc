@@ -125,9 +125,9 @@ absl::StatusOr<LogConfig> LogConfig::FromProperties(const std::map<std::string, 
       }
     } else if (name == "message.timestamp.type") {
       if (value == "CreateTime")
-        c.message_timestamp_type = TimestampType::kCreateTime;
+        c.message_timestamp_type = record::TimestampType::kCreateTime;
       else if (value == "LogAppendTime")
-        c.message_timestamp_type = TimestampType::kLogAppendTime;
+        c.message_timestamp_type = record::TimestampType::kLogAppendTime;
       else
         return Bad(fmt::format("{} = '{}' is not CreateTime or LogAppendTime", name, value));
     } else if (name == "preallocate" || name == "strand.verify.crc.on.read" ||
@@ -165,8 +165,9 @@ std::map<std::string, std::string> LogConfig::ToProperties() const {
       {"flush.ms", std::to_string(flush_ms)},
       {"index.interval.bytes", std::to_string(index_interval_bytes)},
       {"max.message.bytes", std::to_string(max_message_bytes)},
-      {"message.timestamp.type",
-       message_timestamp_type == TimestampType::kCreateTime ? "CreateTime" : "LogAppendTime"},
+      {"message.timestamp.type", message_timestamp_type == record::TimestampType::kCreateTime
+                                     ? "CreateTime"
+                                     : "LogAppendTime"},
       {"message.timestamp.before.max.ms", std::to_string(message_timestamp_before_max_ms)},
       {"message.timestamp.after.max.ms", std::to_string(message_timestamp_after_max_ms)},
       {"preallocate", b(preallocate)},

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "storage/record/record_batch.h"
+#include "record/record_batch.h"
 
 namespace strand::storage {
 
@@ -43,7 +43,8 @@ struct LogConfig {
   int64_t flush_ms = kNever;                                          // flush.ms
   int32_t index_interval_bytes = 4096;                                // index.interval.bytes
   int32_t max_message_bytes = 1048588;                                // max.message.bytes
-  TimestampType message_timestamp_type = TimestampType::kCreateTime;  // message.timestamp.type
+  record::TimestampType message_timestamp_type =
+      record::TimestampType::kCreateTime;            // message.timestamp.type
   int64_t message_timestamp_before_max_ms = kNever;  // message.timestamp.before.max.ms
   // Kafka 4.0's default (KIP-1030): a far-future CreateTime would freeze time retention.
   int64_t message_timestamp_after_max_ms = 3'600'000;  // message.timestamp.after.max.ms

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "record/errc.h"
 #include "storage/errc.h"
 
 namespace strand::storage {
@@ -33,7 +34,7 @@ TEST(LogConfig, FromProperties_AppliesKafkaNames) {
   EXPECT_EQ(c->retention_ms, -1);
   EXPECT_EQ(c->cleanup_policy, CleanupPolicy::kCompactDelete);
   EXPECT_DOUBLE_EQ(c->min_cleanable_dirty_ratio, 0.25);
-  EXPECT_EQ(c->message_timestamp_type, TimestampType::kLogAppendTime);
+  EXPECT_EQ(c->message_timestamp_type, record::TimestampType::kLogAppendTime);
   EXPECT_TRUE(c->preallocate);
   EXPECT_EQ(c->flush_messages, 100);
   auto again = LogConfig::FromProperties(c->ToProperties(), LogConfig{});
@@ -73,13 +74,19 @@ TEST(LogManagerConfig, Bounds) {
 TEST(Errc, MapsOntoKafkaErrors) {
   EXPECT_EQ(ToKafkaError(absl::OkStatus()), KafkaError::kNone);
   EXPECT_EQ(ToKafkaError(absl::InternalError("x")), KafkaError::kUnknownServerError);
-  EXPECT_EQ(ToKafkaError(Errc::kCorruptBatch), KafkaError::kCorruptMessage);
-  EXPECT_EQ(ToKafkaError(Errc::kBatchTooLarge), KafkaError::kMessageTooLarge);
+  // Codec failures pass through an append with the record module's Errc.
+  EXPECT_EQ(ToKafkaError(record::RecordError(record::Errc::kCorruptBatch, "x")),
+            KafkaError::kCorruptMessage);
+  EXPECT_EQ(ToKafkaError(record::RecordError(record::Errc::kBatchTooLarge, "x")),
+            KafkaError::kMessageTooLarge);
+  EXPECT_EQ(ToKafkaError(record::RecordError(record::Errc::kInvalidTimestamp, "x")),
+            KafkaError::kInvalidTimestamp);
+  EXPECT_EQ(ErrorNameOf(record::RecordError(record::Errc::kInvalidRecord, "x")), "INVALID_RECORD");
+  EXPECT_EQ(ErrorNameOf(StorageError(Errc::kDiskFull, "x")), "DISK_FULL");
+  EXPECT_EQ(ErrorNameOf(absl::InternalError("x")), "UNKNOWN");
   EXPECT_EQ(ToKafkaError(Errc::kRecordListTooLarge), KafkaError::kRecordListTooLarge);
-  EXPECT_EQ(ToKafkaError(Errc::kInvalidTimestamp), KafkaError::kInvalidTimestamp);
   EXPECT_EQ(ToKafkaError(Errc::kOffsetOutOfRange), KafkaError::kOffsetOutOfRange);
   EXPECT_EQ(ToKafkaError(Errc::kDiskFull), KafkaError::kKafkaStorageError);
-  EXPECT_EQ(ToKafkaError(Errc::kInvalidRecord), KafkaError::kInvalidRecord);
   absl::Status s = StorageError(Errc::kDiskFull, "no space");
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(MessageOf(s), "DISK_FULL: no space");

@@ -169,7 +169,7 @@ absl::Status LogLoader::OpenSealedOrRebuild(const std::shared_ptr<Segment>& segm
   std::string name = Segment::FileName(segment->base_offset(), ".log");
   log_.Warn("rebuilding the indexes of {}: {}", name, MessageOf(trusted));
   out_.report.indexes_rebuilt.push_back(name);
-  auto scan = segment->Recover(/*truncate=*/false, [](const RecordBatchHeader&) {});
+  auto scan = segment->Recover(/*truncate=*/false, [](const record::RecordBatchHeader&) {});
   if (!scan.ok()) return scan.status();
   if (!scan->complete) {
     // Below the recovery point the log cannot be cut (later segments hold acknowledged data):
@@ -182,7 +182,7 @@ absl::Status LogLoader::OpenSealedOrRebuild(const std::shared_ptr<Segment>& segm
   return segment->Seal();
 }
 
-void LogLoader::LearnEpoch(const RecordBatchHeader& h) {
+void LogLoader::LearnEpoch(const record::RecordBatchHeader& h) {
   if (h.partition_leader_epoch.value() < 0) return;
   auto latest = out_.epochs.Latest();
   if (!latest || h.partition_leader_epoch > latest->epoch) {
@@ -199,7 +199,8 @@ absl::Status LogLoader::RebuildEpochs() {
   for (const auto& segment : out_.segments) {
     if (segment->base_offset() > rp) break;
     if (segment->sealed()) {
-      absl::Status s = segment->ForEachHeader([&](const RecordBatchHeader& h) { LearnEpoch(h); });
+      absl::Status s =
+          segment->ForEachHeader([&](const record::RecordBatchHeader& h) { LearnEpoch(h); });
       if (!s.ok()) log_.Warn("epoch rebuild stopped early: {}", MessageOf(s));
     }
   }
@@ -222,8 +223,8 @@ absl::Status LogLoader::RecoverFrom(size_t first) {
       overlap.next_offset = out_.segments[i - 1]->next_offset();
       return CutAfter(i - 1, overlap);
     }
-    auto scan =
-        segment->Recover(/*truncate=*/true, [&](const RecordBatchHeader& h) { LearnEpoch(h); });
+    auto scan = segment->Recover(/*truncate=*/true,
+                                 [&](const record::RecordBatchHeader& h) { LearnEpoch(h); });
     if (!scan.ok()) return scan.status();
     ++out_.report.segments_scanned;
     out_.report.bytes_scanned += scan->valid_bytes;

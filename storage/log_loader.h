@@ -70,7 +70,7 @@ class LogLoader {
   absl::Status CutAfter(size_t index, const SegmentScan& scan);
   absl::Status RebuildEpochs();
   absl::Status Finish();
-  void LearnEpoch(const RecordBatchHeader& h);
+  void LearnEpoch(const record::RecordBatchHeader& h);
 
   Filesystem& fs_;
   const std::string dir_;

@@ -10,11 +10,12 @@
 #include <atomic>
 #include <thread>
 
+#include "record/errc.h"
+#include "record/record_batch_reader.h"
 #include "storage/errc.h"
 #include "storage/fault_injecting_filesystem.h"
 #include "storage/flusher.h"
 #include "storage/probe.h"
-#include "storage/record/record_batch_reader.h"
 #include "storage/testing/test_util.h"
 
 namespace strand::storage {
@@ -84,11 +85,12 @@ TEST_F(LogTest, AppendAsLeader_SeveralBatchesInOneCall) {
   EXPECT_EQ(info->last_offset, Offset(5));
   auto read = log->Read(Offset(0), 1 << 20);
   ASSERT_TRUE(read.ok());
-  auto headers = SplitBatches(read->records.span());
+  auto headers = record::SplitBatches(read->records.span());
   ASSERT_TRUE(headers.ok());
   ASSERT_EQ(headers->size(), 2u);
-  EXPECT_EQ(RecordBatchHeader::Parse(read->records.data() + (*headers)[1].position).base_offset,
-            Offset(2));
+  EXPECT_EQ(
+      record::RecordBatchHeader::Parse(read->records.data() + (*headers)[1].position).base_offset,
+      Offset(2));
 }
 
 TEST_F(LogTest, Read_KafkaRangeSemantics) {
@@ -390,7 +392,7 @@ TEST_F(LogTest, OffsetForTimestamp_FindsTheFirstRecordAtOrAfter) {
 }
 
 TEST_F(LogTest, LogAppendTime_StampsEveryBatch) {
-  auto log = OpenLog({.message_timestamp_type = TimestampType::kLogAppendTime});
+  auto log = OpenLog({.message_timestamp_type = record::TimestampType::kLogAppendTime});
   clock_.AdvanceMs(12345);
   AppendInfo info = Append(*log, 3);
   EXPECT_EQ(info.log_append_time_ms, clock_.NowWallMs());
@@ -417,8 +419,8 @@ TEST_F(LogTest, Follower_AppendsTheLeadersOffsetsAndEpochs) {
             Errc::kOffsetsOutOfOrder);
   // A gap (as compaction leaves) is accepted.
   ByteBuffer later = MakeBatch(2, 10);
-  SetBaseOffset(later.span(), Offset(40));
-  SetPartitionLeaderEpoch(later.span(), LeaderEpoch(6));
+  record::SetBaseOffset(later.span(), Offset(40));
+  record::SetPartitionLeaderEpoch(later.span(), LeaderEpoch(6));
   ASSERT_TRUE((*follower)->AppendAsFollower(later.span()).ok());
   EXPECT_EQ((*follower)->LogEndOffset(), Offset(42));
 }
@@ -448,18 +450,18 @@ TEST_F(LogTest, Epochs_EndOffsetForEpochAndFencing) {
 TEST_F(LogTest, Validation_RejectsAndWritesNothing) {
   auto log = OpenLog({.cleanup_policy = CleanupPolicy::kCompact, .max_message_bytes = 4000});
   ByteBuffer big = MakeBatch(10, 1000);
-  EXPECT_EQ(StorageErrcOf(log->AppendAsLeader(big.span(), LeaderEpoch(0)).status()),
-            Errc::kBatchTooLarge);
+  EXPECT_EQ(record::RecordErrcOf(log->AppendAsLeader(big.span(), LeaderEpoch(0)).status()),
+            record::Errc::kBatchTooLarge);
   ByteBuffer corrupt = MakeBatch(2, 10);
   corrupt.data()[70] ^= 1;
-  EXPECT_EQ(StorageErrcOf(log->AppendAsLeader(corrupt.span(), LeaderEpoch(0)).status()),
-            Errc::kCorruptBatch);
+  EXPECT_EQ(record::RecordErrcOf(log->AppendAsLeader(corrupt.span(), LeaderEpoch(0)).status()),
+            record::Errc::kCorruptBatch);
   ByteBuffer keyless = MakeKeyedBatch({{"a", "1"}});
-  RecordBatchBuilder b({});
+  record::RecordBatchBuilder b({});
   b.Append(1, std::nullopt, "v");
   ByteBuffer no_key = *b.Build();
-  EXPECT_EQ(StorageErrcOf(log->AppendAsLeader(no_key.span(), LeaderEpoch(0)).status()),
-            Errc::kInvalidRecord);
+  EXPECT_EQ(record::RecordErrcOf(log->AppendAsLeader(no_key.span(), LeaderEpoch(0)).status()),
+            record::Errc::kInvalidRecord);
   // One bad batch among good ones: none is written.
   ByteBuffer mixed;
   mixed.Append(keyless.span());

@@ -151,7 +151,7 @@ absl::Status Log::TruncateFullyLocked(Offset offset) {
     log_start_ = log_end_ = high_watermark_ = durable_ = recovery_point_ = cleaner_offset_ = offset;
     epochs_.Clear();
     unflushed_records_ = unflushed_batches_ = 0;
-    first_unflushed_ms_ = kNoTimestamp;
+    first_unflushed_ms_ = record::kNoTimestamp;
     ++generation_;
     truncated = TakeWaitersLocked(Offset::Min());
   }

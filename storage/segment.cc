@@ -7,15 +7,15 @@
 #include <limits>
 
 #include "common/check.h"
+#include "record/batch_validator.h"
+#include "record/record_batch_reader.h"
 #include "storage/errc.h"
-#include "storage/record/batch_validator.h"
-#include "storage/record/record_batch_reader.h"
 #include "storage/segment_budget.h"
 
 namespace strand::storage {
 namespace {
 
-namespace L = batch_layout;
+namespace L = record::batch_layout;
 
 constexpr int64_t kScanChunkBytes = 1 << 20;
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
@@ -40,7 +40,7 @@ absl::StatusOr<int64_t> FirstNonZero(File& file, int64_t from, int64_t end) {
   return int64_t{-1};
 }
 
-BatchPlacement PlacementOf(const RecordBatchHeader& h) {
+BatchPlacement PlacementOf(const record::RecordBatchHeader& h) {
   return {h.base_offset, h.last_offset(), h.max_timestamp, h.size_bytes()};
 }
 
@@ -139,7 +139,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::OpenAt(Filesystem& fs, const s
 // Scanning and loading
 
 absl::StatusOr<SegmentScan> Segment::Scan(
-    File& file, absl::FunctionRef<void(const RecordBatchHeader&, int64_t)> fn) {
+    File& file, absl::FunctionRef<void(const record::RecordBatchHeader&, int64_t)> fn) {
   SegmentScan scan;
   scan.next_offset = base_;
   auto file_size = file.Size();
@@ -167,10 +167,10 @@ absl::StatusOr<SegmentScan> Segment::Scan(
     scan.complete = false;
     scan.stop_reason = std::move(reason);
   };
-  ValidationOptions options{.mode = ValidationMode::kStored,
-                            .batch_bytes_max = std::numeric_limits<int64_t>::max(),
-                            .walk_records = false,
-                            .walk_compressed_records = false};
+  record::ValidationOptions options{.mode = record::ValidationMode::kStored,
+                                    .batch_bytes_max = std::numeric_limits<int64_t>::max(),
+                                    .walk_records = false,
+                                    .walk_compressed_records = false};
   int64_t pos = 0;
   while (pos < scan.file_bytes) {
     int64_t remaining = scan.file_bytes - pos;
@@ -194,7 +194,7 @@ absl::StatusOr<SegmentScan> Segment::Scan(
       stop(fmt::format("a torn batch header of {} bytes at position {}", remaining, pos));
       break;
     }
-    int64_t size = BatchSizeAt(p);
+    int64_t size = record::BatchSizeAt(p);
     if (size < static_cast<int64_t>(L::kHeaderSize) || size > remaining) {
       stop(fmt::format("the batch at position {} claims {} bytes but {} remain (torn write?)", pos,
                        size, remaining));
@@ -202,13 +202,13 @@ absl::StatusOr<SegmentScan> Segment::Scan(
     }
     STRAND_RETURN_IF_ERROR(ensure(pos, pos + size));
     p = window.data() + (pos - window_start);
-    auto summary = ValidateBatch({p, static_cast<size_t>(size)}, options);
+    auto summary = record::ValidateBatch({p, static_cast<size_t>(size)}, options);
     if (!summary.ok()) {
-      stop(fmt::format("the batch at position {} (offset {}) is invalid: {}", pos, BaseOffsetAt(p),
-                       MessageOf(summary.status())));
+      stop(fmt::format("the batch at position {} (offset {}) is invalid: {}", pos,
+                       record::BaseOffsetAt(p), MessageOf(summary.status())));
       break;
     }
-    const RecordBatchHeader& h = summary->header;
+    const record::RecordBatchHeader& h = summary->header;
     if (h.base_offset < scan.next_offset || !CanHold(h.last_offset())) {
       stop(
           fmt::format("the batch at position {} has offsets {}..{}, expected {} or later in "
@@ -229,7 +229,7 @@ void Segment::ResetIndexesLocked() {
   offset_index_ = OffsetIndex(base_);
   time_index_ = TimeIndex(base_);
   bytes_since_index_entry_ = 0;
-  max_timestamp_ = kNoTimestamp;
+  max_timestamp_ = record::kNoTimestamp;
   max_timestamp_offset_ = base_;
   hint_offset_ = Offset(-1);
 }
@@ -239,7 +239,7 @@ void Segment::IndexBatchLocked(const BatchPlacement& b, int64_t position) {
     max_timestamp_.store(b.max_timestamp, std::memory_order_release);
     max_timestamp_offset_ = b.base_offset;
   }
-  if (rolling_timestamp_ms_.load() == kNoTimestamp && b.max_timestamp >= 0) {
+  if (rolling_timestamp_ms_.load() == record::kNoTimestamp && b.max_timestamp >= 0) {
     rolling_timestamp_ms_ = b.max_timestamp;
   }
   // An entry marks the start of the first batch after index.interval.bytes of data.
@@ -252,7 +252,7 @@ void Segment::IndexBatchLocked(const BatchPlacement& b, int64_t position) {
 }
 
 absl::StatusOr<SegmentScan> Segment::Recover(
-    bool truncate, absl::FunctionRef<void(const RecordBatchHeader&)> on_batch) {
+    bool truncate, absl::FunctionRef<void(const record::RecordBatchHeader&)> on_batch) {
   absl::MutexLock lock(&mu_);
   if (!file_) {
     auto file = fs_.Open(log_path_, OpenMode::kReadWrite);
@@ -260,8 +260,8 @@ absl::StatusOr<SegmentScan> Segment::Recover(
     file_ = std::move(*file);
   }
   ResetIndexesLocked();
-  rolling_timestamp_ms_ = kNoTimestamp;
-  auto scan = Scan(*file_, [&](const RecordBatchHeader& h, int64_t position) {
+  rolling_timestamp_ms_ = record::kNoTimestamp;
+  auto scan = Scan(*file_, [&](const record::RecordBatchHeader& h, int64_t position) {
     IndexBatchLocked(PlacementOf(h), position);
     on_batch(h);
   });
@@ -386,7 +386,7 @@ absl::Status Segment::LoadIndexesLocked(File& file) {
 absl::Status Segment::RebuildIndexesLocked(File& file) {
   int64_t known_size = size_bytes();
   ResetIndexesLocked();
-  auto scan = Scan(file, [&](const RecordBatchHeader& h, int64_t position) {
+  auto scan = Scan(file, [&](const record::RecordBatchHeader& h, int64_t position) {
     IndexBatchLocked(PlacementOf(h), position);
   });
   if (!scan.ok()) return scan.status();
@@ -547,7 +547,7 @@ absl::StatusOr<Offset> Segment::TruncateTo(Offset offset) {
 
 void Segment::RecomputeTailLocked(File& file) {
   auto last_time = time_index_.last();
-  max_timestamp_ = last_time ? last_time->timestamp : kNoTimestamp;
+  max_timestamp_ = last_time ? last_time->timestamp : record::kNoTimestamp;
   max_timestamp_offset_ = last_time ? last_time->offset : base_;
   auto last_entry = offset_index_.last();
   int64_t position = last_entry ? last_entry->position : 0;
@@ -563,7 +563,7 @@ void Segment::RecomputeTailLocked(File& file) {
     position += h->size_bytes();
     floor = h->next_offset();
   }
-  if (size_bytes() == 0) rolling_timestamp_ms_ = kNoTimestamp;
+  if (size_bytes() == 0) rolling_timestamp_ms_ = record::kNoTimestamp;
 }
 
 absl::Status Segment::Sync() {
@@ -636,8 +636,8 @@ absl::Status Segment::RenameLogFile(const std::string& new_path) {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-absl::StatusOr<RecordBatchHeader> Segment::ReadHeader(File& file, int64_t position, int64_t limit,
-                                                      Offset floor) {
+absl::StatusOr<record::RecordBatchHeader> Segment::ReadHeader(File& file, int64_t position,
+                                                              int64_t limit, Offset floor) {
   auto bad = [&](std::string_view why) {
     return StorageError(
         Errc::kCorruptLog,
@@ -648,7 +648,7 @@ absl::StatusOr<RecordBatchHeader> Segment::ReadHeader(File& file, int64_t positi
   auto n = file.ReadAt(position, bytes);
   if (!n.ok()) return n.status();
   if (*n != L::kHeaderSize) return bad("short read");
-  RecordBatchHeader h = RecordBatchHeader::Parse(bytes);
+  record::RecordBatchHeader h = record::RecordBatchHeader::Parse(bytes);
   if (h.magic != L::kMagicV2) return bad(fmt::format("magic {}", h.magic));
   if (h.size_bytes() < static_cast<int64_t>(L::kHeaderSize) || h.size_bytes() > limit - position) {
     return bad(fmt::format("length {} does not fit", h.size_bytes()));
@@ -704,7 +704,7 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
     return out;
   }
   const int64_t position = (*found)->position;
-  const RecordBatchHeader& first = (*found)->header;
+  const record::RecordBatchHeader& first = (*found)->header;
   if (first.last_offset() >= upper) {
     out.reached_upper = true;
     return out;
@@ -720,7 +720,7 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
   Offset floor = first.base_offset;
   while (kept + static_cast<int64_t>(L::kHeaderSize) <= got) {
     const uint8_t* p = out.data.data() + kept;
-    RecordBatchHeader h = RecordBatchHeader::Parse(p);
+    record::RecordBatchHeader h = record::RecordBatchHeader::Parse(p);
     if (h.magic != L::kMagicV2 || h.size_bytes() < static_cast<int64_t>(L::kHeaderSize) ||
         h.base_offset < floor || h.last_offset_delta < 0) {
       if (kept == 0) {
@@ -737,7 +737,7 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
     }
     int64_t batch_end = position + kept + h.size_bytes();
     if (verify && batch_end > verified_bytes_.load(std::memory_order_acquire) &&
-        ComputeBatchCrc({p, static_cast<size_t>(h.size_bytes())}) != h.crc) {
+        record::ComputeBatchCrc({p, static_cast<size_t>(h.size_bytes())}) != h.crc) {
       if (kept == 0) {
         return StorageError(Errc::kCorruptLog,
                             fmt::format("segment {}: the batch at offset {} (position {}) fails "
@@ -789,15 +789,15 @@ absl::StatusOr<std::optional<TimestampMatch>> Segment::FindTimestamp(
       ByteBuffer batch(static_cast<size_t>(h->size_bytes()));
       auto n = (*file)->ReadAt(position, batch.span());
       if (!n.ok()) return n.status();
-      if (ComputeBatchCrc(batch.span()) != h->crc) {
+      if (record::ComputeBatchCrc(batch.span()) != h->crc) {
         return StorageError(Errc::kCorruptLog,
                             fmt::format("segment {}: the batch at offset {} fails its CRC-32C "
                                         "check",
                                         base_, h->base_offset));
       }
-      auto decoded = DecodedBatch::Decode(batch.span(), decompressed_max_bytes);
+      auto decoded = record::DecodedBatch::Decode(batch.span(), decompressed_max_bytes);
       if (!decoded.ok()) return decoded.status();
-      for (const RecordView& r : decoded->records()) {
+      for (const record::RecordView& r : decoded->records()) {
         if (r.offset >= upper) return std::nullopt;
         if (r.offset >= floor_offset && r.timestamp >= timestamp) {
           return TimestampMatch{r.timestamp, r.offset, h->partition_leader_epoch};
@@ -810,7 +810,7 @@ absl::StatusOr<std::optional<TimestampMatch>> Segment::FindTimestamp(
   return std::nullopt;
 }
 
-absl::Status Segment::ForEachHeader(absl::FunctionRef<void(const RecordBatchHeader&)> fn) {
+absl::Status Segment::ForEachHeader(absl::FunctionRef<void(const record::RecordBatchHeader&)> fn) {
   auto file = Acquire();
   if (!file.ok()) return file.status();
   int64_t position = 0, limit = DamagedLimit();
@@ -828,7 +828,7 @@ absl::Status Segment::ForEachHeader(absl::FunctionRef<void(const RecordBatchHead
 absl::StatusOr<std::optional<std::pair<Offset, int64_t>>> Segment::Verify() {
   auto file = Acquire();
   if (!file.ok()) return file.status();
-  auto scan = Scan(**file, [](const RecordBatchHeader&, int64_t) {});
+  auto scan = Scan(**file, [](const record::RecordBatchHeader&, int64_t) {});
   if (!scan.ok()) return scan.status();
   if (scan->complete && scan->valid_bytes >= size_bytes()) return std::nullopt;
   return std::make_pair(scan->next_offset, scan->valid_bytes);

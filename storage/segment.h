@@ -31,9 +31,9 @@
 #include "absl/synchronization/mutex.h"
 #include "common/byte_buffer.h"
 #include "common/ids.h"
+#include "record/record_batch.h"
 #include "storage/file.h"
 #include "storage/offset_index.h"
-#include "storage/record/record_batch.h"
 #include "storage/time_index.h"
 
 namespace strand::storage {
@@ -62,7 +62,7 @@ struct SegmentScan {
 // A batch located in the segment.
 struct BatchLocation {
   int64_t position;
-  RecordBatchHeader header;
+  record::RecordBatchHeader header;
 };
 
 struct SegmentRead {
@@ -109,8 +109,8 @@ class Segment : public std::enable_shared_from_this<Segment> {
   // Scans every batch from the start: framing, CRC-32C, offsets increasing from the base. Builds
   // both indexes in memory, cuts the file after the last valid batch when `truncate` is set, and
   // reports each valid batch to on_batch (for the leader-epoch cache).
-  absl::StatusOr<SegmentScan> Recover(bool truncate,
-                                      absl::FunctionRef<void(const RecordBatchHeader&)> on_batch);
+  absl::StatusOr<SegmentScan> Recover(
+      bool truncate, absl::FunctionRef<void(const record::RecordBatchHeader&)> on_batch);
   // Trusts a segment below the recovery point: checks that its index files exist and look sane
   // (cheaply: sizes and last entries), learns its largest timestamp, and leaves the file and
   // indexes to be loaded on first use. Fails with Errc::kCorruptLog when an index is missing or
@@ -160,7 +160,7 @@ class Segment : public std::enable_shared_from_this<Segment> {
                                                               Offset upper,
                                                               size_t decompressed_max_bytes);
   // Walks the batch headers (no CRC check), e.g. to rebuild a lost leader-epoch cache.
-  absl::Status ForEachHeader(absl::FunctionRef<void(const RecordBatchHeader&)> fn);
+  absl::Status ForEachHeader(absl::FunctionRef<void(const record::RecordBatchHeader&)> fn);
   // Every batch, checked like Recover but changing nothing (for scrubbing). Returns the first
   // bad batch's offset and position, if any.
   absl::StatusOr<std::optional<std::pair<Offset, int64_t>>> Verify();
@@ -197,10 +197,10 @@ class Segment : public std::enable_shared_from_this<Segment> {
   int64_t StartPosition(Offset target) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::optional<BatchLocation>> FindBatchIn(File& file, Offset target,
                                                            int64_t limit);
-  absl::StatusOr<RecordBatchHeader> ReadHeader(File& file, int64_t position, int64_t limit,
-                                               Offset floor);
-  absl::StatusOr<SegmentScan> Scan(File& file,
-                                   absl::FunctionRef<void(const RecordBatchHeader&, int64_t)> fn);
+  absl::StatusOr<record::RecordBatchHeader> ReadHeader(File& file, int64_t position, int64_t limit,
+                                                       Offset floor);
+  absl::StatusOr<SegmentScan> Scan(
+      File& file, absl::FunctionRef<void(const record::RecordBatchHeader&, int64_t)> fn);
   void ResetIndexesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void IndexBatchLocked(const BatchPlacement& b, int64_t position)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -220,8 +220,8 @@ class Segment : public std::enable_shared_from_this<Segment> {
 
   std::atomic<int64_t> size_{0};
   std::atomic<int64_t> next_offset_;
-  std::atomic<int64_t> max_timestamp_{kNoTimestamp};
-  std::atomic<int64_t> rolling_timestamp_ms_{kNoTimestamp};
+  std::atomic<int64_t> max_timestamp_{record::kNoTimestamp};
+  std::atomic<int64_t> rolling_timestamp_ms_{record::kNoTimestamp};
   std::atomic<bool> sealed_{false};
   std::atomic<int64_t> damaged_position_{-1};
   // Bytes from position 0 whose batches passed a CRC check since the segment was opened: at

@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "record/batch_validator.h"
 #include "storage/errc.h"
-#include "storage/record/batch_validator.h"
 #include "storage/testing/test_util.h"
 
 namespace strand::storage {
@@ -32,7 +32,7 @@ class SegmentTest : public ::testing::Test {
     for (int i = 0; i < count; ++i) {
       ByteBuffer batch = MakeBatch(records, value_bytes, i, 1000 + i);
       Offset base = s.next_offset();
-      SetBaseOffset(batch.span(), base);
+      record::SetBaseOffset(batch.span(), base);
       BatchPlacement p{base, base + (records - 1), 1000 + i + records - 1,
                        static_cast<int64_t>(batch.size())};
       ASSERT_TRUE(s.Append(batch.span(), {&p, 1}).ok());
@@ -49,9 +49,9 @@ TEST_F(SegmentTest, AppendReadAndFind) {
   EXPECT_EQ(s->max_timestamp(), 1000 + 19 + 3);
   auto read = s->Read(Offset(141), 2000, Offset(1000), true);
   ASSERT_TRUE(read.ok());
-  auto extents = SplitBatches(read->data.span());
+  auto extents = record::SplitBatches(read->data.span());
   ASSERT_TRUE(extents.ok());
-  EXPECT_EQ(RecordBatchHeader::Parse(read->data.data()).base_offset, Offset(140));
+  EXPECT_EQ(record::RecordBatchHeader::Parse(read->data.data()).base_offset, Offset(140));
   EXPECT_EQ(read->next_offset, Offset(140 + 4 * static_cast<int64_t>(extents->size())));
   auto bounded = s->Read(Offset(100), 1 << 20, Offset(110), true);
   EXPECT_EQ(bounded->next_offset, Offset(108));
@@ -76,7 +76,7 @@ TEST_F(SegmentTest, Recover_CutsATornTail) {
   auto reopened = Segment::OpenExisting(PosixFilesystem(), dir_.path(), Offset(100), 1024);
   ASSERT_TRUE(reopened.ok());
   int batches = 0;
-  auto scan = (*reopened)->Recover(true, [&](const RecordBatchHeader&) { ++batches; });
+  auto scan = (*reopened)->Recover(true, [&](const record::RecordBatchHeader&) { ++batches; });
   ASSERT_TRUE(scan.ok());
   EXPECT_FALSE(scan->complete);
   EXPECT_FALSE(scan->stopped_at_zeros);
@@ -95,7 +95,7 @@ TEST_F(SegmentTest, Recover_ZeroSpaceIsUnwrittenNotDamage) {
   ::close(fd);
   s.reset();
   auto reopened = *Segment::OpenExisting(PosixFilesystem(), dir_.path(), Offset(100), 1024);
-  auto scan = reopened->Recover(true, [](const RecordBatchHeader&) {});
+  auto scan = reopened->Recover(true, [](const record::RecordBatchHeader&) {});
   ASSERT_TRUE(scan.ok());
   EXPECT_TRUE(scan->stopped_at_zeros);
   EXPECT_EQ(scan->valid_bytes, good);

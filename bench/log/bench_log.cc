@@ -40,10 +40,10 @@
 #include "common/byte_buffer.h"
 #include "common/check.h"
 #include "common/logging.h"
+#include "record/record_batch_builder.h"
 #include "storage/fault_injecting_filesystem.h"
 #include "storage/flusher.h"
 #include "storage/log.h"
-#include "storage/record/record_batch_builder.h"
 
 namespace strand::storage {
 namespace {
@@ -82,7 +82,7 @@ std::string FreshDir(const Options& o, const std::string& name) {
 // One batch of 1 KiB records adding up to about `batch_bytes`.
 ByteBuffer MakeBatch(int64_t batch_bytes) {
   int records = static_cast<int>(std::max<int64_t>(1, batch_bytes / (kRecordBytes + 16)));
-  RecordBatchBuilder builder({});
+  record::RecordBatchBuilder builder({});
   std::string value(kRecordBytes, 'v');
   for (int i = 0; i < records; ++i) {
     value[i % kRecordBytes] = static_cast<char>('a' + i % 26);

@@ -2,13 +2,12 @@
 // follower paths are in partition_fetch.cc.
 #include "broker/replica/partition.h"
 
-
 #include <fmt/format.h>
 
 #include "common/big_endian.h"
+#include "record/record_batch.h"
 #include "storage/errc.h"
 #include "storage/file.h"
-#include "storage/record/record_batch.h"
 
 namespace strand::broker {
 namespace {
@@ -202,11 +201,11 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
                 fmt::format("the ISR has {} replica(s); min.insync.replicas is {}",
                             leader_state_->isr().size(), settings_.min_insync_replicas));
   }
-  if (records.size() < storage::batch_layout::kHeaderSize) {
+  if (records.size() < record::batch_layout::kHeaderSize) {
     return fail(KafkaError::kCorruptMessage, "the records are shorter than a batch header");
   }
-  const auto header = storage::RecordBatchHeader::Parse(records.data());
-  if (header.size_bytes() < static_cast<int64_t>(storage::batch_layout::kHeaderSize) ||
+  const auto header = record::RecordBatchHeader::Parse(records.data());
+  if (header.size_bytes() < static_cast<int64_t>(record::batch_layout::kHeaderSize) ||
       header.size_bytes() > static_cast<int64_t>(records.size())) {
     return fail(KafkaError::kCorruptMessage,
                 fmt::format("the first batch claims {} bytes; {} were sent", header.size_bytes(),
@@ -419,8 +418,8 @@ void Partition::RebuildProducerStateLocked() {
 void Partition::UpdateProducerStateLocked(std::span<const uint8_t> records) {
   const int64_t now_ms = clock_.NowWallMs();
   size_t pos = 0;
-  while (pos + storage::batch_layout::kHeaderSize <= records.size()) {
-    const auto h = storage::RecordBatchHeader::Parse(records.data() + pos);
+  while (pos + record::batch_layout::kHeaderSize <= records.size()) {
+    const auto h = record::RecordBatchHeader::Parse(records.data() + pos);
     if (h.size_bytes() <= 0 || pos + static_cast<size_t>(h.size_bytes()) > records.size()) break;
     if (h.producer_id >= ProducerId(0) && !h.is_control() && h.base_sequence >= 0) {
       producers_.Update(h.producer_id, h.producer_epoch,

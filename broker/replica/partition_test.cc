@@ -5,12 +5,12 @@
 // after a restart.
 #include "broker/replica/partition.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <future>
 
-#include <gtest/gtest.h>
-
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch_builder.h"
 
 namespace strand::broker {
 namespace {
@@ -47,11 +47,11 @@ class PartitionTest : public ::testing::Test {
   }
 
   static ByteBuffer Batch(int records, int64_t producer = -1, int32_t sequence = -1) {
-    storage::BatchOptions o;
+    record::BatchOptions o;
     o.producer_id = ProducerId(producer);
     o.producer_epoch = ProducerEpoch(producer >= 0 ? 0 : -1);
     o.base_sequence = sequence;
-    storage::RecordBatchBuilder b(o);
+    record::RecordBatchBuilder b(o);
     for (int i = 0; i < records; ++i) b.Append(1'700'000'000'000, "k", "value");
     return *b.Build();
   }
@@ -170,8 +170,8 @@ TEST_F(PartitionTest, Follower_AppendsAndTruncatesDivergentSuffix) {
   ASSERT_TRUE(partition_->BecomeFollower(a, {}).ok());
   // Epoch-2 batches the old leader wrote, offsets 0-5.
   auto first = Batch(6);
-  storage::SetPartitionLeaderEpoch(first.span(), LeaderEpoch(2));
-  storage::UpdateBatchCrc(first.span());
+  record::SetPartitionLeaderEpoch(first.span(), LeaderEpoch(2));
+  record::UpdateBatchCrc(first.span());
   ASSERT_TRUE(partition_->AppendFromLeader(first.span(), Offset(4), Offset(0)).ok());
   EXPECT_EQ(partition_->high_watermark(), Offset(4));
   // The new leader's epoch-2 data ended at 4: offsets 4 and 5 must go.

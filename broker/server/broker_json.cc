@@ -11,8 +11,8 @@
 #include "common/grpc_channel.h"
 #include "common/murmur2.h"
 #include "controller/state/metadata_image.h"
-#include "storage/record/record_batch_builder.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/record_batch_builder.h"
+#include "record/record_batch_reader.h"
 
 namespace strand::broker {
 namespace {
@@ -178,7 +178,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
                                  std::chrono::system_clock::now() +
                                      std::chrono::milliseconds(kForwardTimeoutMs));
   for (const auto& [p, indexes] : by_partition) {
-    storage::RecordBatchBuilder builder(storage::BatchOptions{});
+    record::RecordBatchBuilder builder(record::BatchOptions{});
     const int64_t now = WallNowMs();
     for (int i : indexes) {
       const v1::JsonRecord& rec = req->records(i);
@@ -187,9 +187,9 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
       if (rec.key_case() == v1::JsonRecord::kKeyBytes) key = rec.key_bytes();
       if (rec.value_case() == v1::JsonRecord::kValueString) value = rec.value_string();
       if (rec.value_case() == v1::JsonRecord::kValueBytes) value = rec.value_bytes();
-      std::vector<storage::RecordHeaderView> headers;
+      std::vector<record::RecordHeaderView> headers;
       for (const v1::RecordHeader& h : rec.headers()) {
-        storage::RecordHeaderView v{h.key(), std::nullopt};
+        record::RecordHeaderView v{h.key(), std::nullopt};
         if (h.value_case() == v1::RecordHeader::kValueString) v.value = h.value_string();
         if (h.value_case() == v1::RecordHeader::kValueBytes) v.value = h.value_bytes();
         headers.push_back(v);
@@ -342,10 +342,10 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
   // Decode whole batches; keep the records at or past the requested offset.
   const std::string& bytes = fr.records();
   size_t pos = 0;
-  while (pos + storage::batch_layout::kHeaderSize <= bytes.size() &&
+  while (pos + record::batch_layout::kHeaderSize <= bytes.size() &&
          resp->records_size() < max_records) {
     const auto* base = reinterpret_cast<const uint8_t*>(bytes.data()) + pos;
-    const auto header = storage::RecordBatchHeader::Parse(base);
+    const auto header = record::RecordBatchHeader::Parse(base);
     const auto size = static_cast<size_t>(header.size_bytes());
     if (size == 0 || pos + size > bytes.size()) break;
     pos += size;
@@ -353,11 +353,11 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
       resp->set_next_offset(std::max(resp->next_offset(), header.last_offset().value() + 1));
       continue;
     }
-    auto decoded = storage::DecodedBatch::Decode(std::span(base, size), kDecompressedMax);
+    auto decoded = record::DecodedBatch::Decode(std::span(base, size), kDecompressedMax);
     if (!decoded.ok()) {
       return finish(KafkaError::kCorruptMessage, std::string(decoded.status().message()));
     }
-    for (const storage::RecordView& rv : decoded->records()) {
+    for (const record::RecordView& rv : decoded->records()) {
       if (rv.offset.value() < offset) continue;
       if (resp->records_size() >= max_records) break;
       auto* out = resp->add_records();
@@ -378,7 +378,7 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
           out->set_value_bytes(std::string(*rv.value));
         }
       }
-      for (const storage::RecordHeaderView& h : rv.headers) {
+      for (const record::RecordHeaderView& h : rv.headers) {
         auto* oh = out->add_headers();
         oh->set_key(std::string(h.key));
         if (h.value) {

@@ -8,8 +8,8 @@
 #include "common/error_proto.h"
 #include "common/logging.h"
 #include "controller/state/metadata_image.h"
+#include "record/record_batch.h"
 #include "storage/log.h"
-#include "storage/record/record_batch.h"
 
 namespace strand::broker {
 namespace {
@@ -152,9 +152,9 @@ KafkaError OversizeRecordsError(const std::string& records, const storage::LogCo
                            config.segment_bytes);
     return KafkaError::kRecordListTooLarge;
   }
-  if (records.size() >= storage::batch_layout::kLogOverhead) {
+  if (records.size() >= record::batch_layout::kLogOverhead) {
     const bool single_batch =
-        storage::BatchSizeAt(reinterpret_cast<const uint8_t*>(records.data())) ==
+        record::BatchSizeAt(reinterpret_cast<const uint8_t*>(records.data())) ==
         static_cast<int64_t>(records.size());
     if (single_batch && static_cast<int64_t>(records.size()) > config.max_message_bytes) {
       *message = fmt::format("a batch of {} bytes exceeds max.message.bytes ({})",

@@ -4,8 +4,8 @@
 
 #include <chrono>
 
-#include "client/common/status_text.h"
 #include "client/logger.h"
+#include "common/status.h"
 
 namespace strand::client {
 

@@ -24,7 +24,7 @@ CompressionType ParseCompressionType(const std::string& name) {
 }
 
 // Kafka's level settings mapped to the codec library's: 0 means "the codec's default" to
-// storage/record/compression.h. lz4's default 9 is Kafka's fast compressor (level 9 is only used
+// record/compression.h. lz4's default 9 is Kafka's fast compressor (level 9 is only used
 // for the high-compression one when set explicitly).
 int32_t CompressionLevel(const ConfigValues& v, CompressionType type) {
   switch (type) {

@@ -3,15 +3,15 @@
 // The settings producers and consumers share — bootstrap.servers, client.id, retry backoff,
 // request, connection and metadata timeouts, security — read the same way into either config.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "client/common/bootstrap.h"
-#include "client/common/status_text.h"
 #include "client/config/config_values.h"
+#include "common/status.h"
 
 namespace strand::client {
 

@@ -12,13 +12,13 @@
 
 #include "client/common/broker_channels.h"
 #include "client/common/metadata_manager.h"
-#include "client/common/status_text.h"
 #include "client/consumer/consumer_calls.h"
 #include "client/consumer/fetcher.h"
 #include "client/consumer/offset_lookup.h"
 #include "client/consumer/subscription.h"
 #include "common/check.h"
 #include "common/clock.h"
+#include "common/status.h"
 
 namespace strand::client {
 namespace {

@@ -2,16 +2,16 @@
 
 #include <fmt/format.h>
 
-#include "client/common/status_text.h"
 #include "common/byte_buffer.h"
-#include "storage/record/record.h"
-#include "storage/record/record_batch.h"
-#include "storage/record/record_batch_reader.h"
+#include "common/status.h"
+#include "record/record.h"
+#include "record/record_batch.h"
+#include "record/record_batch_reader.h"
 
 namespace strand::client {
 namespace {
 
-namespace L = storage::batch_layout;
+namespace L = record::batch_layout;
 
 // A batch decompresses to at most this (a bound against a hostile or broken batch).
 constexpr size_t kDecompressedBytesMax = 256 << 20;
@@ -34,18 +34,18 @@ absl::StatusOr<DecodedFetch> DecodeFetchedRecords(std::shared_ptr<const std::str
   const size_t size = bytes->size();
   size_t position = 0;
   while (size - position >= L::kHeaderSize) {
-    const int64_t batch_size = storage::BatchSizeAt(data + position);
+    const int64_t batch_size = record::BatchSizeAt(data + position);
     if (batch_size < static_cast<int64_t>(L::kHeaderSize)) {
       return Corrupt(*topic, partition, out.next_fetch_offset, "impossible batch length");
     }
     if (static_cast<size_t>(batch_size) > size - position) break;  // partial: fetched again
     const auto batch = std::span(data + position, static_cast<size_t>(batch_size));
     position += static_cast<size_t>(batch_size);
-    const storage::RecordBatchHeader h = storage::RecordBatchHeader::Parse(batch);
+    const record::RecordBatchHeader h = record::RecordBatchHeader::Parse(batch);
     if (h.magic != L::kMagicV2) {
       return Corrupt(*topic, partition, h.base_offset.value(), "not a RecordBatch v2");
     }
-    if (check_crcs && storage::ComputeBatchCrc(batch) != h.crc) {
+    if (check_crcs && record::ComputeBatchCrc(batch) != h.crc) {
       return Corrupt(*topic, partition, h.base_offset.value(), "CRC-32C mismatch");
     }
     const int64_t next = h.next_offset().value();
@@ -53,24 +53,24 @@ absl::StatusOr<DecodedFetch> DecodeFetchedRecords(std::shared_ptr<const std::str
     out.next_fetch_offset = std::max(out.next_fetch_offset, next);
     if (h.is_control()) continue;
     ByteBuffer scratch;
-    auto records = storage::UncompressedRecords(batch, h, kDecompressedBytesMax, &scratch);
+    auto records = record::UncompressedRecords(batch, h, kDecompressedBytesMax, &scratch);
     if (!records.ok()) {
       return Corrupt(*topic, partition, h.base_offset.value(), MessageOf(records.status()));
     }
     std::shared_ptr<const void> storage = bytes;
-    if (h.compression() != storage::Compression::kNone) {
+    if (h.compression() != record::Compression::kNone) {
       storage = std::make_shared<const ByteBuffer>(std::move(scratch));  // the span stays valid
     }
-    const bool log_append_time = h.timestamp_type() == storage::TimestampType::kLogAppendTime;
+    const bool log_append_time = h.timestamp_type() == record::TimestampType::kLogAppendTime;
     const TimestampType type =
         log_append_time ? TimestampType::kLogAppendTime : TimestampType::kCreateTime;
     absl::Status walked =
-        storage::WalkRecords(*records, h.record_count, [&](const storage::RecordFields& f) {
+        record::WalkRecords(*records, h.record_count, [&](const record::RecordFields& f) {
           const int64_t offset = h.base_offset.value() + f.offset_delta;
           if (offset < fetch_offset) return absl::OkStatus();
           std::vector<HeaderView> headers;
           if (f.header_count > 0) {
-            for (const storage::RecordHeaderView& hv : storage::ParseHeaders(f)) {
+            for (const record::RecordHeaderView& hv : record::ParseHeaders(f)) {
               headers.push_back({hv.key, hv.value});
             }
           }

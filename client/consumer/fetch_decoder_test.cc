@@ -5,22 +5,22 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/record/record_batch.h"
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch.h"
+#include "record/record_batch_builder.h"
 
 namespace strand::client {
 namespace {
 
-std::string Batch(int64_t base_offset, int count, storage::Compression codec = {},
+std::string Batch(int64_t base_offset, int count, record::Compression codec = {},
                   bool control = false) {
-  storage::BatchOptions options;
+  record::BatchOptions options;
   options.base_offset = Offset(base_offset);
   options.compression = codec;
   options.control = control;
-  storage::RecordBatchBuilder b(options);
+  record::RecordBatchBuilder b(options);
   for (int i = 0; i < count; ++i) {
     const std::string value = "v" + std::to_string(base_offset + i);
-    const std::vector<storage::RecordHeaderView> headers = {{"h", "x"}};
+    const std::vector<record::RecordHeaderView> headers = {{"h", "x"}};
     b.Append(1000 + base_offset + i, "k", value, headers);
   }
   auto built = b.Build();
@@ -74,9 +74,9 @@ TEST(DecodeFetchedRecords, CorruptionDetected) {
 
 TEST(DecodeFetchedRecords, CompressedViewsOutliveEverythingButTheRecord) {
   std::vector<ConsumerRecord> kept;
-  for (int codec = 1; codec <= storage::kCompressionCodecMax; ++codec) {
-    auto bytes = std::make_shared<const std::string>(
-        Batch(10, 20, static_cast<storage::Compression>(codec)));
+  for (int codec = 1; codec <= record::kCompressionCodecMax; ++codec) {
+    auto bytes =
+        std::make_shared<const std::string>(Batch(10, 20, static_cast<record::Compression>(codec)));
     auto d = DecodeFetchedRecords(bytes, Topic(), 0, 15, true);
     ASSERT_TRUE(d.ok()) << codec << ": " << d.status();
     ASSERT_EQ(d->records.size(), 15u);

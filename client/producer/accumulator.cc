@@ -6,7 +6,7 @@
 
 #include "client/producer/partitioner.h"
 #include "common/check.h"
-#include "storage/record/record_batch.h"
+#include "record/record_batch.h"
 
 namespace strand::client {
 namespace {
@@ -66,7 +66,7 @@ int32_t Accumulator::PartitionCount(std::string_view topic) const {
 }
 
 size_t Accumulator::NewBatchCapacity(const TopicState& topic, size_t record_bytes) const {
-  const size_t header = storage::batch_layout::kHeaderSize;
+  const size_t header = record::batch_layout::kHeaderSize;
   size_t capacity = static_cast<size_t>(std::max(config_.batch_size_bytes, 0));
   if (config_.compressed) {
     const double ratio = std::max(topic.compression_ratio, kCompressionRatioMin);
@@ -86,8 +86,7 @@ bool Accumulator::TryAppendLocked(const TopicPartition& tp, const RecordRef& r,
     return false;
   }
   // batch.size 0 means no batching: one record per batch.
-  *full =
-      config_.batch_size_bytes == 0 || open.free_bytes() < storage::batch_layout::kMinRecordSize;
+  *full = config_.batch_size_bytes == 0 || open.free_bytes() < record::batch_layout::kMinRecordSize;
   return true;
 }
 
@@ -116,7 +115,7 @@ absl::StatusOr<Accumulator::AppendResult> Accumulator::Append(const RecordRef& r
                                                               SendCallback& callback,
                                                               int64_t now_ms, bool may_block) {
   const size_t record_bytes = ProducerBatch::RecordSizeBytes(r.key, r.value, r.headers);
-  const size_t batch_bytes = storage::batch_layout::kHeaderSize + record_bytes;
+  const size_t batch_bytes = record::batch_layout::kHeaderSize + record_bytes;
   if (batch_bytes > static_cast<size_t>(config_.max_request_size_bytes) ||
       static_cast<int64_t>(batch_bytes) > memory_.total_bytes()) {
     return KafkaStatus(
@@ -180,7 +179,7 @@ bool Accumulator::ReadyLocked(const ProducerBatch& head, size_t deque_size, int6
     return false;
   }
   if (deque_size > 1 || head.full() || flushes_in_progress_ > 0 || closed_ ||
-      config_.linger_ms == 0 || head.free_bytes() < storage::batch_layout::kMinRecordSize) {
+      config_.linger_ms == 0 || head.free_bytes() < record::batch_layout::kMinRecordSize) {
     return true;
   }
   const int64_t linger_end = head.created_ms() + config_.linger_ms;

@@ -37,7 +37,7 @@
 #include "client/common/cluster_metadata.h"
 #include "client/producer/memory_budget.h"
 #include "client/producer/producer_batch.h"
-#include "storage/record/record.h"
+#include "record/record.h"
 #include "strand/producer.h"
 
 namespace strand::client {
@@ -67,7 +67,7 @@ class Accumulator {
     int64_t timestamp_ms = 0;
     std::optional<std::string_view> key;
     std::optional<std::string_view> value;
-    std::span<const storage::RecordHeaderView> headers;
+    std::span<const record::RecordHeaderView> headers;
   };
   struct AppendResult {
     TopicPartition tp;

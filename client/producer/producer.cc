@@ -11,13 +11,13 @@
 #include "absl/container/inlined_vector.h"
 #include "client/common/broker_channels.h"
 #include "client/common/metadata_manager.h"
-#include "client/common/status_text.h"
 #include "client/logger.h"
 #include "client/producer/accumulator.h"
 #include "client/producer/memory_budget.h"
 #include "client/producer/partitioner.h"
 #include "client/producer/sender.h"
 #include "common/clock.h"
+#include "common/status.h"
 
 namespace strand::client {
 namespace {
@@ -102,7 +102,7 @@ absl::Status ProducerImpl::Send(ProducerRecord record, SendCallback callback) {
   } else if (record.key && !config_.partitioner_ignore_keys) {
     partition = PartitionForKey(*record.key, partitions);
   }
-  absl::InlinedVector<storage::RecordHeaderView, 4> headers;
+  absl::InlinedVector<record::RecordHeaderView, 4> headers;
   for (const Header& h : record.headers) {
     headers.push_back({h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
   }

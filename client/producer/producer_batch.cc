@@ -5,12 +5,12 @@
 #include "common/big_endian.h"
 #include "common/check.h"
 #include "common/varint.h"
-#include "storage/record/compression.h"
+#include "record/compression.h"
 
 namespace strand::client {
 namespace {
 
-namespace L = storage::batch_layout;
+namespace L = record::batch_layout;
 
 }  // namespace
 
@@ -26,34 +26,34 @@ ProducerBatch::ProducerBatch(TopicPartition tp, size_t capacity_bytes, int64_t r
 
 size_t ProducerBatch::RecordSizeBytes(std::optional<std::string_view> key,
                                       std::optional<std::string_view> value,
-                                      std::span<const storage::RecordHeaderView> headers) {
+                                      std::span<const record::RecordHeaderView> headers) {
   // Widest deltas: a varint offset delta and a varlong timestamp delta.
-  return storage::EncodedRecordSize(0, 0, key, value, headers) + (varint::kMaxVarintBytes - 1) +
+  return record::EncodedRecordSize(0, 0, key, value, headers) + (varint::kMaxVarintBytes - 1) +
          (varint::kMaxVarlongBytes - 1);
 }
 
 bool ProducerBatch::Fits(int64_t timestamp_ms, std::optional<std::string_view> key,
                          std::optional<std::string_view> value,
-                         std::span<const storage::RecordHeaderView> headers) const {
+                         std::span<const record::RecordHeaderView> headers) const {
   if (sealed_) return false;
   if (record_count_ == 0) return true;
   const int64_t delta = timestamp_ms - base_timestamp_ms_;
-  return storage::EncodedRecordSize(record_count_, delta, key, value, headers) <= free_bytes();
+  return record::EncodedRecordSize(record_count_, delta, key, value, headers) <= free_bytes();
 }
 
 bool ProducerBatch::TryAppend(int64_t timestamp_ms, std::optional<std::string_view> key,
                               std::optional<std::string_view> value,
-                              std::span<const storage::RecordHeaderView> headers,
+                              std::span<const record::RecordHeaderView> headers,
                               SendCallback& callback) {
   STRAND_CHECK(!sealed_);
   const int64_t base = record_count_ == 0 ? timestamp_ms : base_timestamp_ms_;
   const int64_t delta = timestamp_ms - base;
-  const size_t size = storage::EncodedRecordSize(record_count_, delta, key, value, headers);
+  const size_t size = record::EncodedRecordSize(record_count_, delta, key, value, headers);
   if (record_count_ > 0 && size > free_bytes()) {
     full_ = true;
     return false;
   }
-  storage::EncodeRecord(record_count_, delta, key, value, headers, &buffer_);
+  record::EncodeRecord(record_count_, delta, key, value, headers, &buffer_);
   if (record_count_ == 0) base_timestamp_ms_ = timestamp_ms;
   max_timestamp_ms_ = std::max(max_timestamp_ms_, timestamp_ms);
   if (callback) thunks_.push_back({std::move(callback), timestamp_ms, record_count_});
@@ -61,17 +61,17 @@ bool ProducerBatch::TryAppend(int64_t timestamp_ms, std::optional<std::string_vi
   return true;
 }
 
-absl::Status ProducerBatch::Seal(storage::Compression compression, int compression_level) {
+absl::Status ProducerBatch::Seal(record::Compression compression, int compression_level) {
   if (sealed_) return absl::OkStatus();
   STRAND_CHECK(record_count_ > 0);
   uncompressed_records_bytes_ = buffer_.size() - L::kHeaderSize;
   uint16_t attributes = static_cast<uint16_t>(compression);
-  if (compression != storage::Compression::kNone) {
+  if (compression != record::Compression::kNone) {
     const auto records =
         std::span(reinterpret_cast<const uint8_t*>(buffer_.data()) + L::kHeaderSize,
                   uncompressed_records_bytes_);
     absl::StatusOr<ByteBuffer> compressed =
-        storage::Compress(compression, records, compression_level);
+        record::Compress(compression, records, compression_level);
     if (!compressed.ok()) return compressed.status();
     std::string wire;
     wire.reserve(L::kHeaderSize + compressed->size());
@@ -79,7 +79,7 @@ absl::Status ProducerBatch::Seal(storage::Compression compression, int compressi
     wire.append(compressed->view());
     buffer_ = std::move(wire);
   }
-  storage::RecordBatchHeader h;
+  record::RecordBatchHeader h;
   h.base_offset = Offset(0);
   h.length = static_cast<int32_t>(buffer_.size() - L::kLogOverhead);
   h.partition_leader_epoch = LeaderEpoch(-1);
@@ -93,7 +93,7 @@ absl::Status ProducerBatch::Seal(storage::Compression compression, int compressi
   h.record_count = record_count_;
   auto* bytes = reinterpret_cast<uint8_t*>(buffer_.data());
   h.Serialize(bytes);
-  storage::UpdateBatchCrc(std::span(bytes, buffer_.size()));
+  record::UpdateBatchCrc(std::span(bytes, buffer_.size()));
   sealed_ = true;
   return absl::OkStatus();
 }
@@ -107,7 +107,7 @@ void ProducerBatch::Stamp(int64_t id, int16_t epoch, int32_t sequence) {
   StoreBigEndian64(bytes + L::kProducerId, static_cast<uint64_t>(id));
   StoreBigEndian16(bytes + L::kProducerEpoch, static_cast<uint16_t>(epoch));
   StoreBigEndian32(bytes + L::kBaseSequence, static_cast<uint32_t>(sequence));
-  storage::UpdateBatchCrc(std::span(bytes, buffer_.size()));
+  record::UpdateBatchCrc(std::span(bytes, buffer_.size()));
 }
 
 void ProducerBatch::Complete(const absl::Status& status, int64_t base_offset,

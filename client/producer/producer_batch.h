@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "storage/record/record.h"
-#include "storage/record/record_batch.h"
+#include "record/record.h"
+#include "record/record_batch.h"
 #include "strand/producer.h"
 
 namespace strand::client {
@@ -35,22 +35,22 @@ class ProducerBatch {
   // An upper bound of the uncompressed bytes a record adds to a batch (its deltas at their widest).
   static size_t RecordSizeBytes(std::optional<std::string_view> key,
                                 std::optional<std::string_view> value,
-                                std::span<const storage::RecordHeaderView> headers);
+                                std::span<const record::RecordHeaderView> headers);
 
   // Whether TryAppend would take the record (exact encoded size).
   bool Fits(int64_t timestamp_ms, std::optional<std::string_view> key,
             std::optional<std::string_view> value,
-            std::span<const storage::RecordHeaderView> headers) const;
+            std::span<const record::RecordHeaderView> headers) const;
 
   // Appends the record if it fits within the capacity (the first record of an empty batch always
   // does: the batch was sized with RecordSizeBytes). On false, `callback` is untouched.
   bool TryAppend(int64_t timestamp_ms, std::optional<std::string_view> key,
                  std::optional<std::string_view> value,
-                 std::span<const storage::RecordHeaderView> headers, SendCallback& callback);
+                 std::span<const record::RecordHeaderView> headers, SendCallback& callback);
 
   // Finalizes the bytes: compression, header, CRC. The producer id/epoch/sequence are those of
   // the last Stamp (none yet: -1). Idempotent; appending after Seal is a bug.
-  absl::Status Seal(storage::Compression compression, int compression_level);
+  absl::Status Seal(record::Compression compression, int compression_level);
   bool sealed() const { return sealed_; }
   // Writes producer id, epoch and base sequence into the sealed bytes and recomputes the CRC.
   void Stamp(int64_t producer_id, int16_t producer_epoch, int32_t base_sequence);

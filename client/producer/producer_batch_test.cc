@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "storage/record/batch_validator.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/batch_validator.h"
+#include "record/record_batch_reader.h"
 
 namespace strand::client {
 namespace {
@@ -16,22 +16,22 @@ std::span<const uint8_t> Bytes(const std::string& s) {
 }
 
 TEST(ProducerBatch, EveryCodecRoundTrips) {
-  for (int codec = 0; codec <= storage::kCompressionCodecMax; ++codec) {
+  for (int codec = 0; codec <= record::kCompressionCodecMax; ++codec) {
     ProducerBatch batch({"t", 0}, 16384, 16384, 0);
     SendCallback none;
-    const std::vector<storage::RecordHeaderView> headers = {{"h", "v"}, {"null", std::nullopt}};
+    const std::vector<record::RecordHeaderView> headers = {{"h", "v"}, {"null", std::nullopt}};
     ASSERT_TRUE(batch.TryAppend(1000, "k0", "value-0", headers, none));
     ASSERT_TRUE(batch.TryAppend(999, std::nullopt, "value-1", {}, none));  // earlier timestamp
     ASSERT_TRUE(batch.TryAppend(1005, "k2", std::nullopt, {}, none));      // tombstone
-    ASSERT_TRUE(batch.Seal(static_cast<storage::Compression>(codec), 0).ok());
-    storage::ValidationOptions options;
-    auto summary = storage::ValidateBatch(Bytes(batch.wire()), options);
+    ASSERT_TRUE(batch.Seal(static_cast<record::Compression>(codec), 0).ok());
+    record::ValidationOptions options;
+    auto summary = record::ValidateBatch(Bytes(batch.wire()), options);
     ASSERT_TRUE(summary.ok()) << codec << ": " << summary.status();
     EXPECT_EQ(summary->header.record_count, 3);
     EXPECT_EQ(summary->header.compression_codec(), codec);
     EXPECT_EQ(summary->header.base_timestamp, 1000);
     EXPECT_EQ(summary->header.max_timestamp, 1005);
-    auto decoded = storage::DecodedBatch::Decode(Bytes(batch.wire()), 1 << 20);
+    auto decoded = record::DecodedBatch::Decode(Bytes(batch.wire()), 1 << 20);
     ASSERT_TRUE(decoded.ok());
     const auto& r = decoded->records();
     ASSERT_EQ(r.size(), 3u);
@@ -65,15 +65,15 @@ TEST(ProducerBatch, StampRewritesProducerFieldsWithValidCrc) {
   SendCallback none;
   batch.Stamp(42, 3, 100);
   ASSERT_TRUE(batch.TryAppend(0, "k", "v", {}, none));
-  ASSERT_TRUE(batch.Seal(storage::Compression::kLz4, 0).ok());
-  storage::ValidationOptions options;
-  auto summary = storage::ValidateBatch(Bytes(batch.wire()), options);
+  ASSERT_TRUE(batch.Seal(record::Compression::kLz4, 0).ok());
+  record::ValidationOptions options;
+  auto summary = record::ValidateBatch(Bytes(batch.wire()), options);
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->header.producer_id.value(), 42);
   EXPECT_EQ(summary->header.producer_epoch.value(), 3);
   EXPECT_EQ(summary->header.base_sequence, 100);
   batch.Stamp(43, 0, 0);
-  summary = storage::ValidateBatch(Bytes(batch.wire()), options);
+  summary = record::ValidateBatch(Bytes(batch.wire()), options);
   ASSERT_TRUE(summary.ok()) << summary.status();
   EXPECT_EQ(summary->header.producer_id.value(), 43);
   EXPECT_EQ(summary->header.base_sequence, 0);
@@ -92,7 +92,7 @@ TEST(ProducerBatch, CallbacksGetOffsetsOrTheError) {
     };
     ASSERT_TRUE(batch.TryAppend(77, std::nullopt, "v", {}, cb));
   }
-  ASSERT_TRUE(batch.Seal(storage::Compression::kNone, 0).ok());
+  ASSERT_TRUE(batch.Seal(record::Compression::kNone, 0).ok());
   batch.Complete(absl::OkStatus(), 40, -1);
   EXPECT_EQ(offsets, (std::vector<int64_t>{40, 41, 42}));
   batch.Complete(absl::OkStatus(), 40, -1);  // once only

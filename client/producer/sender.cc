@@ -6,17 +6,17 @@
 
 #include <algorithm>
 
-#include "client/common/status_text.h"
 #include "client/logger.h"
 #include "client/producer/sender_internal.h"
 #include "common/check.h"
+#include "common/status.h"
 
 namespace strand::client {
 
 Sender::Sender(const ProducerConfig& config, Accumulator& accumulator, MetadataManager& metadata,
                BrokerChannels& channels, const Clock& clock, ProducerCounters& counters)
     : config_(config),
-      codec_(static_cast<storage::Compression>(config.compression)),
+      codec_(static_cast<record::Compression>(config.compression)),
       accumulator_(accumulator),
       metadata_(metadata),
       channels_(channels),
@@ -145,12 +145,12 @@ void Sender::SealAndStamp(std::vector<BatchPtr>& batches, std::vector<BatchPtr>*
         Complete(batch, KafkaStatus(KafkaError::kUnknownServerError, MessageOf(sealed)), -1, -1);
         continue;
       }
-      if (codec_ != storage::Compression::kNone && batch->uncompressed_records_bytes() > 0) {
+      if (codec_ != record::Compression::kNone && batch->uncompressed_records_bytes() > 0) {
         accumulator_.RecordCompressionRatio(
             batch->topic_partition().topic,
             static_cast<double>(batch->wire_size_bytes()) /
                 static_cast<double>(batch->uncompressed_records_bytes() +
-                                    storage::batch_layout::kHeaderSize));
+                                    record::batch_layout::kHeaderSize));
       }
     }
     sendable->push_back(std::move(batch));

@@ -30,7 +30,7 @@
 #include "client/producer/accumulator.h"
 #include "client/producer/idempotence.h"
 #include "common/clock.h"
-#include "storage/record/record_batch.h"
+#include "record/record_batch.h"
 #include "strand/producer.h"
 
 namespace strand::client {
@@ -92,7 +92,7 @@ class Sender {
   std::string AnyBrokerAddress();
 
   const ProducerConfig config_;
-  const storage::Compression codec_;
+  const record::Compression codec_;
   Accumulator& accumulator_;
   MetadataManager& metadata_;
   BrokerChannels& channels_;

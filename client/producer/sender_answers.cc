@@ -8,11 +8,11 @@
 #include <utility>
 
 #include "client/common/cluster_metadata.h"
-#include "client/common/status_text.h"
 #include "client/logger.h"
 #include "client/producer/sender.h"
 #include "client/producer/sender_internal.h"
 #include "common/check.h"
+#include "common/status.h"
 
 namespace strand::client {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "client/testing/fake_broker_service.h"
 #include "common/check.h"
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch_builder.h"
 
 namespace strand::client::testing {
 namespace {
@@ -188,7 +188,7 @@ void FakeBrokerCluster::DeleteRecordsBefore(const std::string& topic, int partit
 void FakeBrokerCluster::AppendValues(const std::string& topic, int partition,
                                      const std::vector<std::string>& values,
                                      int64_t base_timestamp_ms, bool with_keys) {
-  storage::RecordBatchBuilder builder({});
+  record::RecordBatchBuilder builder({});
   std::vector<std::string> keys;
   for (size_t i = 0; i < values.size(); ++i) keys.push_back(fmt::format("key-{}", i));
   for (size_t i = 0; i < values.size(); ++i) {

@@ -6,17 +6,17 @@
 #include <gtest/gtest.h>
 
 #include "proto/broker/v1/broker.grpc.pb.h"
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch_builder.h"
 
 namespace strand::client::testing {
 namespace {
 
 std::string Batch(int64_t pid, int16_t epoch, int32_t sequence, int count) {
-  storage::BatchOptions o;
+  record::BatchOptions o;
   o.producer_id = ProducerId(pid);
   o.producer_epoch = ProducerEpoch(epoch);
   o.base_sequence = sequence;
-  storage::RecordBatchBuilder b(o);
+  record::RecordBatchBuilder b(o);
   for (int i = 0; i < count; ++i) b.Append(1, std::nullopt, "v");
   return std::string(b.Build()->view());
 }

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <limits>
 
-#include "storage/errc.h"
-#include "storage/record/batch_validator.h"
-#include "storage/record/record_batch.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/batch_validator.h"
+#include "record/errc.h"
+#include "record/record_batch.h"
+#include "record/record_batch_reader.h"
 
 namespace strand::client::testing {
 namespace {
@@ -70,25 +70,25 @@ KafkaError FakePartition::CheckSequence(int64_t producer_id, int16_t epoch, int3
 
 FakePartition::AppendResult FakePartition::Append(std::string_view records, int32_t leader_epoch) {
   AppendResult result;
-  auto extents = storage::SplitBatches(Bytes(records));
+  auto extents = record::SplitBatches(Bytes(records));
   if (!extents.ok() || extents->empty()) {
     return {KafkaError::kCorruptMessage, "cannot split the batches", -1};
   }
   // Validate everything first: all or nothing.
-  std::vector<storage::RecordBatchHeader> headers;
-  for (const storage::BatchExtent& e : *extents) {
+  std::vector<record::RecordBatchHeader> headers;
+  for (const record::BatchExtent& e : *extents) {
     auto batch = Bytes(records).subspan(e.position, e.size);
-    storage::ValidationOptions options;
-    options.mode = storage::ValidationMode::kProduce;
-    auto summary = storage::ValidateBatch(batch, options);
+    record::ValidationOptions options;
+    options.mode = record::ValidationMode::kProduce;
+    auto summary = record::ValidateBatch(batch, options);
     if (!summary.ok()) {
-      return {storage::ToKafkaError(summary.status()), std::string(summary.status().message()), -1};
+      return {record::ToKafkaError(summary.status()), std::string(summary.status().message()), -1};
     }
     headers.push_back(summary->header);
   }
   int64_t next = log_end_offset_;
   for (size_t i = 0; i < extents->size(); ++i) {
-    const storage::RecordBatchHeader& h = headers[i];
+    const record::RecordBatchHeader& h = headers[i];
     const int64_t pid = h.producer_id.value();
     int64_t duplicate = -1;
     if (pid >= 0) {
@@ -111,8 +111,8 @@ FakePartition::AppendResult FakePartition::Append(std::string_view records, int3
     }
     std::string bytes(records.substr((*extents)[i].position, (*extents)[i].size));
     auto span = std::span(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size());
-    storage::SetBaseOffset(span, Offset(next));
-    storage::SetPartitionLeaderEpoch(span, LeaderEpoch(leader_epoch));
+    record::SetBaseOffset(span, Offset(next));
+    record::SetPartitionLeaderEpoch(span, LeaderEpoch(leader_epoch));
     if (result.base_offset < 0) result.base_offset = next;
     batches_.push_back({next, next + h.last_offset_delta, h.max_timestamp, std::move(bytes)});
     next += h.last_offset_delta + 1;
@@ -158,9 +158,9 @@ int64_t FakePartition::OffsetForTimestamp(int64_t timestamp, int64_t* found_time
 std::vector<FakeRecord> FakePartition::Records() const {
   std::vector<FakeRecord> out;
   for (const Stored& b : batches_) {
-    auto decoded = storage::DecodedBatch::Decode(Bytes(b.bytes), kDecompressedMax);
+    auto decoded = record::DecodedBatch::Decode(Bytes(b.bytes), kDecompressedMax);
     if (!decoded.ok()) continue;
-    for (const storage::RecordView& v : decoded->records()) {
+    for (const record::RecordView& v : decoded->records()) {
       FakeRecord r;
       r.offset = v.offset.value();
       r.timestamp_ms = v.timestamp;

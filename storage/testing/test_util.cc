@@ -7,8 +7,8 @@
 #include "common/check.h"
 #include "common/logging.h"
 #include "common/random.h"
-#include "storage/record/batch_validator.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/batch_validator.h"
+#include "record/record_batch_reader.h"
 
 namespace strand::storage::testing {
 
@@ -33,8 +33,8 @@ std::string ValueFor(uint64_t seed, int index, int value_bytes) {
 }
 
 ByteBuffer MakeBatch(int records, int value_bytes, uint64_t seed, int64_t timestamp_ms,
-                     Compression compression, std::optional<std::string> key) {
-  RecordBatchBuilder builder({.compression = compression});
+                     record::Compression compression, std::optional<std::string> key) {
+  record::RecordBatchBuilder builder({.compression = compression});
   for (int i = 0; i < records; ++i) {
     std::string k = key ? *key : "k" + std::to_string(i);
     builder.Append(timestamp_ms + i, k, ValueFor(seed, i, value_bytes));
@@ -46,8 +46,8 @@ ByteBuffer MakeBatch(int records, int value_bytes, uint64_t seed, int64_t timest
 
 ByteBuffer MakeKeyedBatch(
     const std::vector<std::pair<std::string, std::optional<std::string>>>& records,
-    int64_t timestamp_ms, Compression compression) {
-  RecordBatchBuilder builder({.compression = compression});
+    int64_t timestamp_ms, record::Compression compression) {
+  record::RecordBatchBuilder builder({.compression = compression});
   for (const auto& [k, v] : records) {
     builder.Append(timestamp_ms, k,
                    v ? std::optional<std::string_view>(*v) : std::optional<std::string_view>());
@@ -59,11 +59,11 @@ ByteBuffer MakeKeyedBatch(
 
 std::vector<ReadRecord> Records(const ReadResult& result) {
   std::vector<ReadRecord> out;
-  auto extents = SplitBatches(result.records.span());
+  auto extents = record::SplitBatches(result.records.span());
   STRAND_CHECK(extents.ok());
   for (const auto& e : *extents) {
     auto bytes = result.records.span().subspan(e.position, e.size);
-    auto decoded = DecodedBatch::Decode(bytes, 1 << 30);
+    auto decoded = record::DecodedBatch::Decode(bytes, 1 << 30);
     STRAND_CHECK_MSG(decoded.ok(), "{}", decoded.status().ToString());
     for (const auto& r : decoded->records()) {
       out.push_back({r.offset, r.timestamp,

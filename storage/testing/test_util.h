@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "common/byte_buffer.h"
+#include "record/record_batch_builder.h"
 #include "storage/log.h"
-#include "storage/record/record_batch_builder.h"
 
 namespace strand::storage::testing {
 
@@ -31,12 +31,12 @@ class TempDir {
 // A producer batch of `records` records, each with key "k<i>" (or `key` when given) and a value
 // of `value_bytes` bytes derived from `seed` and i, timestamps from `timestamp_ms`.
 ByteBuffer MakeBatch(int records, int value_bytes, uint64_t seed = 0, int64_t timestamp_ms = 1000,
-                     Compression compression = Compression::kNone,
+                     record::Compression compression = record::Compression::kNone,
                      std::optional<std::string> key = std::nullopt);
 // A batch of explicit (key, value) records; a nullopt value is a tombstone.
 ByteBuffer MakeKeyedBatch(
     const std::vector<std::pair<std::string, std::optional<std::string>>>& records,
-    int64_t timestamp_ms = 1000, Compression compression = Compression::kNone);
+    int64_t timestamp_ms = 1000, record::Compression compression = record::Compression::kNone);
 std::string ValueFor(uint64_t seed, int index, int value_bytes);
 
 struct ReadRecord {

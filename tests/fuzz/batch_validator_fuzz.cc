@@ -1,4 +1,4 @@
-// libFuzzer target for the batch validator and the record reader (storage/record). It feeds
+// libFuzzer target for the batch validator and the record reader (record/). It feeds
 // arbitrary bytes to ValidateBatch in every mode and to SplitBatches, and checks that what the
 // validator accepts the reader decodes consistently. Because random bytes almost never carry a
 // valid CRC-32C, every input is also tried with its length field and CRC repaired, which lets
@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "common/big_endian.h"
-#include "storage/record/batch_validator.h"
-#include "storage/record/record_batch.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/batch_validator.h"
+#include "record/record_batch.h"
+#include "record/record_batch_reader.h"
 
 namespace {
 
@@ -26,35 +26,36 @@ void Check(bool condition) {
 }
 
 void Exercise(std::span<const uint8_t> bytes) {
-  for (ValidationMode mode :
-       {ValidationMode::kProduce, ValidationMode::kReplica, ValidationMode::kStored}) {
-    ValidationOptions options{.mode = mode,
-                              .batch_bytes_max = 1 << 20,
-                              .decompressed_bytes_max = 1 << 20,
-                              .require_keys = mode == ValidationMode::kProduce,
-                              .allow_control = mode != ValidationMode::kProduce,
-                              .now_ms = 1'700'000'000'000,
-                              .timestamp_before_max_ms = 1'000'000'000'000,
-                              .timestamp_after_max_ms = 1'000'000'000'000};
-    auto summary = ValidateBatch(bytes, options);
+  for (record::ValidationMode mode :
+       {record::ValidationMode::kProduce, record::ValidationMode::kReplica,
+        record::ValidationMode::kStored}) {
+    record::ValidationOptions options{.mode = mode,
+                                      .batch_bytes_max = 1 << 20,
+                                      .decompressed_bytes_max = 1 << 20,
+                                      .require_keys = mode == record::ValidationMode::kProduce,
+                                      .allow_control = mode != record::ValidationMode::kProduce,
+                                      .now_ms = 1'700'000'000'000,
+                                      .timestamp_before_max_ms = 1'000'000'000'000,
+                                      .timestamp_after_max_ms = 1'000'000'000'000};
+    auto summary = record::ValidateBatch(bytes, options);
     if (!summary.ok()) continue;
     // Accepted: the CRC matches, and the reader decodes exactly the records counted.
-    const RecordBatchHeader& h = summary->header;
-    Check(ComputeBatchCrc(bytes) == h.crc);
+    const record::RecordBatchHeader& h = summary->header;
+    Check(record::ComputeBatchCrc(bytes) == h.crc);
     Check(h.size_bytes() == static_cast<int64_t>(bytes.size()));
-    auto decoded = DecodedBatch::Decode(bytes, 1 << 20);
+    auto decoded = record::DecodedBatch::Decode(bytes, 1 << 20);
     Check(decoded.ok());
     Check(static_cast<int64_t>(decoded->records().size()) == h.record_count);
-    for (const RecordView& r : decoded->records()) {
+    for (const record::RecordView& r : decoded->records()) {
       Check(r.offset >= h.base_offset && r.offset <= h.last_offset());
-      if (mode == ValidationMode::kProduce) Check(r.key.has_value());
+      if (mode == record::ValidationMode::kProduce) Check(r.key.has_value());
     }
   }
-  auto extents = SplitBatches(bytes, 1024);
+  auto extents = record::SplitBatches(bytes, 1024);
   if (extents.ok()) {
     size_t covered = 0;
-    for (const BatchExtent& e : *extents) {
-      Check(e.position == covered && e.size >= batch_layout::kHeaderSize);
+    for (const record::BatchExtent& e : *extents) {
+      Check(e.position == covered && e.size >= record::batch_layout::kHeaderSize);
       covered += e.size;
     }
     Check(covered == bytes.size());
@@ -66,13 +67,13 @@ void Exercise(std::span<const uint8_t> bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::span<const uint8_t> input(data, size);
   Exercise(input);
-  if (size >= batch_layout::kHeaderSize) {
+  if (size >= record::batch_layout::kHeaderSize) {
     // The same bytes with a consistent length field and a valid CRC.
     std::vector<uint8_t> repaired(data, data + size);
-    StoreBigEndian32(repaired.data() + batch_layout::kLength,
-                     static_cast<uint32_t>(size - batch_layout::kLogOverhead));
-    repaired[batch_layout::kMagic] = batch_layout::kMagicV2;
-    UpdateBatchCrc(repaired);
+    StoreBigEndian32(repaired.data() + record::batch_layout::kLength,
+                     static_cast<uint32_t>(size - record::batch_layout::kLogOverhead));
+    repaired[record::batch_layout::kMagic] = record::batch_layout::kMagicV2;
+    record::UpdateBatchCrc(repaired);
     Exercise(repaired);
   }
   return 0;

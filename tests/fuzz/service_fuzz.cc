@@ -17,6 +17,7 @@
 // Seeds (tests/fuzz/corpus/service): STRAND_FUZZ_WRITE_SEEDS=DIR service_fuzz writes one per RPC
 // and exits. Built only with clang (-fsanitize=fuzzer,address,undefined); tests/fuzz/run_fuzz.sh
 // runs it for a bounded time in `make test`, longer by hand.
+#include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/stubs/logging.h>
@@ -38,8 +39,6 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "broker/server/broker_server.h"
 #include "common/listener_config.h"
 #include "common/logging.h"
@@ -48,7 +47,7 @@
 #include "proto/broker/v1/broker.grpc.pb.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
 #include "proto/raft/v1/raft.grpc.pb.h"
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch_builder.h"
 
 namespace {
 
@@ -90,7 +89,7 @@ struct World {
 World* world = nullptr;
 
 std::string ProduceSeed() {
-  storage::RecordBatchBuilder b(storage::BatchOptions{});
+  record::RecordBatchBuilder b(record::BatchOptions{});
   b.Append(1'700'000'000'000, std::string_view("k"), std::string_view("v"), {});
   auto batch = b.Build();
   std::string bytes(reinterpret_cast<const char*>(batch->data()), batch->size());

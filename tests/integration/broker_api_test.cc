@@ -2,14 +2,14 @@
 // metadata from every broker, produce with each acks setting and its errors, idempotent
 // retries, fetch (long poll, byte limits, follower fetching by rack), list offsets, the JSON
 // calls, the admin proxy, health and reflection.
-#include <chrono>
-#include <thread>
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/murmur2.h"
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch_builder.h"
 #include "tests/integration/protocol/health_client.grpc.pb.h"
 #include "tests/integration/protocol/reflection_client.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
@@ -28,8 +28,8 @@ int64_t WallMs() {
 }
 
 std::string Batch(const std::vector<std::string>& values, int64_t timestamp = 0,
-                  storage::BatchOptions o = {}) {
-  storage::RecordBatchBuilder b(o);
+                  record::BatchOptions o = {}) {
+  record::RecordBatchBuilder b(o);
   for (const auto& v : values) b.Append(timestamp ? timestamp : WallMs(), std::nullopt, v);
   auto built = b.Build();
   return std::string(reinterpret_cast<const char*>(built->data()), built->size());
@@ -288,7 +288,7 @@ TEST_F(BrokerApiTest, IdempotentRetryIsAcknowledgedWithItsOriginalOffset) {
     ASSERT_EQ(pid.error().code(), 0) << pid.error().message();
     ASSERT_GE(pid.producer_id(), 0);
   }
-  storage::BatchOptions o;
+  record::BatchOptions o;
   o.producer_id = ProducerId(pid.producer_id());
   o.producer_epoch = ProducerEpoch(static_cast<int16_t>(pid.producer_epoch()));
   o.base_sequence = 0;

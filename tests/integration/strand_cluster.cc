@@ -1,5 +1,6 @@
 #include "tests/integration/strand_cluster.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -8,12 +9,10 @@
 #include <stdexcept>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "common/kafka_error.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
-#include "storage/record/record_batch_builder.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/record_batch_builder.h"
+#include "record/record_batch_reader.h"
 #include "tests/integration/protocol/health_client.grpc.pb.h"
 
 namespace strand::testing {
@@ -361,12 +360,12 @@ absl::StatusOr<std::vector<StoredRecord>> StrandCluster::ReadAll(const std::stri
     const std::string& bytes = r.records();
     if (bytes.empty()) break;
     size_t pos = 0;
-    while (pos + storage::batch_layout::kHeaderSize <= bytes.size()) {
+    while (pos + record::batch_layout::kHeaderSize <= bytes.size()) {
       const auto* base = reinterpret_cast<const uint8_t*>(bytes.data()) + pos;
-      const auto h = storage::RecordBatchHeader::Parse(base);
+      const auto h = record::RecordBatchHeader::Parse(base);
       const auto size = static_cast<size_t>(h.size_bytes());
       if (size == 0 || pos + size > bytes.size()) break;
-      auto batch = storage::DecodedBatch::Decode(std::span(base, size), 64 << 20);
+      auto batch = record::DecodedBatch::Decode(std::span(base, size), 64 << 20);
       if (!batch.ok()) return batch.status();
       for (const auto& rv : batch->records()) {
         if (rv.offset.value() < offset) continue;
@@ -405,14 +404,14 @@ TestProducer::TestProducer(StrandCluster& cluster, std::string topic, int32_t pa
 }
 
 std::string TestProducer::Build(const std::vector<std::string>& values) {
-  storage::BatchOptions o;
+  record::BatchOptions o;
   if (producer_id_ >= 0) {
     o.producer_id = ProducerId(producer_id_);
     o.producer_epoch = ProducerEpoch(producer_epoch_);
     o.base_sequence = next_sequence_;
     next_sequence_ += static_cast<int32_t>(values.size());
   }
-  storage::RecordBatchBuilder b(o);
+  record::RecordBatchBuilder b(o);
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();

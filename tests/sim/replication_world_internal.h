@@ -4,6 +4,10 @@
 // replication_world.cc (event loop, network, controller, brokers, the run) and
 // replication_world_workload.cc (the producer, the faults, the checks). Not for other users.
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -13,20 +17,16 @@
 #include <set>
 #include <vector>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
-
 #include "broker/replica/partition.h"
 #include "common/check.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "controller/logic/quorum_controller.h"
 #include "controller/state/metadata_image.h"
+#include "record/record_batch.h"
+#include "record/record_batch_builder.h"
+#include "record/record_batch_reader.h"
 #include "storage/log.h"
-#include "storage/record/record_batch.h"
-#include "storage/record/record_batch_builder.h"
-#include "storage/record/record_batch_reader.h"
 #include "tests/sim/replication_world.h"
 #include "tests/sim/sim_filesystem.h"
 #include "tests/sim/sim_violation.h"

@@ -38,11 +38,11 @@ void World::ProducerLoop(int64_t delay_ms) {
 void World::SendBatch() {
   if (batch_values_.empty()) {
     const int n = static_cast<int>(random_.Range(1, 3));
-    storage::BatchOptions o;
+    record::BatchOptions o;
     o.producer_id = ProducerId(kProducerId);
     o.producer_epoch = ProducerEpoch(0);
     o.base_sequence = static_cast<int32_t>(next_sequence_);
-    storage::RecordBatchBuilder builder(o);
+    record::RecordBatchBuilder builder(o);
     ++batch_number_;
     for (int i = 0; i < n; ++i) {
       batch_values_.push_back(fmt::format("s{}-b{}-r{}", seed_, batch_number_, i));
@@ -211,8 +211,8 @@ std::vector<std::pair<int64_t, BatchId>> World::ReadBatches(Broker& b, int64_t f
     if (read->records.empty()) break;
     const auto span = read->records.span();
     size_t pos = 0;
-    while (pos + storage::batch_layout::kHeaderSize <= span.size()) {
-      const auto h = storage::RecordBatchHeader::Parse(span.data() + pos);
+    while (pos + record::batch_layout::kHeaderSize <= span.size()) {
+      const auto h = record::RecordBatchHeader::Parse(span.data() + pos);
       out.emplace_back(h.base_offset.value(),
                        BatchId{h.last_offset().value(), h.crc, h.partition_leader_epoch.value()});
       pos += static_cast<size_t>(h.size_bytes());
@@ -261,10 +261,10 @@ std::map<int64_t, std::string> World::ReadValues(Broker& b) {
     if (!read.ok() || read->records.empty()) break;
     const auto span = read->records.span();
     size_t pos = 0;
-    while (pos + storage::batch_layout::kHeaderSize <= span.size()) {
-      const auto h = storage::RecordBatchHeader::Parse(span.data() + pos);
+    while (pos + record::batch_layout::kHeaderSize <= span.size()) {
+      const auto h = record::RecordBatchHeader::Parse(span.data() + pos);
       const auto size = static_cast<size_t>(h.size_bytes());
-      auto decoded = storage::DecodedBatch::Decode(span.subspan(pos, size), 1 << 20);
+      auto decoded = record::DecodedBatch::Decode(span.subspan(pos, size), 1 << 20);
       if (!decoded.ok()) Fail("read", fmt::format("broker {}: {}", b.id, decoded.status().ToString()));
       for (const auto& r : decoded->records()) {
         out[r.offset.value()] = r.value ? std::string(*r.value) : std::string();

@@ -11,10 +11,10 @@
 #include <filesystem>
 
 #include "common/big_endian.h"
+#include "record/record_batch.h"
 #include "storage/errc.h"
 #include "storage/flusher.h"
 #include "storage/log.h"
-#include "storage/record/record_batch.h"
 #include "storage/testing/test_util.h"
 
 namespace strand::storage {
@@ -67,9 +67,9 @@ class CorruptionTest : public ::testing::Test {
   int64_t PositionOf(const SegmentInfo& s, Offset offset) const {
     int fd = ::open(SegmentPath(s).c_str(), O_RDONLY);
     int64_t position = 0;
-    uint8_t header[batch_layout::kHeaderSize];
+    uint8_t header[record::batch_layout::kHeaderSize];
     while (::pread(fd, header, sizeof header, position) == sizeof header) {
-      RecordBatchHeader h = RecordBatchHeader::Parse(header);
+      record::RecordBatchHeader h = record::RecordBatchHeader::Parse(header);
       if (h.last_offset() >= offset) break;
       position += h.size_bytes();
     }

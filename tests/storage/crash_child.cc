@@ -24,9 +24,9 @@
 #include "common/check.h"
 #include "common/logging.h"
 #include "common/random.h"
+#include "record/record_batch_builder.h"
 #include "storage/flusher.h"
 #include "storage/log.h"
-#include "storage/record/record_batch_builder.h"
 #include "tests/storage/crash_payload.h"
 
 using namespace strand;
@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
   auto started = std::chrono::steady_clock::now();
   for (int n = 0; n < 200000; ++n, ++id) {
     if (std::chrono::steady_clock::now() - started > std::chrono::seconds(60)) break;
-    RecordBatchBuilder builder(
-        {.compression = random.OneIn(4) ? Compression::kLz4 : Compression::kNone});
+    record::RecordBatchBuilder builder(
+        {.compression = random.OneIn(4) ? record::Compression::kLz4 : record::Compression::kNone});
     int count = crash::CountFor(id);
     for (int i = 0; i < count; ++i) {
       builder.Append(1'700'000'000'000 + static_cast<int64_t>(id), crash::KeyFor(id, i),

@@ -23,9 +23,9 @@
 #include <string>
 
 #include "common/random.h"
+#include "record/record_batch_builder.h"
 #include "storage/errc.h"
 #include "storage/log.h"
-#include "storage/record/record_batch_builder.h"
 #include "storage/testing/test_util.h"
 #include "tests/storage/crash_payload.h"
 
@@ -164,7 +164,7 @@ class CrashTest : public ::testing::Test {
     EXPECT_EQ(StorageErrcOf((*log)->Read((*log)->LogEndOffset() + 1, 100).status()),
               Errc::kOffsetOutOfRange);
     // The log takes appends again.
-    RecordBatchBuilder builder({});
+    record::RecordBatchBuilder builder({});
     builder.Append(1, crash::KeyFor(parent_id, 0), crash::ValueFor(parent_id, 0));
     ByteBuffer batch = *builder.Build();
     auto info = (*log)->AppendAsLeader(batch.span(), LeaderEpoch(1));

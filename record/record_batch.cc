@@ -1,10 +1,10 @@
-#include "storage/record/record_batch.h"
+#include "record/record_batch.h"
 
 #include "common/big_endian.h"
 #include "common/check.h"
 #include "common/crc32c.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 namespace L = batch_layout;
 
@@ -93,4 +93,4 @@ void SetMaxTimestamp(std::span<uint8_t> batch, int64_t max_timestamp) {
   UpdateBatchCrc(batch);
 }
 
-}  // namespace strand::storage
+}  // namespace strand::record

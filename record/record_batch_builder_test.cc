@@ -2,15 +2,15 @@
 // same records; explicit offset deltas (the cleaner's) keep offsets; the delete horizon moves the
 // base timestamp without changing record timestamps; LogAppendTime and control/transactional
 // attributes land in the header.
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch_builder.h"
 
 #include <gtest/gtest.h>
 
-#include "storage/record/batch_validator.h"
-#include "storage/record/compression.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/batch_validator.h"
+#include "record/compression.h"
+#include "record/record_batch_reader.h"
 
-namespace strand::storage {
+namespace strand::record {
 namespace {
 
 TEST(RecordBatchBuilder, EveryCodec_ValidatesAndDecodes) {
@@ -97,4 +97,4 @@ TEST(RecordBatchBuilder, LogAppendTimeControlAndTransactional) {
 }
 
 }  // namespace
-}  // namespace strand::storage
+}  // namespace strand::record

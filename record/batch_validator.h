@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "storage/record/record_batch.h"
+#include "record/record_batch.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 enum class ValidationMode {
   kProduce,  // from a producer: offsets are assigned here, counts must match exactly
@@ -75,4 +75,4 @@ struct BatchExtent {
 absl::StatusOr<std::vector<BatchExtent>> SplitBatches(std::span<const uint8_t> records,
                                                       size_t batches_max = 1 << 20);
 
-}  // namespace strand::storage
+}  // namespace strand::record

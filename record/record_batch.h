@@ -29,7 +29,7 @@
 
 #include "common/ids.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 enum class Compression : uint8_t { kNone = 0, kGzip = 1, kSnappy = 2, kLz4 = 3, kZstd = 4 };
 inline constexpr int kCompressionCodecMax = 4;
@@ -130,4 +130,4 @@ void SetLogAppendTime(std::span<uint8_t> batch, int64_t log_append_time_ms);
 // Rewrites maxTimestamp (CreateTime) and the CRC, when a client sent a wrong one.
 void SetMaxTimestamp(std::span<uint8_t> batch, int64_t max_timestamp);
 
-}  // namespace strand::storage
+}  // namespace strand::record

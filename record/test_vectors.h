@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-namespace strand::storage::test_vectors {
+namespace strand::record::test_vectors {
 
 std::vector<std::span<const uint8_t>> KafkaBrokerBatches();
 std::span<const uint8_t> SaramaUncompressed();
@@ -16,4 +16,4 @@ std::span<const uint8_t> SaramaGzip();
 std::span<const uint8_t> SaramaSnappy();
 std::span<const uint8_t> SaramaLz4();
 
-}  // namespace strand::storage::test_vectors
+}  // namespace strand::record::test_vectors

@@ -1,12 +1,12 @@
-#include "storage/record/record_batch_builder.h"
+#include "record/record_batch_builder.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "common/check.h"
-#include "storage/record/compression.h"
+#include "record/compression.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 RecordBatchBuilder::RecordBatchBuilder(const BatchOptions& options) : options_(options) {
   if (options_.delete_horizon_ms) base_timestamp_ = *options_.delete_horizon_ms;
@@ -76,4 +76,4 @@ absl::StatusOr<ByteBuffer> RecordBatchBuilder::Build() const {
   return batch;
 }
 
-}  // namespace strand::storage
+}  // namespace strand::record

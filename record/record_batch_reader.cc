@@ -1,12 +1,12 @@
-#include "storage/record/record_batch_reader.h"
+#include "record/record_batch_reader.h"
 
 #include <fmt/format.h>
 
 #include "common/saturating.h"
-#include "storage/errc.h"
-#include "storage/record/compression.h"
+#include "record/compression.h"
+#include "record/errc.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 absl::StatusOr<std::span<const uint8_t>> UncompressedRecords(std::span<const uint8_t> batch,
                                                              const RecordBatchHeader& header,
@@ -15,8 +15,8 @@ absl::StatusOr<std::span<const uint8_t>> UncompressedRecords(std::span<const uin
   auto section = batch.subspan(batch_layout::kRecords);
   if (header.compression() == Compression::kNone) return section;
   if (header.compression_codec() > kCompressionCodecMax) {
-    return StorageError(Errc::kCorruptBatch,
-                        fmt::format("unknown compression codec {}", header.compression_codec()));
+    return RecordError(Errc::kCorruptBatch,
+                       fmt::format("unknown compression codec {}", header.compression_codec()));
   }
   auto decompressed = Decompress(header.compression(), section, decompressed_max_bytes);
   if (!decompressed.ok()) return decompressed.status();
@@ -27,12 +27,12 @@ absl::StatusOr<std::span<const uint8_t>> UncompressedRecords(std::span<const uin
 absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch,
                                                   size_t decompressed_max_bytes) {
   if (batch.size() < batch_layout::kHeaderSize) {
-    return StorageError(Errc::kCorruptBatch, "batch shorter than its header");
+    return RecordError(Errc::kCorruptBatch, "batch shorter than its header");
   }
   DecodedBatch out;
   out.header_ = RecordBatchHeader::Parse(batch);
   if (out.header_.record_count < 0) {
-    return StorageError(Errc::kCorruptBatch, "negative record count");
+    return RecordError(Errc::kCorruptBatch, "negative record count");
   }
   auto records =
       UncompressedRecords(batch, out.header_, decompressed_max_bytes, &out.decompressed_);
@@ -43,7 +43,8 @@ absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch
   absl::Status walked = WalkRecords(*records, h.record_count, [&](const RecordFields& f) {
     RecordView v;
     v.offset = h.base_offset + f.offset_delta;
-    v.timestamp = log_append_time ? h.max_timestamp : SaturatingAdd(h.base_timestamp, f.timestamp_delta);
+    v.timestamp =
+        log_append_time ? h.max_timestamp : SaturatingAdd(h.base_timestamp, f.timestamp_delta);
     v.attributes = f.attributes;
     v.offset_delta = f.offset_delta;
     v.key = f.key;
@@ -56,4 +57,4 @@ absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch
   return out;
 }
 
-}  // namespace strand::storage
+}  // namespace strand::record

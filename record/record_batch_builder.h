@@ -19,10 +19,10 @@
 #include "absl/status/statusor.h"
 #include "common/byte_buffer.h"
 #include "common/ids.h"
-#include "storage/record/record.h"
-#include "storage/record/record_batch.h"
+#include "record/record.h"
+#include "record/record_batch.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 struct BatchOptions {
   Compression compression = Compression::kNone;
@@ -76,4 +76,4 @@ class RecordBatchBuilder {
   int64_t max_timestamp_ = kNoTimestamp;
 };
 
-}  // namespace strand::storage
+}  // namespace strand::record

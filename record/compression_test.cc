@@ -2,7 +2,7 @@
 // the framings Kafka's Java client expects (xerial snappy header, LZ4 frame flags); reading the
 // other framings other clients write (raw snappy, zstd without a content size, concatenated
 // gzip members); and that truncated, garbled or oversized input fails as CORRUPT_BATCH.
-#include "storage/record/compression.h"
+#include "record/compression.h"
 
 #include <gtest/gtest.h>
 #include <zstd.h>
@@ -10,9 +10,9 @@
 #include <string>
 
 #include "common/random.h"
-#include "storage/errc.h"
+#include "record/errc.h"
 
-namespace strand::storage {
+namespace strand::record {
 namespace {
 
 constexpr Compression kCodecs[] = {Compression::kGzip, Compression::kSnappy, Compression::kLz4,
@@ -121,7 +121,7 @@ TEST(Compression, Decompress_RejectsTruncatedAndGarbage) {
     auto truncated = compressed->span().first(compressed->size() / 2);
     auto result = Decompress(codec, truncated, in.size());
     ASSERT_FALSE(result.ok());
-    EXPECT_EQ(StorageErrcOf(result.status()), Errc::kCorruptBatch);
+    EXPECT_EQ(RecordErrcOf(result.status()), Errc::kCorruptBatch);
     std::string garbage = Input(1000, false, 11);
     auto g = Decompress(codec, AsBytes(garbage), in.size());
     EXPECT_FALSE(g.ok());
@@ -136,7 +136,7 @@ TEST(Compression, Decompress_StopsAtTheOutputBound) {
     ASSERT_TRUE(compressed.ok());
     auto bounded = Decompress(codec, compressed->span(), 64 * 1024);
     ASSERT_FALSE(bounded.ok());
-    EXPECT_EQ(StorageErrcOf(bounded.status()), Errc::kCorruptBatch);
+    EXPECT_EQ(RecordErrcOf(bounded.status()), Errc::kCorruptBatch);
     EXPECT_NE(bounded.status().message().find("decompressed_batch_bytes_max"), std::string::npos);
   }
 }
@@ -150,4 +150,4 @@ TEST(Compression, Names) {
 }
 
 }  // namespace
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -2,20 +2,20 @@
 // test_vectors.cc for where each vector comes from): header fields parse to the documented
 // values, CRCs verify, records decode, and the builder reproduces the exact bytes. Also the
 // in-place edits a leader makes (base offset, epoch outside the CRC; LogAppendTime inside it).
-#include "storage/record/record_batch.h"
+#include "record/record_batch.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "storage/record/batch_validator.h"
-#include "storage/record/compression.h"
-#include "storage/record/record_batch_builder.h"
-#include "storage/record/record_batch_reader.h"
-#include "storage/record/test_vectors.h"
+#include "record/batch_validator.h"
+#include "record/compression.h"
+#include "record/record_batch_builder.h"
+#include "record/record_batch_reader.h"
+#include "record/test_vectors.h"
 
-namespace strand::storage {
+namespace strand::record {
 namespace {
 
 std::vector<uint8_t> Copy(std::span<const uint8_t> s) { return {s.begin(), s.end()}; }
@@ -198,4 +198,4 @@ TEST(RecordBatch, HeaderRoundTrip) {
 }
 
 }  // namespace
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -30,7 +30,7 @@
 #include "absl/status/status.h"
 #include "common/varint.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 // A header of a record, as views into the bytes it was decoded from.
 struct RecordHeaderView {
@@ -182,4 +182,4 @@ absl::Status WalkRecords(std::span<const uint8_t> records, int32_t count, Visito
   return absl::OkStatus();
 }
 
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -1,4 +1,4 @@
-#include "storage/record/compression.h"
+#include "record/compression.h"
 
 #include <fmt/format.h>
 #include <lz4frame.h>
@@ -11,17 +11,17 @@
 #include <memory>
 
 #include "common/big_endian.h"
-#include "storage/errc.h"
+#include "record/errc.h"
 
-namespace strand::storage {
+namespace strand::record {
 namespace {
 
 absl::Status Corrupt(std::string_view codec, std::string_view what) {
-  return StorageError(Errc::kCorruptBatch, fmt::format("{} records: {}", codec, what));
+  return RecordError(Errc::kCorruptBatch, fmt::format("{} records: {}", codec, what));
 }
 
 absl::Status TooBig(std::string_view codec, size_t limit) {
-  return StorageError(
+  return RecordError(
       Errc::kCorruptBatch,
       fmt::format("{} records decompress to more than {} bytes (decompressed_batch_bytes_max)",
                   codec, limit));
@@ -41,7 +41,7 @@ absl::StatusOr<ByteBuffer> GzipCompress(std::span<const uint8_t> input, int leve
   // windowBits 15 + 16: a gzip header and trailer rather than zlib's.
   if (deflateInit2(&z, level == 0 ? 6 : level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
       Z_OK) {
-    return StorageError(Errc::kInvalidArgument, "gzip: deflateInit2 failed");
+    return RecordError(Errc::kCodecFailed, "gzip: deflateInit2 failed");
   }
   ByteBuffer out(deflateBound(&z, input.size()) + 32);
   z.next_in = const_cast<Bytef*>(input.data());
@@ -51,7 +51,7 @@ absl::StatusOr<ByteBuffer> GzipCompress(std::span<const uint8_t> input, int leve
   int rc = deflate(&z, Z_FINISH);
   size_t produced = z.total_out;
   deflateEnd(&z);
-  if (rc != Z_STREAM_END) return StorageError(Errc::kInvalidArgument, "gzip: deflate failed");
+  if (rc != Z_STREAM_END) return RecordError(Errc::kCodecFailed, "gzip: deflate failed");
   out.ResizeUninitialized(produced);
   return out;
 }
@@ -161,7 +161,7 @@ absl::StatusOr<ByteBuffer> Lz4Compress(std::span<const uint8_t> input, int level
   ByteBuffer out(LZ4F_compressFrameBound(input.size(), &prefs));
   size_t n = LZ4F_compressFrame(out.data(), out.size(), input.data(), input.size(), &prefs);
   if (LZ4F_isError(n)) {
-    return StorageError(Errc::kInvalidArgument, fmt::format("lz4: {}", LZ4F_getErrorName(n)));
+    return RecordError(Errc::kCodecFailed, fmt::format("lz4: {}", LZ4F_getErrorName(n)));
   }
   out.ResizeUninitialized(n);
   return out;
@@ -205,7 +205,7 @@ absl::StatusOr<ByteBuffer> ZstdCompress(std::span<const uint8_t> input, int leve
   size_t n =
       ZSTD_compress(out.data(), out.size(), input.data(), input.size(), level == 0 ? 3 : level);
   if (ZSTD_isError(n)) {
-    return StorageError(Errc::kInvalidArgument, fmt::format("zstd: {}", ZSTD_getErrorName(n)));
+    return RecordError(Errc::kCodecFailed, fmt::format("zstd: {}", ZSTD_getErrorName(n)));
   }
   out.ResizeUninitialized(n);
   return out;
@@ -254,7 +254,7 @@ absl::StatusOr<ByteBuffer> Compress(Compression codec, std::span<const uint8_t> 
     case Compression::kZstd:
       return ZstdCompress(input, level);
   }
-  return StorageError(Errc::kInvalidArgument, "unknown compression codec");
+  return RecordError(Errc::kCodecFailed, "unknown compression codec");
 }
 
 absl::StatusOr<ByteBuffer> Decompress(Compression codec, std::span<const uint8_t> input,
@@ -298,4 +298,4 @@ std::optional<Compression> ParseCompression(std::string_view name) {
   return std::nullopt;
 }
 
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -14,10 +14,10 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "common/byte_buffer.h"
-#include "storage/record/record.h"
-#include "storage/record/record_batch.h"
+#include "record/record.h"
+#include "record/record_batch.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 // The records section of `batch` in uncompressed form: a view into `batch` when it is not
 // compressed, else the decompressed bytes in *scratch (at most decompressed_max_bytes).
@@ -53,4 +53,4 @@ class DecodedBatch {
   std::vector<RecordView> records_;
 };
 
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -1,16 +1,16 @@
 // Tests one record's encoding: round trips through EncodeRecord/ParseRecord including null and
 // empty keys, values and headers and extreme deltas, the encoded-size calculation, and that
 // every kind of malformed record is refused rather than misread.
-#include "storage/record/record.h"
+#include "record/record.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "storage/errc.h"
+#include "record/errc.h"
 
-namespace strand::storage {
+namespace strand::record {
 namespace {
 
 std::span<const uint8_t> AsBytes(const std::string& s) {
@@ -72,9 +72,9 @@ TEST(Record, Parse_RejectsMalformed) {
   for (size_t i = 0; i < bad.size(); ++i) {
     absl::Status s = Parse(bad[i]);
     EXPECT_FALSE(s.ok()) << "case " << i;
-    EXPECT_EQ(StorageErrcOf(s), Errc::kCorruptBatch) << "case " << i;
+    EXPECT_EQ(RecordErrcOf(s), Errc::kCorruptBatch) << "case " << i;
   }
 }
 
 }  // namespace
-}  // namespace strand::storage
+}  // namespace strand::record

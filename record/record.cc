@@ -1,16 +1,16 @@
-#include "storage/record/record.h"
+#include "record/record.h"
 
 #include <fmt/format.h>
 
 #include "common/check.h"
 #include "common/varint.h"
-#include "storage/errc.h"
+#include "record/errc.h"
 
-namespace strand::storage {
+namespace strand::record {
 absl::Status ParseRecord(std::span<const uint8_t> in, RecordFields* out) {
   const uint8_t* p = in.data();
   if (const char* error = record_internal::ParseOne(p, in.data() + in.size(), out)) {
-    return StorageError(Errc::kCorruptBatch, fmt::format("malformed record: {}", error));
+    return RecordError(Errc::kCorruptBatch, fmt::format("malformed record: {}", error));
   }
   return absl::OkStatus();
 }
@@ -83,7 +83,7 @@ void EncodeRecord(int32_t offset_delta, int64_t timestamp_delta,
 }
 
 absl::Status MalformedRecord(int32_t index, std::string_view what) {
-  return StorageError(Errc::kCorruptBatch, fmt::format("malformed record {}: {}", index, what));
+  return RecordError(Errc::kCorruptBatch, fmt::format("malformed record {}: {}", index, what));
 }
 
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -2,7 +2,7 @@
 // that the cheap modes skip what they promise to skip. Most cases build a good batch, break one
 // field and (where the field is under the CRC) recompute the CRC, so that exactly one rule is
 // violated.
-#include "storage/record/batch_validator.h"
+#include "record/batch_validator.h"
 
 #include <gtest/gtest.h>
 
@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "common/big_endian.h"
-#include "storage/errc.h"
-#include "storage/record/compression.h"
-#include "storage/record/record_batch_builder.h"
+#include "record/compression.h"
+#include "record/errc.h"
+#include "record/record_batch_builder.h"
 
-namespace strand::storage {
+namespace strand::record {
 namespace {
 
 namespace L = batch_layout;
@@ -38,7 +38,7 @@ std::vector<uint8_t> Edited(const std::function<void(std::vector<uint8_t>&)>& ed
 std::optional<Errc> Check(const std::vector<uint8_t>& batch, ValidationOptions options = {}) {
   auto result = ValidateBatch(batch, options);
   if (result.ok()) return std::nullopt;
-  return StorageErrcOf(result.status());
+  return RecordErrcOf(result.status());
 }
 
 TEST(BatchValidator, GoodBatch_PassesEveryMode) {
@@ -247,12 +247,12 @@ TEST(BatchValidator, SplitBatches_FindsEachAndRejectsTruncation) {
   EXPECT_EQ((*extents)[1].position, one.size());
   EXPECT_EQ((*extents)[1].size, two.size());
   both.pop_back();
-  EXPECT_EQ(StorageErrcOf(SplitBatches(both).status()), Errc::kCorruptBatch);
+  EXPECT_EQ(RecordErrcOf(SplitBatches(both).status()), Errc::kCorruptBatch);
   std::vector<uint8_t> stub(30, 0);
-  EXPECT_EQ(StorageErrcOf(SplitBatches(stub).status()), Errc::kCorruptBatch);
+  EXPECT_EQ(RecordErrcOf(SplitBatches(stub).status()), Errc::kCorruptBatch);
   EXPECT_TRUE(SplitBatches({}).ok());
-  EXPECT_EQ(StorageErrcOf(SplitBatches(Good(1), 0).status()), Errc::kInvalidRecord);
+  EXPECT_EQ(RecordErrcOf(SplitBatches(Good(1), 0).status()), Errc::kInvalidRecord);
 }
 
 }  // namespace
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -1,10 +1,10 @@
-#include "storage/record/test_vectors.h"
+#include "record/test_vectors.h"
 
 // Byte-for-byte RecordBatch v2 test vectors, with where each comes from. They are data for
 // interoperability tests, transcribed into hex; their CRCs were checked independently (a bitwise
 // CRC-32C in Python) when they were transcribed.
 
-namespace strand::storage::test_vectors {
+namespace strand::record::test_vectors {
 namespace {
 
 // Batches written by a real Kafka 0.11 broker, captured by the kafka-python project
@@ -101,4 +101,4 @@ std::span<const uint8_t> SaramaGzip() { return Span(kSaramaGzip, sizeof kSaramaG
 std::span<const uint8_t> SaramaSnappy() { return Span(kSaramaSnappy, sizeof kSaramaSnappy); }
 std::span<const uint8_t> SaramaLz4() { return Span(kSaramaLz4, sizeof kSaramaLz4); }
 
-}  // namespace strand::storage::test_vectors
+}  // namespace strand::record::test_vectors

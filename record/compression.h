@@ -22,9 +22,9 @@
 
 #include "absl/status/statusor.h"
 #include "common/byte_buffer.h"
-#include "storage/record/record_batch.h"
+#include "record/record_batch.h"
 
-namespace strand::storage {
+namespace strand::record {
 
 // `level` 0 means the codec's default (Kafka's defaults: gzip 6, lz4 1, zstd 3).
 absl::StatusOr<ByteBuffer> Compress(Compression codec, std::span<const uint8_t> input,
@@ -39,4 +39,4 @@ absl::StatusOr<ByteBuffer> Decompress(Compression codec, std::span<const uint8_t
 std::string_view CompressionName(Compression codec);
 std::optional<Compression> ParseCompression(std::string_view name);
 
-}  // namespace strand::storage
+}  // namespace strand::record

@@ -1,4 +1,4 @@
-#include "storage/record/batch_validator.h"
+#include "record/batch_validator.h"
 
 #include <fmt/format.h>
 
@@ -6,17 +6,17 @@
 
 #include "common/byte_buffer.h"
 #include "common/saturating.h"
-#include "storage/errc.h"
-#include "storage/record/record.h"
-#include "storage/record/record_batch_reader.h"
+#include "record/errc.h"
+#include "record/record.h"
+#include "record/record_batch_reader.h"
 
-namespace strand::storage {
+namespace strand::record {
 namespace {
 
 namespace L = batch_layout;
 
-absl::Status Corrupt(std::string_view what) { return StorageError(Errc::kCorruptBatch, what); }
-absl::Status Invalid(std::string_view what) { return StorageError(Errc::kInvalidRecord, what); }
+absl::Status Corrupt(std::string_view what) { return RecordError(Errc::kCorruptBatch, what); }
+absl::Status Invalid(std::string_view what) { return RecordError(Errc::kInvalidRecord, what); }
 
 absl::Status CheckFraming(std::span<const uint8_t> batch, const ValidationOptions& o) {
   if (batch.size() < L::kHeaderSize) {
@@ -30,13 +30,13 @@ absl::Status CheckFraming(std::span<const uint8_t> batch, const ValidationOption
   }
   int8_t magic = static_cast<int8_t>(batch[L::kMagic]);
   if (magic != L::kMagicV2) {
-    return StorageError(Errc::kUnsupportedMagic,
-                        fmt::format("magic {}; only RecordBatch v2 (magic 2) is stored", magic));
+    return RecordError(Errc::kUnsupportedMagic,
+                       fmt::format("magic {}; only RecordBatch v2 (magic 2) is stored", magic));
   }
   if (static_cast<int64_t>(batch.size()) > o.batch_bytes_max) {
-    return StorageError(Errc::kBatchTooLarge,
-                        fmt::format("batch of {} bytes exceeds the limit of {} (max.message.bytes)",
-                                    batch.size(), o.batch_bytes_max));
+    return RecordError(Errc::kBatchTooLarge,
+                       fmt::format("batch of {} bytes exceeds the limit of {} (max.message.bytes)",
+                                   batch.size(), o.batch_bytes_max));
   }
   uint32_t stored = RecordBatchHeader::Parse(batch).crc;
   uint32_t computed = ComputeBatchCrc(batch);
@@ -87,8 +87,8 @@ absl::Status CheckHeader(const RecordBatchHeader& h, size_t size, const Validati
   }
   if (h.max_timestamp < kNoTimestamp ||
       (h.base_timestamp < kNoTimestamp && !h.has_delete_horizon())) {
-    return StorageError(Errc::kInvalidTimestamp, fmt::format("negative timestamps: base {}, max {}",
-                                                             h.base_timestamp, h.max_timestamp));
+    return RecordError(Errc::kInvalidTimestamp, fmt::format("negative timestamps: base {}, max {}",
+                                                            h.base_timestamp, h.max_timestamp));
   }
   return absl::OkStatus();
 }
@@ -97,7 +97,7 @@ absl::Status CheckTimestampWindow(int64_t ts, const ValidationOptions& o) {
   if (o.now_ms == kNoTimestamp || ts == kNoTimestamp) return absl::OkStatus();
   if (ts < SaturatingAdd(o.now_ms, -std::min(o.timestamp_before_max_ms, INT64_MAX - 1)) ||
       ts > SaturatingAdd(o.now_ms, o.timestamp_after_max_ms)) {
-    return StorageError(
+    return RecordError(
         Errc::kInvalidTimestamp,
         fmt::format("timestamp {} is outside [now - {}, now + {}] ms with now = {}", ts,
                     o.timestamp_before_max_ms, o.timestamp_after_max_ms, o.now_ms));
@@ -187,4 +187,4 @@ absl::StatusOr<std::vector<BatchExtent>> SplitBatches(std::span<const uint8_t> r
   return extents;
 }
 
-}  // namespace strand::storage
+}  // namespace strand::record
