@@ -19,7 +19,7 @@
 namespace {
 
 using namespace strand;
-using namespace strand::storage;
+using namespace strand::record;
 
 void Check(bool condition) {
   if (!condition) __builtin_trap();
