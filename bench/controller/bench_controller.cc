@@ -27,7 +27,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
-#include "controller/client/broker_lifecycle.h"
+#include "broker/lifecycle/broker_lifecycle.h"
 #include "proto/admin/v1/admin.grpc.pb.h"
 #include "tests/integration/test_process.h"
 
@@ -60,7 +60,7 @@ class Cluster {
           grpc::CreateChannel(addresses_[id], grpc::InsecureChannelCredentials()));
     }
     for (int id = 101; id <= 103; ++id) {
-      strand::controller::BrokerLifecycleOptions o;
+      strand::broker::BrokerLifecycleOptions o;
       o.cluster_id = "bench";
       o.broker_id = NodeId(id);
       strand::controller::v1::Listener l;
@@ -70,7 +70,7 @@ class Cluster {
       o.listeners = {l};
       o.rack = fmt::format("rack-{}", id % 3);
       o.controllers = voters_;
-      brokers_.push_back(std::make_unique<strand::controller::BrokerLifecycle>(
+      brokers_.push_back(std::make_unique<strand::broker::BrokerLifecycle>(
           o, [] { return UINT64_MAX; }));
       brokers_.back()->Start();
     }
@@ -125,7 +125,7 @@ class Cluster {
   std::string quorum_;
   std::map<int, std::unique_ptr<strand::testing::ChildProcess>> nodes_;
   std::map<int, std::unique_ptr<admin::AdminService::Stub>> stubs_;
-  std::vector<std::unique_ptr<strand::controller::BrokerLifecycle>> brokers_;
+  std::vector<std::unique_ptr<strand::broker::BrokerLifecycle>> brokers_;
 };
 
 // Keeps `in_flight` creations outstanding against the active controller for `seconds`.

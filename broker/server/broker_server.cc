@@ -19,8 +19,8 @@
 #include "common/node_guard.h"
 #include "common/tls_credentials.h"
 #include "common/logging.h"
-#include "controller/client/broker_lifecycle.h"
-#include "controller/client/controller_client.h"
+#include "broker/lifecycle/broker_lifecycle.h"
+#include "broker/lifecycle/controller_client.h"
 #include "proto/broker/v1/fault.grpc.pb.h"
 #include "raft/transport/grpc_transport.h"
 #include "storage/fault_injecting_filesystem.h"
@@ -76,8 +76,8 @@ struct BrokerServer::Parts {
   std::unique_ptr<storage::FaultInjectingFilesystem> disk;  // --enable-fault-injection only
   std::unique_ptr<storage::LogManager> logs;
   std::unique_ptr<MetadataFollower> metadata;
-  std::unique_ptr<controller::ControllerClient> controllers;
-  std::unique_ptr<controller::BrokerLifecycle> lifecycle;
+  std::unique_ptr<ControllerClient> controllers;
+  std::unique_ptr<BrokerLifecycle> lifecycle;
   std::unique_ptr<FetchPurgatory> purgatory;
   std::unique_ptr<ProducerIdSource> producer_ids;
   std::unique_ptr<BrokerProbe> probe;  // before replicas: their fetchers report to it
@@ -203,8 +203,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   if (!metadata.ok()) return metadata.status();
   p->metadata = *std::move(metadata);
 
-  p->controllers = std::make_unique<controller::ControllerClient>(o.voters, isolated, to_controllers);
-  controller::BrokerLifecycleOptions l;
+  p->controllers = std::make_unique<ControllerClient>(o.voters, isolated, to_controllers);
+  BrokerLifecycleOptions l;
   l.cluster_id = o.cluster_id;
   l.broker_id = o.node_id;
   for (const Endpoint& e : o.listeners.advertised) {
@@ -230,9 +230,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
     return out;
   };
   MetadataFollower* follower = p->metadata.get();
-  p->lifecycle = std::make_unique<controller::BrokerLifecycle>(
+  p->lifecycle = std::make_unique<BrokerLifecycle>(
       l, [follower] { return follower->offset(); });
-  controller::BrokerLifecycle* lifecycle = p->lifecycle.get();
+  BrokerLifecycle* lifecycle = p->lifecycle.get();
   auto broker_epoch = [lifecycle] { return lifecycle->epoch(); };
 
   p->probe = std::make_unique<BrokerProbe>(o.registry);
@@ -255,7 +255,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
       [parts] { return parts->caught_up.load(); });
   ReplicaManager* replicas = p->replicas.get();
   p->metadata->SetListener(
-      [replicas](const MetadataChange& change, uint64_t) { replicas->OnMetadataChange(change); });
+      [replicas](const controller::MetadataDelta& delta, uint64_t) {
+        replicas->OnMetadataChange(delta);
+      });
 
   if (o.enable_fault_injection) {
     p->faults = std::make_unique<FaultService>(p->isolated, p->disk.get());

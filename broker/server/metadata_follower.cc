@@ -29,48 +29,6 @@ class GatedTransport final : public raft::Transport {
 
 }  // namespace
 
-void MetadataChange::Merge(const MetadataChange& other) {
-  everything = everything || other.everything;
-  brokers = brokers || other.brokers;
-  topic_ids.insert(other.topic_ids.begin(), other.topic_ids.end());
-  topic_names.insert(other.topic_names.begin(), other.topic_names.end());
-}
-
-MetadataChange MetadataChange::Of(const cv1::MetadataBatch& batch) {
-  MetadataChange c;
-  for (const cv1::MetadataRecord& r : batch.records()) {
-    switch (r.record_case()) {
-      case cv1::MetadataRecord::kRegisterBroker:
-      case cv1::MetadataRecord::kBrokerRegistrationChange:
-      case cv1::MetadataRecord::kUnregisterBroker:
-        c.brokers = true;
-        break;
-      case cv1::MetadataRecord::kTopic:
-        c.topic_ids.insert(r.topic().topic_id());
-        break;
-      case cv1::MetadataRecord::kPartition:
-        c.topic_ids.insert(r.partition().topic_id());
-        break;
-      case cv1::MetadataRecord::kPartitionChange:
-        c.topic_ids.insert(r.partition_change().topic_id());
-        break;
-      case cv1::MetadataRecord::kRemoveTopic:
-        c.topic_ids.insert(r.remove_topic().topic_id());
-        break;
-      case cv1::MetadataRecord::kConfig:
-        if (r.config().resource_type() == cv1::TOPIC) {
-          c.topic_names.insert(r.config().resource_name());
-        } else {
-          c.everything = true;  // a cluster or broker default may change every topic's value
-        }
-        break;
-      default:
-        break;
-    }
-  }
-  return c;
-}
-
 MetadataFollower::MetadataFollower(MetadataFollowerOptions options)
     : options_(std::move(options)) {}
 
@@ -121,14 +79,14 @@ absl::StatusOr<std::unique_ptr<MetadataFollower>> MetadataFollower::Create(
   f->driver_->SetTransport(f->gate_.get());
 
   MetadataFollower* self = f.get();
-  f->machine_.SetApplyListener([self](const cv1::MetadataBatch& batch, uint64_t offset) {
+  f->machine_.SetApplyListener([self](const controller::MetadataDelta& delta, uint64_t offset) {
     self->offset_.store(offset, std::memory_order_release);
-    if (self->listener_) self->listener_(MetadataChange::Of(batch), offset);
+    if (self->listener_) self->listener_(delta, offset);
   });
   f->machine_.SetRestoreListener([self](uint64_t offset) {
     self->offset_.store(offset, std::memory_order_release);
-    MetadataChange everything;
-    everything.everything = true;
+    controller::MetadataDelta everything;
+    everything.snapshot = true;
     if (self->listener_) self->listener_(everything, offset);
   });
   return f;
@@ -143,8 +101,8 @@ absl::Status MetadataFollower::Start() {
   // looks at the whole image once even if no snapshot was restored.
   const uint64_t offset = machine_.Read([](const controller::MetadataImage& i) { return i.offset(); });
   offset_.store(offset, std::memory_order_release);
-  MetadataChange everything;
-  everything.everything = true;
+  controller::MetadataDelta everything;
+  everything.snapshot = true;
   if (listener_) listener_(everything, offset);
   return absl::OkStatus();
 }

@@ -3,7 +3,7 @@
 // MetadataFollower: a broker's copy of the cluster metadata. It follows the controllers'
 // metadata log as a non-voting Raft observer (RocksDB storage under <data-dir>/metadata, so a
 // restart resumes from the local copy instead of fetching everything again), applies each
-// committed batch to a MetadataImage, and tells a listener what changed.
+// committed batch to a MetadataImage, and tells a listener what changed (a MetadataDelta).
 //
 // Threading: the Raft driver's loop thread applies batches and calls the listener (which must
 // be quick: it only queues work). Any thread may Read() the image under a shared lock; keep the
@@ -13,7 +13,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -31,20 +30,6 @@ class Transport;
 }  // namespace strand::raft
 
 namespace strand::broker {
-
-// What a committed batch (or a snapshot) touched, as far as a broker cares.
-struct MetadataChange {
-  bool everything = false;              // a snapshot was restored, or cluster defaults changed
-  std::set<std::string> topic_ids;      // 16-byte ids of created / changed / removed topics
-  std::set<std::string> topic_names;    // topics whose configs changed
-  bool brokers = false;                 // registrations, fencing, listeners
-  void Merge(const MetadataChange& other);
-  bool empty() const {
-    return !everything && topic_ids.empty() && topic_names.empty() && !brokers;
-  }
-  // What `batch` touches.
-  static MetadataChange Of(const controller::v1::MetadataBatch& batch);
-};
 
 struct MetadataFollowerOptions {
   NodeId self = kNoNode;
@@ -66,7 +51,9 @@ struct MetadataFollowerOptions {
 
 class MetadataFollower {
  public:
-  using Listener = std::function<void(const MetadataChange& change, uint64_t offset)>;
+  // What each committed batch changed; a restored snapshot (and the start) is a delta with
+  // `snapshot` set: look at everything.
+  using Listener = std::function<void(const controller::MetadataDelta& delta, uint64_t offset)>;
 
   static absl::StatusOr<std::unique_ptr<MetadataFollower>> Create(MetadataFollowerOptions options);
   ~MetadataFollower();

@@ -6,7 +6,7 @@
 
 namespace strand::broker {
 
-ProducerIdSource::ProducerIdSource(NodeId self, controller::ControllerClient& controllers,
+ProducerIdSource::ProducerIdSource(NodeId self, ControllerClient& controllers,
                                    std::function<int64_t()> broker_epoch, std::string incarnation,
                                    int64_t timeout_ms)
     : self_(self), controllers_(controllers), broker_epoch_(std::move(broker_epoch)),

@@ -12,13 +12,13 @@
 
 #include "absl/status/statusor.h"
 #include "common/ids.h"
-#include "controller/client/controller_client.h"
+#include "broker/lifecycle/controller_client.h"
 
 namespace strand::broker {
 
 class ProducerIdSource {
  public:
-  ProducerIdSource(NodeId self, controller::ControllerClient& controllers,
+  ProducerIdSource(NodeId self, ControllerClient& controllers,
                    std::function<int64_t()> broker_epoch, std::string incarnation,
                    int64_t timeout_ms = 5'000);
   // A fresh producer id (blocks while a block is fetched).
@@ -26,7 +26,7 @@ class ProducerIdSource {
 
  private:
   const NodeId self_;
-  controller::ControllerClient& controllers_;
+  ControllerClient& controllers_;
   const std::function<int64_t()> broker_epoch_;
   const std::string incarnation_;
   const int64_t timeout_ms_;

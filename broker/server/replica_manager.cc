@@ -1,10 +1,12 @@
 #include "broker/server/replica_manager.h"
 
+#include <algorithm>
 #include <limits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "broker/server/local_changes.h"
 #include "common/listener_config.h"
 #include "common/logging.h"
 #include "controller/state/config_defs.h"
@@ -51,7 +53,7 @@ struct ReplicaManager::Desired {
 
 ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManager& logs,
                                MetadataFollower& metadata,
-                               controller::ControllerClient& controllers,
+                               ControllerClient& controllers,
                                FetchPurgatory& purgatory, std::function<int64_t()> broker_epoch,
                                std::function<bool()> caught_up)
     : options_(std::move(options)), logs_(logs), metadata_(metadata), controllers_(controllers),
@@ -86,16 +88,16 @@ void ReplicaManager::Stop() {
   }
 }
 
-void ReplicaManager::OnMetadataChange(const MetadataChange& change) {
-  if (change.empty()) return;
+void ReplicaManager::OnMetadataChange(const controller::MetadataDelta& delta) {
+  if (delta.empty()) return;
   std::lock_guard lock(change_mu_);
-  pending_.Merge(change);
+  pending_.Merge(delta);
   change_cv_.notify_one();
 }
 
 void ReplicaManager::ReconcileNow() {
   std::unique_lock lock(change_mu_);
-  pending_.everything = true;
+  pending_.snapshot = true;
   const uint64_t generation = ++requested_;
   change_cv_.notify_one();
   done_cv_.wait(lock, [&] { return completed_ >= generation || stopping_; });
@@ -156,9 +158,9 @@ std::optional<std::string> ReplicaManager::AddressOf(NodeId broker,
 void ReplicaManager::ReconcileLoop() {
   int64_t next_full = NowMs() + options_.full_reconcile_interval_ms;
   int64_t retry_at = std::numeric_limits<int64_t>::max();  // a failed step is tried again then
-  MetadataChange carried;                                   // what could not be done yet
+  controller::MetadataDelta carried;  // what could not be done yet
   while (true) {
-    MetadataChange change;
+    controller::MetadataDelta change;
     uint64_t generation = 0;
     {
       std::unique_lock lock(change_mu_);
@@ -171,8 +173,8 @@ void ReplicaManager::ReconcileLoop() {
     }
     change.Merge(std::exchange(carried, {}));
     const int64_t now = NowMs();
-    if (now >= next_full || now >= retry_at) change.everything = true;
-    if (change.everything) next_full = now + options_.full_reconcile_interval_ms;
+    if (now >= next_full || now >= retry_at) change.snapshot = true;
+    if (change.snapshot) next_full = now + options_.full_reconcile_interval_ms;
     retry_at = std::numeric_limits<int64_t>::max();
     if (!caught_up_()) {
       // After a restart the local copy of the metadata may be old: acting on it could make this
@@ -194,76 +196,62 @@ void ReplicaManager::ReconcileLoop() {
   done_cv_.notify_all();
 }
 
-void ReplicaManager::Reconcile(const MetadataChange& change) {
+void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
   const NodeId self = options_.self;
   std::vector<Desired> desired;
-  std::set<std::string> gone_topic_ids;
-  std::set<std::string> seen_topic_ids;
+  LocalChanges local;
   // Copy out what is needed under the image's shared lock; act on it afterwards (opening logs
   // and role changes must not hold up the metadata log's apply).
   metadata_.Read([&](const controller::MetadataImage& image) {
+    local = ComputeLocalChanges(image, change, self);
     const std::string lag_max = controller::EffectiveClusterConfig(
         image, "replica.lag.time.max.ms", options_.static_configs);
     const std::string pid_expiry = controller::EffectiveClusterConfig(
         image, "producer.id.expiration.ms", options_.static_configs);
     const std::string pids_max = controller::EffectiveClusterConfig(
         image, "strand.producer.ids.per.partition.max", options_.static_configs);
-    auto add_topic = [&](const controller::TopicImage& t) {
-      const std::string id = t.id.Bytes();
-      if (!seen_topic_ids.insert(id).second) return;
-      std::optional<storage::LogConfig> config;
+    // Settings are worked out once per topic.
+    std::map<std::string, std::pair<storage::LogConfig, PartitionSettings>> topic_settings;
+    auto settings_of = [&](const std::string& topic) -> const auto& {
+      auto it = topic_settings.find(topic);
+      if (it != topic_settings.end()) return it->second;
+      std::map<std::string, std::string> props;
+      for (auto& [name, value] :
+           controller::EffectiveTopicConfigs(image, topic, options_.static_configs)) {
+        if (LogConfigNames().count(name)) props[name] = value;
+      }
+      auto parsed = storage::LogConfig::FromProperties(props, storage::LogConfig{});
+      if (!parsed.ok()) {
+        Log().error("[topic {}] unusable settings ({}); using defaults", topic,
+                    parsed.status().ToString());
+      }
       PartitionSettings settings;
-      for (size_t i = 0; i < t.partitions.size(); ++i) {
-        const controller::PartitionState& ps = t.partitions[i];
-        if (!ps.IsReplica(self)) continue;
-        if (!config) {
-          std::map<std::string, std::string> props;
-          for (auto& [name, value] :
-               controller::EffectiveTopicConfigs(image, t.name, options_.static_configs)) {
-            if (LogConfigNames().count(name)) props[name] = value;
-          }
-          auto parsed = storage::LogConfig::FromProperties(props, storage::LogConfig{});
-          if (!parsed.ok()) {
-            Log().error("[topic {}] unusable settings ({}); using defaults", t.name,
-                        parsed.status().ToString());
-          }
-          config = parsed.ok() ? *parsed : storage::LogConfig{};
-          settings.min_insync_replicas = static_cast<int32_t>(controller::ConfigAsLong(
-              controller::EffectiveTopicConfig(image, t.name, "min.insync.replicas",
-                                               options_.static_configs)));
-          settings.replica_lag_time_max_ms = controller::ConfigAsLong(lag_max);
-          settings.producer_id_expiration_ms = controller::ConfigAsLong(pid_expiry);
-          settings.producer_ids_max = static_cast<size_t>(controller::ConfigAsLong(pids_max));
-        }
+      settings.min_insync_replicas = static_cast<int32_t>(controller::ConfigAsLong(
+          controller::EffectiveTopicConfig(image, topic, "min.insync.replicas",
+                                           options_.static_configs)));
+      settings.replica_lag_time_max_ms = controller::ConfigAsLong(lag_max);
+      settings.producer_id_expiration_ms = controller::ConfigAsLong(pid_expiry);
+      settings.producer_ids_max = static_cast<size_t>(controller::ConfigAsLong(pids_max));
+      return topic_settings
+          .emplace(topic, std::make_pair(parsed.ok() ? *parsed : storage::LogConfig{}, settings))
+          .first->second;
+    };
+    for (const auto* list : {&local.leaders, &local.followers}) {
+      for (const LocalPartition& lp : *list) {
+        const auto& [config, settings] = settings_of(lp.tp.topic);
         Desired d;
-        d.tp = storage::TopicPartition{t.name, static_cast<int32_t>(i)};
-        d.topic_id = id;
-        d.assignment.topic_id = id;
-        d.assignment.leader = ps.leader;
-        d.assignment.leader_epoch = ps.leader_epoch;
-        d.assignment.partition_epoch = ps.partition_epoch;
-        d.assignment.replicas = ps.replicas;
-        d.assignment.isr = ps.isr;
+        d.tp = lp.tp;
+        d.topic_id = lp.topic_id;
+        d.assignment.topic_id = lp.topic_id;
+        d.assignment.leader = lp.state.leader;
+        d.assignment.leader_epoch = lp.state.leader_epoch;
+        d.assignment.partition_epoch = lp.state.partition_epoch;
+        d.assignment.replicas = lp.state.replicas;
+        d.assignment.isr = lp.state.isr;
         d.settings = settings;
-        d.config = *config;
+        d.config = config;
         desired.push_back(std::move(d));
       }
-    };
-    if (change.everything) {
-      for (const auto& [name, t] : image.topics()) add_topic(t);
-      return;
-    }
-    for (const std::string& id_bytes : change.topic_ids) {
-      auto id = controller::TopicId::FromBytes(id_bytes);
-      const controller::TopicImage* t = id ? image.topic(*id) : nullptr;
-      if (t != nullptr) {
-        add_topic(*t);
-      } else {
-        gone_topic_ids.insert(id_bytes);
-      }
-    }
-    for (const std::string& name : change.topic_names) {
-      if (const controller::TopicImage* t = image.topic(name)) add_topic(*t);
     }
   });
 
@@ -278,28 +266,33 @@ void ReplicaManager::Reconcile(const MetadataChange& change) {
     Apply(d);
   }
 
-  // What this broker should no longer host.
-  std::vector<std::pair<storage::TopicPartition, bool>> drops;  // (tp, topic gone)
+  // What this broker should no longer host: what the delta took away, and (the safety net) any
+  // replica of a looked-at topic that is neither led nor followed any more.
+  std::vector<storage::TopicPartition> drops;
   {
     std::lock_guard lock(mu_);
+    for (const LocalDelete& d : local.deletes) {
+      auto it = hosted_.find(d.tp);
+      if (wanted.count(d.tp) || it == hosted_.end() || it->second.topic_id != d.topic_id) continue;
+      Log().info("[{}-{}] {}", d.tp.topic, d.tp.partition,
+                 d.topic_deleted ? "topic deleted" : "this broker left the replica set");
+      drops.push_back(d.tp);
+    }
     for (const auto& [tp, h] : hosted_) {
-      if (wanted.count(tp)) continue;
-      const bool touched = change.everything || seen_topic_ids.count(h.topic_id) ||
-                           gone_topic_ids.count(h.topic_id);
-      if (touched) drops.emplace_back(tp, true);
+      if (wanted.count(tp) || std::find(drops.begin(), drops.end(), tp) != drops.end()) continue;
+      if (local.everything || local.topic_ids.count(h.topic_id)) drops.push_back(tp);
     }
   }
-  for (const auto& [tp, gone] : drops) Drop(tp, gone);
+  for (const storage::TopicPartition& tp : drops) Drop(tp, /*delete_log=*/true);
   {
     std::lock_guard lock(mu_);
     for (auto it = offline_.begin(); it != offline_.end();) {
-      const bool touched = change.everything || seen_topic_ids.count(it->second.topic_id) ||
-                           gone_topic_ids.count(it->second.topic_id);
+      const bool touched = local.everything || local.topic_ids.count(it->second.topic_id);
       it = touched && !wanted.count(it->first) ? offline_.erase(it) : std::next(it);
     }
   }
 
-  if (change.everything) {
+  if (local.everything) {
     // Logs on disk that no partition here claims (a topic deleted or moved while this broker
     // was down).
     for (const storage::TopicPartition& tp : logs_.Logs()) {

@@ -39,7 +39,7 @@
 #include "broker/server/fetch_purgatory.h"
 #include "broker/server/metadata_follower.h"
 #include "broker/server/replica_fetcher.h"
-#include "controller/client/controller_client.h"
+#include "broker/lifecycle/controller_client.h"
 #include "storage/log_manager.h"
 
 namespace strand::broker {
@@ -73,7 +73,7 @@ struct OfflineReplica {
 class ReplicaManager {
  public:
   ReplicaManager(ReplicaManagerOptions options, storage::LogManager& logs,
-                 MetadataFollower& metadata, controller::ControllerClient& controllers,
+                 MetadataFollower& metadata, ControllerClient& controllers,
                  FetchPurgatory& purgatory, std::function<int64_t()> broker_epoch,
                  std::function<bool()> caught_up);
   ~ReplicaManager();
@@ -84,7 +84,7 @@ class ReplicaManager {
   void Stop();
 
   // From the metadata follower's listener: cheap, any thread.
-  void OnMetadataChange(const MetadataChange& change);
+  void OnMetadataChange(const controller::MetadataDelta& delta);
   // Reconciles now and waits for it (tests, start-up).
   void ReconcileNow();
 
@@ -113,7 +113,7 @@ class ReplicaManager {
   };
 
   void ReconcileLoop();
-  void Reconcile(const MetadataChange& change);
+  void Reconcile(const controller::MetadataDelta& change);
   void Apply(const Desired& d);
   void Drop(const storage::TopicPartition& tp, bool delete_log);
   absl::StatusOr<std::shared_ptr<storage::Log>> OpenLog(const Desired& d);
@@ -126,7 +126,7 @@ class ReplicaManager {
   const ReplicaManagerOptions options_;
   storage::LogManager& logs_;
   MetadataFollower& metadata_;
-  controller::ControllerClient& controllers_;
+  ControllerClient& controllers_;
   FetchPurgatory& purgatory_;
   const std::function<int64_t()> broker_epoch_;
   const std::function<bool()> caught_up_;
@@ -145,7 +145,7 @@ class ReplicaManager {
   // Reconciler input.
   std::mutex change_mu_;
   std::condition_variable change_cv_;
-  MetadataChange pending_;
+  controller::MetadataDelta pending_;  // merged; `snapshot` set asks for a full pass
   uint64_t requested_ = 0;  // ReconcileNow generations
   uint64_t completed_ = 0;
   std::condition_variable done_cv_;

@@ -83,11 +83,11 @@ ControllerConfig QuorumConfig(const ControllerServerOptions& o) {
 
 // Connects the parts' callbacks; everything here runs on the Raft loop thread.
 void Wire(ControllerServer::Parts& p) {
-  p.machine.SetApplyListener([&p](const v1::MetadataBatch& batch, uint64_t offset) {
+  p.machine.SetApplyListener([&p](const MetadataDelta& delta, uint64_t offset) {
     // What changed, for operators: the active controller at info, standbys at debug.
     const auto level = p.controller->active() ? spdlog::level::info : spdlog::level::debug;
     if (Log().should_log(level)) {
-      for (const std::string& line : DescribeMetadataBatch(batch, p.machine.image())) {
+      for (const std::string& line : DescribeMetadataDelta(delta, p.machine.image())) {
         Log().log(level, "[metadata offset={}] {}", offset, line);
       }
     }

@@ -24,6 +24,8 @@
 
 namespace strand::controller {
 
+struct MetadataDelta;
+
 struct Listener {
   std::string name;
   std::string host;
@@ -88,10 +90,14 @@ class MetadataImage {
  public:
   // Applies one record found at metadata log index `offset`. Records are validated before they
   // are written, so an error here means a record that cannot apply (a bug or a corrupt log): the
-  // record is skipped — identically on every node — and the error returned for logging.
-  absl::Status Replay(const v1::MetadataRecord& record, uint64_t offset);
+  // record is skipped — identically on every node — and the error returned for logging. When
+  // `delta` is given, what the record changed is added to it (metadata_delta.h); a skipped
+  // record adds nothing.
+  absl::Status Replay(const v1::MetadataRecord& record, uint64_t offset,
+                      MetadataDelta* delta = nullptr);
   // Applies every record of a batch; returns the first error (the others still apply).
-  absl::Status ReplayBatch(const v1::MetadataBatch& batch, uint64_t offset);
+  absl::Status ReplayBatch(const v1::MetadataBatch& batch, uint64_t offset,
+                           MetadataDelta* delta = nullptr);
 
   // The records that rebuild this image from empty (a snapshot), and the inverse.
   v1::MetadataSnapshot ToSnapshot() const;
@@ -134,8 +140,9 @@ class MetadataImage {
   bool operator==(const MetadataImage& other) const;
 
  private:
-  absl::Status ReplayPartitionChange(const v1::PartitionChangeRecord& r);
-  absl::Status ReplayRegistrationChange(const v1::BrokerRegistrationChangeRecord& r);
+  absl::Status ReplayPartitionChange(const v1::PartitionChangeRecord& r, MetadataDelta* delta);
+  absl::Status ReplayRegistrationChange(const v1::BrokerRegistrationChangeRecord& r,
+                                        MetadataDelta* delta);
   TopicImage* mutable_topic(const TopicId& id);
   // Adds (sign +1) or removes (-1) a replica set from the per-broker counts.
   void CountReplicas(const std::vector<NodeId>& replicas, int sign);

@@ -17,16 +17,17 @@ void MetadataStateMachine::Apply(const raft::Entry& entry) {
     return;
   }
   absl::Status s;
+  MetadataDelta delta;
   {
     std::unique_lock lock(mu_);
-    s = image_.ReplayBatch(batch, offset);
+    s = image_.ReplayBatch(batch, offset, &delta);
   }
   if (!s.ok()) {
     ++replay_errors_;
     GetLogger("controller")->error("[metadata offset={}] record skipped: {}", offset,
                                    s.ToString());
   }
-  if (on_apply_) on_apply_(batch, offset);
+  if (on_apply_) on_apply_(delta, offset);
 }
 
 std::string MetadataStateMachine::TakeSnapshot() {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <shared_mutex>
 
+#include "controller/state/metadata_delta.h"
 #include "controller/state/metadata_image.h"
 #include "raft/driver/state_machine.h"
 
@@ -16,9 +17,10 @@ namespace strand::controller {
 
 class MetadataStateMachine final : public raft::StateMachine {
  public:
-  // Called after each batch is applied (the active controller resolves its pending requests;
-  // brokers reconcile their replicas). `offset` is the batch's log index.
-  using ApplyListener = std::function<void(const v1::MetadataBatch& batch, uint64_t offset)>;
+  // Called after each batch is applied, with what it changed (the active controller resolves
+  // its pending requests and logs the changes; brokers reconcile their replicas). `offset` is
+  // the batch's log index.
+  using ApplyListener = std::function<void(const MetadataDelta& delta, uint64_t offset)>;
   // Called after a snapshot replaced the whole image.
   using RestoreListener = std::function<void(uint64_t offset)>;
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "controller/state/metadata_delta.h"
 #include "controller/state/metadata_image.h"
 
 namespace strand::controller {
@@ -20,17 +21,19 @@ std::string NormalizedName(std::string name) {
 
 }  // namespace
 
-absl::Status MetadataImage::ReplayBatch(const v1::MetadataBatch& batch, uint64_t offset) {
+absl::Status MetadataImage::ReplayBatch(const v1::MetadataBatch& batch, uint64_t offset,
+                                        MetadataDelta* delta) {
   absl::Status first;
   for (const v1::MetadataRecord& r : batch.records()) {
-    absl::Status s = Replay(r, offset);
+    absl::Status s = Replay(r, offset, delta);
     if (first.ok() && !s.ok()) first = s;
   }
   offset_ = std::max(offset_, offset);
   return first;
 }
 
-absl::Status MetadataImage::ReplayRegistrationChange(const v1::BrokerRegistrationChangeRecord& r) {
+absl::Status MetadataImage::ReplayRegistrationChange(const v1::BrokerRegistrationChangeRecord& r,
+                                                     MetadataDelta* delta) {
   auto it = brokers_.find(NodeId(r.broker_id()));
   if (it == brokers_.end() || it->second.epoch != r.broker_epoch()) {
     return Invalid(fmt::format("registration change for broker {} epoch {} which is not "
@@ -38,6 +41,7 @@ absl::Status MetadataImage::ReplayRegistrationChange(const v1::BrokerRegistratio
                                r.broker_id(), r.broker_epoch()));
   }
   BrokerRegistration& b = it->second;
+  if (delta != nullptr) delta->NoteBroker(b.id, &b);
   if (r.fence() == v1::FENCE_CHANGE_FENCE) b.fenced = true;
   if (r.fence() == v1::FENCE_CHANGE_UNFENCE) b.fenced = false;
   if (r.in_controlled_shutdown()) b.in_controlled_shutdown = true;
@@ -45,7 +49,8 @@ absl::Status MetadataImage::ReplayRegistrationChange(const v1::BrokerRegistratio
   return absl::OkStatus();
 }
 
-absl::Status MetadataImage::ReplayPartitionChange(const v1::PartitionChangeRecord& r) {
+absl::Status MetadataImage::ReplayPartitionChange(const v1::PartitionChangeRecord& r,
+                                                  MetadataDelta* delta) {
   auto id = TopicId::FromBytes(r.topic_id());
   TopicImage* t = id ? mutable_topic(*id) : nullptr;
   if (t == nullptr || r.partition() < 0 ||
@@ -53,6 +58,7 @@ absl::Status MetadataImage::ReplayPartitionChange(const v1::PartitionChangeRecor
     return Invalid(fmt::format("change for unknown partition {}", r.partition()));
   }
   PartitionState& p = t->partitions[static_cast<size_t>(r.partition())];
+  if (delta != nullptr) delta->NotePartition(t->id, t->name, r.partition(), &p);
   bool bump_leader_epoch = false;
   if (r.has_leader() && NodeId(r.leader()) != p.leader) {
     p.leader = NodeId(r.leader());
@@ -75,7 +81,8 @@ absl::Status MetadataImage::ReplayPartitionChange(const v1::PartitionChangeRecor
   return absl::OkStatus();
 }
 
-absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t offset) {
+absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t offset,
+                                   MetadataDelta* delta) {
   switch (record.record_case()) {
     case v1::MetadataRecord::kRegisterBroker: {
       const auto& r = record.register_broker();
@@ -89,15 +96,17 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       }
       b.rack = r.rack();
       b.fenced = r.fenced();
+      if (delta != nullptr) delta->NoteBroker(b.id, broker(b.id));
       brokers_[b.id] = std::move(b);
       return absl::OkStatus();
     }
     case v1::MetadataRecord::kBrokerRegistrationChange:
-      return ReplayRegistrationChange(record.broker_registration_change());
+      return ReplayRegistrationChange(record.broker_registration_change(), delta);
     case v1::MetadataRecord::kUnregisterBroker: {
       const auto& r = record.unregister_broker();
       auto it = brokers_.find(NodeId(r.broker_id()));
       if (it == brokers_.end()) return Invalid(fmt::format("unknown broker {}", r.broker_id()));
+      if (delta != nullptr) delta->NoteBroker(it->first, &it->second);
       brokers_.erase(it);
       return absl::OkStatus();
     }
@@ -108,6 +117,7 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       if (topics_.count(r.name()) || topic_names_.count(*id)) {
         return Invalid(fmt::format("topic {} already exists", r.name()));
       }
+      if (delta != nullptr) delta->NoteTopic(*id, r.name()).created = true;
       topics_[r.name()] = TopicImage{r.name(), *id, {}};
       topic_names_[*id] = r.name();
       normalized_names_[NormalizedName(r.name())] = r.name();
@@ -119,6 +129,11 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       TopicImage* t = id ? mutable_topic(*id) : nullptr;
       if (t == nullptr || r.partition() < 0) return Invalid("partition of an unknown topic");
       const auto index = static_cast<size_t>(r.partition());
+      if (delta != nullptr) {
+        // A snapshot may re-create a partition that exists; otherwise it is new.
+        delta->NotePartition(t->id, t->name, r.partition(),
+                             index < t->partitions.size() ? &t->partitions[index] : nullptr);
+      }
       if (index >= t->partitions.size()) {
         partition_count_ += index + 1 - t->partitions.size();
         t->partitions.resize(index + 1);
@@ -136,12 +151,25 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       return absl::OkStatus();
     }
     case v1::MetadataRecord::kPartitionChange:
-      return ReplayPartitionChange(record.partition_change());
+      return ReplayPartitionChange(record.partition_change(), delta);
     case v1::MetadataRecord::kRemoveTopic: {
       auto id = TopicId::FromBytes(record.remove_topic().topic_id());
       auto it = id ? topic_names_.find(*id) : topic_names_.end();
       if (it == topic_names_.end()) return Invalid("removal of an unknown topic");
       const std::string name = it->second;
+      if (delta != nullptr) {
+        const TopicImage& gone = topics_.at(name);
+        delta->NoteTopic(*id, name).deleted = true;
+        for (size_t i = 0; i < gone.partitions.size(); ++i) {
+          delta->NotePartition(*id, name, static_cast<int32_t>(i), &gone.partitions[i]);
+        }
+        auto configs = configs_.find(ConfigResource{v1::TOPIC, name});
+        if (configs != configs_.end()) {
+          for (const auto& [config, value] : configs->second) {
+            delta->NoteConfig(configs->first, config, value);
+          }
+        }
+      }
       partition_count_ -= topics_.at(name).partitions.size();
       for (const PartitionState& p : topics_.at(name).partitions) CountReplicas(p.replicas, -1);
       normalized_names_.erase(NormalizedName(name));
@@ -153,6 +181,7 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
     case v1::MetadataRecord::kConfig: {
       const auto& r = record.config();
       ConfigResource resource{r.resource_type(), r.resource_name()};
+      if (delta != nullptr) delta->NoteConfig(resource, r.name(), config(resource, r.name()));
       if (r.remove()) {
         auto it = configs_.find(resource);
         if (it != configs_.end()) {
@@ -167,22 +196,34 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
     case v1::MetadataRecord::kProducerIds: {
       const int64_t next = record.producer_ids().next_producer_id();
       if (next < next_producer_id_) return Invalid("producer id block went backwards");
+      if (delta != nullptr && !delta->next_producer_id_before) {
+        delta->next_producer_id_before = next_producer_id_;
+      }
       next_producer_id_ = next;
       return absl::OkStatus();
     }
     case v1::MetadataRecord::kAccessControlEntry: {
       const auto& r = record.access_control_entry();
+      if (delta != nullptr) delta->acls.insert(r.id());
       acls_[r.id()] = AclEntry{r.resource_type(), r.resource_name(), r.pattern_type(),
                                r.principal(), r.host(), r.operation(), r.permission_type()};
       return absl::OkStatus();
     }
     case v1::MetadataRecord::kRemoveAccessControlEntry:
+      if (delta != nullptr) delta->acls.insert(record.remove_access_control_entry().id());
       acls_.erase(record.remove_access_control_entry().id());
       return absl::OkStatus();
     case v1::MetadataRecord::kFeatureLevel:
+      if (delta != nullptr) {
+        auto it = features_.find(record.feature_level().name());
+        delta->features.emplace(record.feature_level().name(),
+                                it == features_.end() ? std::nullopt
+                                                      : std::optional<int32_t>(it->second));
+      }
       features_[record.feature_level().name()] = record.feature_level().feature_level();
       return absl::OkStatus();
     case v1::MetadataRecord::kActiveController:
+      if (delta != nullptr) delta->active_controller = true;
       active_controller_ = NodeId(record.active_controller().controller_id());
       active_controller_term_ = record.active_controller().term();
       return absl::OkStatus();

@@ -17,7 +17,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "controller/client/broker_lifecycle.h"
+#include "broker/lifecycle/broker_lifecycle.h"
 #include "tests/integration/protocol/health_client.grpc.pb.h"
 #include "tests/integration/protocol/reflection_client.grpc.pb.h"
 #include "tests/integration/test_process.h"
@@ -27,6 +27,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using broker::BrokerLifecycle;
+using broker::BrokerLifecycleOptions;
 using strand::testing::ChildProcess;
 
 struct CliResult {

@@ -19,7 +19,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include "controller/client/broker_lifecycle.h"
+#include "broker/lifecycle/broker_lifecycle.h"
 #include "proto/admin/v1/admin.grpc.pb.h"
 #include "tests/integration/test_process.h"
 
@@ -27,6 +27,8 @@ namespace strand::controller {
 namespace {
 
 using namespace std::chrono_literals;
+using broker::BrokerLifecycle;
+using broker::BrokerLifecycleOptions;
 using strand::testing::ChildProcess;
 using Clock = std::chrono::steady_clock;
 

@@ -1,4 +1,4 @@
-#include "controller/client/controller_client.h"
+#include "broker/lifecycle/controller_client.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include "common/grpc_channel.h"
 #include "common/kafka_error.h"
 
-namespace strand::controller {
+namespace strand::broker {
 
 ControllerClient::ControllerClient(std::map<NodeId, std::string> controllers,
                                    std::function<bool()> blocked,
@@ -17,18 +17,18 @@ ControllerClient::ControllerClient(std::map<NodeId, std::string> controllers,
       blocked_(std::move(blocked)),
       credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()) {}
 
-v1::ControllerService::Stub* ControllerClient::Stub(NodeId id) {
+controller::v1::ControllerService::Stub* ControllerClient::Stub(NodeId id) {
   auto it = stubs_.find(id);
   if (it != stubs_.end()) return it->second.get();
   auto channel =
       grpc::CreateCustomChannel(controllers_.at(id), credentials_, InternalChannelArguments(1'000));
-  return stubs_.emplace(id, v1::ControllerService::NewStub(channel)).first->second.get();
+  return stubs_.emplace(id, controller::v1::ControllerService::NewStub(channel)).first->second.get();
 }
 
 template <typename Req, typename Resp>
 absl::StatusOr<Resp> ControllerClient::Call(
     const Req& req, int64_t timeout_ms,
-    grpc::Status (v1::ControllerService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*)) {
+    grpc::Status (controller::v1::ControllerService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*)) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   NodeId target;
   {
@@ -38,7 +38,7 @@ absl::StatusOr<Resp> ControllerClient::Call(
   std::string last_error = "no controller answered";
   while (std::chrono::steady_clock::now() < deadline) {
     if (blocked_ && blocked_()) return absl::UnavailableError("cut off from the controllers");
-    v1::ControllerService::Stub* stub;
+    controller::v1::ControllerService::Stub* stub;
     {
       std::lock_guard lock(mu_);
       stub = Stub(target);
@@ -76,14 +76,14 @@ absl::StatusOr<Resp> ControllerClient::Call(
   return absl::DeadlineExceededError(last_error);
 }
 
-absl::StatusOr<v1::AlterPartitionResponse> ControllerClient::AlterPartition(
-    const v1::AlterPartitionRequest& req, int64_t timeout_ms) {
-  return Call(req, timeout_ms, &v1::ControllerService::Stub::AlterPartition);
+absl::StatusOr<controller::v1::AlterPartitionResponse> ControllerClient::AlterPartition(
+    const controller::v1::AlterPartitionRequest& req, int64_t timeout_ms) {
+  return Call(req, timeout_ms, &controller::v1::ControllerService::Stub::AlterPartition);
 }
 
-absl::StatusOr<v1::AllocateProducerIdsResponse> ControllerClient::AllocateProducerIds(
-    const v1::AllocateProducerIdsRequest& req, int64_t timeout_ms) {
-  return Call(req, timeout_ms, &v1::ControllerService::Stub::AllocateProducerIds);
+absl::StatusOr<controller::v1::AllocateProducerIdsResponse> ControllerClient::AllocateProducerIds(
+    const controller::v1::AllocateProducerIdsRequest& req, int64_t timeout_ms) {
+  return Call(req, timeout_ms, &controller::v1::ControllerService::Stub::AllocateProducerIds);
 }
 
-}  // namespace strand::controller
+}  // namespace strand::broker

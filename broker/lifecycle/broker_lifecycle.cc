@@ -1,4 +1,4 @@
-#include "controller/client/broker_lifecycle.h"
+#include "broker/lifecycle/broker_lifecycle.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include "common/kafka_error.h"
 #include "common/logging.h"
 
-namespace strand::controller {
+namespace strand::broker {
 namespace {
 
 spdlog::logger& Log() {
@@ -67,7 +67,7 @@ bool BrokerLifecycle::WaitUnfenced(std::chrono::milliseconds timeout) {
   return false;
 }
 
-v1::ControllerService::Stub* BrokerLifecycle::Stub(NodeId controller) {
+controller::v1::ControllerService::Stub* BrokerLifecycle::Stub(NodeId controller) {
   auto it = stubs_.find(controller);
   if (it != stubs_.end()) return it->second.get();
   auto channel = grpc::CreateCustomChannel(
@@ -75,10 +75,10 @@ v1::ControllerService::Stub* BrokerLifecycle::Stub(NodeId controller) {
       options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
       InternalChannelArguments(1'000));
   channels_[controller] = channel;
-  return stubs_.emplace(controller, v1::ControllerService::NewStub(channel)).first->second.get();
+  return stubs_.emplace(controller, controller::v1::ControllerService::NewStub(channel)).first->second.get();
 }
 
-void BrokerLifecycle::FollowHint(const v1::ControllerHint& hint) {
+void BrokerLifecycle::FollowHint(const controller::v1::ControllerHint& hint) {
   const NodeId hinted(hint.active_controller_id());
   if (hinted != kNoNode && options_.controllers.count(hinted) && hinted != target_) {
     target_ = hinted;
@@ -114,7 +114,7 @@ void BrokerLifecycle::Run() {
 }
 
 bool BrokerLifecycle::Register() {
-  v1::RegisterBrokerRequest req;
+  controller::v1::RegisterBrokerRequest req;
   req.set_cluster_id(options_.cluster_id);
   req.set_broker_id(options_.broker_id.value());
   req.set_incarnation_id(options_.incarnation_id);
@@ -124,7 +124,7 @@ bool BrokerLifecycle::Register() {
   ctx.set_wait_for_ready(true);  // see HeartbeatSession
   ctx.set_deadline(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(options_.request_timeout_ms));
-  v1::RegisterBrokerResponse resp;
+  controller::v1::RegisterBrokerResponse resp;
   grpc::Status s = Stub(target_)->RegisterBroker(&ctx, req, &resp);
   if (!s.ok()) {
     FollowHint({});
@@ -156,7 +156,7 @@ void BrokerLifecycle::HeartbeatSession() {
   // A channel that failed once (the controller restarted) can keep failing fast for seconds
   // after the controller is back; waiting for the connection first avoids that, and a
   // controller that does not come up in time is skipped.
-  v1::ControllerService::Stub* stub = Stub(target_);
+  controller::v1::ControllerService::Stub* stub = Stub(target_);
   if (!channels_.at(target_)->WaitForConnected(
           std::chrono::system_clock::now() +
           std::chrono::milliseconds(options_.request_timeout_ms))) {
@@ -168,7 +168,7 @@ void BrokerLifecycle::HeartbeatSession() {
   auto stream = stub->BrokerHeartbeat(ctx.get());
   while (true) {
     if (options_.blocked && options_.blocked()) break;  // as if the network dropped the stream
-    v1::BrokerHeartbeatRequest req;
+    controller::v1::BrokerHeartbeatRequest req;
     req.set_broker_id(options_.broker_id.value());
     req.set_broker_epoch(epoch_.load());
     req.set_incarnation_id(options_.incarnation_id);
@@ -176,11 +176,11 @@ void BrokerLifecycle::HeartbeatSession() {
     req.set_want_shut_down(want_shut_down_.load());
     req.set_want_fence(want_fence_.load());
     if (options_.offline_replicas) {
-      for (v1::ReplicaRef& r : options_.offline_replicas()) {
+      for (controller::v1::ReplicaRef& r : options_.offline_replicas()) {
         *req.add_offline_replicas() = std::move(r);
       }
     }
-    v1::BrokerHeartbeatResponse resp;
+    controller::v1::BrokerHeartbeatResponse resp;
     if (!stream->Write(req) || !stream->Read(&resp)) {
       FollowHint({});  // the controller went away: find the active one again
       break;
@@ -212,4 +212,4 @@ void BrokerLifecycle::HeartbeatSession() {
   stream_context_.reset();
 }
 
-}  // namespace strand::controller
+}  // namespace strand::broker

@@ -23,13 +23,13 @@
 #include "common/ids.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
 
-namespace strand::controller {
+namespace strand::broker {
 
 struct BrokerLifecycleOptions {
   std::string cluster_id;
   NodeId broker_id = kNoNode;
   std::string incarnation_id;  // random when empty
-  std::vector<v1::Listener> listeners;
+  std::vector<controller::v1::Listener> listeners;
   std::string rack;
   std::map<NodeId, std::string> controllers;  // controller.quorum.voters
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // plaintext when null
@@ -39,7 +39,7 @@ struct BrokerLifecycleOptions {
   // Fault injection (tests): while it returns true the broker cannot reach the controllers.
   std::function<bool()> blocked;
   // The replicas whose log cannot be opened, sent with every heartbeat (none when unset).
-  std::function<std::vector<v1::ReplicaRef>()> offline_replicas;
+  std::function<std::vector<controller::v1::ReplicaRef>()> offline_replicas;
 };
 
 class BrokerLifecycle {
@@ -72,13 +72,13 @@ class BrokerLifecycle {
   void Run();
   bool Register();
   void HeartbeatSession();
-  v1::ControllerService::Stub* Stub(NodeId controller);
-  void FollowHint(const v1::ControllerHint& hint);
+  controller::v1::ControllerService::Stub* Stub(NodeId controller);
+  void FollowHint(const controller::v1::ControllerHint& hint);
   void Sleep(int ms);
 
   BrokerLifecycleOptions options_;
   std::function<uint64_t()> metadata_offset_;
-  std::map<NodeId, std::unique_ptr<v1::ControllerService::Stub>> stubs_;  // Run thread only
+  std::map<NodeId, std::unique_ptr<controller::v1::ControllerService::Stub>> stubs_;  // Run thread only
   std::map<NodeId, std::shared_ptr<grpc::Channel>> channels_;              // Run thread only
   NodeId target_ = kNoNode;                                                // Run thread only
   std::atomic<int64_t> epoch_{0};
@@ -93,4 +93,4 @@ class BrokerLifecycle {
   std::thread thread_;
 };
 
-}  // namespace strand::controller
+}  // namespace strand::broker

@@ -17,7 +17,7 @@
 #include "common/ids.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
 
-namespace strand::controller {
+namespace strand::broker {
 
 class ControllerClient {
  public:
@@ -26,25 +26,25 @@ class ControllerClient {
   ControllerClient(std::map<NodeId, std::string> controllers, std::function<bool()> blocked,
                    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
-  absl::StatusOr<v1::AlterPartitionResponse> AlterPartition(const v1::AlterPartitionRequest& req,
+  absl::StatusOr<controller::v1::AlterPartitionResponse> AlterPartition(const controller::v1::AlterPartitionRequest& req,
                                                             int64_t timeout_ms);
-  absl::StatusOr<v1::AllocateProducerIdsResponse> AllocateProducerIds(
-      const v1::AllocateProducerIdsRequest& req, int64_t timeout_ms);
+  absl::StatusOr<controller::v1::AllocateProducerIdsResponse> AllocateProducerIds(
+      const controller::v1::AllocateProducerIdsRequest& req, int64_t timeout_ms);
 
  private:
   template <typename Req, typename Resp>
   absl::StatusOr<Resp> Call(
       const Req& req, int64_t timeout_ms,
-      grpc::Status (v1::ControllerService::Stub::*method)(grpc::ClientContext*, const Req&,
+      grpc::Status (controller::v1::ControllerService::Stub::*method)(grpc::ClientContext*, const Req&,
                                                           Resp*));
-  v1::ControllerService::Stub* Stub(NodeId id);
+  controller::v1::ControllerService::Stub* Stub(NodeId id);
 
   const std::map<NodeId, std::string> controllers_;
   const std::function<bool()> blocked_;
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::mutex mu_;
   NodeId active_ = kNoNode;
-  std::map<NodeId, std::unique_ptr<v1::ControllerService::Stub>> stubs_;
+  std::map<NodeId, std::unique_ptr<controller::v1::ControllerService::Stub>> stubs_;
 };
 
-}  // namespace strand::controller
+}  // namespace strand::broker
