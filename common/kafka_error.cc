@@ -210,4 +210,48 @@ bool KafkaErrorRetriable(KafkaError error) {
   }
 }
 
+absl::StatusCode KafkaErrorStatusCode(KafkaError error) {
+  switch (error) {
+    case KafkaError::kNone:
+      return absl::StatusCode::kOk;
+    case KafkaError::kRequestTimedOut:
+      return absl::StatusCode::kDeadlineExceeded;
+    case KafkaError::kUnknownTopicOrPartition:
+    case KafkaError::kUnknownTopicId:
+      return absl::StatusCode::kNotFound;
+    case KafkaError::kOffsetOutOfRange:
+      return absl::StatusCode::kOutOfRange;
+    default:
+      return KafkaErrorRetriable(error) ? absl::StatusCode::kUnavailable
+                                        : absl::StatusCode::kFailedPrecondition;
+  }
+}
+
+CallFailure KafkaErrorOfCall(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return {KafkaError::kNone, false};
+    case absl::StatusCode::kDeadlineExceeded:
+      return {KafkaError::kRequestTimedOut, true};
+    // The connection failed or broke, or the server was overloaded: it may have acted.
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kAborted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+      return {KafkaError::kNetworkException, true};
+    // Refused before anything ran.
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return {KafkaError::kClusterAuthorizationFailed, false};
+    case absl::StatusCode::kUnimplemented:
+      return {KafkaError::kUnsupportedVersion, false};
+    case absl::StatusCode::kInvalidArgument:
+      return {KafkaError::kInvalidRequest, false};
+    default:
+      return {KafkaError::kUnknownServerError, false};
+  }
+}
+
 }  // namespace strand

@@ -108,6 +108,21 @@ std::string_view KafkaErrorName(KafkaError error);
 // Kafka's RetriableException hierarchy.
 bool KafkaErrorRetriable(KafkaError error);
 
+// The status code a Kafka error travels with on an absl::Status, on the server and in the client
+// alike: REQUEST_TIMED_OUT is DeadlineExceeded, an unknown topic NotFound, an offset out of range
+// OutOfRange; the rest Unavailable when retriable, FailedPrecondition otherwise.
+absl::StatusCode KafkaErrorStatusCode(KafkaError error);
+
+// A gRPC call that failed as a call (`code` is its grpc::StatusCode; gRPC and Abseil number
+// their codes alike) as the Kafka error a caller reports, and whether the request may have been
+// applied all the same (the answer was lost, not refused). One mapping for the client's producer
+// and consumer and for the broker's forwarding paths.
+struct CallFailure {
+  KafkaError error = KafkaError::kNone;
+  bool outcome_unknown = false;
+};
+CallFailure KafkaErrorOfCall(absl::StatusCode code);
+
 }  // namespace strand
 
 // Kafka errors travel on absl::Status like any module's: MakeError(KafkaError::kNotEnoughReplicas,
@@ -115,9 +130,6 @@ bool KafkaErrorRetriable(KafkaError error);
 template <>
 struct strand::ErrcTraits<strand::KafkaError> {
   static constexpr std::string_view kTypeUrl = "strand/kafka.Error";
-  static absl::StatusCode Code(KafkaError e) {
-    return KafkaErrorRetriable(e) ? absl::StatusCode::kUnavailable
-                                  : absl::StatusCode::kFailedPrecondition;
-  }
+  static absl::StatusCode Code(KafkaError e) { return KafkaErrorStatusCode(e); }
   static std::string_view Name(KafkaError e) { return KafkaErrorName(e); }
 };

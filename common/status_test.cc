@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/kafka_error.h"
+
 namespace strand {
 namespace test {
 enum class Errc { kOne = 1, kTwo = 2 };
@@ -43,6 +45,37 @@ absl::StatusOr<int> Quarter(int x) {
 TEST(Status, AssignOrReturn_PropagatesErrors) {
   EXPECT_EQ(*Quarter(8), 2);
   EXPECT_FALSE(Quarter(6).ok());
+}
+
+// One mapping between Kafka errors and status codes for server and client (they disagreed once).
+TEST(KafkaErrorStatus, CodesAndPayloadRoundTrip) {
+  absl::Status s = MakeError(KafkaError::kRequestTimedOut, "slow");
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(ErrcOf<KafkaError>(s), KafkaError::kRequestTimedOut);
+  EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kUnknownTopicOrPartition),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kOffsetOutOfRange), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kNotLeaderOrFollower),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kInvalidRecord),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kNone), absl::StatusCode::kOk);
+}
+
+TEST(KafkaErrorStatus, FailedCallsMapToKafkaErrors) {
+  EXPECT_EQ(KafkaErrorOfCall(absl::StatusCode::kDeadlineExceeded).error,
+            KafkaError::kRequestTimedOut);
+  EXPECT_TRUE(KafkaErrorOfCall(absl::StatusCode::kDeadlineExceeded).outcome_unknown);
+  EXPECT_EQ(KafkaErrorOfCall(absl::StatusCode::kUnavailable).error, KafkaError::kNetworkException);
+  EXPECT_TRUE(KafkaErrorOfCall(absl::StatusCode::kUnavailable).outcome_unknown);
+  EXPECT_EQ(KafkaErrorOfCall(absl::StatusCode::kPermissionDenied).error,
+            KafkaError::kClusterAuthorizationFailed);
+  EXPECT_FALSE(KafkaErrorOfCall(absl::StatusCode::kPermissionDenied).outcome_unknown);
+  EXPECT_EQ(KafkaErrorOfCall(absl::StatusCode::kUnimplemented).error,
+            KafkaError::kUnsupportedVersion);
+  EXPECT_EQ(KafkaErrorOfCall(absl::StatusCode::kFailedPrecondition).error,
+            KafkaError::kUnknownServerError);
+  EXPECT_EQ(KafkaErrorOfCall(absl::StatusCode::kOk).error, KafkaError::kNone);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/big_endian.h"
+#include "common/check.h"
 #include "record/record_batch.h"
 #include "storage/errc.h"
 #include "storage/file.h"
@@ -31,6 +32,7 @@ void Partition::TakeOfflineOnIoError(const absl::Status& status) {
 Partition::Partition(storage::TopicPartition tp, std::shared_ptr<storage::Log> log, NodeId self,
                      ProgressListener listener, Clock& clock)
     : tp_(std::move(tp)),
+      log_context_(tp_),
       log_(std::move(log)),
       self_(self),
       listener_(std::move(listener)),
@@ -74,14 +76,26 @@ absl::Status Partition::BecomeLeader(const PartitionAssignment& a, const Partiti
     if (role_ == PartitionRole::kLeader && a.leader_epoch == assignment_.leader_epoch) {
       return absl::OkStatus();
     }
+    if (std::find(a.isr.begin(), a.isr.end(), self_) == a.isr.end()) {
+      // The controllers never write this (they check it before appending); refuse rather than
+      // lead with a high watermark that counts no copy of its own.
+      return absl::FailedPreconditionError(fmt::format(
+          "the metadata makes broker {} leader at epoch {} with an ISR that lacks it", self_,
+          a.leader_epoch));
+    }
+    const LeaderEpoch previous_epoch = assignment_.leader_epoch;
     const Offset end = log_->LogEndOffset();
     // The epoch starts at our log end: a follower's fetch of an older epoch past this point
     // is a divergence (KIP-101).
     if (absl::Status st = log_->AssignLeaderEpoch(a.leader_epoch, end); !st.ok()) return st;
     assignment_ = a;
     settings_ = s;
+    STRAND_CHECK_MSG(assignment_.leader_epoch >= previous_epoch,
+                     "{} leader epoch went back from {} to {}", log_context_.prefix(),
+                     previous_epoch, assignment_.leader_epoch);
     leader_state_.emplace(self_, a.replicas, a.isr, end, now_ms);
     role_ = PartitionRole::kLeader;
+    log_context_.Info("leader at epoch {} from offset {}", a.leader_epoch, end);
     proposal_outstanding_ = false;
     awaited_partition_epoch_ = -1;
   }
@@ -94,8 +108,12 @@ absl::Status Partition::BecomeFollower(const PartitionAssignment& a, const Parti
   {
     std::lock_guard lock(mu_);
     if (stopped_ || a.leader_epoch < assignment_.leader_epoch) return absl::OkStatus();
+    const LeaderEpoch previous_epoch = assignment_.leader_epoch;
     assignment_ = a;
     settings_ = s;
+    STRAND_CHECK_MSG(assignment_.leader_epoch >= previous_epoch,
+                     "{} leader epoch went back from {} to {}", log_context_.prefix(),
+                     previous_epoch, assignment_.leader_epoch);
     leader_state_.reset();
     role_ = PartitionRole::kFollower;
     proposal_outstanding_ = false;
@@ -113,6 +131,12 @@ void Partition::UpdateAssignment(const PartitionAssignment& a, const PartitionSe
   {
     std::lock_guard lock(mu_);
     if (stopped_ || a.leader_epoch != assignment_.leader_epoch) return;
+    if (role_ == PartitionRole::kLeader &&
+        std::find(a.isr.begin(), a.isr.end(), self_) == a.isr.end()) {
+      log_context_.Error("ignoring an assignment at epoch {} whose ISR lacks its leader {}",
+                         a.leader_epoch, self_);
+      return;
+    }
     const bool partition_changed = a.partition_epoch != assignment_.partition_epoch;
     assignment_ = a;
     settings_ = s;
@@ -267,6 +291,14 @@ void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
   const Offset old = log_->HighWatermark();
   const Offset hw = leader_state_->HighWatermark(log_->DurableOffset(), old,
                                                  settings_.min_insync_replicas);
+  // The replication rules (ARCHITECTURE.md section 5): the leader counts itself, and the high
+  // watermark neither passes the log end nor moves back.
+  STRAND_CHECK_MSG(leader_state_->InIsr(self_), "{} leader {} is not in its ISR",
+                   log_context_.prefix(), self_);
+  STRAND_CHECK_MSG(hw >= old, "{} high watermark moved back from {} to {}",
+                   log_context_.prefix(), old, hw);
+  STRAND_CHECK_MSG(hw <= log_->LogEndOffset(), "{} high watermark {} is past the log end {}",
+                   log_context_.prefix(), hw, log_->LogEndOffset());
   if (hw > old) {
     log_->SetHighWatermark(hw);
     hw_moved_ = true;

@@ -31,6 +31,7 @@
 #include "broker/replica/divergence.h"
 #include "broker/replica/leader_state.h"
 #include "broker/replica/producer_state.h"
+#include "broker/logger.h"
 #include "common/kafka_error.h"
 #include "storage/log.h"
 #include "storage/log_manager.h"
@@ -169,6 +170,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::string SnapshotPath() const;
 
   const storage::TopicPartition tp_;
+  const PartitionLogger log_context_;
   const std::shared_ptr<storage::Log> log_;
   const NodeId self_;
   const ProgressListener listener_;

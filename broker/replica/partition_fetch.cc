@@ -3,6 +3,8 @@
 
 #include "broker/replica/partition.h"
 
+#include "common/check.h"
+
 namespace strand::broker {
 
 ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
@@ -141,8 +143,11 @@ absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_
     }
     // A follower's high watermark is the leader's, as far as its own log reaches; it never
     // goes back (a new leader may briefly know less than its predecessor told us).
-    log_->SetHighWatermark(std::max(log_->HighWatermark(),
-                                    std::min(leader_high_watermark, log_->LogEndOffset())));
+    const Offset hw = std::max(log_->HighWatermark(),
+                               std::min(leader_high_watermark, log_->LogEndOffset()));
+    STRAND_CHECK_MSG(hw <= log_->LogEndOffset(), "{} high watermark {} is past the log end {}",
+                     log_context_.prefix(), hw, log_->LogEndOffset());
+    log_->SetHighWatermark(hw);
     // Records the leader no longer keeps (retention, DeleteRecords) go here too, but only
     // below the high watermark: nothing uncommitted is dropped on a leader's word.
     if (leader_log_start > log_->LogStartOffset() && leader_log_start <= log_->HighWatermark()) {

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "broker/server/broker_service.h"
+#include "common/clock.h"
 #include "common/error_proto.h"
 #include "common/grpc_channel.h"
 #include "common/murmur2.h"
@@ -23,12 +24,6 @@ constexpr int32_t kDefaultMaxRecords = 100;
 constexpr int32_t kMaxRecordsLimit = 10'000;
 constexpr int64_t kForwardTimeoutMs = 35'000;
 constexpr size_t kDecompressedMax = 64 << 20;
-
-int64_t WallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;
@@ -62,6 +57,10 @@ bool ValidUtf8(std::string_view s) {
     i += extra + 1;
   }
   return true;
+}
+
+KafkaError CallError(const grpc::Status& s) {
+  return KafkaErrorOfCall(static_cast<absl::StatusCode>(s.error_code())).error;
 }
 
 std::string GrpcFailure(const grpc::Status& s) {
@@ -179,7 +178,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
                                      std::chrono::milliseconds(kForwardTimeoutMs));
   for (const auto& [p, indexes] : by_partition) {
     record::RecordBatchBuilder builder(record::BatchOptions{});
-    const int64_t now = WallNowMs();
+    const int64_t now = SystemClock::Instance().NowWallMs();
     for (int i : indexes) {
       const v1::JsonRecord& rec = req->records(i);
       std::optional<std::string_view> key, value;
@@ -240,7 +239,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
           {
             std::lock_guard lock(call->mu);
             if (!s.ok()) {
-              fail(fw->indexes, KafkaError::kNetworkException,
+              fail(fw->indexes, CallError(s),
                    fmt::format("leader {} did not answer: {}", fw->leader, GrpcFailure(s)));
             } else if (fw->response.topics_size() != 1 ||
                        fw->response.topics(0).partitions_size() != 1) {
@@ -302,7 +301,7 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
     ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     grpc::Status s = stub->ListOffsets(&ctx, lreq, &lresp);
-    if (!s.ok()) return finish(KafkaError::kNetworkException, GrpcFailure(s));
+    if (!s.ok()) return finish(CallError(s), GrpcFailure(s));
     const auto& r = lresp.topics(0).partitions(0);
     if (r.error().code() != 0) {
       return finish(static_cast<KafkaError>(r.error().code()), r.error().message());
@@ -328,7 +327,7 @@ grpc::Status BrokerServiceImpl::FetchRecords(grpc::ServerContext*,
   ctx.set_deadline(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(freq.max_wait_ms() + 10'000));
   grpc::Status s = stub->Fetch(&ctx, freq, &fresp);
-  if (!s.ok()) return finish(KafkaError::kNetworkException, GrpcFailure(s));
+  if (!s.ok()) return finish(CallError(s), GrpcFailure(s));
   if (fresp.topics_size() != 1 || fresp.topics(0).partitions_size() != 1) {
     return finish(KafkaError::kUnknownServerError, "malformed fetch response");
   }

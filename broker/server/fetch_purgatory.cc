@@ -2,13 +2,11 @@
 
 #include <chrono>
 
+#include "common/clock.h"
+
 namespace strand::broker {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return SystemClock::Instance().NowMonotonicMs(); }
 
 FetchPurgatory::FetchPurgatory() { thread_ = std::thread([this] { Run(); }); }
 

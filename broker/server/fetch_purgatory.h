@@ -56,6 +56,8 @@ class FetchPurgatory {
   std::thread thread_;
 };
 
+// Monotonic milliseconds from the process's clock (common/clock.h), for the broker server's
+// timeouts and deadlines.
 int64_t NowMs();
 
 }  // namespace strand::broker

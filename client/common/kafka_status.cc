@@ -3,30 +3,9 @@
 #include <fmt/format.h>
 
 #include "absl/strings/cord.h"
-#include "absl/strings/numbers.h"
 #include "strand/record.h"
 
 namespace strand::client {
-namespace {
-
-constexpr char kKafkaErrorTypeUrl[] = "strand/kafka.Error";
-
-absl::StatusCode CodeFor(KafkaError error) {
-  switch (error) {
-    case KafkaError::kRequestTimedOut:
-      return absl::StatusCode::kDeadlineExceeded;
-    case KafkaError::kUnknownTopicOrPartition:
-    case KafkaError::kUnknownTopicId:
-      return absl::StatusCode::kNotFound;
-    case KafkaError::kOffsetOutOfRange:
-      return absl::StatusCode::kOutOfRange;
-    default:
-      return KafkaErrorRetriable(error) ? absl::StatusCode::kUnavailable
-                                        : absl::StatusCode::kFailedPrecondition;
-  }
-}
-
-}  // namespace
 
 std::string TopicPartition::ToString() const { return fmt::format("{}-{}", topic, partition); }
 
@@ -34,17 +13,14 @@ absl::Status KafkaStatus(KafkaError error, std::string_view message) {
   if (error == KafkaError::kNone) return absl::OkStatus();
   std::string text(KafkaErrorName(error));
   if (!message.empty()) text.append(": ").append(message);
-  absl::Status status(CodeFor(error), text);
-  status.SetPayload(kKafkaErrorTypeUrl, absl::Cord(std::to_string(static_cast<int>(error))));
+  // The same code and payload as MakeError(error, ...) on the server (common/kafka_error.h).
+  absl::Status status(KafkaErrorStatusCode(error), text);
+  status.SetPayload(TypeUrl<KafkaError>(), absl::Cord(std::to_string(static_cast<int>(error))));
   return status;
 }
 
 std::optional<KafkaError> KafkaErrorOf(const absl::Status& status) {
-  auto payload = status.GetPayload(kKafkaErrorTypeUrl);
-  if (!payload) return std::nullopt;
-  int value = 0;
-  if (!absl::SimpleAtoi(std::string(*payload), &value)) return std::nullopt;
-  return static_cast<KafkaError>(value);
+  return ErrcOf<KafkaError>(status);
 }
 
 std::string_view KafkaErrorNameOf(const absl::Status& status) {

@@ -23,23 +23,6 @@ bool IsSequenceError(KafkaError error) {
          error == KafkaError::kProducerFenced;
 }
 
-// A transport failure as a Kafka error; retriable ones leave the outcome unknown.
-std::pair<KafkaError, bool> TransportError(const grpc::Status& status) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return {KafkaError::kRequestTimedOut, true};
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::CANCELLED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::INTERNAL:
-    case grpc::StatusCode::UNKNOWN:
-      return {KafkaError::kNetworkException, true};
-    default:
-      return {KafkaError::kUnknownServerError, false};
-  }
-}
-
 }  // namespace
 
 void Sender::ProcessAnswers() {
@@ -70,7 +53,8 @@ void Sender::HandleAnswer(InFlight& call) {
       for (const auto& p : t.partitions()) answers[{t.topic(), p.partition()}] = &p;
     }
   }
-  const auto [transport_error, transport_unknown] = TransportError(call.status);
+  const auto [transport_error, transport_unknown] =
+      KafkaErrorOfCall(static_cast<absl::StatusCode>(call.status.error_code()));
   if (!call.status.ok()) {
     metadata_.RequestUpdate();
     ClientLogger()->debug("produce to broker {} ({}) failed: {}", call.node, call.address,

@@ -357,10 +357,12 @@ void QuorumController::ElectLeaders(const admin::v1::ElectLeadersRequest& req,
 }
 
 void QuorumController::RebalanceLeaders(int64_t now_ms) {
-  if (now_ms < next_rebalance_ms_) return;
-  next_rebalance_ms_ =
-      now_ms + 1000 * ConfigAsLong(ClusterConfig(working_,
-                                                 "leader.imbalance.check.interval.seconds"));
+  // The interval is read on every tick, so a dynamic change applies from the next tick rather
+  // than after the old interval ran out.
+  const int64_t interval_ms =
+      1000 * ConfigAsLong(ClusterConfig(working_, "leader.imbalance.check.interval.seconds"));
+  if (now_ms - last_rebalance_check_ms_ < interval_ms) return;
+  last_rebalance_check_ms_ = now_ms;
   if (!ConfigAsBool(ClusterConfig(working_, "auto.leader.rebalance.enable"))) return;
   const int64_t percent =
       ConfigAsLong(ClusterConfig(working_, "leader.imbalance.per.broker.percentage"));

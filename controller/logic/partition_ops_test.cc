@@ -172,7 +172,20 @@ TEST(Leadership, PreferredRebalance_MovesLeadershipBack) {
   int led_before = 0;
   for (int p = 0; p < 6; ++p) led_before += t.Partition("r", p).leader == NodeId(101);
   EXPECT_EQ(led_before, 0);
-  t.Advance(300'001);  // the imbalance check interval
+  // A shorter interval set now applies from the next tick, not after the old 300 s ran out.
+  admin::v1::AlterConfigsRequest shorter;
+  shorter.set_resource_type(admin::v1::BROKER);
+  auto* change = shorter.add_changes();
+  change->set_name("leader.imbalance.check.interval.seconds");
+  change->set_value("5");
+  change->set_op(admin::v1::SET);
+  bool altered = false;
+  t.controller.AlterConfigs(shorter, [&](admin::v1::AlterConfigsResponse r) {
+    altered = r.error().code() == 0;
+  });
+  t.CommitAll();
+  ASSERT_TRUE(altered);
+  t.Advance(5'001);
   t.Heartbeat(101);
   t.Heartbeat(102);
   t.Heartbeat(103);

@@ -6,8 +6,40 @@
 #include "common/check.h"
 #include "common/error_proto.h"
 #include "controller/state/config_defs.h"
+#include "controller/state/metadata_delta.h"
 
 namespace strand::controller {
+
+namespace {
+
+// What every partition change the active controller writes must keep (ARCHITECTURE.md
+// section 5): a leader is in the ISR, the ISR is made of replicas, and epochs only grow.
+void CheckReplicationRules(const MetadataDelta& delta, const MetadataImage& image) {
+  for (const auto& [id, t] : delta.topics) {
+    const TopicImage* now = t.deleted ? nullptr : image.topic(id);
+    if (now == nullptr) continue;
+    for (const auto& [index, before] : t.partitions) {
+      STRAND_CHECK(index >= 0 && index < static_cast<int32_t>(now->partitions.size()));
+      const PartitionState& p = now->partitions[static_cast<size_t>(index)];
+      STRAND_CHECK_MSG(p.leader == kNoNode || p.InIsr(p.leader),
+                       "partition {}-{}: leader {} is not in the ISR", now->name, index,
+                       p.leader);
+      for (NodeId m : p.isr) {
+        STRAND_CHECK_MSG(p.IsReplica(m), "partition {}-{}: ISR member {} is no replica",
+                         now->name, index, m);
+      }
+      if (!before) continue;
+      STRAND_CHECK_MSG(p.leader_epoch >= before->leader_epoch,
+                       "partition {}-{}: leader epoch went back from {} to {}", now->name,
+                       index, before->leader_epoch, p.leader_epoch);
+      STRAND_CHECK_MSG(p.partition_epoch > before->partition_epoch,
+                       "partition {}-{}: partition epoch did not grow from {}", now->name, index,
+                       before->partition_epoch);
+    }
+  }
+}
+
+}  // namespace
 
 void SetError(const ControllerError& error, strand::common::v1::Error* out) {
   SetKafkaError(out, error.code, error.message);
@@ -31,9 +63,7 @@ void QuorumController::BecomeActive(const MetadataImage& committed, uint64_t ter
     sessions_[id] = Session{b.epoch, now_ms + config_.broker_session_timeout_ms, false, 0,
                             committed.offset()};
   }
-  next_rebalance_ms_ =
-      now_ms + 1000 * ConfigAsLong(ClusterConfig(working_,
-                                                 "leader.imbalance.check.interval.seconds"));
+  last_rebalance_check_ms_ = now_ms;
   // The log records every change of active controller (and fences the previous one's term).
   v1::MetadataBatch batch;
   auto* r = batch.add_records()->mutable_active_controller();
@@ -81,9 +111,12 @@ absl::Status QuorumController::Commit(v1::MetadataBatch batch,
   STRAND_CHECK_MSG(*index > last_appended_index_, "metadata log index went back: {} after {}",
                    *index, last_appended_index_);
   last_appended_index_ = *index;
-  // The records were validated against this very image, so they must apply.
-  absl::Status replayed = working_.ReplayBatch(batch, *index);
+  // The records were validated against this very image, so they must apply, and leave every
+  // partition they touch within the replication rules.
+  MetadataDelta delta;
+  absl::Status replayed = working_.ReplayBatch(batch, *index, &delta);
   STRAND_CHECK_MSG(replayed.ok(), "generated records do not apply: {}", replayed.ToString());
+  CheckReplicationRules(delta, working_);
   pending_.emplace(*index, std::move(then));
   return absl::OkStatus();
 }

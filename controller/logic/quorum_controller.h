@@ -203,7 +203,7 @@ class QuorumController {
   uint64_t last_appended_index_ = 0;
   std::multimap<uint64_t, std::function<void(bool)>> pending_;
   std::map<NodeId, Session> sessions_;
-  int64_t next_rebalance_ms_ = 0;
+  int64_t last_rebalance_check_ms_ = 0;  // the preferred-leader rebalance last looked
 };
 
 template <typename Response>

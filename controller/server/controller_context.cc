@@ -1,5 +1,7 @@
 #include "controller/server/controller_context.h"
 
+#include "common/clock.h"
+
 namespace strand::controller {
 
 ControllerContext::ControllerContext(std::string cluster_id, NodeId self,
@@ -16,11 +18,7 @@ ControllerContext::ControllerContext(std::string cluster_id, NodeId self,
       controller_(controller),
       probe_(probe) {}
 
-int64_t ControllerContext::NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t ControllerContext::NowMs() { return SystemClock::Instance().NowMonotonicMs(); }
 
 v1::ControllerHint ControllerContext::Hint() const {
   v1::ControllerHint hint;
