@@ -5,6 +5,8 @@
 
 #include "common/check.h"
 #include "record/compression.h"
+#include "record/errc.h"
+#include "record/record_batch_reader.h"
 
 namespace strand::record {
 
@@ -74,6 +76,39 @@ absl::StatusOr<ByteBuffer> RecordBatchBuilder::Build() const {
   }
   UpdateBatchCrc(batch.span());
   return batch;
+}
+
+absl::StatusOr<ByteBuffer> RecompressBatch(std::span<const uint8_t> batch, Compression codec,
+                                           size_t decompressed_max_bytes) {
+  if (batch.size() < batch_layout::kHeaderSize) {
+    return RecordError(Errc::kCorruptBatch, "batch shorter than its header");
+  }
+  RecordBatchHeader h = RecordBatchHeader::Parse(batch);
+  ByteBuffer scratch;
+  auto plain = UncompressedRecords(batch, h, decompressed_max_bytes, &scratch);
+  if (!plain.ok()) return plain.status();
+  std::span<const uint8_t> records = *plain;
+  ByteBuffer compressed;
+  if (codec != Compression::kNone) {
+    auto c = Compress(codec, records);
+    if (!c.ok()) return c.status();
+    compressed = std::move(*c);
+    records = compressed.span();
+  }
+  const size_t size = batch_layout::kHeaderSize + records.size();
+  if (size - batch_layout::kLogOverhead > static_cast<size_t>(INT32_MAX)) {
+    return RecordError(Errc::kBatchTooLarge, "the recompressed batch exceeds 2 GiB");
+  }
+  h.length = static_cast<int32_t>(size - batch_layout::kLogOverhead);
+  h.attributes = static_cast<uint16_t>((h.attributes & ~batch_attributes::kCompressionMask) |
+                                       static_cast<uint16_t>(codec));
+  ByteBuffer out(size);
+  h.Serialize(out.data());
+  if (!records.empty()) {
+    std::memcpy(out.data() + batch_layout::kHeaderSize, records.data(), records.size());
+  }
+  UpdateBatchCrc(out.span());
+  return out;
 }
 
 }  // namespace strand::record

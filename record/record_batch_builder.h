@@ -76,4 +76,12 @@ class RecordBatchBuilder {
   int64_t max_timestamp_ = kNoTimestamp;
 };
 
+// The same batch with its records section compressed with `codec` instead: Kafka's broker-side
+// recompression when a topic's compression.type names a codec other than the producer's. Every
+// header field but the codec bits, the length and the CRC is kept, and the records' bytes are
+// the same once decompressed. Fails as UncompressedRecords does on a batch that does not
+// decompress (within decompressed_max_bytes).
+absl::StatusOr<ByteBuffer> RecompressBatch(std::span<const uint8_t> batch, Compression codec,
+                                           size_t decompressed_max_bytes);
+
 }  // namespace strand::record

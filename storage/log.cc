@@ -6,7 +6,10 @@
 #include <future>
 
 #include "common/check.h"
+#include "common/murmur2.h"
 #include "record/errc.h"
+#include "record/compression.h"
+#include "record/record_batch_builder.h"
 #include "storage/errc.h"
 #include "storage/flusher.h"
 #include "storage/log_checkpoint.h"
@@ -133,6 +136,42 @@ absl::Status Log::CheckWritable() const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<ByteBuffer> Log::Recompress(std::span<const uint8_t> records,
+                                           std::vector<Prepared>& prepared,
+                                           record::Compression codec, const LogConfig& config) {
+  bool any = false;
+  for (const Prepared& p : prepared) {
+    const record::RecordBatchHeader& h = p.summary.header;
+    any = any || (!h.is_control() && h.compression() != codec);
+  }
+  if (!any) return ByteBuffer();
+  ByteBuffer out;
+  out.Reserve(records.size());
+  for (Prepared& p : prepared) {
+    std::span<const uint8_t> batch = records.subspan(p.extent.position, p.extent.size);
+    const record::RecordBatchHeader& h = p.summary.header;
+    const size_t position = out.size();
+    if (h.is_control() || h.compression() == codec) {
+      out.Append(batch);
+    } else {
+      auto rebuilt = record::RecompressBatch(
+          batch, codec, static_cast<size_t>(config.decompressed_batch_bytes_max));
+      if (!rebuilt.ok()) return rebuilt.status();
+      if (rebuilt->size() > static_cast<size_t>(config.max_message_bytes)) {
+        return record::RecordError(
+            record::Errc::kBatchTooLarge,
+            fmt::format("the batch is {} bytes once stored as {} (compression.type), over "
+                        "max.message.bytes {}",
+                        rebuilt->size(), record::CompressionName(codec),
+                        config.max_message_bytes));
+      }
+      out.Append(rebuilt->span());
+    }
+    p.extent = {position, out.size() - position};
+  }
+  return out;
+}
+
 absl::StatusOr<AppendInfo> Log::AppendAsLeader(std::span<uint8_t> records, LeaderEpoch epoch,
                                                AppendOrigin origin) {
   LogConfig config = this->config();
@@ -151,6 +190,17 @@ absl::StatusOr<AppendInfo> Log::AppendAsLeader(std::span<uint8_t> records, Leade
           fmt::format("leader epoch {} is older than the log's latest {}", epoch, latest->epoch)));
     }
     next = log_end_;
+  }
+  // compression.type naming another codec than a batch's: the batch is recompressed (Kafka's
+  // LogValidator does the same), after validation and before offsets are assigned.
+  ByteBuffer recompressed;
+  if (config.compression_type) {
+    auto rewritten = Recompress(records, *prepared, *config.compression_type, config);
+    if (!rewritten.ok()) return RecordAppendError(rewritten.status());
+    if (!rewritten->empty()) {
+      recompressed = std::move(*rewritten);
+      records = recompressed.span();
+    }
   }
   bool log_append_time = config.message_timestamp_type == record::TimestampType::kLogAppendTime;
   std::vector<BatchPlacement> placements;
@@ -249,6 +299,14 @@ absl::Status Log::PersistEpochs(const LeaderEpochCache& epochs) {
                              epochs.Serialize());
 }
 
+int64_t Log::RollJitterMs(const LogConfig& config, Offset base_offset) const {
+  const int64_t bound = std::min(config.segment_jitter_ms, config.segment_ms);
+  if (bound <= 0) return 0;
+  // Fixed per log and segment (so a restart keeps it), spread across logs by the name.
+  const std::string key = fmt::format("{}@{}", name_, base_offset);
+  return static_cast<int64_t>(ToPositive(Murmur2(key))) % bound;
+}
+
 absl::StatusOr<std::shared_ptr<Segment>> Log::MaybeRoll(int64_t incoming_bytes, Offset first,
                                                         Offset last, const LogConfig& config,
                                                         int64_t now_ms) {
@@ -260,10 +318,11 @@ absl::StatusOr<std::shared_ptr<Segment>> Log::MaybeRoll(int64_t incoming_bytes, 
   int64_t size = active->size_bytes();
   int64_t rolled_at = active->rolling_timestamp_ms();
   bool empty = size == 0;
+  const int64_t roll_after_ms = config.segment_ms - RollJitterMs(config, active->base_offset());
   bool roll =
       !active->CanHold(last) ||
       (!empty && (size + incoming_bytes > config.segment_bytes ||
-                  (rolled_at != record::kNoTimestamp && now_ms - rolled_at >= config.segment_ms) ||
+                  (rolled_at != record::kNoTimestamp && now_ms - rolled_at >= roll_after_ms) ||
                   active->IndexFull(config.segment_index_bytes)));
   if (!roll) return active;
   // An empty active segment whose base is too far behind `last` (a follower jumping over a

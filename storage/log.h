@@ -209,6 +209,9 @@ class Log : public std::enable_shared_from_this<Log> {
   // ---- Maintenance ----
 
   absl::StatusOr<RetentionResult> ApplyRetention(int64_t now_ms);
+  // Removes the ".deleted" files of removed segments whose file.delete.delay.ms has passed (all
+  // of them when `all`); the log manager calls it every second. Cheap when there are none.
+  void RemoveDeletedSegmentFiles(int64_t now_ms, bool all);
   // Writes log.checkpoint (recovery point, log start, high watermark, cleaner offset).
   absl::Status Checkpoint();
   // Checks every batch of every segment; returns the offsets of corrupt batches found.
@@ -247,10 +250,21 @@ class Log : public std::enable_shared_from_this<Log> {
   absl::StatusOr<std::vector<Prepared>> Prepare(std::span<uint8_t> records, const LogConfig& config,
                                                 record::ValidationMode mode, AppendOrigin origin,
                                                 int64_t now_ms);
+  // The batches re-encoded with `codec` where theirs differs (control batches are kept), their
+  // extents updated to the new buffer; an empty buffer when nothing differs.
+  absl::StatusOr<ByteBuffer> Recompress(std::span<const uint8_t> records,
+                                        std::vector<Prepared>& prepared, record::Compression codec,
+                                        const LogConfig& config);
   absl::StatusOr<AppendInfo> Write(std::span<uint8_t> records,
                                    const std::vector<BatchPlacement>& placements,
                                    const LogConfig& config, int64_t now_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  // Removes segments from the list and their files, or (file.delete.delay.ms > 0) renames the
+  // files "<file>.deleted" for RemoveDeletedSegmentFiles to remove once the delay has passed.
+  absl::Status RetireSegment(const std::shared_ptr<Segment>& segment, const LogConfig& config,
+                             int64_t now_ms);
+  // How much earlier than segment.ms the segment starting at `base_offset` rolls.
+  int64_t RollJitterMs(const LogConfig& config, Offset base_offset) const;
   absl::StatusOr<std::shared_ptr<Segment>> MaybeRoll(int64_t incoming_bytes, Offset first,
                                                      Offset last, const LogConfig& config,
                                                      int64_t now_ms)
@@ -294,6 +308,10 @@ class Log : public std::enable_shared_from_this<Log> {
   absl::Mutex append_mu_;       // every writer: appends, rolls, truncation, deletion, swaps
   absl::Mutex flush_mu_;        // one group commit at a time; excludes structural changes
   absl::Mutex checkpoint_mu_;   // one checkpoint-file writer at a time
+  absl::Mutex deleted_mu_;      // deleted_files_ (never held with another of these)
+  // Files of removed segments waiting for file.delete.delay.ms: (path, due wall-clock ms).
+  std::vector<std::pair<std::string, int64_t>> deleted_files_ ABSL_GUARDED_BY(deleted_mu_);
+  std::atomic<bool> has_deleted_files_{false};
   mutable absl::Mutex mu_;      // the published state below; held briefly, never across I/O
 
   std::vector<std::shared_ptr<Segment>> segments_ ABSL_GUARDED_BY(mu_);  // by base; last active

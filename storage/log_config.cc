@@ -1,5 +1,7 @@
 #include "storage/log_config.h"
 
+#include "record/compression.h"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -49,6 +51,8 @@ absl::Status LogConfig::Validate() const {
   // Positions in the offset index are 32-bit, so a segment holds at most 2 GiB.
   STRAND_RETURN_IF_ERROR(Range("segment.bytes", segment_bytes, 14, kInt32Max));
   STRAND_RETURN_IF_ERROR(Range("segment.ms", segment_ms, 1, kNever));
+  STRAND_RETURN_IF_ERROR(Range("segment.jitter.ms", segment_jitter_ms, 0, kNever));
+  STRAND_RETURN_IF_ERROR(Range("file.delete.delay.ms", file_delete_delay_ms, 0, kNever));
   STRAND_RETURN_IF_ERROR(Range("segment.index.bytes", segment_index_bytes, 8, kInt32Max));
   STRAND_RETURN_IF_ERROR(Range("retention.ms", retention_ms, -1, kNever));
   STRAND_RETURN_IF_ERROR(Range("retention.bytes", retention_bytes, -1, kNever));
@@ -81,9 +85,11 @@ absl::StatusOr<LogConfig> LogConfig::FromProperties(const std::map<std::string, 
   const std::map<std::string_view, IntSetter> ints = {
       {"segment.bytes", [&](int64_t v) { c.segment_bytes = v; }},
       {"segment.ms", [&](int64_t v) { c.segment_ms = v; }},
+      {"segment.jitter.ms", [&](int64_t v) { c.segment_jitter_ms = v; }},
       {"segment.index.bytes", [&](int64_t v) { c.segment_index_bytes = v; }},
       {"retention.ms", [&](int64_t v) { c.retention_ms = v; }},
       {"retention.bytes", [&](int64_t v) { c.retention_bytes = v; }},
+      {"file.delete.delay.ms", [&](int64_t v) { c.file_delete_delay_ms = v; }},
       {"delete.retention.ms", [&](int64_t v) { c.delete_retention_ms = v; }},
       {"min.compaction.lag.ms", [&](int64_t v) { c.min_compaction_lag_ms = v; }},
       {"max.compaction.lag.ms", [&](int64_t v) { c.max_compaction_lag_ms = v; }},
@@ -123,6 +129,18 @@ absl::StatusOr<LogConfig> LogConfig::FromProperties(const std::map<std::string, 
       if (end != value.c_str() + value.size() || value.empty()) {
         return Bad(fmt::format("{} = '{}' is not a number", name, value));
       }
+    } else if (name == "compression.type") {
+      if (value == "producer") {
+        c.compression_type = std::nullopt;
+      } else if (value == "uncompressed") {
+        c.compression_type = record::Compression::kNone;
+      } else if (auto codec = record::ParseCompression(value);
+                 codec && *codec != record::Compression::kNone) {
+        c.compression_type = *codec;
+      } else {
+        return Bad(fmt::format(
+            "{} = '{}' is not producer, uncompressed, gzip, snappy, lz4 or zstd", name, value));
+      }
     } else if (name == "message.timestamp.type") {
       if (value == "CreateTime")
         c.message_timestamp_type = record::TimestampType::kCreateTime;
@@ -153,9 +171,11 @@ std::map<std::string, std::string> LogConfig::ToProperties() const {
   return {
       {"segment.bytes", std::to_string(segment_bytes)},
       {"segment.ms", std::to_string(segment_ms)},
+      {"segment.jitter.ms", std::to_string(segment_jitter_ms)},
       {"segment.index.bytes", std::to_string(segment_index_bytes)},
       {"retention.ms", std::to_string(retention_ms)},
       {"retention.bytes", std::to_string(retention_bytes)},
+      {"file.delete.delay.ms", std::to_string(file_delete_delay_ms)},
       {"cleanup.policy", std::string(CleanupPolicyName(cleanup_policy))},
       {"delete.retention.ms", std::to_string(delete_retention_ms)},
       {"min.compaction.lag.ms", std::to_string(min_compaction_lag_ms)},
@@ -165,6 +185,11 @@ std::map<std::string, std::string> LogConfig::ToProperties() const {
       {"flush.ms", std::to_string(flush_ms)},
       {"index.interval.bytes", std::to_string(index_interval_bytes)},
       {"max.message.bytes", std::to_string(max_message_bytes)},
+      {"compression.type",
+       !compression_type                              ? std::string("producer")
+       : *compression_type == record::Compression::kNone ? std::string("uncompressed")
+                                                         : std::string(record::CompressionName(
+                                                               *compression_type))},
       {"message.timestamp.type", message_timestamp_type == record::TimestampType::kCreateTime
                                      ? "CreateTime"
                                      : "LogAppendTime"},

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,9 +30,16 @@ inline bool Deletes(CleanupPolicy p) { return p != CleanupPolicy::kCompact; }
 struct LogConfig {
   int64_t segment_bytes = 1 << 30;                        // segment.bytes
   int64_t segment_ms = 7LL * 24 * 3600 * 1000;            // segment.ms
+  // segment.jitter.ms: each segment rolls up to this much before segment.ms (a fixed share per
+  // log and segment, below min(jitter, segment.ms)), so that topics created together do not all
+  // roll at the same moment.
+  int64_t segment_jitter_ms = 0;
   int64_t segment_index_bytes = 10 << 20;                 // segment.index.bytes
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;          // retention.ms (-1: keep forever)
   int64_t retention_bytes = kUnlimited;                   // retention.bytes (-1: no size bound)
+  // file.delete.delay.ms: a segment that retention or DeleteRecords removes is renamed
+  // "<file>.deleted" at once and its files removed this much later (0: at once).
+  int64_t file_delete_delay_ms = 60'000;
   CleanupPolicy cleanup_policy = CleanupPolicy::kDelete;  // cleanup.policy
   int64_t delete_retention_ms = 24LL * 3600 * 1000;       // delete.retention.ms
   int64_t min_compaction_lag_ms = 0;                      // min.compaction.lag.ms
@@ -43,6 +51,9 @@ struct LogConfig {
   int64_t flush_ms = kNever;                                          // flush.ms
   int32_t index_interval_bytes = 4096;                                // index.interval.bytes
   int32_t max_message_bytes = 1048588;                                // max.message.bytes
+  // compression.type: the codec a leader stores batches with, recompressing those a producer
+  // sent with another (as Kafka does); nullopt ("producer", the default) keeps the bytes.
+  std::optional<record::Compression> compression_type;
   record::TimestampType message_timestamp_type =
       record::TimestampType::kCreateTime;            // message.timestamp.type
   int64_t message_timestamp_before_max_ms = kNever;  // message.timestamp.before.max.ms

@@ -20,6 +20,24 @@ TEST(LogConfig, DefaultsAreValidAndKafkaLike) {
   EXPECT_EQ(c.flush_messages, 1);  // Strand: fsync every batch (group commit)
 }
 
+TEST(LogConfig, CompressionType_ParsesKafkasNamesAndRoundTrips) {
+  for (const auto& [name, codec] :
+       std::vector<std::pair<std::string, std::optional<record::Compression>>>{
+           {"producer", std::nullopt},
+           {"uncompressed", record::Compression::kNone},
+           {"gzip", record::Compression::kGzip},
+           {"snappy", record::Compression::kSnappy},
+           {"lz4", record::Compression::kLz4},
+           {"zstd", record::Compression::kZstd}}) {
+    auto c = LogConfig::FromProperties({{"compression.type", name}}, LogConfig{});
+    ASSERT_TRUE(c.ok()) << name;
+    EXPECT_EQ(c->compression_type, codec) << name;
+    EXPECT_EQ(c->ToProperties().at("compression.type"), name);
+  }
+  EXPECT_FALSE(LogConfig::FromProperties({{"compression.type", "none"}}, LogConfig{}).ok());
+  EXPECT_FALSE(LogConfig::FromProperties({{"compression.type", "brotli"}}, LogConfig{}).ok());
+}
+
 TEST(LogConfig, FromProperties_AppliesKafkaNames) {
   auto c = LogConfig::FromProperties({{"segment.bytes", "1048576"},
                                       {"retention.ms", "-1"},

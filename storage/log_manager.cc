@@ -396,7 +396,10 @@ void LogManager::RunRetentionOnce() {
 
 void LogManager::RunTimedFlushesOnce() {
   int64_t now = clock_.NowWallMs();
-  for (const auto& log : Snapshot()) log->MaybeScheduleTimedFlush(now);
+  for (const auto& log : Snapshot()) {
+    log->MaybeScheduleTimedFlush(now);
+    log->RemoveDeletedSegmentFiles(now, /*all=*/false);
+  }
 }
 
 void LogManager::CheckpointAll() {

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <set>
 #include <thread>
 
 #include "record/errc.h"
@@ -30,14 +32,14 @@ class LogTest : public ::testing::Test {
  protected:
   LogTest() : faulty_(PosixFilesystem()), flusher_(1) { testing::QuietLogs(); }
 
-  std::shared_ptr<Log> OpenLog(LogConfig config = {}) {
+  std::shared_ptr<Log> OpenLog(LogConfig config = {}, const std::string& name = "test-0") {
     LogOptions options;
     options.fs = &faulty_;
     options.clock = &clock_;
     options.flusher = &flusher_;
     options.probe = &probe_;
-    options.name = "test-0";
-    auto log = Log::Open(dir_.Sub("test-0"), config, options);
+    options.name = name;
+    auto log = Log::Open(dir_.Sub(name), config, options);
     EXPECT_TRUE(log.ok()) << log.status();
     return log.ok() ? *log : nullptr;
   }
@@ -157,6 +159,31 @@ TEST_F(LogTest, Roll_BySegmentMs) {
   Append(*log, 1);
   EXPECT_EQ(log->Segments().size(), 2u);
   EXPECT_EQ(log->Segments().back().base_offset, Offset(2));
+}
+
+// segment.jitter.ms: each log rolls at its own moment within (segment.ms - jitter, segment.ms].
+TEST_F(LogTest, Roll_SegmentJitterSpreadsRollsBelowSegmentMs) {
+  std::vector<std::shared_ptr<Log>> logs;
+  for (int i = 0; i < 8; ++i) {
+    logs.push_back(OpenLog({.segment_ms = 60000, .segment_jitter_ms = 30000},
+                           "jitter-" + std::to_string(i)));
+    Append(*logs.back(), 1);
+  }
+  std::vector<int64_t> rolled_after(logs.size(), -1);
+  for (int64_t waited = 1000; waited <= 60000; waited += 1000) {
+    clock_.AdvanceMs(1000);
+    for (size_t i = 0; i < logs.size(); ++i) {
+      Append(*logs[i], 1);
+      if (rolled_after[i] < 0 && logs[i]->Segments().size() == 2) rolled_after[i] = waited;
+    }
+  }
+  std::set<int64_t> distinct;
+  for (int64_t t : rolled_after) {
+    EXPECT_GT(t, 30000);  // never earlier than segment.ms - jitter
+    EXPECT_LE(t, 60000);  // never later than segment.ms
+    distinct.insert(t);
+  }
+  EXPECT_GT(distinct.size(), 1u) << "every log rolled at the same moment";
 }
 
 TEST_F(LogTest, Durability_DefaultFsyncsEveryBatchBeforeDurable) {
@@ -337,6 +364,47 @@ TEST_F(LogTest, DeleteRecordsBefore_AdvancesTheLogStart) {
   EXPECT_EQ(log->LogStartOffset(), Offset(25));
 }
 
+// file.delete.delay.ms: removed segments' files are renamed "*.deleted" and removed once the
+// delay has passed; a restart removes any left; 0 removes them at once.
+TEST_F(LogTest, FileDeleteDelay_KeepsRemovedSegmentFilesForTheDelay) {
+  namespace fs = std::filesystem;
+  auto deleted_files = [&](const std::string& name) {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(dir_.Sub(name))) {
+      n += e.path().filename().string().ends_with(".deleted") ? 1 : 0;
+    }
+    return n;
+  };
+  LogConfig config{.segment_bytes = 8192, .file_delete_delay_ms = 60'000};
+  auto log = OpenLog(config);
+  for (int i = 0; i < 20; ++i) Append(*log, 2, 1000, i);
+  log->SetHighWatermark(log->LogEndOffset());
+  ASSERT_TRUE(log->DeleteRecordsBefore(Offset(25)).ok());
+  const int renamed = deleted_files("test-0");
+  EXPECT_GE(renamed, 2);  // at least one segment's log and index files
+  log->RemoveDeletedSegmentFiles(clock_.NowWallMs() + 59'999, false);
+  EXPECT_EQ(deleted_files("test-0"), renamed);
+  EXPECT_EQ(log->LogStartOffset(), Offset(25));
+  log->RemoveDeletedSegmentFiles(clock_.NowWallMs() + 60'000, false);
+  EXPECT_EQ(deleted_files("test-0"), 0);
+
+  // Left over at a crash: the next open removes them.
+  ASSERT_TRUE(log->DeleteRecordsBefore(Offset(33)).ok());
+  EXPECT_GT(deleted_files("test-0"), 0);
+  testing::Crash(log);
+  log = OpenLog(config);
+  EXPECT_EQ(deleted_files("test-0"), 0);
+  EXPECT_EQ(log->LogStartOffset(), Offset(33));
+
+  auto at_once = OpenLog({.segment_bytes = 8192, .file_delete_delay_ms = 0}, "at-once-0");
+  for (int i = 0; i < 20; ++i) Append(*at_once, 2, 1000, i);
+  at_once->SetHighWatermark(at_once->LogEndOffset());
+  const size_t before = at_once->Segments().size();
+  ASSERT_TRUE(at_once->DeleteRecordsBefore(Offset(25)).ok());
+  EXPECT_LT(at_once->Segments().size(), before);
+  EXPECT_EQ(deleted_files("at-once-0"), 0);
+}
+
 TEST_F(LogTest, Retention_BySizeAndTime_NeverTheActiveSegment) {
   LogConfig config{.segment_bytes = 8192, .retention_ms = 3600'000, .retention_bytes = 20000};
   auto log = OpenLog(config);
@@ -445,6 +513,67 @@ TEST_F(LogTest, Epochs_EndOffsetForEpochAndFencing) {
   // (no data yet) is dropped on reopen, and a new leader assigns it again.
   EXPECT_EQ(log->EpochEntries().size(), 2u);
   EXPECT_EQ(log->LatestEpoch()->epoch, LeaderEpoch(3));
+}
+
+// compression.type naming a codec: the leader stores batches with it, whatever the producer
+// sent; records read back unchanged; "producer" keeps the bytes; control batches are kept.
+TEST_F(LogTest, CompressionType_RecompressesOnLeaderAppend) {
+  auto codecs_of = [](Log& log) {
+    std::vector<record::Compression> out;
+    auto read = log.Read(Offset(0), 1 << 20);
+    EXPECT_TRUE(read.ok());
+    auto extents = record::SplitBatches(read->records.span());
+    EXPECT_TRUE(extents.ok());
+    for (const record::BatchExtent& e : *extents) {
+      out.push_back(
+          record::RecordBatchHeader::Parse(read->records.span().subspan(e.position)).compression());
+    }
+    return out;
+  };
+  auto log = OpenLog({.compression_type = record::Compression::kZstd});
+  ByteBuffer gzip = MakeBatch(20, 100, 1, 1000, record::Compression::kGzip);
+  ByteBuffer plain = MakeBatch(5, 100, 2, 1000, record::Compression::kNone);
+  ByteBuffer zstd = MakeBatch(5, 100, 3, 1000, record::Compression::kZstd);
+  const std::string zstd_bytes(zstd.view());
+  ByteBuffer both;
+  both.Append(gzip.span());
+  both.Append(plain.span());
+  ASSERT_TRUE(log->AppendAsLeader(both.span(), LeaderEpoch(0)).ok());
+  ASSERT_TRUE(log->AppendAsLeader(zstd.span(), LeaderEpoch(0)).ok());
+  EXPECT_EQ(codecs_of(*log), std::vector<record::Compression>(3, record::Compression::kZstd));
+  auto records = testing::ReadAll(*log);
+  ASSERT_EQ(records.size(), 30u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(records[i].offset, Offset(i));
+    EXPECT_EQ(records[i].value, testing::ValueFor(1, i, 100));
+  }
+  EXPECT_EQ(records[20].value, testing::ValueFor(2, 0, 100));
+  EXPECT_EQ(records[25].value, testing::ValueFor(3, 0, 100));
+  // A batch already in the topic's codec is stored byte for byte (past the offset fields).
+  auto read = log->Read(Offset(25), 1 << 20);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->records.view().substr(record::batch_layout::kMagic),
+            std::string_view(zstd_bytes).substr(record::batch_layout::kMagic));
+
+  // "uncompressed" decompresses; then a batch too large once decompressed is refused.
+  auto flat = OpenLog({.max_message_bytes = 3000, .compression_type = record::Compression::kNone},
+                      "flat-0");
+  ByteBuffer small = MakeBatch(10, 100, 4, 1000, record::Compression::kLz4);
+  ASSERT_TRUE(flat->AppendAsLeader(small.span(), LeaderEpoch(0)).ok());
+  EXPECT_EQ(codecs_of(*flat), std::vector<record::Compression>{record::Compression::kNone});
+  std::string repetitive(2000, 'x');
+  ByteBuffer big = MakeKeyedBatch({{"a", repetitive}, {"b", repetitive}}, 1000,
+                                  record::Compression::kGzip);
+  ASSERT_LT(big.size(), 3000u);
+  auto refused = flat->AppendAsLeader(big.span(), LeaderEpoch(0));
+  EXPECT_EQ(record::RecordErrcOf(refused.status()), record::Errc::kBatchTooLarge);
+  EXPECT_EQ(flat->LogEndOffset(), Offset(10));
+
+  // "producer" (the default) keeps what arrived.
+  auto kept = OpenLog({}, "kept-0");
+  ByteBuffer snappy = MakeBatch(3, 50, 5, 1000, record::Compression::kSnappy);
+  ASSERT_TRUE(kept->AppendAsLeader(snappy.span(), LeaderEpoch(0)).ok());
+  EXPECT_EQ(codecs_of(*kept), std::vector<record::Compression>{record::Compression::kSnappy});
 }
 
 TEST_F(LogTest, Validation_RejectsAndWritesNothing) {

@@ -228,9 +228,11 @@ absl::Status Log::RemoveSegmentsLocked(size_t count, Offset new_start, int64_t* 
     ++generation_;
   }
   // Oldest first: a crash part-way leaves a log that merely starts later.
+  const LogConfig config = this->config();
+  const int64_t now_ms = clock_.NowWallMs();
   for (const auto& s : doomed) {
     *bytes += s->size_bytes();
-    STRAND_RETURN_IF_ERROR(s->DeleteFiles());
+    STRAND_RETURN_IF_ERROR(RetireSegment(s, config, now_ms));
   }
   CountSegments(-static_cast<int64_t>(count), -*bytes);
   STRAND_RETURN_IF_ERROR(PersistEpochs(epochs));
@@ -266,6 +268,37 @@ absl::StatusOr<RetentionResult> Log::ApplyRetention(int64_t now_ms) {
   }
   result.log_start_offset = LogStartOffset();
   return result;
+}
+
+absl::Status Log::RetireSegment(const std::shared_ptr<Segment>& segment, const LogConfig& config,
+                                int64_t now_ms) {
+  if (config.file_delete_delay_ms <= 0) return segment->DeleteFiles();
+  auto renamed = segment->MarkDeleted();
+  if (!renamed.ok()) return renamed.status();
+  absl::MutexLock lock(&deleted_mu_);
+  for (std::string& path : *renamed) {
+    deleted_files_.emplace_back(std::move(path), now_ms + config.file_delete_delay_ms);
+  }
+  has_deleted_files_.store(true, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+void Log::RemoveDeletedSegmentFiles(int64_t now_ms, bool all) {
+  if (!has_deleted_files_.load(std::memory_order_acquire)) return;
+  std::vector<std::string> due;
+  {
+    absl::MutexLock lock(&deleted_mu_);
+    std::erase_if(deleted_files_, [&](const auto& f) {
+      if (!all && f.second > now_ms) return false;
+      due.push_back(f.first);
+      return true;
+    });
+    has_deleted_files_.store(!deleted_files_.empty(), std::memory_order_release);
+  }
+  for (const std::string& path : due) {
+    // A failure leaves the file for the loader, which removes "*.deleted" at the next start.
+    if (absl::Status s = fs_.Remove(path); !s.ok()) log_.Warn("removing {}: {}", path, MessageOf(s));
+  }
 }
 
 }  // namespace strand::storage

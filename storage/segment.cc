@@ -627,6 +627,21 @@ absl::Status Segment::DeleteFiles() {
   return fs_.Remove(time_index_path());
 }
 
+absl::StatusOr<std::vector<std::string>> Segment::MarkDeleted() {
+  std::vector<std::string> renamed;
+  for (const std::string& path : {log_path_, index_path(), time_index_path()}) {
+    const std::string to = path + ".deleted";
+    absl::Status s = fs_.Rename(path, to);
+    // An index never written (an empty segment) may be missing.
+    if (!s.ok()) {
+      auto exists = fs_.Exists(path);
+      if (!exists.ok() || *exists) return s;
+    }
+    if (s.ok()) renamed.push_back(to);
+  }
+  return renamed;
+}
+
 absl::Status Segment::RenameLogFile(const std::string& new_path) {
   STRAND_RETURN_IF_ERROR(fs_.Rename(log_path_, new_path));
   log_path_ = new_path;

@@ -140,6 +140,9 @@ class Segment : public std::enable_shared_from_this<Segment> {
   absl::Status WriteIndexFiles();
   // Removes the segment's files (the open file stays readable by current readers).
   absl::Status DeleteFiles();
+  // Renames the segment's files "<file>.deleted" (removed later by the log, or at the next
+  // start by the loader) and returns their new paths.
+  absl::StatusOr<std::vector<std::string>> MarkDeleted();
   // Renames compaction output (a .swap file) into place (see LogCleaner).
   absl::Status RenameLogFile(const std::string& new_path);
 

@@ -46,7 +46,9 @@ std::vector<ConfigDef> MakeTopicDefs() {
             ConfigType::kList),
       OneOf("compression.type", "producer",
             {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}, "compression.type",
-            "Compression of stored batches; \"producer\" keeps what the producer sent."),
+            "Codec of stored batches: \"producer\" keeps what the producer sent; a codec "
+            "(uncompressed, gzip, snappy, lz4, zstd) makes the leader recompress batches sent "
+            "with another."),
       Long("delete.retention.ms", "86400000", 0, "log.cleaner.delete.retention.ms",
            "How long tombstones are kept on a compacted topic."),
       Long("file.delete.delay.ms", "60000", 0, "log.segment.delete.delay.ms",
