@@ -279,6 +279,39 @@ TEST_F(BrokerApiTest, LogAppendTime) {
   EXPECT_EQ((*records)[0].timestamp, r.log_append_time_ms());
 }
 
+// compression.type=zstd: the leader stores (and followers copy) zstd batches whatever the
+// producer sent, and consumers read the same records back.
+TEST_F(BrokerApiTest, TopicCompressionTypeRecompressesOnTheLeader) {
+  const PartitionView v = Topic("recompressed", 1, {{"compression.type", "zstd"}});
+  record::BatchOptions gzip;
+  gzip.compression = record::Compression::kGzip;
+  ASSERT_EQ(Produce(v.leader, "recompressed", 0, Batch({"plain-1", "plain-2"}, 1000)).error().code(),
+            0);
+  ASSERT_EQ(Produce(v.leader, "recompressed", 0, Batch({"gzip-1"}, 1000, gzip)).error().code(), 0);
+  // The batches as the leader serves them: their codecs.
+  std::vector<record::Compression> codecs;
+  const std::string bytes = Fetch(v.leader, "recompressed", 0, 0).records();
+  for (size_t pos = 0; pos + record::batch_layout::kHeaderSize <= bytes.size();) {
+    const auto* b = reinterpret_cast<const uint8_t*>(bytes.data() + pos);
+    codecs.push_back(record::RecordBatchHeader::Parse(b).compression());
+    pos += static_cast<size_t>(record::BatchSizeAt(b));
+  }
+  EXPECT_EQ(codecs, (std::vector<record::Compression>{record::Compression::kZstd,
+                                                      record::Compression::kZstd}));
+  auto records = cluster_->ReadAll("recompressed", 0, v.leader);
+  ASSERT_TRUE(records.ok());
+  std::vector<std::string> values;
+  for (const auto& r : *records) values.push_back(r.value);
+  EXPECT_EQ(values, (std::vector<std::string>{"plain-1", "plain-2", "gzip-1"}));
+  // A follower copies the recompressed batches.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto copied = cluster_->ReadAll("recompressed", 0, Follower(v), /*as_follower=*/true);
+        return copied.ok() && copied->size() == 3;
+      },
+      10s));
+}
+
 TEST_F(BrokerApiTest, IdempotentRetryIsAcknowledgedWithItsOriginalOffset) {
   const PartitionView v = Topic("idem");
   bv1::InitProducerIdResponse pid;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -25,6 +26,17 @@ namespace strand::testing {
 // A gRPC deadline `d` from now.
 inline std::chrono::system_clock::time_point In(std::chrono::milliseconds d) {
   return std::chrono::system_clock::now() + d;
+}
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes; its last answer.
+template <typename F>
+bool Eventually(F condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
 }
 
 // Whether integration tests run over mTLS (STRAND_TEST_TLS=1, the ctest label "mtls").

@@ -45,17 +45,6 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Polls `condition` every 50 ms until it holds or `timeout` passes.
-template <typename F>
-bool Eventually(F condition, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return condition();
-}
-
 // Sends one CreateTopics request, again across a change of active controller; the topic's
 // error name ("NONE" on success) and, when `message` is given, its message.
 std::string SendCreate(StrandCluster& c, const av1::CreateTopicsRequest& req,
