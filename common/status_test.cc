@@ -55,8 +55,7 @@ TEST(KafkaErrorStatus, CodesAndPayloadRoundTrip) {
   EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kUnknownTopicOrPartition),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kOffsetOutOfRange), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kNotLeaderOrFollower),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kNotLeaderOrFollower), absl::StatusCode::kUnavailable);
   EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kInvalidRecord),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(KafkaErrorStatusCode(KafkaError::kNone), absl::StatusCode::kOk);

@@ -162,8 +162,7 @@ absl::StatusOr<ByteBuffer> Log::Recompress(std::span<const uint8_t> records,
             record::Errc::kBatchTooLarge,
             fmt::format("the batch is {} bytes once stored as {} (compression.type), over "
                         "max.message.bytes {}",
-                        rebuilt->size(), record::CompressionName(codec),
-                        config.max_message_bytes));
+                        rebuilt->size(), record::CompressionName(codec), config.max_message_bytes));
       }
       out.Append(rebuilt->span());
     }

@@ -138,8 +138,8 @@ absl::StatusOr<LogConfig> LogConfig::FromProperties(const std::map<std::string, 
                  codec && *codec != record::Compression::kNone) {
         c.compression_type = *codec;
       } else {
-        return Bad(fmt::format(
-            "{} = '{}' is not producer, uncompressed, gzip, snappy, lz4 or zstd", name, value));
+        return Bad(fmt::format("{} = '{}' is not producer, uncompressed, gzip, snappy, lz4 or zstd",
+                               name, value));
       }
     } else if (name == "message.timestamp.type") {
       if (value == "CreateTime")
@@ -185,11 +185,10 @@ std::map<std::string, std::string> LogConfig::ToProperties() const {
       {"flush.ms", std::to_string(flush_ms)},
       {"index.interval.bytes", std::to_string(index_interval_bytes)},
       {"max.message.bytes", std::to_string(max_message_bytes)},
-      {"compression.type",
-       !compression_type                              ? std::string("producer")
-       : *compression_type == record::Compression::kNone ? std::string("uncompressed")
-                                                         : std::string(record::CompressionName(
-                                                               *compression_type))},
+      {"compression.type", !compression_type ? std::string("producer")
+                           : *compression_type == record::Compression::kNone
+                               ? std::string("uncompressed")
+                               : std::string(record::CompressionName(*compression_type))},
       {"message.timestamp.type", message_timestamp_type == record::TimestampType::kCreateTime
                                      ? "CreateTime"
                                      : "LogAppendTime"},

@@ -165,8 +165,8 @@ TEST_F(LogTest, Roll_BySegmentMs) {
 TEST_F(LogTest, Roll_SegmentJitterSpreadsRollsBelowSegmentMs) {
   std::vector<std::shared_ptr<Log>> logs;
   for (int i = 0; i < 8; ++i) {
-    logs.push_back(OpenLog({.segment_ms = 60000, .segment_jitter_ms = 30000},
-                           "jitter-" + std::to_string(i)));
+    logs.push_back(
+        OpenLog({.segment_ms = 60000, .segment_jitter_ms = 30000}, "jitter-" + std::to_string(i)));
     Append(*logs.back(), 1);
   }
   std::vector<int64_t> rolled_after(logs.size(), -1);
@@ -562,8 +562,8 @@ TEST_F(LogTest, CompressionType_RecompressesOnLeaderAppend) {
   ASSERT_TRUE(flat->AppendAsLeader(small.span(), LeaderEpoch(0)).ok());
   EXPECT_EQ(codecs_of(*flat), std::vector<record::Compression>{record::Compression::kNone});
   std::string repetitive(2000, 'x');
-  ByteBuffer big = MakeKeyedBatch({{"a", repetitive}, {"b", repetitive}}, 1000,
-                                  record::Compression::kGzip);
+  ByteBuffer big =
+      MakeKeyedBatch({{"a", repetitive}, {"b", repetitive}}, 1000, record::Compression::kGzip);
   ASSERT_LT(big.size(), 3000u);
   auto refused = flat->AppendAsLeader(big.span(), LeaderEpoch(0));
   EXPECT_EQ(record::RecordErrcOf(refused.status()), record::Errc::kBatchTooLarge);

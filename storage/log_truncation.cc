@@ -297,7 +297,8 @@ void Log::RemoveDeletedSegmentFiles(int64_t now_ms, bool all) {
   }
   for (const std::string& path : due) {
     // A failure leaves the file for the loader, which removes "*.deleted" at the next start.
-    if (absl::Status s = fs_.Remove(path); !s.ok()) log_.Warn("removing {}: {}", path, MessageOf(s));
+    if (absl::Status s = fs_.Remove(path); !s.ok())
+      log_.Warn("removing {}: {}", path, MessageOf(s));
   }
 }
 

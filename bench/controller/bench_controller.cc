@@ -70,8 +70,8 @@ class Cluster {
       o.listeners = {l};
       o.rack = fmt::format("rack-{}", id % 3);
       o.controllers = voters_;
-      brokers_.push_back(std::make_unique<strand::broker::BrokerLifecycle>(
-          o, [] { return UINT64_MAX; }));
+      brokers_.push_back(
+          std::make_unique<strand::broker::BrokerLifecycle>(o, [] { return UINT64_MAX; }));
       brokers_.back()->Start();
     }
     for (auto& b : brokers_) b->WaitUnfenced(30s);

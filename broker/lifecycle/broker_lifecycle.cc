@@ -18,7 +18,8 @@ spdlog::logger& Log() {
 
 std::string RandomIncarnation() {
   std::random_device rd;
-  return fmt::format("{:016x}{:016x}", (uint64_t{rd()} << 32) | rd(), (uint64_t{rd()} << 32) | rd());
+  return fmt::format("{:016x}{:016x}", (uint64_t{rd()} << 32) | rd(),
+                     (uint64_t{rd()} << 32) | rd());
 }
 
 bool Is(const strand::common::v1::Error& e, KafkaError code) {
@@ -35,7 +36,9 @@ BrokerLifecycle::BrokerLifecycle(BrokerLifecycleOptions options,
 
 BrokerLifecycle::~BrokerLifecycle() { Stop(); }
 
-void BrokerLifecycle::Start() { thread_ = std::thread([this] { Run(); }); }
+void BrokerLifecycle::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void BrokerLifecycle::Stop() {
   {
@@ -75,7 +78,8 @@ controller::v1::ControllerService::Stub* BrokerLifecycle::Stub(NodeId controller
       options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
       InternalChannelArguments(1'000));
   channels_[controller] = channel;
-  return stubs_.emplace(controller, controller::v1::ControllerService::NewStub(channel)).first->second.get();
+  return stubs_.emplace(controller, controller::v1::ControllerService::NewStub(channel))
+      .first->second.get();
 }
 
 void BrokerLifecycle::FollowHint(const controller::v1::ControllerHint& hint) {

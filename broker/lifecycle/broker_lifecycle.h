@@ -31,7 +31,7 @@ struct BrokerLifecycleOptions {
   std::string incarnation_id;  // random when empty
   std::vector<controller::v1::Listener> listeners;
   std::string rack;
-  std::map<NodeId, std::string> controllers;  // controller.quorum.voters
+  std::map<NodeId, std::string> controllers;              // controller.quorum.voters
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // plaintext when null
   int heartbeat_interval_ms = 500;
   int request_timeout_ms = 2'000;
@@ -78,9 +78,10 @@ class BrokerLifecycle {
 
   BrokerLifecycleOptions options_;
   std::function<uint64_t()> metadata_offset_;
-  std::map<NodeId, std::unique_ptr<controller::v1::ControllerService::Stub>> stubs_;  // Run thread only
-  std::map<NodeId, std::shared_ptr<grpc::Channel>> channels_;              // Run thread only
-  NodeId target_ = kNoNode;                                                // Run thread only
+  std::map<NodeId, std::unique_ptr<controller::v1::ControllerService::Stub>>
+      stubs_;                                                  // Run thread only
+  std::map<NodeId, std::shared_ptr<grpc::Channel>> channels_;  // Run thread only
+  NodeId target_ = kNoNode;                                    // Run thread only
   std::atomic<int64_t> epoch_{0};
   std::atomic<bool> fenced_{true};
   std::atomic<bool> want_shut_down_{false};

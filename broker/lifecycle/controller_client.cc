@@ -22,13 +22,15 @@ controller::v1::ControllerService::Stub* ControllerClient::Stub(NodeId id) {
   if (it != stubs_.end()) return it->second.get();
   auto channel =
       grpc::CreateCustomChannel(controllers_.at(id), credentials_, InternalChannelArguments(1'000));
-  return stubs_.emplace(id, controller::v1::ControllerService::NewStub(channel)).first->second.get();
+  return stubs_.emplace(id, controller::v1::ControllerService::NewStub(channel))
+      .first->second.get();
 }
 
 template <typename Req, typename Resp>
 absl::StatusOr<Resp> ControllerClient::Call(
     const Req& req, int64_t timeout_ms,
-    grpc::Status (controller::v1::ControllerService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*)) {
+    grpc::Status (controller::v1::ControllerService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Req&, Resp*)) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   NodeId target;
   {

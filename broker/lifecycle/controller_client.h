@@ -26,17 +26,16 @@ class ControllerClient {
   ControllerClient(std::map<NodeId, std::string> controllers, std::function<bool()> blocked,
                    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
-  absl::StatusOr<controller::v1::AlterPartitionResponse> AlterPartition(const controller::v1::AlterPartitionRequest& req,
-                                                            int64_t timeout_ms);
+  absl::StatusOr<controller::v1::AlterPartitionResponse> AlterPartition(
+      const controller::v1::AlterPartitionRequest& req, int64_t timeout_ms);
   absl::StatusOr<controller::v1::AllocateProducerIdsResponse> AllocateProducerIds(
       const controller::v1::AllocateProducerIdsRequest& req, int64_t timeout_ms);
 
  private:
   template <typename Req, typename Resp>
-  absl::StatusOr<Resp> Call(
-      const Req& req, int64_t timeout_ms,
-      grpc::Status (controller::v1::ControllerService::Stub::*method)(grpc::ClientContext*, const Req&,
-                                                          Resp*));
+  absl::StatusOr<Resp> Call(const Req& req, int64_t timeout_ms,
+                            grpc::Status (controller::v1::ControllerService::Stub::*method)(
+                                grpc::ClientContext*, const Req&, Resp*));
   controller::v1::ControllerService::Stub* Stub(NodeId id);
 
   const std::map<NodeId, std::string> controllers_;

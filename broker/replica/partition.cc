@@ -79,9 +79,9 @@ absl::Status Partition::BecomeLeader(const PartitionAssignment& a, const Partiti
     if (std::find(a.isr.begin(), a.isr.end(), self_) == a.isr.end()) {
       // The controllers never write this (they check it before appending); refuse rather than
       // lead with a high watermark that counts no copy of its own.
-      return absl::FailedPreconditionError(fmt::format(
-          "the metadata makes broker {} leader at epoch {} with an ISR that lacks it", self_,
-          a.leader_epoch));
+      return absl::FailedPreconditionError(
+          fmt::format("the metadata makes broker {} leader at epoch {} with an ISR that lacks it",
+                      self_, a.leader_epoch));
     }
     const LeaderEpoch previous_epoch = assignment_.leader_epoch;
     const Offset end = log_->LogEndOffset();
@@ -295,8 +295,8 @@ void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
   // watermark neither passes the log end nor moves back.
   STRAND_CHECK_MSG(leader_state_->InIsr(self_), "{} leader {} is not in its ISR",
                    log_context_.prefix(), self_);
-  STRAND_CHECK_MSG(hw >= old, "{} high watermark moved back from {} to {}",
-                   log_context_.prefix(), old, hw);
+  STRAND_CHECK_MSG(hw >= old, "{} high watermark moved back from {} to {}", log_context_.prefix(),
+                   old, hw);
   STRAND_CHECK_MSG(hw <= log_->LogEndOffset(), "{} high watermark {} is past the log end {}",
                    log_context_.prefix(), hw, log_->LogEndOffset());
   if (hw > old) {

@@ -143,8 +143,8 @@ absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_
     }
     // A follower's high watermark is the leader's, as far as its own log reaches; it never
     // goes back (a new leader may briefly know less than its predecessor told us).
-    const Offset hw = std::max(log_->HighWatermark(),
-                               std::min(leader_high_watermark, log_->LogEndOffset()));
+    const Offset hw =
+        std::max(log_->HighWatermark(), std::min(leader_high_watermark, log_->LogEndOffset()));
     STRAND_CHECK_MSG(hw <= log_->LogEndOffset(), "{} high watermark {} is past the log end {}",
                      log_context_.prefix(), hw, log_->LogEndOffset());
     log_->SetHighWatermark(hw);

@@ -230,8 +230,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
     return out;
   };
   MetadataFollower* follower = p->metadata.get();
-  p->lifecycle = std::make_unique<BrokerLifecycle>(
-      l, [follower] { return follower->offset(); });
+  p->lifecycle = std::make_unique<BrokerLifecycle>(l, [follower] { return follower->offset(); });
   BrokerLifecycle* lifecycle = p->lifecycle.get();
   auto broker_epoch = [lifecycle] { return lifecycle->epoch(); };
 
@@ -254,10 +253,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
       r, *p->logs, *p->metadata, *p->controllers, *p->purgatory, broker_epoch,
       [parts] { return parts->caught_up.load(); });
   ReplicaManager* replicas = p->replicas.get();
-  p->metadata->SetListener(
-      [replicas](const controller::MetadataDelta& delta, uint64_t) {
-        replicas->OnMetadataChange(delta);
-      });
+  p->metadata->SetListener([replicas](const controller::MetadataDelta& delta, uint64_t) {
+    replicas->OnMetadataChange(delta);
+  });
 
   if (o.enable_fault_injection) {
     p->faults = std::make_unique<FaultService>(p->isolated, p->disk.get());

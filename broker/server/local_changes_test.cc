@@ -124,8 +124,8 @@ TEST_F(LocalChangesTest, DeletedTopicDeletesOnlyThisBrokersReplicas) {
   LocalChanges c = Apply(remove);
   EXPECT_TRUE(c.leaders.empty());
   EXPECT_TRUE(c.followers.empty());
-  EXPECT_THAT(Names(c.deletes), ::testing::ElementsAre("orders-0 (topic deleted)",
-                                                       "orders-2 (topic deleted)"));
+  EXPECT_THAT(Names(c.deletes),
+              ::testing::ElementsAre("orders-0 (topic deleted)", "orders-2 (topic deleted)"));
   EXPECT_EQ(c.topic_ids, std::set<std::string>{orders_.Bytes()});
 }
 

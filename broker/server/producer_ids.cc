@@ -9,8 +9,11 @@ namespace strand::broker {
 ProducerIdSource::ProducerIdSource(NodeId self, ControllerClient& controllers,
                                    std::function<int64_t()> broker_epoch, std::string incarnation,
                                    int64_t timeout_ms)
-    : self_(self), controllers_(controllers), broker_epoch_(std::move(broker_epoch)),
-      incarnation_(std::move(incarnation)), timeout_ms_(timeout_ms) {}
+    : self_(self),
+      controllers_(controllers),
+      broker_epoch_(std::move(broker_epoch)),
+      incarnation_(std::move(incarnation)),
+      timeout_ms_(timeout_ms) {}
 
 absl::StatusOr<ProducerId> ProducerIdSource::Next() {
   std::unique_lock lock(mu_);

@@ -52,13 +52,20 @@ struct ReplicaManager::Desired {
 };
 
 ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManager& logs,
-                               MetadataFollower& metadata,
-                               ControllerClient& controllers,
+                               MetadataFollower& metadata, ControllerClient& controllers,
                                FetchPurgatory& purgatory, std::function<int64_t()> broker_epoch,
                                std::function<bool()> caught_up)
-    : options_(std::move(options)), logs_(logs), metadata_(metadata), controllers_(controllers),
-      purgatory_(purgatory), broker_epoch_(broker_epoch), caught_up_(std::move(caught_up)),
-      fetchers_(options_.fetcher, [this](NodeId id) { return AddressOf(id, options_.inter_broker_listener); }, broker_epoch) {}
+    : options_(std::move(options)),
+      logs_(logs),
+      metadata_(metadata),
+      controllers_(controllers),
+      purgatory_(purgatory),
+      broker_epoch_(broker_epoch),
+      caught_up_(std::move(caught_up)),
+      fetchers_(
+          options_.fetcher,
+          [this](NodeId id) { return AddressOf(id, options_.inter_broker_listener); },
+          broker_epoch) {}
 
 ReplicaManager::~ReplicaManager() { Stop(); }
 
@@ -158,7 +165,7 @@ std::optional<std::string> ReplicaManager::AddressOf(NodeId broker,
 void ReplicaManager::ReconcileLoop() {
   int64_t next_full = NowMs() + options_.full_reconcile_interval_ms;
   int64_t retry_at = std::numeric_limits<int64_t>::max();  // a failed step is tried again then
-  controller::MetadataDelta carried;  // what could not be done yet
+  controller::MetadataDelta carried;                       // what could not be done yet
   while (true) {
     controller::MetadataDelta change;
     uint64_t generation = 0;
@@ -226,9 +233,9 @@ void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
                     parsed.status().ToString());
       }
       PartitionSettings settings;
-      settings.min_insync_replicas = static_cast<int32_t>(controller::ConfigAsLong(
-          controller::EffectiveTopicConfig(image, topic, "min.insync.replicas",
-                                           options_.static_configs)));
+      settings.min_insync_replicas =
+          static_cast<int32_t>(controller::ConfigAsLong(controller::EffectiveTopicConfig(
+              image, topic, "min.insync.replicas", options_.static_configs)));
       settings.replica_lag_time_max_ms = controller::ConfigAsLong(lag_max);
       settings.producer_id_expiration_ms = controller::ConfigAsLong(pid_expiry);
       settings.producer_ids_max = static_cast<size_t>(controller::ConfigAsLong(pids_max));

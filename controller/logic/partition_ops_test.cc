@@ -180,9 +180,8 @@ TEST(Leadership, PreferredRebalance_MovesLeadershipBack) {
   change->set_value("5");
   change->set_op(admin::v1::SET);
   bool altered = false;
-  t.controller.AlterConfigs(shorter, [&](admin::v1::AlterConfigsResponse r) {
-    altered = r.error().code() == 0;
-  });
+  t.controller.AlterConfigs(
+      shorter, [&](admin::v1::AlterConfigsResponse r) { altered = r.error().code() == 0; });
   t.CommitAll();
   ASSERT_TRUE(altered);
   t.Advance(5'001);

@@ -22,16 +22,15 @@ void CheckReplicationRules(const MetadataDelta& delta, const MetadataImage& imag
       STRAND_CHECK(index >= 0 && index < static_cast<int32_t>(now->partitions.size()));
       const PartitionState& p = now->partitions[static_cast<size_t>(index)];
       STRAND_CHECK_MSG(p.leader == kNoNode || p.InIsr(p.leader),
-                       "partition {}-{}: leader {} is not in the ISR", now->name, index,
-                       p.leader);
+                       "partition {}-{}: leader {} is not in the ISR", now->name, index, p.leader);
       for (NodeId m : p.isr) {
-        STRAND_CHECK_MSG(p.IsReplica(m), "partition {}-{}: ISR member {} is no replica",
-                         now->name, index, m);
+        STRAND_CHECK_MSG(p.IsReplica(m), "partition {}-{}: ISR member {} is no replica", now->name,
+                         index, m);
       }
       if (!before) continue;
       STRAND_CHECK_MSG(p.leader_epoch >= before->leader_epoch,
-                       "partition {}-{}: leader epoch went back from {} to {}", now->name,
-                       index, before->leader_epoch, p.leader_epoch);
+                       "partition {}-{}: leader epoch went back from {} to {}", now->name, index,
+                       before->leader_epoch, p.leader_epoch);
       STRAND_CHECK_MSG(p.partition_epoch > before->partition_epoch,
                        "partition {}-{}: partition epoch did not grow from {}", now->name, index,
                        before->partition_epoch);

@@ -35,8 +35,8 @@ void MetadataDelta::Merge(const MetadataDelta& later) {
 
 void MetadataDelta::NoteBroker(NodeId id, const BrokerRegistration* before) {
   if (brokers.count(id)) return;
-  brokers.emplace(id, before != nullptr ? std::optional<BrokerRegistration>(*before)
-                                        : std::nullopt);
+  brokers.emplace(id,
+                  before != nullptr ? std::optional<BrokerRegistration>(*before) : std::nullopt);
 }
 
 TopicDelta& MetadataDelta::NoteTopic(const TopicId& id, const std::string& name) {
@@ -49,8 +49,8 @@ void MetadataDelta::NotePartition(const TopicId& id, const std::string& name, in
                                   const PartitionState* before) {
   TopicDelta& t = NoteTopic(id, name);
   if (t.partitions.count(partition)) return;
-  t.partitions.emplace(partition, before != nullptr ? std::optional<PartitionState>(*before)
-                                                    : std::nullopt);
+  t.partitions.emplace(partition,
+                       before != nullptr ? std::optional<PartitionState>(*before) : std::nullopt);
 }
 
 void MetadataDelta::NoteConfig(const ConfigResource& resource, const std::string& name,

@@ -43,10 +43,10 @@ struct MetadataDelta {
   std::map<TopicId, TopicDelta> topics;
   // Dynamic configs set or removed, with the value before (nullopt: was unset).
   std::map<ConfigResource, std::map<std::string, std::optional<std::string>>> configs;
-  std::set<std::string> acls;                             // ids of entries added or removed
+  std::set<std::string> acls;                              // ids of entries added or removed
   std::map<std::string, std::optional<int32_t>> features;  // level before
-  std::optional<int64_t> next_producer_id_before;         // a ProducerIdsRecord applied
-  bool active_controller = false;                         // an ActiveControllerRecord applied
+  std::optional<int64_t> next_producer_id_before;          // a ProducerIdsRecord applied
+  bool active_controller = false;                          // an ActiveControllerRecord applied
 
   bool empty() const;
   // True when a config outside any one topic changed (a broker's or the cluster default):

@@ -216,9 +216,9 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
     case v1::MetadataRecord::kFeatureLevel:
       if (delta != nullptr) {
         auto it = features_.find(record.feature_level().name());
-        delta->features.emplace(record.feature_level().name(),
-                                it == features_.end() ? std::nullopt
-                                                      : std::optional<int32_t>(it->second));
+        delta->features.emplace(
+            record.feature_level().name(),
+            it == features_.end() ? std::nullopt : std::optional<int32_t>(it->second));
       }
       features_[record.feature_level().name()] = record.feature_level().feature_level();
       return absl::OkStatus();

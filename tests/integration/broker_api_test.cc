@@ -285,8 +285,8 @@ TEST_F(BrokerApiTest, TopicCompressionTypeRecompressesOnTheLeader) {
   const PartitionView v = Topic("recompressed", 1, {{"compression.type", "zstd"}});
   record::BatchOptions gzip;
   gzip.compression = record::Compression::kGzip;
-  ASSERT_EQ(Produce(v.leader, "recompressed", 0, Batch({"plain-1", "plain-2"}, 1000)).error().code(),
-            0);
+  ASSERT_EQ(
+      Produce(v.leader, "recompressed", 0, Batch({"plain-1", "plain-2"}, 1000)).error().code(), 0);
   ASSERT_EQ(Produce(v.leader, "recompressed", 0, Batch({"gzip-1"}, 1000, gzip)).error().code(), 0);
   // The batches as the leader serves them: their codecs.
   std::vector<record::Compression> codecs;

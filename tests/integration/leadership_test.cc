@@ -118,9 +118,9 @@ TEST(LeadershipTest, ElectLeaders_MovesLeadershipBackToThePreferredReplica) {
 
 TEST(LeadershipTest, AutoRebalance_PreferredLeaderLeadsAgainWithoutAnOperator) {
   ClusterOptions options;
-  options.controller_args = {"--config", "auto.leader.rebalance.enable=true", "--config",
-                             "leader.imbalance.check.interval.seconds=1", "--config",
-                             "leader.imbalance.per.broker.percentage=0"};
+  options.controller_args = {"--config", "auto.leader.rebalance.enable=true",
+                             "--config", "leader.imbalance.check.interval.seconds=1",
+                             "--config", "leader.imbalance.per.broker.percentage=0"};
   StrandCluster c(options);
   ASSERT_TRUE(c.WaitForBrokers(30s));
   ASSERT_EQ(c.CreateTopic("auto", 1, 3, {{"min.insync.replicas", "2"}}), "NONE");
