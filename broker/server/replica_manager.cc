@@ -16,8 +16,6 @@
 namespace strand::broker {
 namespace {
 
-namespace cv1 = controller::v1;
-
 spdlog::logger& Log() {
   static auto logger = GetLogger("broker.replicas");
   return *logger;
@@ -58,35 +56,34 @@ ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManage
     : options_(std::move(options)),
       logs_(logs),
       metadata_(metadata),
-      controllers_(controllers),
       purgatory_(purgatory),
-      broker_epoch_(broker_epoch),
       caught_up_(std::move(caught_up)),
       fetchers_(
           options_.fetcher,
           [this](NodeId id) { return AddressOf(id, options_.inter_broker_listener); },
-          broker_epoch) {}
+          broker_epoch),
+      isr_sender_({options_.self, options_.incarnation, options_.alter_partition_timeout_ms},
+                  controllers, broker_epoch),
+      ticker_(options_.tick_ms, metadata, [this] { return All(); }, isr_sender_) {}
 
 ReplicaManager::~ReplicaManager() { Stop(); }
 
 void ReplicaManager::Start() {
   reconciler_ = std::thread([this] { ReconcileLoop(); });
-  ticker_ = std::thread([this] { TickLoop(); });
-  alterer_ = std::thread([this] { AlterLoop(); });
+  isr_sender_.Start();
+  ticker_.Start();
 }
 
 void ReplicaManager::Stop() {
   if (stopping_.exchange(true)) return;
   {
     // Taking each mutex orders the flag before the waits it must end.
-    std::lock_guard a(change_mu_), b(tick_mu_), c(alter_mu_);
+    std::lock_guard lock(change_mu_);
   }
   change_cv_.notify_all();
-  tick_cv_.notify_all();
-  alter_cv_.notify_all();
   if (reconciler_.joinable()) reconciler_.join();
-  if (ticker_.joinable()) ticker_.join();
-  if (alterer_.joinable()) alterer_.join();
+  ticker_.Stop();
+  isr_sender_.Stop();
   fetchers_.Stop();
   std::lock_guard lock(mu_);
   for (auto& [tp, h] : hosted_) {
@@ -492,93 +489,6 @@ std::optional<std::string> ReplicaManager::OfflineReason(const storage::TopicPar
   auto it = offline_.find(tp);
   if (it == offline_.end()) return std::nullopt;
   return it->second.error;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ticks and ISR changes
-
-void ReplicaManager::TickLoop() {
-  while (!stopping_) {
-    const int64_t now = NowMs();
-    const std::set<NodeId> eligible_brokers =
-        metadata_.Read([](const controller::MetadataImage& image) {
-          std::set<NodeId> out;
-          for (const auto& [id, b] : image.brokers()) {
-            if (!b.fenced && !b.in_controlled_shutdown) out.insert(id);
-          }
-          return out;
-        });
-    const std::function<bool(NodeId)> eligible = [&](NodeId n) {
-      return eligible_brokers.count(n) > 0;
-    };
-    std::vector<std::pair<std::shared_ptr<Partition>, IsrProposal>> found;
-    for (const auto& p : All()) {
-      if (auto proposal = p->Tick(now, eligible)) found.emplace_back(p, *std::move(proposal));
-    }
-    if (!found.empty()) {
-      std::lock_guard lock(alter_mu_);
-      for (auto& f : found) proposals_.push_back(std::move(f));
-      alter_cv_.notify_one();
-    }
-    std::unique_lock lock(tick_mu_);
-    tick_cv_.wait_for(lock, std::chrono::milliseconds(options_.tick_ms),
-                      [&] { return stopping_.load(); });
-  }
-}
-
-void ReplicaManager::AlterLoop() {
-  while (true) {
-    std::vector<std::pair<std::shared_ptr<Partition>, IsrProposal>> batch;
-    {
-      std::unique_lock lock(alter_mu_);
-      alter_cv_.wait(lock, [&] { return stopping_ || !proposals_.empty(); });
-      if (stopping_) return;
-      batch.swap(proposals_);
-    }
-    cv1::AlterPartitionRequest req;
-    req.set_broker_id(options_.self.value());
-    req.set_broker_epoch(broker_epoch_());
-    req.set_incarnation_id(options_.incarnation);
-    std::map<std::pair<std::string, int32_t>, size_t> index;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const IsrProposal& pr = batch[i].second;
-      auto* c = req.add_partitions();
-      c->set_topic_id(pr.topic_id);
-      c->set_partition(pr.partition);
-      c->set_leader_epoch(pr.leader_epoch.value());
-      c->set_partition_epoch(pr.partition_epoch);
-      for (NodeId n : pr.isr) c->add_new_isr(n.value());
-      index[{pr.topic_id, pr.partition}] = i;
-      const size_t before = batch[i].first->isr().size();
-      Log().info("[{}-{}] proposing ISR {} (was {} replicas in sync)", batch[i].first->tp().topic,
-                 pr.partition, fmt::join(pr.isr, ","), before);
-    }
-    auto resp = controllers_.AlterPartition(req, options_.alter_partition_timeout_ms);
-    const int64_t now = NowMs();
-    std::vector<bool> answered(batch.size(), false);
-    if (!resp.ok()) {
-      Log().warn("AlterPartition for {} partition(s) failed: {}", batch.size(),
-                 resp.status().ToString());
-    } else {
-      for (const cv1::PartitionState& st : resp->partitions()) {
-        auto it = index.find({st.topic_id(), st.partition()});
-        if (it == index.end()) continue;
-        auto& [p, pr] = batch[it->second];
-        answered[it->second] = true;
-        const bool accepted = st.error().code() == 0;
-        if (accepted) {
-          (pr.isr.size() < p->isr().size() ? isr_shrinks_ : isr_expands_).fetch_add(1);
-        } else {
-          Log().info("[{}-{}] ISR change refused: {} {}", p->tp().topic, pr.partition,
-                     st.error().code(), st.error().message());
-        }
-        p->IsrProposalDone(accepted, st.partition_epoch(), now);
-      }
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (!answered[i]) batch[i].first->IsrProposalDone(false, -1, now);
-    }
-  }
 }
 
 }  // namespace strand::broker

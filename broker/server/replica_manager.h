@@ -17,8 +17,10 @@
 // shows the partition offline when it was the last in-sync replica — as Kafka does for an
 // offline log directory.
 //
-// A tick thread runs each partition's Tick (acks=all deadlines, ISR decisions) and sends ISR
-// changes to the active controller (AlterPartition) from its own thread.
+// A PartitionTicker (partition_ticker.h) runs each partition's Tick (acks=all deadlines, ISR
+// decisions); an IsrChangeSender (isr_sender.h) sends the ISR changes to the active controller
+// (AlterPartition) from its own thread. The desired local state of each metadata change is
+// LocalChanges (local_changes.h), a pure function.
 //
 // Thread-safe. Start / Stop once.
 
@@ -37,7 +39,9 @@
 
 #include "broker/replica/partition.h"
 #include "broker/server/fetch_purgatory.h"
+#include "broker/server/isr_sender.h"
 #include "broker/server/metadata_follower.h"
+#include "broker/server/partition_ticker.h"
 #include "broker/server/replica_fetcher.h"
 #include "broker/lifecycle/controller_client.h"
 #include "storage/log_manager.h"
@@ -91,8 +95,8 @@ class ReplicaManager {
   std::shared_ptr<Partition> Get(const storage::TopicPartition& tp) const;
   std::vector<std::shared_ptr<Partition>> All() const;
   ReplicaCounts Counts() const;
-  uint64_t isr_shrinks() const { return isr_shrinks_.load(); }
-  uint64_t isr_expands() const { return isr_expands_.load(); }
+  uint64_t isr_shrinks() const { return isr_sender_.shrinks(); }
+  uint64_t isr_expands() const { return isr_sender_.expands(); }
 
   // Replicas whose log cannot be opened (reported to the controller in every heartbeat).
   std::vector<OfflineReplica> OfflineReplicas() const;
@@ -120,15 +124,11 @@ class ReplicaManager {
   bool TopicExists(const std::string& topic_id) const;
   void MarkOffline(const Desired& d, const absl::Status& error);
   void MarkOnline(const storage::TopicPartition& tp);
-  void TickLoop();
-  void AlterLoop();
 
   const ReplicaManagerOptions options_;
   storage::LogManager& logs_;
   MetadataFollower& metadata_;
-  ControllerClient& controllers_;
   FetchPurgatory& purgatory_;
-  const std::function<int64_t()> broker_epoch_;
   const std::function<bool()> caught_up_;
   ReplicaFetcherManager fetchers_;
 
@@ -152,20 +152,11 @@ class ReplicaManager {
   std::set<storage::TopicPartition> deferred_deletes_;  // reconciler thread only
   bool retry_ = false;                                  // reconciler thread only
 
-  std::mutex tick_mu_;
-  std::condition_variable tick_cv_;
+  IsrChangeSender isr_sender_;
+  PartitionTicker ticker_;
 
-  // ISR changes to send.
-  std::mutex alter_mu_;
-  std::condition_variable alter_cv_;
-  std::vector<std::pair<std::shared_ptr<Partition>, IsrProposal>> proposals_;
-
-  std::atomic<uint64_t> isr_shrinks_{0};
-  std::atomic<uint64_t> isr_expands_{0};
   std::atomic<bool> stopping_{false};
   std::thread reconciler_;
-  std::thread ticker_;
-  std::thread alterer_;
 };
 
 }  // namespace strand::broker
