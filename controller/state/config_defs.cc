@@ -148,13 +148,15 @@ bool ParseDouble(std::string_view value, double* out) {
 
 }  // namespace
 
+// The registries are never destroyed: threads still running while a process exits (a Raft
+// driver's loop reads cluster settings every tick) must not find them freed.
 const std::vector<ConfigDef>& TopicConfigDefs() {
-  static const std::vector<ConfigDef> defs = MakeTopicDefs();
-  return defs;
+  static const auto* defs = new std::vector<ConfigDef>(MakeTopicDefs());
+  return *defs;
 }
 
 const std::vector<ConfigDef>& ClusterConfigDefs() {
-  static const std::vector<ConfigDef> defs = [] {
+  static const auto* defs = new std::vector<ConfigDef>([] {
     std::vector<ConfigDef> all = MakeClusterDefs();
     for (const ConfigDef& topic : TopicConfigDefs()) {
       if (topic.cluster_synonym.empty()) continue;
@@ -168,8 +170,8 @@ const std::vector<ConfigDef>& ClusterConfigDefs() {
       all.push_back(std::move(synonym));
     }
     return all;
-  }();
-  return defs;
+  }());
+  return *defs;
 }
 
 const ConfigDef* FindTopicConfig(std::string_view name) {
