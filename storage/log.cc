@@ -317,12 +317,16 @@ absl::StatusOr<std::shared_ptr<Segment>> Log::MaybeRoll(int64_t incoming_bytes, 
   int64_t size = active->size_bytes();
   int64_t rolled_at = active->rolling_timestamp_ms();
   bool empty = size == 0;
-  const int64_t roll_after_ms = config.segment_ms - RollJitterMs(config, active->base_offset());
-  bool roll =
-      !active->CanHold(last) ||
-      (!empty && (size + incoming_bytes > config.segment_bytes ||
-                  (rolled_at != record::kNoTimestamp && now_ms - rolled_at >= roll_after_ms) ||
-                  active->IndexFull(config.segment_index_bytes)));
+  // segment.ms, less this segment's jitter; the jitter is only worked out (a hash) once the
+  // segment is old enough for it to matter, not on every append.
+  const int64_t age_ms = rolled_at == record::kNoTimestamp ? -1 : now_ms - rolled_at;
+  const bool old_enough =
+      age_ms >= config.segment_ms ||
+      (age_ms >= config.segment_ms - std::min(config.segment_jitter_ms, config.segment_ms) &&
+       age_ms >= config.segment_ms - RollJitterMs(config, active->base_offset()));
+  bool roll = !active->CanHold(last) ||
+              (!empty && (size + incoming_bytes > config.segment_bytes || old_enough ||
+                          active->IndexFull(config.segment_index_bytes)));
   if (!roll) return active;
   // An empty active segment whose base is too far behind `last` (a follower jumping over a
   // compaction gap) is replaced rather than kept.

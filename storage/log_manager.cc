@@ -394,7 +394,7 @@ void LogManager::RunRetentionOnce() {
   }
 }
 
-void LogManager::RunTimedFlushesOnce() {
+void LogManager::RunTimedWorkOnce() {
   int64_t now = clock_.NowWallMs();
   for (const auto& log : Snapshot()) {
     log->MaybeScheduleTimedFlush(now);
@@ -479,7 +479,7 @@ void LogManager::SchedulerLoop() {
     if (stopping_) break;
     lock.unlock();
     int64_t now = clock_.NowMonotonicMs();
-    RunTimedFlushesOnce();
+    RunTimedWorkOnce();
     const DescriptorUsage fds = descriptors_.Usage();
     probe_.SetDescriptors(fds.open, fds.limit, fds.reserve);
     if (now >= next_retention) {

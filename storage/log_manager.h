@@ -134,7 +134,9 @@ class LogManager {
 
   // One round of each background task (what the threads run; tests call them directly).
   void RunRetentionOnce();
-  void RunTimedFlushesOnce();
+  // Every second, for every log: flush.ms flushes that are due, and the files of removed
+  // segments whose file.delete.delay.ms has passed.
+  void RunTimedWorkOnce();
   void CheckpointAll();
   // Compacts the dirtiest compacted log that is due; returns whether a pass ran.
   bool RunCleanerOnce();

@@ -76,26 +76,21 @@ absl::Status Partition::BecomeLeader(const PartitionAssignment& a, const Partiti
     if (role_ == PartitionRole::kLeader && a.leader_epoch == assignment_.leader_epoch) {
       return absl::OkStatus();
     }
-    if (std::find(a.isr.begin(), a.isr.end(), self_) == a.isr.end()) {
+    if (!a.InIsr(self_)) {
       // The controllers never write this (they check it before appending); refuse rather than
       // lead with a high watermark that counts no copy of its own.
       return absl::FailedPreconditionError(
           fmt::format("the metadata makes broker {} leader at epoch {} with an ISR that lacks it",
                       self_, a.leader_epoch));
     }
-    const LeaderEpoch previous_epoch = assignment_.leader_epoch;
     const Offset end = log_->LogEndOffset();
     // The epoch starts at our log end: a follower's fetch of an older epoch past this point
     // is a divergence (KIP-101).
     if (absl::Status st = log_->AssignLeaderEpoch(a.leader_epoch, end); !st.ok()) return st;
     assignment_ = a;
     settings_ = s;
-    STRAND_CHECK_MSG(assignment_.leader_epoch >= previous_epoch,
-                     "{} leader epoch went back from {} to {}", log_context_.prefix(),
-                     previous_epoch, assignment_.leader_epoch);
     leader_state_.emplace(self_, a.replicas, a.isr, end, now_ms);
     role_ = PartitionRole::kLeader;
-    log_context_.Info("leader at epoch {} from offset {}", a.leader_epoch, end);
     proposal_outstanding_ = false;
     awaited_partition_epoch_ = -1;
   }
@@ -108,12 +103,8 @@ absl::Status Partition::BecomeFollower(const PartitionAssignment& a, const Parti
   {
     std::lock_guard lock(mu_);
     if (stopped_ || a.leader_epoch < assignment_.leader_epoch) return absl::OkStatus();
-    const LeaderEpoch previous_epoch = assignment_.leader_epoch;
     assignment_ = a;
     settings_ = s;
-    STRAND_CHECK_MSG(assignment_.leader_epoch >= previous_epoch,
-                     "{} leader epoch went back from {} to {}", log_context_.prefix(),
-                     previous_epoch, assignment_.leader_epoch);
     leader_state_.reset();
     role_ = PartitionRole::kFollower;
     proposal_outstanding_ = false;
@@ -131,8 +122,7 @@ void Partition::UpdateAssignment(const PartitionAssignment& a, const PartitionSe
   {
     std::lock_guard lock(mu_);
     if (stopped_ || a.leader_epoch != assignment_.leader_epoch) return;
-    if (role_ == PartitionRole::kLeader &&
-        std::find(a.isr.begin(), a.isr.end(), self_) == a.isr.end()) {
+    if (role_ == PartitionRole::kLeader && !a.InIsr(self_)) {
       log_context_.Error("ignoring an assignment at epoch {} whose ISR lacks its leader {}",
                          a.leader_epoch, self_);
       return;

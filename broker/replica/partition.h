@@ -19,6 +19,7 @@
 // reads run outside it. Callbacks (produce completions, the progress listener) run with no lock
 // held. Owned by the ReplicaManager (shared_ptr; fetch threads hold references).
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,10 +29,10 @@
 #include <string>
 #include <vector>
 
+#include "broker/logger.h"
 #include "broker/replica/divergence.h"
 #include "broker/replica/leader_state.h"
 #include "broker/replica/producer_state.h"
-#include "broker/logger.h"
 #include "common/kafka_error.h"
 #include "storage/log.h"
 #include "storage/log_manager.h"
@@ -45,6 +46,7 @@ struct PartitionAssignment {
   int32_t partition_epoch = 0;
   std::vector<NodeId> replicas;
   std::vector<NodeId> isr;
+  bool InIsr(NodeId node) const { return std::find(isr.begin(), isr.end(), node) != isr.end(); }
 };
 
 struct PartitionSettings {

@@ -1,7 +1,7 @@
 #include "broker/server/replica_manager.h"
 
-#include <algorithm>
 #include <limits>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -270,21 +270,23 @@ void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
     Apply(d);
   }
 
-  // What this broker should no longer host: what the delta took away, and (the safety net) any
-  // replica of a looked-at topic that is neither led nor followed any more.
+  // What this broker should no longer host: any replica of a looked-at topic that is neither
+  // led nor followed any more. That covers what the delta took away (local.deletes), which
+  // says why.
+  std::map<storage::TopicPartition, const LocalDelete*> why;
+  for (const LocalDelete& d : local.deletes) why[d.tp] = &d;
   std::vector<storage::TopicPartition> drops;
   {
     std::lock_guard lock(mu_);
-    for (const LocalDelete& d : local.deletes) {
-      auto it = hosted_.find(d.tp);
-      if (wanted.count(d.tp) || it == hosted_.end() || it->second.topic_id != d.topic_id) continue;
-      Log().info("[{}-{}] {}", d.tp.topic, d.tp.partition,
-                 d.topic_deleted ? "topic deleted" : "this broker left the replica set");
-      drops.push_back(d.tp);
-    }
     for (const auto& [tp, h] : hosted_) {
-      if (wanted.count(tp) || std::find(drops.begin(), drops.end(), tp) != drops.end()) continue;
-      if (local.everything || local.topic_ids.count(h.topic_id)) drops.push_back(tp);
+      if (wanted.count(tp) || !(local.everything || local.topic_ids.count(h.topic_id))) continue;
+      auto reason = why.find(tp);
+      if (reason != why.end() && reason->second->topic_id == h.topic_id) {
+        Log().info(
+            "[{}-{}] {}", tp.topic, tp.partition,
+            reason->second->topic_deleted ? "topic deleted" : "this broker left the replica set");
+      }
+      drops.push_back(tp);
     }
   }
   for (const storage::TopicPartition& tp : drops) Drop(tp, /*delete_log=*/true);
