@@ -1,8 +1,10 @@
 #include "tests/integration/strand_cluster.h"
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -114,6 +116,17 @@ StrandCluster::StrandCluster(ClusterOptions options)
 }
 
 StrandCluster::~StrandCluster() {
+  // A failed test shows what every node said last: CI keeps only the test's output.
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (test != nullptr && ::testing::Test::HasFailure()) {
+    for (const auto& [node, process] : nodes_) {
+      std::fprintf(stderr, "---- node %d (%s) log tail ----\n%s\n", node,
+                   stopped_.count(node) != 0 ? "stopped by the test"
+                   : running(node)           ? "running"
+                                             : "EXITED on its own",
+                   Tail(log_path(node), 25).c_str());
+    }
+  }
   // Brokers first (a broker's controlled shutdown needs the controllers), each by its PID.
   for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
     if (it->second) it->second->Stop(5s);
@@ -154,6 +167,7 @@ std::string StrandCluster::log_path(int node) const {
 
 void StrandCluster::Start(int node) {
   paused_[node] = false;
+  stopped_.erase(node);
   std::vector<std::string> args{
       IsController(node) ? "--roles=controller" : "--roles=broker",
       fmt::format("--node-id={}", node),
@@ -190,11 +204,15 @@ void StrandCluster::Start(int node) {
 }
 
 void StrandCluster::Kill(int node) {
+  stopped_.insert(node);
   nodes_.at(node)->Signal(SIGKILL);
   nodes_.at(node)->Wait(10s);
 }
 
-void StrandCluster::Stop(int node, std::chrono::milliseconds grace) { nodes_.at(node)->Stop(grace); }
+void StrandCluster::Stop(int node, std::chrono::milliseconds grace) {
+  stopped_.insert(node);
+  nodes_.at(node)->Stop(grace);
+}
 
 void StrandCluster::Pause(int node) {
   nodes_.at(node)->Signal(SIGSTOP);
@@ -211,7 +229,7 @@ bool StrandCluster::running(int node) { return nodes_.at(node) && nodes_.at(node
 bool StrandCluster::WaitForBrokers(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   for (int id : broker_ids()) {
-    if (!running(id)) continue;
+    if (stopped_.count(id) != 0) continue;  // the test took it down
     auto health = grpc::health::v1::Health::NewStub(channels_.at(id));
     while (true) {
       grpc::ClientContext ctx;
@@ -221,6 +239,13 @@ bool StrandCluster::WaitForBrokers(std::chrono::milliseconds timeout) {
       grpc::Status st = health->Check(&ctx, {}, &r);
       if (st.ok() && r.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
         break;
+      }
+      if (!running(id)) {
+        // Exited without the test stopping it (a port taken, a crash): say so now rather than
+        // let a later step fail for want of a broker.
+        std::fprintf(stderr, "broker %d exited on its own; its log ends:\n%s\n", id,
+                     Tail(log_path(id), 25).c_str());
+        return false;
       }
       if (Clock::now() > deadline) return false;
       std::this_thread::sleep_for(20ms);
@@ -247,7 +272,8 @@ std::string StrandCluster::CreateTopic(const std::string& name, int partitions, 
   t->set_partitions(partitions);
   t->set_replication_factor(rf);
   for (const auto& [k, v] : configs) (*t->mutable_configs())[k] = v;
-  for (int attempt = 0; attempt < 50; ++attempt) {
+  std::string last;
+  for (int attempt = 0; attempt < 100; ++attempt) {
     grpc::ClientContext ctx;
     ctx.set_wait_for_ready(true);
     ctx.set_deadline(In(5s));
@@ -257,10 +283,13 @@ std::string StrandCluster::CreateTopic(const std::string& name, int partitions, 
       const std::string e = resp.topics(0).error().code() == 0 ? "NONE"
                                                               : resp.topics(0).error().name();
       if (e != "NOT_CONTROLLER" && e != "INVALID_REPLICATION_FACTOR") return e;
+      last = e + ": " + resp.topics(0).error().message();
+    } else {
+      last = s.ok() ? "no topic in the answer" : s.error_message();
     }
     std::this_thread::sleep_for(100ms);  // no active controller, or brokers not up yet
   }
-  return "GAVE_UP";
+  return "GAVE_UP (last: " + last + ")";
 }
 
 std::string StrandCluster::DeleteTopic(const std::string& name) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,11 +104,13 @@ class StrandCluster {
   void Resume(int node);                                // SIGCONT
   bool running(int node);
 
-  // Waits until every running broker is registered and unfenced.
+  // Waits until every broker the test has not taken down is registered and unfenced; false at
+  // the timeout, or at once (with its log) when one exited on its own.
   bool WaitForBrokers(std::chrono::milliseconds timeout);
 
   admin::v1::AdminService::Stub& admin();
-  // Creates a topic; returns the error name ("NONE" on success).
+  // Creates a topic; returns the error name ("NONE" on success, "GAVE_UP (...)" after ~10 s
+  // of retriable answers).
   std::string CreateTopic(const std::string& name, int partitions, int rf,
                           const std::map<std::string, std::string>& configs = {});
   std::string DeleteTopic(const std::string& name);
@@ -136,6 +139,7 @@ class StrandCluster {
   std::map<int, std::string> replication_addresses_;  // brokers
   std::map<int, std::string> controller_addresses_;   // brokers (controllers: addresses_)
   std::map<int, std::unique_ptr<ChildProcess>> nodes_;
+  std::set<int> stopped_;  // taken down by the test (Kill/Stop), until started again
   std::map<int, bool> paused_;  // SIGSTOPped: metadata lookups skip them rather than time out
   std::map<int, std::shared_ptr<grpc::Channel>> channels_;
   std::map<int, std::unique_ptr<broker::v1::BrokerService::Stub>> brokers_;

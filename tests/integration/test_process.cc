@@ -8,11 +8,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "common/check.h"
@@ -92,18 +97,53 @@ void ChildProcess::Stop(std::chrono::milliseconds grace) {
   }
 }
 
-int FreePort() {
+namespace {
+
+// The kernel's ephemeral range: outbound connections (every gRPC client of every test running in
+// parallel) take their local ports from it, so a port picked there can be taken by a connection
+// between the pick and the server's bind. Ports below it are only ever bound on purpose.
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return low;
+}
+
+bool CanBind(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   STRAND_CHECK(fd >= 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  STRAND_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  STRAND_CHECK(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+int FreePort() {
+  // A pseudo-random walk over [10000, ephemeral low): each test process starts elsewhere, and a
+  // process never hands out the same port twice, so two parallel tests rarely pick alike and a
+  // port in use (bound by a running server) is skipped.
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(
+      static_cast<uint32_t>(getpid()) * 2654435761u ^
+      static_cast<uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::lock_guard<std::mutex> lock(mu);
+  const int low = 10000;
+  const int high = std::max(low + 1000, EphemeralLow());
+  std::uniform_int_distribution<int> pick(low, high - 1);
+  for (int attempt = 0; attempt < 10000; ++attempt) {
+    const int port = pick(rng);
+    if (handed_out.count(port) != 0 || !CanBind(port)) continue;
+    handed_out.insert(port);
+    return port;
+  }
+  STRAND_CHECK(false && "no free port below the ephemeral range");
+  return -1;
 }
 
 TempDir::TempDir(const std::string& prefix) {
