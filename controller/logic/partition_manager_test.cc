@@ -1,11 +1,11 @@
 // Tests partition leadership: AlterPartition validation against epochs, what happens when the
 // last ISR member is fenced (offline, then re-elected), unclean election by topic config,
 // manual elections, preferred-leader rebalancing and reassignment.
-#include <gtest/gtest.h>
-
 #include <map>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "controller/logic/test_controller.h"
 
@@ -103,7 +103,7 @@ TEST(Leadership, LastIsrMemberFenced_GoesOfflineThenReturns) {
   ASSERT_EQ(t.Partition("solo", 0).leader, NodeId(101));
   const LeaderEpoch before = t.Partition("solo", 0).leader_epoch;
   Kill(t, 101, {});
-  EXPECT_EQ(t.Partition("solo", 0).leader, kNoNode);  // offline
+  EXPECT_EQ(t.Partition("solo", 0).leader, kNoNode);                        // offline
   EXPECT_EQ(t.Partition("solo", 0).isr, std::vector<NodeId>{NodeId(101)});  // kept
   EXPECT_GT(t.Partition("solo", 0).leader_epoch, before);
   // The broker comes back: unfencing it brings the partition back online with it as leader.

@@ -41,9 +41,8 @@ TEST(CreateTopics, Defaults_FromClusterConfig) {
     c->set_name(k);
     c->set_value(v);
   }
-  t.controller.AlterConfigs(alter, [](admin::v1::AlterConfigsResponse r) {
-    EXPECT_EQ(r.error().code(), 0);
-  });
+  t.controller.AlterConfigs(
+      alter, [](admin::v1::AlterConfigsResponse r) { EXPECT_EQ(r.error().code(), 0); });
   t.CommitAll();
   auto r = t.CreateTopic("defaults", 0, 0);
   ASSERT_EQ(Code(r.error()), kOk);
@@ -204,7 +203,6 @@ TEST(AlterConfigs, SetDeleteAndValidate) {
   EXPECT_EQ(alter("min.insync.replicas", "zero", admin::v1::SET).name(), "INVALID_CONFIG");
 }
 
-
 TEST(CreateTopics, PartitionLimits_CountReplicasPerBrokerAndPartitionsPerCluster) {
   ControllerConfig config = TestController::DefaultConfig();
   config.static_configs["max.broker.partitions"] = "4";
@@ -266,7 +264,6 @@ TEST(CreateTopics, MinInsyncAboveReplicationFactor_IsRefused) {
   ASSERT_TRUE(altered.has_value());
   EXPECT_EQ(altered->error().code(), 0) << altered->error().message();
 }
-
 
 TEST(CreateTopics, PartitionLimits_PlacementAvoidsANearlyFullBroker) {
   ControllerConfig config = TestController::DefaultConfig();

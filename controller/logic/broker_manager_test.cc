@@ -202,7 +202,6 @@ TEST(Brokers, TwoBrokersExpireTogether_LeaderStaysInIsr) {
   }
 }
 
-
 // Creates topic `name` with one partition whose only replica is on `broker`.
 void CreateOnOneBroker(testing::TestController& t, const std::string& name, int broker) {
   admin::v1::CreateTopicsRequest req;
@@ -246,8 +245,8 @@ TEST(Brokers, OfflineReplica_LeavesIsrAndLeadership_ReturnsWhenOnline) {
   both.set_broker_epoch(t.epochs[101]);
   both.set_incarnation_id(t.incarnations[101]);
   both.set_metadata_offset(t.committed.offset());
-  for (const auto& [topic, p] : std::vector<std::pair<std::string, int32_t>>{
-           {"shared", 0}, {"shared", 1}, {"alone", 0}}) {
+  for (const auto& [topic, p] :
+       std::vector<std::pair<std::string, int32_t>>{{"shared", 0}, {"shared", 1}, {"alone", 0}}) {
     auto* r = both.add_offline_replicas();
     r->set_topic_id(t.committed.topic(topic)->id.Bytes());
     r->set_partition(p);
@@ -298,7 +297,6 @@ TEST(Brokers, OfflineReplica_LeavesIsrAndLeadership_ReturnsWhenOnline) {
   EXPECT_EQ(t.Partition("alone", 0).leader, NodeId(101));
 }
 
-
 TEST(Brokers, RequestsWithoutTheRegistrationsIncarnation_AreRefused) {
   testing::TestController t;
   t.AddBrokers({101, 102});
@@ -330,7 +328,6 @@ TEST(Brokers, RequestsWithoutTheRegistrationsIncarnation_AreRefused) {
   // The real process is unaffected.
   EXPECT_FALSE(t.Heartbeat(101).is_fenced());
 }
-
 
 TEST(Brokers, NewActiveController_ElectsAReplicaThatCameBackMeanwhile) {
   testing::TestController t;

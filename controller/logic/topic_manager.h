@@ -1,0 +1,70 @@
+#pragma once
+
+// TopicManager: topics — create (name rules, defaults, replica placement within the partition
+// limits), delete, and add partitions. Generates records against the working image;
+// QuorumController appends them. Placement and topic ids draw from the controller's seeded
+// Random, so the same requests in the same order give the same topics. Single-threaded, like
+// the controller.
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/random.h"
+#include "controller/logic/broker_sessions.h"
+#include "controller/logic/config_manager.h"
+#include "controller/logic/controller_result.h"
+#include "controller/logic/partition_manager.h"
+#include "controller/state/metadata_image.h"
+#include "proto/admin/v1/admin.pb.h"
+
+namespace strand::controller {
+
+struct TopicLimits {
+  int32_t topics_per_request_max = 10'000;
+  int32_t partitions_per_topic_max = 100'000;
+};
+
+class TopicManager {
+ public:
+  // Every reference outlives this object.
+  TopicManager(const MetadataImage& image, const BrokerSessions& sessions,
+               const ConfigManager& configs, const PartitionManager& partitions, TopicLimits limits,
+               Random& random)
+      : image_(image),
+        sessions_(sessions),
+        configs_(configs),
+        partitions_(partitions),
+        limits_(limits),
+        random_(random) {}
+
+  // Topic `index` of a CreateTopics request, as its own batch: each topic is appended and
+  // replayed before the next is planned, so later topics see earlier ones (name collisions,
+  // placement load). `seen` collects the request's names so far (duplicates are refused).
+  ControllerResult<admin::v1::TopicResult> CreateTopic(const admin::v1::CreateTopicsRequest& req,
+                                                       int index, std::set<std::string>* seen);
+  ControllerResult<admin::v1::DeleteTopicsResponse> DeleteTopics(
+      const admin::v1::DeleteTopicsRequest& req) const;
+  ControllerResult<admin::v1::CreatePartitionsResponse> CreatePartitions(
+      const admin::v1::CreatePartitionsRequest& req);
+
+ private:
+  ControllerError ValidateNewTopic(const admin::v1::NewTopic& t, int32_t* partitions,
+                                   int32_t* replication_factor) const;
+  ControllerError PlanAssignments(const admin::v1::NewTopic& t, int32_t partitions,
+                                  int32_t replication_factor,
+                                  std::vector<std::vector<NodeId>>* out);
+  ControllerError CheckGivenAssignments(const admin::v1::NewTopic& t, int32_t partitions,
+                                        int32_t replication_factor,
+                                        std::vector<std::vector<NodeId>>* out) const;
+
+  const MetadataImage& image_;
+  const BrokerSessions& sessions_;
+  const ConfigManager& configs_;
+  const PartitionManager& partitions_;
+  const TopicLimits limits_;
+  Random& random_;
+};
+
+}  // namespace strand::controller
