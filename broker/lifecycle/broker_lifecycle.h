@@ -31,6 +31,8 @@ struct BrokerLifecycleOptions {
   std::string incarnation_id;  // random when empty
   std::vector<controller::v1::Listener> listeners;
   std::string rack;
+  // Digests of the broker's static cluster settings, sent with its registration.
+  std::vector<controller::v1::SettingDigest> static_settings;
   std::map<NodeId, std::string> controllers;              // controller.quorum.voters
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // plaintext when null
   int heartbeat_interval_ms = 500;

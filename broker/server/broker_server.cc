@@ -6,7 +6,10 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "broker/lifecycle/broker_lifecycle.h"
+#include "broker/lifecycle/controller_client.h"
 #include "broker/server/admin_proxy.h"
 #include "broker/server/broker_probe.h"
 #include "broker/server/broker_service.h"
@@ -16,11 +19,10 @@
 #include "broker/server/replica_manager.h"
 #include "common/grpc_listener.h"
 #include "common/grpc_server.h"
+#include "common/logging.h"
 #include "common/node_guard.h"
 #include "common/tls_credentials.h"
-#include "common/logging.h"
-#include "broker/lifecycle/broker_lifecycle.h"
-#include "broker/lifecycle/controller_client.h"
+#include "controller/state/config_defs.h"
 #include "proto/broker/v1/fault.grpc.pb.h"
 #include "raft/transport/grpc_transport.h"
 #include "storage/fault_injecting_filesystem.h"
@@ -215,6 +217,11 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
     listener.set_security(std::string(SecurityProtocolName(e.protocol)));
   }
   l.rack = o.rack;
+  for (const auto& [name, digest] : controller::StaticSettingDigests(o.settings.cluster)) {
+    controller::v1::SettingDigest& d = l.static_settings.emplace_back();
+    d.set_name(name);
+    d.set_digest(digest);
+  }
   l.controllers = o.voters;
   l.credentials = to_controllers;
   l.heartbeat_interval_ms = o.settings.heartbeat_interval_ms;
@@ -253,8 +260,24 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
       r, *p->logs, *p->metadata, *p->controllers, *p->purgatory, broker_epoch,
       [parts] { return parts->caught_up.load(); });
   ReplicaManager* replicas = p->replicas.get();
-  p->metadata->SetListener([replicas](const controller::MetadataDelta& delta, uint64_t) {
+  p->metadata->SetListener([replicas, follower, self = o.node_id,
+                            mine = controller::StaticSettingDigests(o.settings.cluster)](
+                               const controller::MetadataDelta& delta, uint64_t) {
     replicas->OnMetadataChange(delta);
+    if (!delta.active_controller && !delta.snapshot) return;
+    // A (new) active controller recorded its static cluster settings: say which of this
+    // broker's differ (the controllers report it in cluster describe and a metric too).
+    auto [active, names] = follower->Read([&](const controller::MetadataImage& image) {
+      return std::make_pair(image.active_controller(),
+                            controller::DifferingStaticSettings(
+                                image, mine, image.active_controller_static_settings()));
+    });
+    if (names.empty()) return;
+    Log().warn(
+        "[broker {}] static cluster setting(s) {} of this broker differ from active "
+        "controller {}'s: give every node the same values (or set them dynamically with "
+        "strand configs alter --cluster)",
+        self, fmt::join(names, ", "), active);
   });
 
   if (o.enable_fault_injection) {

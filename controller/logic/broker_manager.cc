@@ -70,6 +70,7 @@ ControllerResult<v1::RegisterBrokerResponse> BrokerManager::RegisterBroker(
   *r->mutable_listeners() = req.listeners();
   r->set_rack(req.rack());
   r->set_fenced(true);
+  *r->mutable_static_settings() = req.static_settings();
   // The stream opens with the first heartbeat; until then a restarted process may replace it.
   out.after_append = [this, id, now_ms](uint64_t index) {
     sessions_.mutable_all()[id] = BrokerSession{

@@ -94,6 +94,7 @@ void SetError(const ControllerError& error, strand::common::v1::Error* out) {
 
 QuorumController::QuorumController(ControllerConfig config, MetadataLog& log, uint64_t random_seed)
     : config_(std::move(config)),
+      static_settings_(StaticSettingDigests(config_.static_configs)),
       log_(log),
       random_(random_seed),
       sessions_(working_),
@@ -124,6 +125,11 @@ void QuorumController::BecomeActive(const MetadataImage& committed, uint64_t ter
   auto* r = batch.add_records()->mutable_active_controller();
   r->set_controller_id(config_.node_id.value());
   r->set_term(term);
+  for (const auto& [name, digest] : static_settings_) {
+    auto* d = r->add_static_settings();
+    d->set_name(name);
+    d->set_digest(digest);
+  }
   (void)Commit(std::move(batch), [](bool) {});
 }
 

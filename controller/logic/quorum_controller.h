@@ -34,6 +34,7 @@
 #include "controller/logic/partition_manager.h"
 #include "controller/logic/producer_id_manager.h"
 #include "controller/logic/topic_manager.h"
+#include "controller/state/config_defs.h"
 #include "controller/state/metadata_image.h"
 #include "proto/admin/v1/admin.pb.h"
 #include "proto/controller/v1/controller.pb.h"
@@ -109,6 +110,9 @@ class QuorumController {
     return configs_.TopicConfig(image, topic, name);
   }
 
+  // Digests of this controller's static cluster settings (recorded with each activation).
+  const SettingDigests& static_settings() const { return static_settings_; }
+
   using Session = BrokerSession;
   // Broker liveness as the active controller sees it (for DescribeCluster and tests).
   const std::map<NodeId, Session>& sessions() const { return sessions_.all(); }
@@ -131,6 +135,7 @@ class QuorumController {
   void FenceExpiredBrokers(int64_t now_ms);
 
   const ControllerConfig config_;
+  const SettingDigests static_settings_;
   MetadataLog& log_;
   Random random_;
   bool active_ = false;

@@ -63,6 +63,12 @@ admin::v1::DescribeClusterResponse DescribeCluster(const MetadataImage& image,
     c->set_reachable(std::find(quorum.reachable.begin(), quorum.reachable.end(), id) !=
                          quorum.reachable.end() ||
                      id == quorum.self);
+    if (id == quorum.self) {
+      for (const std::string& name : DifferingStaticSettings(
+               image, controller.static_settings(), image.active_controller_static_settings())) {
+        c->add_static_settings_differing(name);
+      }
+    }
   }
   std::map<NodeId, std::pair<int32_t, int32_t>> counts;  // leaders, replicas
   for (const auto& [name, t] : image.topics()) {
@@ -81,6 +87,10 @@ admin::v1::DescribeClusterResponse DescribeCluster(const MetadataImage& image,
     out->set_state(StateOf(b));
     out->set_leader_count(counts[id].first);
     out->set_replica_count(counts[id].second);
+    for (const std::string& name : DifferingStaticSettings(
+             image, b.static_settings, image.active_controller_static_settings())) {
+      out->add_static_settings_differing(name);
+    }
   }
   const PartitionHealth h = ComputeHealth(image, controller);
   resp.set_topics(static_cast<int32_t>(image.topics().size()));

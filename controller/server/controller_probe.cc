@@ -1,5 +1,7 @@
 #include "controller/server/controller_probe.h"
 
+#include "controller/state/config_defs.h"
+
 namespace strand::controller {
 
 ControllerProbe::ControllerProbe(std::shared_ptr<prometheus::Registry> registry)
@@ -21,6 +23,22 @@ ControllerProbe::ControllerProbe(std::shared_ptr<prometheus::Registry> registry)
   under_min_isr_ = &partitions.Add({{"state", "under_min_isr"}});
   metadata_offset_ = &BuildGauge().Name("strand_controller_metadata_offset")
                           .Help("Last applied metadata log index").Register(r).Add({});
+  own_settings_differing_ =
+      &BuildGauge()
+           .Name("strand_controller_static_settings_differing")
+           .Help(
+               "Static cluster settings of this controller whose value differs from the active "
+               "controller's (the log names them)")
+           .Register(r)
+           .Add({});
+  brokers_settings_differing_ =
+      &BuildGauge()
+           .Name("strand_controller_brokers_static_settings_differing")
+           .Help(
+               "Brokers with static cluster settings that differ from the active controller's "
+               "(strand cluster describe names them)")
+           .Register(r)
+           .Add({});
   requests_ = &BuildCounter().Name("strand_controller_requests_total")
                    .Help("Requests by API and Kafka error name").Register(r);
   latency_ = &prometheus::BuildHistogram().Name("strand_controller_request_seconds")
@@ -50,6 +68,14 @@ void ControllerProbe::Update(const MetadataImage& image, const QuorumController&
   under_replicated_->Set(static_cast<double>(h.under_replicated));
   under_min_isr_->Set(static_cast<double>(h.under_min_isr));
   metadata_offset_->Set(static_cast<double>(image.offset()));
+  const SettingDigests& reference = image.active_controller_static_settings();
+  own_settings_differing_->Set(static_cast<double>(
+      DifferingStaticSettings(image, controller.static_settings(), reference).size()));
+  int64_t differing_brokers = 0;
+  for (const auto& [id, b] : image.brokers()) {
+    if (!DifferingStaticSettings(image, b.static_settings, reference).empty()) ++differing_brokers;
+  }
+  brokers_settings_differing_->Set(static_cast<double>(differing_brokers));
 }
 
 void ControllerProbe::Request(const std::string& api, const std::string& error, double seconds) {

@@ -37,6 +37,8 @@ class ControllerProbe {
   prometheus::Gauge* under_replicated_;
   prometheus::Gauge* under_min_isr_;
   prometheus::Gauge* metadata_offset_;
+  prometheus::Gauge* own_settings_differing_;
+  prometheus::Gauge* brokers_settings_differing_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
   std::mutex mu_;

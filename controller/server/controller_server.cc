@@ -91,6 +91,13 @@ void Wire(ControllerServer::Parts& p) {
         Log().log(level, "[metadata offset={}] {}", offset, line);
       }
     }
+    // Settings given to one process and not the others: each controller speaks for itself, the
+    // active one for the brokers.
+    for (const std::string& line :
+         DescribeStaticSettingMismatches(delta, p.machine.image(), p.options.node_id,
+                                         p.controller->static_settings(), p.controller->active())) {
+      Log().warn("[metadata offset={}] {}", offset, line);
+    }
     p.controller->OnCommitted(offset);
   });
   p.machine.SetRestoreListener([&p](uint64_t offset) { p.controller->OnCommitted(offset); });

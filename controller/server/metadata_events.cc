@@ -120,4 +120,44 @@ std::vector<std::string> DescribeMetadataDelta(const MetadataDelta& delta,
   return out;
 }
 
+std::vector<std::string> DescribeStaticSettingMismatches(const MetadataDelta& delta,
+                                                         const MetadataImage& after, NodeId self,
+                                                         const SettingDigests& mine,
+                                                         bool include_brokers) {
+  std::vector<std::string> out;
+  const NodeId active = after.active_controller();
+  const SettingDigests& reference = after.active_controller_static_settings();
+  if (active == kNoNode || reference.empty()) return out;
+  const bool new_reference = delta.active_controller || delta.snapshot;
+  if (new_reference && active != self) {
+    const auto names = DifferingStaticSettings(after, mine, reference);
+    if (!names.empty()) {
+      out.push_back(fmt::format(
+          "static cluster setting(s) {} of this controller differ from active controller {}'s: "
+          "give every node the same values (or set them dynamically with strand configs alter "
+          "--cluster)",
+          fmt::join(names, ", "), active));
+    }
+  }
+  if (!include_brokers) return out;
+  auto check = [&](NodeId id, const BrokerRegistration& b) {
+    const auto names = DifferingStaticSettings(after, b.static_settings, reference);
+    if (names.empty()) return;
+    out.push_back(fmt::format(
+        "broker {} runs with static cluster setting(s) {} differing from active controller {}'s: "
+        "give every node the same values (or set them dynamically with strand configs alter "
+        "--cluster)",
+        id, fmt::join(names, ", "), active));
+  };
+  if (new_reference) {
+    for (const auto& [id, b] : after.brokers()) check(id, b);
+    return out;
+  }
+  for (const auto& [id, before] : delta.brokers) {
+    const BrokerRegistration* now = after.broker(id);
+    if (now != nullptr && (!before || before->epoch != now->epoch)) check(id, *now);
+  }
+  return out;
+}
+
 }  // namespace strand::controller

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/state/config_defs.h"
 #include "controller/state/metadata_delta.h"
 #include "controller/state/metadata_image.h"
 
@@ -15,5 +16,14 @@ namespace strand::controller {
 // `delta` is what a batch changed (MetadataImage::ReplayBatch), `after` the image with it applied.
 std::vector<std::string> DescribeMetadataDelta(const MetadataDelta& delta,
                                                const MetadataImage& after);
+
+// Warnings about static cluster settings that differ between nodes (SettingDigest): for this
+// controller (`self`, with digests `mine`) when a batch records another active controller, and
+// (`include_brokers`) for each broker registering in the batch — every broker, when the active
+// controller changed — against the active controller's. Each line names the settings.
+std::vector<std::string> DescribeStaticSettingMismatches(const MetadataDelta& delta,
+                                                         const MetadataImage& after, NodeId self,
+                                                         const SettingDigests& mine,
+                                                         bool include_brokers);
 
 }  // namespace strand::controller

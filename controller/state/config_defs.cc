@@ -297,4 +297,39 @@ std::map<std::string, std::string> EffectiveTopicConfigs(
   return out;
 }
 
+namespace {
+
+uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+SettingDigests StaticSettingDigests(const std::map<std::string, std::string>& static_configs) {
+  SettingDigests out;
+  for (const ConfigDef& def : ClusterConfigDefs()) {
+    auto it = static_configs.find(def.name);
+    out[def.name] = Fnv1a64(it == static_configs.end() ? def.default_value : it->second);
+  }
+  return out;
+}
+
+std::vector<std::string> DifferingStaticSettings(const MetadataImage& image,
+                                                 const SettingDigests& mine,
+                                                 const SettingDigests& theirs) {
+  std::vector<std::string> out;
+  for (const auto& [name, digest] : mine) {
+    auto it = theirs.find(name);
+    if (it == theirs.end() || it->second == digest) continue;
+    if (image.config(ConfigResource{v1::BROKER, ""}, name)) continue;  // overridden everywhere
+    out.push_back(name);
+  }
+  return out;
+}
+
 }  // namespace strand::controller

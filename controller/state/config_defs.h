@@ -60,6 +60,17 @@ std::map<std::string, std::string> EffectiveTopicConfigs(
     const MetadataImage& image, const std::string& topic,
     const std::map<std::string, std::string>& static_configs);
 
+// Digests of a node's static cluster-level settings, by name: for every cluster setting, the
+// FNV-1a 64 digest of the value in force from `static_configs` (else the built-in default), so
+// that nodes can find settings given to one process and not the others without sending values.
+using SettingDigests = std::map<std::string, uint64_t>;
+SettingDigests StaticSettingDigests(const std::map<std::string, std::string>& static_configs);
+// Names known to both `mine` and `theirs` whose digests differ, skipping settings that have a
+// dynamic cluster-wide value in `image` (it overrides the static values everywhere).
+std::vector<std::string> DifferingStaticSettings(const MetadataImage& image,
+                                                 const SettingDigests& mine,
+                                                 const SettingDigests& theirs);
+
 // Typed reads of an already validated value.
 int64_t ConfigAsLong(std::string_view value);
 bool ConfigAsBool(std::string_view value);

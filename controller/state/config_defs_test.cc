@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "controller/state/metadata_image.h"
+
 namespace strand::controller {
 namespace {
 
@@ -41,6 +43,51 @@ TEST(ConfigDefs, EveryTopicConfigHasAValidDefault) {
     EXPECT_FALSE(d.cluster_synonym.empty()) << d.name;
     EXPECT_NE(FindClusterConfig(d.cluster_synonym), nullptr) << d.name;
   }
+}
+
+TEST(ConfigDefs, StaticSettingDigests_DifferOnlyWhereTheValueInForceDiffers) {
+  const SettingDigests plain = StaticSettingDigests({});
+  EXPECT_EQ(plain.size(), ClusterConfigDefs().size());
+  // The default written out is the same value in force; non-cluster settings are not digested.
+  const std::string retention_default = FindClusterConfig("log.retention.ms")->default_value;
+  EXPECT_EQ(StaticSettingDigests(
+                {{"log.retention.ms", retention_default}, {"listeners", "CLIENT://127.0.0.1:1"}}),
+            plain);
+  const SettingDigests odd = StaticSettingDigests({{"log.retention.ms", "1234"}});
+  MetadataImage image;
+  EXPECT_EQ(DifferingStaticSettings(image, odd, plain),
+            std::vector<std::string>{"log.retention.ms"});
+  EXPECT_TRUE(DifferingStaticSettings(image, plain, plain).empty());
+  // A node that sent no digests (older, or none recorded yet) is not reported.
+  EXPECT_TRUE(DifferingStaticSettings(image, odd, {}).empty());
+  // A dynamic cluster-wide value overrides the static ones: nothing to report.
+  v1::MetadataRecord r;
+  r.mutable_config()->set_resource_type(v1::BROKER);
+  r.mutable_config()->set_name("log.retention.ms");
+  r.mutable_config()->set_value("5000");
+  ASSERT_TRUE(image.Replay(r, 1).ok());
+  EXPECT_TRUE(DifferingStaticSettings(image, odd, plain).empty());
+}
+
+TEST(ConfigDefs, StaticSettingDigests_SurviveASnapshot) {
+  MetadataImage image;
+  v1::MetadataBatch batch;
+  auto* b = batch.add_records()->mutable_register_broker();
+  b->set_broker_id(101);
+  b->set_incarnation_id("i");
+  auto* d = b->add_static_settings();
+  d->set_name("num.partitions");
+  d->set_digest(42);
+  auto* a = batch.add_records()->mutable_active_controller();
+  a->set_controller_id(1);
+  a->set_term(3);
+  *a->add_static_settings() = *d;
+  ASSERT_TRUE(image.ReplayBatch(batch, 5).ok());
+  EXPECT_EQ(image.broker(NodeId(101))->static_settings.at("num.partitions"), 42u);
+  EXPECT_EQ(image.active_controller_static_settings().at("num.partitions"), 42u);
+  auto restored = MetadataImage::FromSnapshot(image.ToSnapshot());
+  ASSERT_TRUE(restored.ok());
+  EXPECT_EQ(*restored, image);
 }
 
 }  // namespace

@@ -107,7 +107,8 @@ bool MetadataImage::operator==(const MetadataImage& o) const {
   return offset_ == o.offset_ && brokers_ == o.brokers_ && topics_ == o.topics_ &&
          configs_ == o.configs_ && next_producer_id_ == o.next_producer_id_ && acls_ == o.acls_ &&
          features_ == o.features_ && active_controller_ == o.active_controller_ &&
-         active_controller_term_ == o.active_controller_term_;
+         active_controller_term_ == o.active_controller_term_ &&
+         active_controller_static_settings_ == o.active_controller_static_settings_;
 }
 
 v1::MetadataSnapshot MetadataImage::ToSnapshot() const {
@@ -125,6 +126,11 @@ v1::MetadataSnapshot MetadataImage::ToSnapshot() const {
     r->set_broker_epoch(b.epoch);
     r->set_rack(b.rack);
     r->set_fenced(b.fenced);
+    for (const auto& [name, digest] : b.static_settings) {
+      auto* d = r->add_static_settings();
+      d->set_name(name);
+      d->set_digest(digest);
+    }
     for (const Listener& l : b.listeners) {
       auto* pl = r->add_listeners();
       pl->set_name(l.name);
@@ -184,6 +190,11 @@ v1::MetadataSnapshot MetadataImage::ToSnapshot() const {
     auto* a = snap.add_records()->mutable_active_controller();
     a->set_controller_id(active_controller_.value());
     a->set_term(active_controller_term_);
+    for (const auto& [name, digest] : active_controller_static_settings_) {
+      auto* d = a->add_static_settings();
+      d->set_name(name);
+      d->set_digest(digest);
+    }
   }
   return snap;
 }

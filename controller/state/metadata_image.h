@@ -42,6 +42,8 @@ struct BrokerRegistration {
   std::string rack;
   bool fenced = true;
   bool in_controlled_shutdown = false;
+  // Digests of its static cluster settings, by name (see SettingDigest in metadata.proto).
+  std::map<std::string, uint64_t> static_settings;
   bool operator==(const BrokerRegistration&) const = default;
   // The listener registered under this name (a client's, the inter-broker, ...), or null.
   const Listener* FindListener(std::string_view name) const;
@@ -136,6 +138,10 @@ class MetadataImage {
   const std::map<std::string, int32_t>& features() const { return features_; }
   NodeId active_controller() const { return active_controller_; }
   uint64_t active_controller_term() const { return active_controller_term_; }
+  // Digests of the active controller's static cluster settings (empty before one recorded them).
+  const std::map<std::string, uint64_t>& active_controller_static_settings() const {
+    return active_controller_static_settings_;
+  }
 
   bool operator==(const MetadataImage& other) const;
 
@@ -162,6 +168,7 @@ class MetadataImage {
   std::map<std::string, int32_t> features_;
   NodeId active_controller_ = kNoNode;
   uint64_t active_controller_term_ = 0;
+  std::map<std::string, uint64_t> active_controller_static_settings_;
 };
 
 // Conversions shared by the replay, the controller and the services.

@@ -96,6 +96,8 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       }
       b.rack = r.rack();
       b.fenced = r.fenced();
+      for (const v1::SettingDigest& d : r.static_settings())
+        b.static_settings[d.name()] = d.digest();
       if (delta != nullptr) delta->NoteBroker(b.id, broker(b.id));
       brokers_[b.id] = std::move(b);
       return absl::OkStatus();
@@ -226,6 +228,10 @@ absl::Status MetadataImage::Replay(const v1::MetadataRecord& record, uint64_t of
       if (delta != nullptr) delta->active_controller = true;
       active_controller_ = NodeId(record.active_controller().controller_id());
       active_controller_term_ = record.active_controller().term();
+      active_controller_static_settings_.clear();
+      for (const v1::SettingDigest& d : record.active_controller().static_settings()) {
+        active_controller_static_settings_[d.name()] = d.digest();
+      }
       return absl::OkStatus();
     case v1::MetadataRecord::RECORD_NOT_SET:
       break;

@@ -199,6 +199,9 @@ void StrandCluster::Start(int node) {
   args.insert(args.end(), options_.common_args.begin(), options_.common_args.end());
   const auto& extra = IsController(node) ? options_.controller_args : options_.broker_args;
   args.insert(args.end(), extra.begin(), extra.end());
+  if (auto own = options_.node_args.find(node); own != options_.node_args.end()) {
+    args.insert(args.end(), own->second.begin(), own->second.end());
+  }
   if (!IsController(node) && options_.racks) args.push_back(fmt::format("--rack=rack-{}", node - 100));
   nodes_[node] = std::make_unique<ChildProcess>("strand-server", args, log_path(node));
 }

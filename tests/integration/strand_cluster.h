@@ -51,6 +51,7 @@ struct ClusterOptions {
   int brokers = 3;
   std::vector<std::string> controller_args;  // extra flags for every controller
   std::vector<std::string> broker_args;      // extra flags for every broker
+  std::map<int, std::vector<std::string>> node_args;  // extra flags for one node, by id
   bool racks = false;                        // broker n gets --rack=rack-<n>
   // Flags every node gets: a fast Raft tick makes tests quicker, debug logs make failures
   // readable. A benchmark of the server's defaults clears this.

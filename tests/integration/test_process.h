@@ -46,6 +46,9 @@ std::string BinDir();
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// The body of an HTTP/1.0 GET of `path` from `address` (host:port); empty on any failure.
+std::string HttpGet(const std::string& address, const std::string& path);
+
 // A fresh directory under /tmp, removed (recursively) when this object dies.
 class TempDir {
  public:

@@ -31,7 +31,8 @@ nlohmann::ordered_json ClusterJson(const admin::v1::DescribeClusterResponse& clu
     out["controllers"].push_back({{"id", c.id()},
                                   {"address", c.address()},
                                   {"active", c.active()},
-                                  {"reachable", c.reachable()}});
+                                  {"reachable", c.reachable()},
+                                  {"static_settings_differing", c.static_settings_differing()}});
   }
   out["brokers"] = nlohmann::ordered_json::array();
   for (const admin::v1::BrokerInfo& b : cluster.brokers()) {
@@ -40,7 +41,8 @@ nlohmann::ordered_json ClusterJson(const admin::v1::DescribeClusterResponse& clu
                               {"state", BrokerStateName(b.state())},
                               {"listeners", b.listeners()},
                               {"leader_count", b.leader_count()},
-                              {"replica_count", b.replica_count()}});
+                              {"replica_count", b.replica_count()},
+                              {"static_settings_differing", b.static_settings_differing()}});
   }
   out["topics"] = cluster.topics();
   out["partitions"] = cluster.partitions();
@@ -72,6 +74,26 @@ std::string BrokersTable(const admin::v1::DescribeClusterResponse& cluster) {
   return table.Render();
 }
 
+// Nodes started with static cluster settings unlike the active controller's, one line each;
+// empty when every node agrees.
+std::string SettingsDifferences(const admin::v1::DescribeClusterResponse& cluster) {
+  std::string out;
+  for (const admin::v1::ControllerInfo& c : cluster.controllers()) {
+    if (c.static_settings_differing().empty()) continue;
+    out += fmt::format("  controller {}: {}\n", c.id(),
+                       fmt::join(c.static_settings_differing(), ", "));
+  }
+  for (const admin::v1::BrokerInfo& b : cluster.brokers()) {
+    if (b.static_settings_differing().empty()) continue;
+    out += fmt::format("  broker {}: {}\n", b.id(), fmt::join(b.static_settings_differing(), ", "));
+  }
+  if (out.empty()) return out;
+  return "\nWARNING: static cluster settings (--config) differ from the active controller's:\n" +
+         out +
+         "  Give every node the same values, or set them dynamically (strand configs alter "
+         "--cluster).\n";
+}
+
 }  // namespace
 
 std::string FormatCluster(const admin::v1::DescribeClusterResponse& cluster) {
@@ -92,6 +114,7 @@ std::string FormatCluster(const admin::v1::DescribeClusterResponse& cluster) {
       "\nPartitions: {} in {} topics; {} offline, {} under-replicated, {} under min ISR\n",
       cluster.partitions(), cluster.topics(), cluster.offline_partitions(),
       cluster.under_replicated_partitions(), cluster.under_min_isr_partitions());
+  out += SettingsDifferences(cluster);
   return out;
 }
 
