@@ -398,8 +398,10 @@ void QuorumController::AlterConfigs(const admin::v1::AlterConfigsRequest& req,
   }
   v1::MetadataBatch batch;
   for (const admin::v1::ConfigChange& c : req.changes()) {
-    absl::Status valid = topic ? ValidateTopicConfig(c.name(), c.value())
-                               : ValidateClusterConfig(c.name(), c.value());
+    // A broker id names one broker: only settings a broker applies to itself (per_broker).
+    absl::Status valid = topic                   ? ValidateTopicConfig(c.name(), c.value())
+                         : resource.name.empty() ? ValidateClusterConfig(c.name(), c.value())
+                                                 : ValidateBrokerConfig(c.name(), c.value());
     if (c.op() == admin::v1::DELETE) {
       const bool known = topic ? FindTopicConfig(c.name()) : FindClusterConfig(c.name());
       valid = known ? absl::OkStatus()
