@@ -137,6 +137,7 @@ struct BrokerServer::Parts {
       }
       probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
                     !unfenced, purgatory->waiting());
+      probe->UpdateThrottles(replicas->leader_quota(), replicas->follower_quota());
       lock.lock();
       cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50),
                   [&] { return stopping; });

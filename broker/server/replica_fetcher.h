@@ -22,6 +22,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "broker/replica/partition.h"
+#include "broker/server/replication_quota.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
 
 namespace strand::broker {
@@ -40,6 +41,8 @@ struct FetcherOptions {
   std::string incarnation;
   // Told the size of every batch set appended from a leader (metrics); may be empty.
   std::function<void(int64_t bytes)> on_appended;
+  // The follower side of the replication throttle (follower.replication.throttled.*); null: none.
+  ReplicationQuota* quota = nullptr;
 };
 
 class ReplicaFetcherManager {
