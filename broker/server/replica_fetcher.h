@@ -5,7 +5,9 @@
 // each partition's log end, last epoch, durable offset and current leader epoch; appends what
 // comes back (or truncates on a divergence, or starts over when behind the leader's log start);
 // takes the leader's high watermark; and waits for the appended data to be durable before the
-// next fetch, so that fetch tells the leader the data is safe (acks=all needs it).
+// next fetch, so that fetch tells the leader the data is safe (acks=all needs it). With a
+// follower-side replication throttle (FetcherOptions::quota), throttled partitions outside the
+// ISR are left out of the requests while the rate is spent.
 //
 // Thread-safe. Partitions move between fetchers as their leaders change (Add with the new
 // leader). Stop() joins every fetcher.

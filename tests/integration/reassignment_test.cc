@@ -12,7 +12,12 @@
 //     lists it as throttled and has no rate of its own: it moves at the much lower cluster-wide
 //     rate, so a per-broker value changes behaviour on that broker only (and wins over the
 //     cluster-wide value there).
-//   - A cluster-wide setting set for one broker is refused with INVALID_CONFIG.
+//   - A cluster-wide setting set for one broker is refused with INVALID_CONFIG; DescribeConfigs
+//     of a broker shows the value in force there and its source.
+//   - Each side of the throttle alone (a leader rate only, a follower rate only) holds.
+//
+// Durations are measured from the reassignment request to the metadata showing the target
+// replica set with every member in the ISR.
 #include <atomic>
 #include <chrono>
 #include <filesystem>
