@@ -1,5 +1,8 @@
 #include "broker/server/broker_probe.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace strand::broker {
 
 BrokerProbe::BrokerProbe(std::shared_ptr<prometheus::Registry> registry)
@@ -44,6 +47,44 @@ BrokerProbe::BrokerProbe(std::shared_ptr<prometheus::Registry> registry)
                  .Help("1 while the controllers consider this broker fenced").Register(r).Add({});
   waiting_fetches_ = &BuildGauge().Name("strand_broker_waiting_fetches")
                           .Help("Long-polling fetches waiting for data").Register(r).Add({});
+  auto& throttle_bytes =
+      BuildCounter()
+          .Name("strand_broker_replication_throttle_bytes_total")
+          .Help("Bytes of throttled replicas counted against the replication throttle, by side")
+          .Register(r);
+  auto& held_back = BuildCounter()
+                        .Name("strand_broker_replication_throttled_total")
+                        .Help("Fetches in which the replication throttle held a replica back")
+                        .Register(r);
+  auto& rates = BuildGauge()
+                    .Name("strand_broker_replication_throttle_rate_bytes_per_second")
+                    .Help("The replication throttle in force (+Inf: none), by side")
+                    .Register(r);
+  const char* sides[2] = {"leader", "follower"};
+  for (int i = 0; i < 2; ++i) {
+    throttles_[i].bytes = &throttle_bytes.Add({{"side", sides[i]}});
+    throttles_[i].held_back = &held_back.Add({{"side", sides[i]}});
+    throttles_[i].rate = &rates.Add({{"side", sides[i]}});
+  }
+}
+
+void BrokerProbe::UpdateThrottles(const ReplicationQuota& leader,
+                                  const ReplicationQuota& follower) {
+  std::lock_guard lock(mu_);
+  const ReplicationQuota* quotas[2] = {&leader, &follower};
+  for (int i = 0; i < 2; ++i) {
+    ThrottleMetrics& m = throttles_[i];
+    const int64_t bytes = quotas[i]->recorded_bytes_total();
+    const int64_t held = quotas[i]->held_back_total();
+    // Counters only go up: the quotas' totals are taken as deltas since the last update.
+    m.bytes->Increment(static_cast<double>(std::max<int64_t>(0, bytes - m.last_bytes)));
+    m.held_back->Increment(static_cast<double>(std::max<int64_t>(0, held - m.last_held_back)));
+    m.last_bytes = bytes;
+    m.last_held_back = held;
+    const int64_t rate = quotas[i]->rate_bytes_per_s();
+    m.rate->Set(rate == ReplicationQuota::kUnlimited ? std::numeric_limits<double>::infinity()
+                                                     : static_cast<double>(rate));
+  }
 }
 
 void BrokerProbe::Request(const std::string& api, std::string_view error, double seconds) {

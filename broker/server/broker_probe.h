@@ -2,8 +2,9 @@
 
 // BrokerProbe: the broker's Prometheus metrics (strand_broker_*): requests and their latency per
 // API, bytes and records in and out, hosted partitions, leaders, under-replicated and
-// under-min-ISR partitions led here, ISR shrinks and expands, the applied metadata offset and
-// whether the broker is fenced. Request metrics come from gRPC threads; the gauges are refreshed
+// under-min-ISR partitions led here, ISR shrinks and expands, the applied metadata offset,
+// whether the broker is fenced, and the replication throttles (bytes counted, replicas held back,
+// rates). Request metrics come from gRPC threads; the gauges are refreshed
 // by Update() about once a second.
 
 #include <atomic>
@@ -34,6 +35,9 @@ class BrokerProbe {
   void FetchNotParked() { fetches_not_parked_->Increment(); }
   void Update(const ReplicaCounts& counts, uint64_t isr_shrinks, uint64_t isr_expands,
               uint64_t metadata_offset, bool fenced, size_t waiting_fetches);
+  // The replication throttles' totals and rates (side "leader" / "follower"), about once a
+  // second with Update.
+  void UpdateThrottles(const ReplicationQuota& leader, const ReplicationQuota& follower);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -54,6 +58,14 @@ class BrokerProbe {
   prometheus::Gauge* fenced_;
   prometheus::Gauge* waiting_fetches_;
   prometheus::Counter* fetches_not_parked_;
+  struct ThrottleMetrics {
+    prometheus::Counter* bytes = nullptr;
+    prometheus::Counter* held_back = nullptr;
+    prometheus::Gauge* rate = nullptr;
+    int64_t last_bytes = 0;
+    int64_t last_held_back = 0;
+  };
+  ThrottleMetrics throttles_[2];  // leader, follower
   uint64_t last_shrinks_ = 0;
   uint64_t last_expands_ = 0;
   std::mutex mu_;

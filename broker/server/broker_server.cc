@@ -139,6 +139,7 @@ struct BrokerServer::Parts {
       }
       probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
                     !unfenced, purgatory->waiting());
+      probe->UpdateThrottles(replicas->leader_quota(), replicas->follower_quota());
       lock.lock();
       cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50),
                   [&] { return stopping; });
@@ -268,9 +269,10 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
     // A (new) active controller recorded its static cluster settings: say which of this
     // broker's differ (the controllers report it in cluster describe and a metric too).
     auto [active, names] = follower->Read([&](const controller::MetadataImage& image) {
-      return std::make_pair(image.active_controller(),
-                            controller::DifferingStaticSettings(
-                                image, mine, image.active_controller_static_settings()));
+      return std::make_pair(
+          image.active_controller(),
+          controller::DifferingStaticSettings(
+              image, mine, image.active_controller_static_settings(), self.value()));
     });
     if (names.empty()) return;
     Log().warn(

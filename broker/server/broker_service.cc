@@ -1,9 +1,9 @@
 #include "broker/server/broker_service.h"
 
-#include <fmt/format.h>
-
 #include <atomic>
 #include <chrono>
+
+#include <fmt/format.h>
 
 #include "common/error_proto.h"
 #include "common/logging.h"
@@ -317,6 +317,9 @@ struct BrokerServiceImpl::FetchCall {
   bool follower = false;
   int64_t max_bytes = 0;
   int64_t max_wait_ms = 0;
+  // Set by TryFetch when the leader throttle held a replica back: how long until the quota has
+  // bytes again (the long poll retries then rather than at max_wait_ms).
+  int64_t throttle_delay_ms = -1;
 };
 
 grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* context,
@@ -374,9 +377,20 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   for (const auto& t : req->topics()) {
     for (const auto& fp : t.partitions()) tps.push_back({t.topic(), fp.partition()});
   }
-  purgatory_.Watch(tps, NowMs() + call->max_wait_ms,
+  const int64_t wait_ms = call->throttle_delay_ms >= 0
+                              ? std::min(call->max_wait_ms, call->throttle_delay_ms)
+                              : call->max_wait_ms;
+  purgatory_.Watch(tps, NowMs() + wait_ms,
                    [this, call](bool final) { return TryFetch(*call, final); });
   return call->reactor;
+}
+
+bool BrokerServiceImpl::LeaderThrottles(const Partition& p, NodeId follower,
+                                        ReplicationQuota& quota) {
+  // As Kafka: an in-sync follower is never held back (acks=all must not wait on a throttle).
+  const std::vector<NodeId> isr = p.isr();
+  if (std::find(isr.begin(), isr.end(), follower) != isr.end()) return false;
+  return quota.IsExceeded();
 }
 
 std::string BrokerServiceImpl::FollowerIdentityError(const v1::FetchRequest& req) const {
@@ -408,6 +422,10 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
   const int64_t now = NowMs();
   const NodeId replica(req.replica_id());
   const bool rack_aware = !call.follower && !req.rack_id().empty();
+  ReplicationQuota& quota = replicas_.leader_quota();
+  int64_t throttled_bytes = 0;  // of throttled partitions, counted once the answer goes
+  bool held_back = false;
+  call.throttle_delay_ms = -1;
   for (const v1::FetchTopic& t : req.topics()) {
     auto* tr = resp.add_topics();
     tr->set_topic(t.topic());
@@ -435,10 +453,18 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
       const int64_t room = call.max_bytes - total;
       const int64_t limit = std::min(partition_max, room);
       ReadOutcome o;
+      bool throttled = false;
       if (call.follower) {
+        throttled = quota.IsThrottled(tp);
+        int64_t follower_limit = limit;
+        if (throttled && LeaderThrottles(*p, replica, quota)) {
+          follower_limit = 0;  // bookkeeping only: the follower's position still counts
+          held_back = true;
+          call.throttle_delay_ms = quota.DelayMs();
+        }
         o = p->FollowerFetch(replica, Offset(fp.fetch_offset()),
                              LeaderEpoch(fp.last_fetched_epoch()), Offset(fp.durable_offset()),
-                             LeaderEpoch(fp.current_leader_epoch()), limit, now);
+                             LeaderEpoch(fp.current_leader_epoch()), follower_limit, now);
       } else {
         if (rack_aware && p->role() == PartitionRole::kLeader) {
           // KIP-392: point the consumer at an in-sync replica in its own rack.
@@ -492,11 +518,14 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
         pr->set_records(reinterpret_cast<const char*>(o.data.records.data()),
                         o.data.records.size());
         total += static_cast<int64_t>(o.data.records.size());
+        if (throttled) throttled_bytes += static_cast<int64_t>(o.data.records.size());
       }
     }
   }
   const int32_t min_bytes = std::max(req.min_bytes(), 1);
   if (!(final || errors || diverged || total >= min_bytes)) return false;
+  quota.Record(throttled_bytes);
+  if (held_back) quota.NoteHeldBack();
   const std::string_view error = errors ? "PARTITION_ERRORS" : "NONE";
   probe_.Request(call.follower ? "FetchFollower" : "FetchConsumer", error,
                  SecondsSince(call.start));

@@ -1,5 +1,7 @@
 #include "broker/server/replica_fetcher.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "broker/server/fetch_purgatory.h"
@@ -54,6 +56,17 @@ class ReplicaFetcherManager::Fetcher {
               std::vector<std::shared_ptr<Partition>>* appended,
               const std::shared_ptr<Partition>& shared);
   v1::BrokerService::Stub* Stub();
+  // Whether the follower throttle keeps `p` out of this fetch: a throttled replica (listed in
+  // follower.replication.throttled.replicas for this broker) outside the ISR, the rate spent.
+  bool HeldBack(const Partition& p) const {
+    ReplicationQuota* quota = manager_.options_.quota;
+    if (quota == nullptr || !quota->IsThrottled(p.tp())) return false;
+    const std::vector<NodeId> isr = p.isr();
+    if (std::find(isr.begin(), isr.end(), manager_.options_.self) != isr.end()) return false;
+    if (!quota->IsExceeded()) return false;
+    quota->NoteHeldBack();
+    return true;
+  }
   void Sleep(int ms) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_; });
@@ -112,8 +125,13 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
   req.set_max_bytes(o.max_bytes);
   std::map<storage::TopicPartition, Offset> offsets;
   std::map<std::string, v1::FetchTopic*> topics;
+  bool held_back = false;
   for (const auto& [tp, p] : parts) {
     if (p->role() != PartitionRole::kFollower || p->leader() != leader_) continue;
+    if (HeldBack(*p)) {
+      held_back = true;
+      continue;
+    }
     auto& topic = topics[tp.topic];
     if (topic == nullptr) {
       topic = req.add_topics();
@@ -132,7 +150,12 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
     fp->set_current_leader_epoch(p->leader_epoch().value());
     fp->set_partition_max_bytes(o.partition_max_bytes);
   }
-  if (offsets.empty()) return false;
+  if (offsets.empty()) {
+    // Only throttled partitions, and the quota spent: wait until it has bytes again.
+    if (!held_back) return false;
+    Sleep(static_cast<int>(std::max<int64_t>(1, o.quota->DelayMs())));
+    return true;
+  }
   auto context = std::make_shared<grpc::ClientContext>();
   // Wait for a connection rather than fail fast: after the leader restarts, a channel that
   // failed can otherwise keep failing fast for seconds.
@@ -209,6 +232,11 @@ void ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartiti
     return;
   }
   if (!records.empty()) {
+    // Every byte of a throttled partition counts against the rate, in sync or not (as Kafka).
+    ReplicationQuota* quota = manager_.options_.quota;
+    if (quota != nullptr && quota->IsThrottled(p.tp())) {
+      quota->Record(static_cast<int64_t>(records.size()));
+    }
     appended->push_back(shared);
     if (manager_.options_.on_appended) {
       manager_.options_.on_appended(static_cast<int64_t>(records.size()));

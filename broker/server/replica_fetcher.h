@@ -5,7 +5,9 @@
 // each partition's log end, last epoch, durable offset and current leader epoch; appends what
 // comes back (or truncates on a divergence, or starts over when behind the leader's log start);
 // takes the leader's high watermark; and waits for the appended data to be durable before the
-// next fetch, so that fetch tells the leader the data is safe (acks=all needs it).
+// next fetch, so that fetch tells the leader the data is safe (acks=all needs it). With a
+// follower-side replication throttle (FetcherOptions::quota), throttled partitions outside the
+// ISR are left out of the requests while the rate is spent.
 //
 // Thread-safe. Partitions move between fetchers as their leaders change (Add with the new
 // leader). Stop() joins every fetcher.
@@ -22,6 +24,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "broker/replica/partition.h"
+#include "broker/server/replication_quota.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
 
 namespace strand::broker {
@@ -40,6 +43,8 @@ struct FetcherOptions {
   std::string incarnation;
   // Told the size of every batch set appended from a leader (metrics); may be empty.
   std::function<void(int64_t bytes)> on_appended;
+  // The follower side of the replication throttle (follower.replication.throttled.*); null: none.
+  ReplicationQuota* quota = nullptr;
 };
 
 class ReplicaFetcherManager {

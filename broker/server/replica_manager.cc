@@ -39,6 +39,27 @@ std::string TopicIdText(const std::string& bytes) {
   return id ? id->ToString() : std::string("?");
 }
 
+FetcherOptions WithQuota(FetcherOptions options, ReplicationQuota* quota) {
+  options.quota = quota;
+  return options;
+}
+
+Clock& ClockOf(const ReplicaManagerOptions& options) {
+  return options.clock != nullptr ? *options.clock : SystemClock::Instance();
+}
+
+// The partitions of `topic` a throttled-replicas list names on broker `self`.
+std::pair<bool, std::set<int32_t>> ThrottledOn(const std::string& topic, const std::string& list,
+                                               NodeId self) {
+  auto parsed = controller::ParseThrottledReplicas(list);
+  if (!parsed.ok()) {  // the controllers validate it; an old record might not be
+    Log().error("[topic {}] unusable throttled-replicas list '{}': {}", topic, list,
+                parsed.status().ToString());
+    return {false, {}};
+  }
+  return {parsed->all, parsed->PartitionsOn(self.value())};
+}
+
 }  // namespace
 
 struct ReplicaManager::Desired {
@@ -58,13 +79,16 @@ ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManage
       metadata_(metadata),
       purgatory_(purgatory),
       caught_up_(std::move(caught_up)),
+      leader_quota_(ClockOf(options_)),
+      follower_quota_(ClockOf(options_)),
       fetchers_(
-          options_.fetcher,
+          WithQuota(options_.fetcher, &follower_quota_),
           [this](NodeId id) { return AddressOf(id, options_.inter_broker_listener); },
           broker_epoch),
       isr_sender_({options_.self, options_.incarnation, options_.alter_partition_timeout_ms},
                   controllers, broker_epoch),
-      ticker_(options_.tick_ms, metadata, [this] { return All(); }, isr_sender_) {}
+      ticker_(
+          options_.tick_ms, metadata, [this] { return All(); }, isr_sender_) {}
 
 ReplicaManager::~ReplicaManager() { Stop(); }
 
@@ -208,12 +232,14 @@ void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
   // and role changes must not hold up the metadata log's apply).
   metadata_.Read([&](const controller::MetadataImage& image) {
     local = ComputeLocalChanges(image, change, self);
-    const std::string lag_max = controller::EffectiveClusterConfig(
-        image, "replica.lag.time.max.ms", options_.static_configs);
+    // Every setting as this broker's: its own dynamic value first (per-broker configs).
+    const int32_t me = self.value();
+    const std::string lag_max = controller::EffectiveClusterConfig(image, "replica.lag.time.max.ms",
+                                                                   options_.static_configs, me);
     const std::string pid_expiry = controller::EffectiveClusterConfig(
-        image, "producer.id.expiration.ms", options_.static_configs);
+        image, "producer.id.expiration.ms", options_.static_configs, me);
     const std::string pids_max = controller::EffectiveClusterConfig(
-        image, "strand.producer.ids.per.partition.max", options_.static_configs);
+        image, "strand.producer.ids.per.partition.max", options_.static_configs, me);
     // Settings are worked out once per topic.
     std::map<std::string, std::pair<storage::LogConfig, PartitionSettings>> topic_settings;
     auto settings_of = [&](const std::string& topic) -> const auto& {
@@ -221,7 +247,7 @@ void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
       if (it != topic_settings.end()) return it->second;
       std::map<std::string, std::string> props;
       for (auto& [name, value] :
-           controller::EffectiveTopicConfigs(image, topic, options_.static_configs)) {
+           controller::EffectiveTopicConfigs(image, topic, options_.static_configs, me)) {
         if (LogConfigNames().count(name)) props[name] = value;
       }
       auto parsed = storage::LogConfig::FromProperties(props, storage::LogConfig{});
@@ -232,7 +258,7 @@ void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
       PartitionSettings settings;
       settings.min_insync_replicas =
           static_cast<int32_t>(controller::ConfigAsLong(controller::EffectiveTopicConfig(
-              image, topic, "min.insync.replicas", options_.static_configs)));
+              image, topic, "min.insync.replicas", options_.static_configs, me)));
       settings.replica_lag_time_max_ms = controller::ConfigAsLong(lag_max);
       settings.producer_id_expiration_ms = controller::ConfigAsLong(pid_expiry);
       settings.producer_ids_max = static_cast<size_t>(controller::ConfigAsLong(pids_max));
@@ -257,6 +283,11 @@ void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
         desired.push_back(std::move(d));
       }
     }
+    std::set<std::string> topics;
+    for (const auto* list : {&local.leaders, &local.followers}) {
+      for (const LocalPartition& lp : *list) topics.insert(lp.tp.topic);
+    }
+    UpdateQuotas(image, topics, local.everything);
   });
 
   std::set<storage::TopicPartition> wanted;
@@ -334,6 +365,32 @@ void ReplicaManager::Reconcile(const controller::MetadataDelta& change) {
     } else {
       retry_ = true;  // wait until the metadata is known to be current
     }
+  }
+}
+
+void ReplicaManager::UpdateQuotas(const controller::MetadataImage& image,
+                                  const std::set<std::string>& topics, bool everything) {
+  const NodeId self = options_.self;
+  for (auto [quota, side] :
+       {std::pair{&leader_quota_, "leader"}, std::pair{&follower_quota_, "follower"}}) {
+    const std::string rate = controller::EffectiveClusterConfig(
+        image, fmt::format("{}.replication.throttled.rate", side), options_.static_configs,
+        self.value());
+    const int64_t rate_bytes_per_s = controller::ConfigAsLong(rate);
+    if (rate_bytes_per_s != quota->rate_bytes_per_s()) {
+      Log().info("{} replication throttle: {}", side,
+                 rate_bytes_per_s == ReplicationQuota::kUnlimited
+                     ? std::string("unlimited")
+                     : fmt::format("{} bytes/s", rate_bytes_per_s));
+      quota->SetRate(std::max<int64_t>(0, rate_bytes_per_s));
+    }
+    const std::string list_name = fmt::format("{}.replication.throttled.replicas", side);
+    for (const std::string& topic : topics) {
+      auto [all, partitions] =
+          ThrottledOn(topic, controller::EffectiveTopicConfig(image, topic, list_name, {}), self);
+      quota->SetThrottled(topic, all, std::move(partitions));
+    }
+    if (everything) quota->RetainTopics(topics);
   }
 }
 

@@ -20,7 +20,10 @@
 // A PartitionTicker (partition_ticker.h) runs each partition's Tick (acks=all deadlines, ISR
 // decisions); an IsrChangeSender (isr_sender.h) sends the ISR changes to the active controller
 // (AlterPartition) from its own thread. The desired local state of each metadata change is
-// LocalChanges (local_changes.h), a pure function.
+// LocalChanges (local_changes.h), a pure function. The reconciler also keeps the replication
+// throttles (replication_quota.h) in line with the topics' throttled-replica lists and this
+// broker's throttle rates; every cluster-level setting is read as this broker's (its own
+// dynamic value first, docs/configuration.md).
 //
 // Thread-safe. Start / Stop once.
 
@@ -37,13 +40,14 @@
 #include <thread>
 #include <vector>
 
+#include "broker/lifecycle/controller_client.h"
 #include "broker/replica/partition.h"
 #include "broker/server/fetch_purgatory.h"
 #include "broker/server/isr_sender.h"
 #include "broker/server/metadata_follower.h"
 #include "broker/server/partition_ticker.h"
 #include "broker/server/replica_fetcher.h"
-#include "broker/lifecycle/controller_client.h"
+#include "broker/server/replication_quota.h"
 #include "storage/log_manager.h"
 
 namespace strand::broker {
@@ -57,6 +61,7 @@ struct ReplicaManagerOptions {
   std::map<std::string, std::string> static_configs;  // --config key=value
   std::string incarnation;  // the registration's, sent with AlterPartition
   std::string inter_broker_listener = "PLAINTEXT";  // where followers fetch from leaders
+  Clock* clock = nullptr;  // the replication throttles' time; default: SystemClock
 };
 
 struct ReplicaCounts {
@@ -103,6 +108,10 @@ class ReplicaManager {
   // Why `tp` is offline here, if it is.
   std::optional<std::string> OfflineReason(const storage::TopicPartition& tp) const;
 
+  // The replication throttles: the leader side (Fetch handler) and the follower side (fetchers).
+  ReplicationQuota& leader_quota() { return leader_quota_; }
+  ReplicationQuota& follower_quota() { return follower_quota_; }
+
   // host:port of another broker's listener with this name, from the metadata.
   std::optional<std::string> AddressOf(NodeId broker, std::string_view listener) const;
 
@@ -118,6 +127,10 @@ class ReplicaManager {
 
   void ReconcileLoop();
   void Reconcile(const controller::MetadataDelta& change);
+  // The throttle rates (this broker's) and, for `topics`, the throttled replicas on this broker;
+  // with `everything`, topics no longer in the image are forgotten. Under the image's lock.
+  void UpdateQuotas(const controller::MetadataImage& image, const std::set<std::string>& topics,
+                    bool everything);
   void Apply(const Desired& d);
   void Drop(const storage::TopicPartition& tp, bool delete_log);
   absl::StatusOr<std::shared_ptr<storage::Log>> OpenLog(const Desired& d);
@@ -130,6 +143,9 @@ class ReplicaManager {
   MetadataFollower& metadata_;
   FetchPurgatory& purgatory_;
   const std::function<bool()> caught_up_;
+  // Before fetchers_, which uses the follower side.
+  ReplicationQuota leader_quota_;
+  ReplicationQuota follower_quota_;
   ReplicaFetcherManager fetchers_;
 
   // The hosted partitions; written by the reconciler only, read by any thread.

@@ -66,8 +66,10 @@ ControllerResult<admin::v1::AlterConfigsResponse> ConfigManager::AlterConfigs(
   const bool topic = resource.type == v1::TOPIC;
   ControllerResult<Response> out;
   for (const admin::v1::ConfigChange& c : req.changes()) {
-    absl::Status valid = topic ? ValidateTopicConfig(c.name(), c.value())
-                               : ValidateClusterConfig(c.name(), c.value());
+    // A broker id names one broker: only settings a broker applies to itself (per_broker).
+    absl::Status valid = topic                   ? ValidateTopicConfig(c.name(), c.value())
+                         : resource.name.empty() ? ValidateClusterConfig(c.name(), c.value())
+                                                 : ValidateBrokerConfig(c.name(), c.value());
     if (c.op() == admin::v1::DELETE) {
       const bool known = topic ? FindTopicConfig(c.name()) : FindClusterConfig(c.name());
       valid = known ? absl::OkStatus()

@@ -1,5 +1,7 @@
 #include "controller/server/admin_reads.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "controller/state/config_defs.h"
@@ -88,7 +90,7 @@ admin::v1::DescribeClusterResponse DescribeCluster(const MetadataImage& image,
     out->set_leader_count(counts[id].first);
     out->set_replica_count(counts[id].second);
     for (const std::string& name : DifferingStaticSettings(
-             image, b.static_settings, image.active_controller_static_settings())) {
+             image, b.static_settings, image.active_controller_static_settings(), id.value())) {
       out->add_static_settings_differing(name);
     }
   }
@@ -165,14 +167,25 @@ admin::v1::DescribeConfigsResponse DescribeConfigs(const MetadataImage& image,
           resp.mutable_error());
     return resp;
   }
+  // One broker's configs (BROKER "<id>"; "cluster" or "" is the cluster default): its own
+  // dynamic values first, for the settings a broker may have its own of.
+  const std::string& name = req.resource_name();
+  const bool one_broker = !topic && !name.empty() && name != "cluster";
   const auto& defs = topic ? TopicConfigDefs() : ClusterConfigDefs();
   for (const ConfigDef& def : defs) {
     admin::v1::ConfigSource source = admin::v1::DEFAULT_CONFIG;
     std::string value = def.default_value;
     const std::string cluster_name = topic ? def.cluster_synonym : def.name;
+    std::optional<std::string> broker_value;
+    if (one_broker && def.per_broker) broker_value = image.config({v1::BROKER, name}, def.name);
     if (topic && image.config({v1::TOPIC, req.resource_name()}, def.name)) {
       source = admin::v1::DYNAMIC_TOPIC_CONFIG;
       value = *image.config({v1::TOPIC, req.resource_name()}, def.name);
+    } else if (topic && cluster_name.empty()) {
+      // A topic-only setting left at its default (no cluster-level synonym).
+    } else if (broker_value) {
+      source = admin::v1::DYNAMIC_BROKER_CONFIG;
+      value = *broker_value;
     } else if (auto v = image.config({v1::BROKER, ""}, cluster_name)) {
       source = admin::v1::DYNAMIC_DEFAULT_BROKER_CONFIG;
       value = *v;

@@ -73,7 +73,8 @@ void ControllerProbe::Update(const MetadataImage& image, const QuorumController&
       DifferingStaticSettings(image, controller.static_settings(), reference).size()));
   int64_t differing_brokers = 0;
   for (const auto& [id, b] : image.brokers()) {
-    if (!DifferingStaticSettings(image, b.static_settings, reference).empty()) ++differing_brokers;
+    if (!DifferingStaticSettings(image, b.static_settings, reference, id.value()).empty())
+      ++differing_brokers;
   }
   brokers_settings_differing_->Set(static_cast<double>(differing_brokers));
 }

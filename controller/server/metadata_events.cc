@@ -141,7 +141,7 @@ std::vector<std::string> DescribeStaticSettingMismatches(const MetadataDelta& de
   }
   if (!include_brokers) return out;
   auto check = [&](NodeId id, const BrokerRegistration& b) {
-    const auto names = DifferingStaticSettings(after, b.static_settings, reference);
+    const auto names = DifferingStaticSettings(after, b.static_settings, reference, id.value());
     if (names.empty()) return;
     out.push_back(fmt::format(
         "broker {} runs with static cluster setting(s) {} differing from active controller {}'s: "

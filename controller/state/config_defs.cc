@@ -38,6 +38,39 @@ ConfigDef OneOf(std::string name, std::string def, std::vector<std::string> allo
                    std::nullopt, std::move(allowed), std::move(synonym)};
 }
 
+absl::Status ValidateThrottledReplicas(const ConfigDef& def, std::string_view value) {
+  auto parsed = ParseThrottledReplicas(value);
+  if (parsed.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(fmt::format("invalid value '{}' for {}: {}", value, def.name,
+                                                std::string(parsed.status().message())));
+}
+
+ConfigDef ThrottledReplicasDef(std::string name, std::string side) {
+  ConfigDef def{std::move(name),
+                ConfigType::kList,
+                "",
+                fmt::format("Replicas whose replication is throttled on the {} side (to "
+                            "{}.replication.throttled.rate): \"partition:brokerId\" pairs, "
+                            "comma-separated, or \"*\" for all.",
+                            side, side),
+                std::nullopt,
+                std::nullopt,
+                {},
+                ""};
+  def.validator = ValidateThrottledReplicas;
+  return def;
+}
+
+ConfigDef ThrottledRate(std::string name, std::string side) {
+  ConfigDef def = Long(std::move(name), kLongMaxText, 0, "",
+                       fmt::format("Bytes per second this broker moves, as the {}, for the "
+                                   "replicas listed in the topics' {}.replication.throttled."
+                                   "replicas that are not in the ISR (all of them together).",
+                                   side, side));
+  def.per_broker = true;
+  return def;
+}
+
 std::vector<ConfigDef> MakeTopicDefs() {
   return {
       OneOf("cleanup.policy", "delete", {"delete", "compact"}, "log.cleanup.policy",
@@ -100,6 +133,8 @@ std::vector<ConfigDef> MakeTopicDefs() {
            "Age at which a new segment is rolled even if not full."),
       Bool("unclean.leader.election.enable", "false", "unclean.leader.election.enable",
            "Elect an out-of-sync replica when no in-sync one is alive (may lose data)."),
+      ThrottledReplicasDef("leader.replication.throttled.replicas", "leader"),
+      ThrottledReplicasDef("follower.replication.throttled.replicas", "follower"),
       Bool("strand.verify.crc.on.read", "true", "strand.verify.crc.on.read",
            "Check each stored batch's CRC the first time it is read after the log opens."),
       Long("strand.decompressed.batch.bytes.max", "67108864", 1024,
@@ -110,6 +145,11 @@ std::vector<ConfigDef> MakeTopicDefs() {
       Long("strand.preallocate.chunk.bytes", "8388608", 0, "strand.preallocate.chunk.bytes",
            "Most space a segment reserves ahead of its end when preallocate is on."),
   };
+}
+
+ConfigDef PerBroker(ConfigDef def) {
+  def.per_broker = true;
+  return def;
 }
 
 std::vector<ConfigDef> MakeClusterDefs() {
@@ -123,13 +163,17 @@ std::vector<ConfigDef> MakeClusterDefs() {
            "How often the controller checks leader imbalance."),
       Int("leader.imbalance.per.broker.percentage", "10", 0, 100, "",
           "Share of a broker's preferred partitions led elsewhere that triggers a rebalance."),
-      Long("replica.lag.time.max.ms", "10000", 1, "",
-           "A follower not caught up for this long leaves the ISR."),
-      Long("producer.id.expiration.ms", "86400000", 1, "",
-           "Idempotent-producer state is forgotten after this long without writes (broker time)."),
-      Int("strand.producer.ids.per.partition.max", "10000", 1, 10000000, "",
-          "Most idempotent producers a partition tracks; a new producer id past it is refused "
-          "with THROTTLING_QUOTA_EXCEEDED until some expire (producer.id.expiration.ms)."),
+      PerBroker(Long("replica.lag.time.max.ms", "10000", 1, "",
+                     "A follower not caught up for this long leaves the ISR.")),
+      PerBroker(Long(
+          "producer.id.expiration.ms", "86400000", 1, "",
+          "Idempotent-producer state is forgotten after this long without writes (broker time).")),
+      PerBroker(Int("strand.producer.ids.per.partition.max", "10000", 1, 10000000, "",
+                    "Most idempotent producers a partition tracks; a new producer id past it is "
+                    "refused with THROTTLING_QUOTA_EXCEEDED until some expire "
+                    "(producer.id.expiration.ms).")),
+      ThrottledRate("leader.replication.throttled.rate", "leader"),
+      ThrottledRate("follower.replication.throttled.rate", "follower"),
       Int("max.broker.partitions", "4000", 1, 1000000, "",
           "Most partition replicas one broker may host; topic creation, added partitions and "
           "reassignments past it are refused with POLICY_VIOLATION (KIP-578)."),
@@ -167,6 +211,9 @@ const std::vector<ConfigDef>& ClusterConfigDefs() {
       ConfigDef synonym = topic;
       synonym.name = topic.cluster_synonym;
       synonym.cluster_synonym.clear();
+      // The controllers read these two (ISR counts, elections): one value cluster-wide.
+      synonym.per_broker =
+          synonym.name != "min.insync.replicas" && synonym.name != "unclean.leader.election.enable";
       all.push_back(std::move(synonym));
     }
     return all;
@@ -189,6 +236,7 @@ const ConfigDef* FindClusterConfig(std::string_view name) {
 }
 
 absl::Status ValidateValue(const ConfigDef& def, std::string_view value) {
+  if (def.validator) return def.validator(def, value);
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
         fmt::format("invalid value '{}' for {}: {}", value, def.name, why));
@@ -262,6 +310,64 @@ absl::Status ValidateClusterConfig(std::string_view name, std::string_view value
   return ValidateValue(*def, value);
 }
 
+absl::Status ValidateBrokerConfig(std::string_view name, std::string_view value) {
+  const ConfigDef* def = FindClusterConfig(name);
+  if (def == nullptr) {
+    return absl::InvalidArgumentError(fmt::format("unknown cluster config '{}'", name));
+  }
+  if (!def->per_broker) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} cannot be set for one broker: it is a cluster-wide setting (set it for "
+                    "the cluster instead)",
+                    name));
+  }
+  return ValidateValue(*def, value);
+}
+
+absl::StatusOr<ThrottledReplicas> ParseThrottledReplicas(std::string_view value) {
+  ThrottledReplicas out;
+  std::string text;  // Kafka trims the whitespace around each entry
+  for (char c : value) {
+    if (c != ' ' && c != '\t') text.push_back(c);
+  }
+  if (text.empty()) return out;
+  if (text == "*") {
+    out.all = true;
+    return out;
+  }
+  auto number = [](std::string_view digits, int32_t* v) {
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *v);
+    return !digits.empty() && ec == std::errc() && ptr == digits.data() + digits.size() && *v >= 0;
+  };
+  const std::string_view all = text;
+  for (size_t start = 0; start <= all.size();) {
+    size_t comma = all.find(',', start);
+    if (comma == std::string_view::npos) comma = all.size();
+    const std::string_view item = all.substr(start, comma - start);  // empty items are refused
+    start = comma + 1;
+    const size_t colon = item.find(':');
+    int32_t partition = 0;
+    int32_t broker = 0;
+    if (colon == std::string_view::npos || !number(item.substr(0, colon), &partition) ||
+        !number(item.substr(colon + 1), &broker)) {
+      return absl::InvalidArgumentError(
+          fmt::format("'{}' is not partition:brokerId; expected \"*\" or a comma-separated list of "
+                      "partition:brokerId pairs (e.g. 0:101,0:102)",
+                      item));
+    }
+    out.replicas.emplace_back(partition, broker);
+  }
+  return out;
+}
+
+std::set<int32_t> ThrottledReplicas::PartitionsOn(int32_t broker) const {
+  std::set<int32_t> out;
+  for (const auto& [partition, id] : replicas) {
+    if (id == broker) out.insert(partition);
+  }
+  return out;
+}
+
 int64_t ConfigAsLong(std::string_view value) {
   int64_t v = 0;
   std::from_chars(value.data(), value.data() + value.size(), v);
@@ -271,28 +377,37 @@ int64_t ConfigAsLong(std::string_view value) {
 bool ConfigAsBool(std::string_view value) { return value == "true"; }
 
 std::string EffectiveClusterConfig(const MetadataImage& image, const std::string& name,
-                                   const std::map<std::string, std::string>& static_configs) {
+                                   const std::map<std::string, std::string>& static_configs,
+                                   std::optional<int32_t> broker_id) {
+  const ConfigDef* def = FindClusterConfig(name);
+  if (broker_id && def != nullptr && def->per_broker) {
+    if (auto v = image.config(ConfigResource{v1::BROKER, std::to_string(*broker_id)}, name)) {
+      return *v;
+    }
+  }
   if (auto v = image.config(ConfigResource{v1::BROKER, ""}, name)) return *v;
   if (auto it = static_configs.find(name); it != static_configs.end()) return it->second;
-  const ConfigDef* def = FindClusterConfig(name);
   return def == nullptr ? std::string() : def->default_value;
 }
 
 std::string EffectiveTopicConfig(const MetadataImage& image, const std::string& topic,
                                  const std::string& name,
-                                 const std::map<std::string, std::string>& static_configs) {
+                                 const std::map<std::string, std::string>& static_configs,
+                                 std::optional<int32_t> broker_id) {
   if (auto v = image.config(ConfigResource{v1::TOPIC, topic}, name)) return *v;
   const ConfigDef* def = FindTopicConfig(name);
   if (def == nullptr) return std::string();
-  return EffectiveClusterConfig(image, def->cluster_synonym, static_configs);
+  // Topic-only settings (the throttled-replica lists) have no cluster-level default.
+  if (def->cluster_synonym.empty()) return def->default_value;
+  return EffectiveClusterConfig(image, def->cluster_synonym, static_configs, broker_id);
 }
 
 std::map<std::string, std::string> EffectiveTopicConfigs(
     const MetadataImage& image, const std::string& topic,
-    const std::map<std::string, std::string>& static_configs) {
+    const std::map<std::string, std::string>& static_configs, std::optional<int32_t> broker_id) {
   std::map<std::string, std::string> out;
   for (const ConfigDef& def : TopicConfigDefs()) {
-    out[def.name] = EffectiveTopicConfig(image, topic, def.name, static_configs);
+    out[def.name] = EffectiveTopicConfig(image, topic, def.name, static_configs, broker_id);
   }
   return out;
 }
@@ -321,12 +436,16 @@ SettingDigests StaticSettingDigests(const std::map<std::string, std::string>& st
 
 std::vector<std::string> DifferingStaticSettings(const MetadataImage& image,
                                                  const SettingDigests& mine,
-                                                 const SettingDigests& theirs) {
+                                                 const SettingDigests& theirs,
+                                                 std::optional<int32_t> broker_id) {
   std::vector<std::string> out;
   for (const auto& [name, digest] : mine) {
     auto it = theirs.find(name);
     if (it == theirs.end() || it->second == digest) continue;
     if (image.config(ConfigResource{v1::BROKER, ""}, name)) continue;  // overridden everywhere
+    if (broker_id && image.config(ConfigResource{v1::BROKER, std::to_string(*broker_id)}, name)) {
+      continue;  // overridden on that broker
+    }
     out.push_back(name);
   }
   return out;

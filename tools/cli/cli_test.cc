@@ -236,6 +236,21 @@ TEST_F(CliTest, ConfigsAlterThenDescribe) {
   EXPECT_EQ(r.code, 1);
 }
 
+// A throttled-replicas list is one value, commas included (docs/operations.md's throttling
+// example relies on it).
+TEST_F(CliTest, ConfigsAlter_ListValueKeepsItsCommas) {
+  fake().AddTopic("orders", 1, 3);
+  Result r = Strand({"configs", "alter", "--topic", "orders", "--set",
+                     "leader.replication.throttled.replicas=0:101,0:102,0:103", "--set",
+                     "follower.replication.throttled.replicas=0:104"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto alter = fake().last_alter_configs();
+  ASSERT_EQ(alter.changes_size(), 2);
+  EXPECT_EQ(alter.changes(0).name(), "follower.replication.throttled.replicas");
+  EXPECT_EQ(alter.changes(0).value(), "0:104");
+  EXPECT_EQ(alter.changes(1).value(), "0:101,0:102,0:103");
+}
+
 TEST_F(CliTest, LeadersElect_ForATopicOrOnePartition) {
   fake().AddTopic("orders", 3, 2);
   Result r = Strand({"leaders", "elect", "--topic", "orders"});
