@@ -38,6 +38,7 @@ admin::v1::DescribeClusterResponse SampleCluster() {
   b->set_state(admin::v1::CONTROLLED_SHUTDOWN);
   b->set_leader_count(4);
   b->set_replica_count(9);
+  b->add_static_settings_differing("log.retention.ms");
   c.add_brokers()->set_id(102);  // state unknown
   c.mutable_brokers(1)->set_state(admin::v1::FENCED);
   c.set_topics(2);
@@ -54,9 +55,11 @@ TEST(FormatCluster, Json_HasTheDocumentedKeys) {
   EXPECT_EQ(j["controller_term"], 7);
   EXPECT_EQ(j["metadata_offset"], 1234);
   ASSERT_EQ(j["controllers"].size(), 3u);
-  EXPECT_EQ(
-      j["controllers"][1],
-      (json{{"id", 2}, {"address", "127.0.0.1:9092"}, {"active", true}, {"reachable", true}}));
+  EXPECT_EQ(j["controllers"][1], (json{{"id", 2},
+                                       {"address", "127.0.0.1:9092"},
+                                       {"active", true},
+                                       {"reachable", true},
+                                       {"static_settings_differing", json::array()}}));
   ASSERT_EQ(j["brokers"].size(), 2u);
   const json& b = j["brokers"][0];
   EXPECT_EQ(b["id"], 101);
@@ -65,6 +68,7 @@ TEST(FormatCluster, Json_HasTheDocumentedKeys) {
   EXPECT_EQ(b["listeners"], json::array({"PLAINTEXT://127.0.0.1:9101"}));
   EXPECT_EQ(b["leader_count"], 4);
   EXPECT_EQ(b["replica_count"], 9);
+  EXPECT_EQ(b["static_settings_differing"], json::array({"log.retention.ms"}));
   EXPECT_EQ(j["brokers"][1]["state"], "fenced");
   EXPECT_EQ(j["partitions"], 12);
   EXPECT_EQ(j["offline_partitions"], 1);
@@ -95,6 +99,14 @@ TEST(FormatCluster, Human_ListsControllersBrokersAndHealth) {
       HasSubstr("101  rack-2  controlled_shutdown  PLAINTEXT://127.0.0.1:9101  4        9\n"));
   EXPECT_THAT(text, HasSubstr("102  -       fenced               -"));
   EXPECT_THAT(text, HasSubstr("12 in 2 topics; 1 offline, 3 under-replicated, 0 under min ISR"));
+  EXPECT_THAT(text, HasSubstr("WARNING: static cluster settings (--config) differ from the active "
+                              "controller's:\n  broker 101: log.retention.ms\n"));
+}
+
+TEST(FormatCluster, Human_NoWarningWhenEveryNodeAgrees) {
+  admin::v1::DescribeClusterResponse c = SampleCluster();
+  c.mutable_brokers(0)->clear_static_settings_differing();
+  EXPECT_THAT(FormatCluster(c), Not(HasSubstr("WARNING")));
 }
 
 admin::v1::TopicDescription SampleTopic() {
