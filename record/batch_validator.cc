@@ -60,6 +60,12 @@ absl::Status CheckHeader(const RecordBatchHeader& h, size_t size, const Validati
     return Corrupt(fmt::format("negative record count {} or last offset delta {}", h.record_count,
                                h.last_offset_delta));
   }
+  // Whatever the mode, the offsets a reader derives (base + delta) must exist: a producer's base
+  // offset is replaced on append, but a reader of the batch as sent must not overflow.
+  if (SaturatingAdd(h.base_offset.value(), h.last_offset_delta) == INT64_MAX) {
+    return Corrupt(fmt::format("impossible offsets: base {} + last delta {}",
+                               h.base_offset.value(), h.last_offset_delta));
+  }
   if (o.mode == ValidationMode::kProduce) {
     if (h.record_count == 0 || h.record_count != int64_t{h.last_offset_delta} + 1) {
       return Invalid(

@@ -13,6 +13,7 @@
 #include "record/compression.h"
 #include "record/errc.h"
 #include "record/record_batch_builder.h"
+#include "record/record_batch_reader.h"
 
 namespace strand::record {
 namespace {
@@ -152,6 +153,23 @@ TEST(BatchValidator, Offsets_ReplicaNegativeBase) {
   SetBaseOffset(batch, Offset(-5));
   EXPECT_EQ(Check(batch, {.mode = ValidationMode::kReplica}), Errc::kCorruptBatch);
   EXPECT_EQ(Check(batch), std::nullopt);  // producers' base offsets are overwritten anyway
+}
+
+// Found by batch_validator_fuzz: a producer batch with base offset INT64_MAX was accepted (its
+// base offset is overwritten on append), and the reader then overflowed computing its records'
+// offsets. Now every mode refuses offsets past the maximum, and the reader does too.
+TEST(BatchValidator, Offsets_PastTheMaximumInEveryMode) {
+  auto batch = Good();  // last offset delta 2
+  SetBaseOffset(batch, Offset(INT64_MAX - 1));
+  for (auto mode : {ValidationMode::kProduce, ValidationMode::kReplica, ValidationMode::kStored}) {
+    EXPECT_EQ(Check(batch, {.mode = mode}), Errc::kCorruptBatch);
+  }
+  auto decoded = DecodedBatch::Decode(batch, 1 << 20);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(RecordErrcOf(decoded.status()), Errc::kCorruptBatch);
+  SetBaseOffset(batch, Offset(INT64_MAX - 3));  // the last record at INT64_MAX - 1: fine
+  EXPECT_EQ(Check(batch, {.mode = ValidationMode::kReplica}), std::nullopt);
+  EXPECT_TRUE(DecodedBatch::Decode(batch, 1 << 20).ok());
 }
 
 TEST(BatchValidator, Timestamps_BelowMinusOne) {

@@ -34,6 +34,14 @@ absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch
   if (out.header_.record_count < 0) {
     return RecordError(Errc::kCorruptBatch, "negative record count");
   }
+  // Every record's offset (base + a delta in [0, last_offset_delta], checked per record below)
+  // must be representable: a forged base offset near the maximum would overflow.
+  if (out.header_.last_offset_delta < 0 ||
+      SaturatingAdd(out.header_.base_offset.value(), out.header_.last_offset_delta) == INT64_MAX) {
+    return RecordError(Errc::kCorruptBatch,
+                       fmt::format("impossible offsets: base {} + last delta {}",
+                                   out.header_.base_offset.value(), out.header_.last_offset_delta));
+  }
   auto records =
       UncompressedRecords(batch, out.header_, decompressed_max_bytes, &out.decompressed_);
   if (!records.ok()) return records.status();
@@ -41,6 +49,11 @@ absl::StatusOr<DecodedBatch> DecodedBatch::Decode(std::span<const uint8_t> batch
   bool log_append_time = h.timestamp_type() == TimestampType::kLogAppendTime;
   out.records_.reserve(std::min<size_t>(h.record_count, records->size() / 7 + 1));
   absl::Status walked = WalkRecords(*records, h.record_count, [&](const RecordFields& f) {
+    if (f.offset_delta < 0 || f.offset_delta > h.last_offset_delta) {
+      return RecordError(Errc::kCorruptBatch,
+                         fmt::format("record offset delta {} outside the batch's [0, {}]",
+                                     f.offset_delta, h.last_offset_delta));
+    }
     RecordView v;
     v.offset = h.base_offset + f.offset_delta;
     v.timestamp =
