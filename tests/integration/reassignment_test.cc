@@ -53,32 +53,6 @@ constexpr int64_t kClusterRateBytesPerS = 2 << 20;  // ~10 s for those 20 MB
 constexpr int64_t kBurstBytes = kRateBytesPerS + (8 << 20);
 constexpr int64_t kClusterBurstBytes = kClusterRateBytesPerS + (8 << 20);
 
-std::string AlterConfig(StrandCluster& c, av1::ResourceType type, const std::string& resource,
-                        const std::string& name, const std::string& value,
-                        std::string* message = nullptr) {
-  av1::AlterConfigsRequest req;
-  req.set_resource_type(type);
-  req.set_resource_name(resource);
-  auto* change = req.add_changes();
-  change->set_name(name);
-  change->set_value(value);
-  change->set_op(av1::SET);
-  for (int attempt = 0; attempt < 50; ++attempt) {  // across a change of active controller
-    grpc::ClientContext ctx;
-    ctx.set_wait_for_ready(true);
-    ctx.set_deadline(In(10s));
-    av1::AlterConfigsResponse resp;
-    if (c.admin().AlterConfigs(&ctx, req, &resp).ok()) {
-      if (message) *message = resp.error().message();
-      if (resp.error().name() != "NOT_CONTROLLER") {
-        return resp.error().code() == 0 ? "NONE" : resp.error().name();
-      }
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return "GAVE_UP";
-}
-
 // A broker resource's config entry `name` as DescribeConfigs shows it: "value SOURCE".
 std::string Described(StrandCluster& c, const std::string& broker, const std::string& name) {
   av1::DescribeConfigsRequest req;

@@ -295,6 +295,31 @@ std::string StrandCluster::CreateTopic(const std::string& name, int partitions, 
   return "GAVE_UP (last: " + last + ")";
 }
 
+std::string AlterConfig(StrandCluster& c, admin::v1::ResourceType type, const std::string& resource,
+                        const std::string& name, const std::string& value, std::string* message) {
+  admin::v1::AlterConfigsRequest req;
+  req.set_resource_type(type);
+  req.set_resource_name(resource);
+  auto* change = req.add_changes();
+  change->set_name(name);
+  change->set_value(value);
+  change->set_op(admin::v1::SET);
+  for (int attempt = 0; attempt < 50; ++attempt) {  // across a change of active controller
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(In(10s));
+    admin::v1::AlterConfigsResponse resp;
+    if (c.admin().AlterConfigs(&ctx, req, &resp).ok()) {
+      if (message) *message = resp.error().message();
+      if (resp.error().name() != "NOT_CONTROLLER") {
+        return resp.error().code() == 0 ? "NONE" : resp.error().name();
+      }
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return "GAVE_UP";
+}
+
 std::string StrandCluster::DeleteTopic(const std::string& name) {
   admin::v1::DeleteTopicsRequest req;
   req.add_names(name);

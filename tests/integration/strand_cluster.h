@@ -147,6 +147,13 @@ class StrandCluster {
   std::map<int, std::unique_ptr<admin::v1::AdminService::Stub>> admins_;
 };
 
+// Sets one config (op SET) through the controllers, across a change of active controller;
+// returns the error name ("NONE" on success, "GAVE_UP" after ~5 s of NOT_CONTROLLER), and the
+// error's message in `message` when given.
+std::string AlterConfig(StrandCluster& c, admin::v1::ResourceType type, const std::string& resource,
+                        const std::string& name, const std::string& value,
+                        std::string* message = nullptr);
+
 // TLS credentials from a PEM file holding a private key and its certificate chain (empty: no
 // client certificate) and a CA file.
 std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(const std::string& key_and_chain,

@@ -92,32 +92,6 @@ std::string Create(StrandCluster& c, const std::string& name, int partitions, in
   return SendCreate(c, req, message);
 }
 
-std::string AlterConfig(StrandCluster& c, av1::ResourceType type, const std::string& resource,
-                        const std::string& name, const std::string& value,
-                        std::string* message = nullptr) {
-  av1::AlterConfigsRequest req;
-  req.set_resource_type(type);
-  req.set_resource_name(resource);
-  auto* change = req.add_changes();
-  change->set_name(name);
-  change->set_value(value);
-  change->set_op(av1::SET);
-  for (int attempt = 0; attempt < 50; ++attempt) {  // across a change of active controller
-    grpc::ClientContext ctx;
-    ctx.set_wait_for_ready(true);
-    ctx.set_deadline(In(10s));
-    av1::AlterConfigsResponse resp;
-    if (c.admin().AlterConfigs(&ctx, req, &resp).ok()) {
-      if (message) *message = resp.error().message();
-      if (resp.error().name() != "NOT_CONTROLLER") {
-        return resp.error().code() == 0 ? "NONE" : resp.error().name();
-      }
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  return "GAVE_UP";
-}
-
 // The health status of broker `node` over a brand-new connection (so that a listener that no
 // longer accepts shows as UNREACHABLE).
 std::string Health(StrandCluster& c, int node) {
