@@ -1,11 +1,10 @@
 #include "broker/group/assignor.h"
 
-#include <absl/strings/str_cat.h>
-
 #include <algorithm>
 #include <set>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "broker/group/group_model.h"
 #include "common/check.h"
 

@@ -9,9 +9,6 @@
 // and topics are ordered by name inside, no randomness), so a replayed or failed-over
 // coordinator computes exactly what its predecessor did. No threads, clocks or I/O.
 
-#include <absl/status/status.h>
-#include <absl/status/statusor.h>
-
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -19,6 +16,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace strand::broker::group {
 

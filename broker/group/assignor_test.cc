@@ -4,15 +4,15 @@
 // tests say what an assignor promises, not how it gets there.
 #include "broker/group/assignor.h"
 
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "common/random.h"
 
