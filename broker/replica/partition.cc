@@ -61,6 +61,11 @@ std::vector<NodeId> Partition::isr() const {
   return assignment_.isr;
 }
 
+bool Partition::InIsr(NodeId node) const {
+  std::lock_guard lock(mu_);
+  return assignment_.InIsr(node);
+}
+
 std::optional<KafkaError> Partition::CheckEpoch(LeaderEpoch requested) const {
   if (requested == kNoLeaderEpoch) return std::nullopt;  // an old client: no check
   if (requested < assignment_.leader_epoch) return KafkaError::kFencedLeaderEpoch;

@@ -146,6 +146,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   LeaderEpoch leader_epoch() const;
   NodeId leader() const;
   std::vector<NodeId> isr() const;
+  bool InIsr(NodeId node) const;
   Offset high_watermark() const { return log_->HighWatermark(); }
   // Writes the producer-state snapshot (clean shutdown).
   void SaveProducerState();

@@ -385,14 +385,6 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   return call->reactor;
 }
 
-bool BrokerServiceImpl::LeaderThrottles(const Partition& p, NodeId follower,
-                                        ReplicationQuota& quota) {
-  // As Kafka: an in-sync follower is never held back (acks=all must not wait on a throttle).
-  const std::vector<NodeId> isr = p.isr();
-  if (std::find(isr.begin(), isr.end(), follower) != isr.end()) return false;
-  return quota.IsExceeded();
-}
-
 std::string BrokerServiceImpl::FollowerIdentityError(const v1::FetchRequest& req) const {
   const NodeId replica(req.replica_id());
   if (replica == options_.self) return "a broker does not fetch from itself";
@@ -457,7 +449,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
       if (call.follower) {
         throttled = quota.IsThrottled(tp);
         int64_t follower_limit = limit;
-        if (throttled && LeaderThrottles(*p, replica, quota)) {
+        if (throttled && quota.HoldsBack(tp, p->InIsr(replica))) {
           follower_limit = 0;  // bookkeeping only: the follower's position still counts
           held_back = true;
           call.throttle_delay_ms = quota.DelayMs();

@@ -92,9 +92,6 @@ class BrokerServiceImpl final
   std::string FollowerIdentityError(const v1::FetchRequest& req) const;
   // One attempt at answering a fetch; true when it answered.
   bool TryFetch(FetchCall& call, bool final);
-  // Whether the leader throttle (leader.replication.throttled.*) holds back a throttled
-  // partition's data from `follower` now: the follower is outside the ISR and the rate is spent.
-  static bool LeaderThrottles(const Partition& p, NodeId follower, ReplicationQuota& quota);
   // Why a partition this broker does not serve is missing, with a message: UNKNOWN_TOPIC_OR_
   // PARTITION when the metadata does not know it, KAFKA_STORAGE_ERROR when its replica here is
   // offline (its log cannot be opened), else NOT_LEADER_OR_FOLLOWER (with the leader it knows).

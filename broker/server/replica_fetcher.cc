@@ -60,10 +60,11 @@ class ReplicaFetcherManager::Fetcher {
   // follower.replication.throttled.replicas for this broker) outside the ISR, the rate spent.
   bool HeldBack(const Partition& p) const {
     ReplicationQuota* quota = manager_.options_.quota;
-    if (quota == nullptr || !quota->IsThrottled(p.tp())) return false;
-    const std::vector<NodeId> isr = p.isr();
-    if (std::find(isr.begin(), isr.end(), manager_.options_.self) != isr.end()) return false;
-    if (!quota->IsExceeded()) return false;
+    // IsThrottled first: the ISR lookup takes the partition's lock, unthrottled ones skip it.
+    if (quota == nullptr || !quota->IsThrottled(p.tp()) ||
+        !quota->HoldsBack(p.tp(), p.InIsr(manager_.options_.self))) {
+      return false;
+    }
     quota->NoteHeldBack();
     return true;
   }

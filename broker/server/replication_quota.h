@@ -57,6 +57,11 @@ class ReplicationQuota {
 
   // Whether a throttled replica must wait now: the bucket is empty (never when unlimited).
   bool IsExceeded();
+  // Whether the replica of `tp` must be held back now, on either side: it is throttled, outside
+  // the ISR (`in_sync` false: an in-sync replica is never slowed) and the bucket is empty.
+  bool HoldsBack(const storage::TopicPartition& tp, bool in_sync) {
+    return !in_sync && IsThrottled(tp) && IsExceeded();
+  }
   // How long until the bucket holds bytes again: 0 when it does now, at most kDelayMsMax.
   int64_t DelayMs();
   // Bytes of a throttled partition just moved (returned by the leader, fetched by a follower).

@@ -83,6 +83,20 @@ TEST(ReplicationQuota, RateZero_HoldsBackAndRechecks) {
   EXPECT_FALSE(q.IsExceeded());
 }
 
+// The rule both sides apply: only a throttled replica outside the ISR waits, and only while the
+// bucket is empty.
+TEST(ReplicationQuota, HoldsBack_OnlyThrottledOutOfSyncReplicasWhileSpent) {
+  ManualClock clock;
+  ReplicationQuota q(clock);
+  q.SetRate(0);
+  q.SetThrottled("t", false, {0});
+  EXPECT_TRUE(q.HoldsBack({"t", 0}, /*in_sync=*/false));
+  EXPECT_FALSE(q.HoldsBack({"t", 0}, /*in_sync=*/true));
+  EXPECT_FALSE(q.HoldsBack({"t", 1}, /*in_sync=*/false));  // not listed
+  q.SetRate(ReplicationQuota::kUnlimited);
+  EXPECT_FALSE(q.HoldsBack({"t", 0}, /*in_sync=*/false));
+}
+
 TEST(ReplicationQuota, RateChange_KeepsTheDebt) {
   ManualClock clock;
   ReplicationQuota q(clock);
