@@ -12,6 +12,9 @@ namespace {
 
 // Offline replicas one heartbeat may report (a broker holds at most a few thousand replicas).
 constexpr int kOfflineReplicasMax = 100'000;
+// Static setting digests one registration may carry (a node has about a hundred settings).
+constexpr int kStaticSettingsMax = 1'000;
+constexpr size_t kSettingNameBytesMax = 256;
 
 v1::BrokerRegistrationChangeRecord* AddRegistrationChange(NodeId broker, int64_t epoch,
                                                           v1::MetadataBatch* batch) {
@@ -37,6 +40,18 @@ ControllerError BrokerManager::CheckRegistration(const v1::RegisterBrokerRequest
   }
   if (req.incarnation_id().empty() || req.listeners_size() == 0) {
     return {KafkaError::kInvalidRequest, "an incarnation id and a listener are required"};
+  }
+  // The digests go into the metadata log with the registration: bounded like any request.
+  if (req.static_settings_size() > kStaticSettingsMax) {
+    return {KafkaError::kInvalidRequest,
+            fmt::format("{} static setting digests; at most {}", req.static_settings_size(),
+                        kStaticSettingsMax)};
+  }
+  for (const v1::SettingDigest& d : req.static_settings()) {
+    if (d.name().empty() || d.name().size() > kSettingNameBytesMax) {
+      return {KafkaError::kInvalidRequest,
+              fmt::format("a static setting name must have 1 to {} bytes", kSettingNameBytesMax)};
+    }
   }
   return {};
 }

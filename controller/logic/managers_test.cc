@@ -284,6 +284,10 @@ TEST(BrokerManager, Register_OpensTheSessionOnceAppended_HeartbeatUnfences) {
   ASSERT_FALSE(beat.answer_now);
   EXPECT_EQ(beat.records.records(0).broker_registration_change().fence(), v1::FENCE_CHANGE_UNFENCE);
   EXPECT_FALSE(beat.response.is_fenced());
+  // Too many static setting digests: refused at once, nothing written.
+  for (int i = 0; i < 1'001; ++i) req.add_static_settings()->set_name("s" + std::to_string(i));
+  EXPECT_EQ(Name(m.brokers.RegisterBroker(req, 1000).response.error()), "INVALID_REQUEST");
+  req.clear_static_settings();
   // A wrong cluster id: refused at once.
   req.set_cluster_id("other");
   EXPECT_EQ(Name(m.brokers.RegisterBroker(req, 1000).response.error()), "INCONSISTENT_CLUSTER_ID");
