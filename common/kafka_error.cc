@@ -178,6 +178,14 @@ std::string_view KafkaErrorName(KafkaError error) {
       return "UNRELEASED_INSTANCE_ID";
     case KafkaError::kStaleMemberEpoch:
       return "STALE_MEMBER_EPOCH";
+    case KafkaError::kNonEmptyGroup:
+      return "NON_EMPTY_GROUP";
+    case KafkaError::kGroupIdNotFound:
+      return "GROUP_ID_NOT_FOUND";
+    case KafkaError::kGroupSubscribedToTopic:
+      return "GROUP_SUBSCRIBED_TO_TOPIC";
+    case KafkaError::kUnsupportedAssignor:
+      return "UNSUPPORTED_ASSIGNOR";
   }
   return "UNKNOWN_ERROR_CODE";
 }

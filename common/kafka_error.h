@@ -74,6 +74,8 @@ enum class KafkaError : int16_t {
   kSaslAuthenticationFailed = 58,
   kUnknownProducerId = 59,
   kReassignmentInProgress = 60,
+  kNonEmptyGroup = 68,
+  kGroupIdNotFound = 69,
   kStaleBrokerEpoch = 77,
   kFencedLeaderEpoch = 74,
   kUnknownLeaderEpoch = 75,
@@ -85,6 +87,7 @@ enum class KafkaError : int16_t {
   kEligibleLeadersNotAvailable = 83,
   kElectionNotNeeded = 84,
   kNoReassignmentInProgress = 85,
+  kGroupSubscribedToTopic = 86,
   kThrottlingQuotaExceeded = 89,
   kProducerFenced = 90,
   kInvalidRecord = 87,
@@ -98,6 +101,7 @@ enum class KafkaError : int16_t {
   kIneligibleReplica = 107,
   kFencedMemberEpoch = 110,
   kUnreleasedInstanceId = 111,
+  kUnsupportedAssignor = 112,
   kStaleMemberEpoch = 113,
 };
 
