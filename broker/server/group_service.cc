@@ -1,0 +1,491 @@
+// GroupServiceImpl: see the header.
+#include "broker/server/group_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "broker/group/partition_for.h"
+#include "broker/server/fetch_purgatory.h"
+#include "common/error_proto.h"
+#include "common/grpc_callback_pin.h"
+#include "common/grpc_channel.h"
+#include "common/logging.h"
+
+namespace strand::broker {
+
+namespace gv1 = ::strand::group::v1;
+
+namespace {
+
+auto& Log() {
+  static auto logger = GetLogger("broker.groups");
+  return logger;
+}
+
+constexpr size_t kGroupsPerRequestMax = 10'000;
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A reactor answered once, with the probe told.
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, BrokerProbe& probe,
+                                 const char* api, std::string_view error,
+                                 std::chrono::steady_clock::time_point start,
+                                 grpc::Status status = grpc::Status::OK) {
+  probe.Request(api, error, SecondsSince(start));
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+std::string_view ErrorName(const strand::common::v1::Error& e) {
+  return e.code() == 0 ? std::string_view("NONE") : std::string_view(e.name());
+}
+
+}  // namespace
+
+GroupServiceImpl::GroupServiceImpl(GroupServiceOptions options, MetadataFollower& metadata,
+                                   GroupCoordinator& coordinator, BrokerProbe& probe)
+    : options_(std::move(options)), metadata_(metadata), coordinator_(coordinator), probe_(probe) {
+  PinGrpcCallbackQueue();
+}
+
+GroupServiceImpl::~GroupServiceImpl() {
+  std::thread creator;
+  {
+    std::lock_guard lock(create_mu_);
+    creator.swap(creator_);
+  }
+  if (creator.joinable()) creator.join();
+}
+
+std::shared_ptr<grpc::Channel> GroupServiceImpl::ChannelFor(NodeId id) {
+  std::optional<std::string> address = metadata_.Read(
+      [&](const controller::MetadataImage& image) -> std::optional<std::string> {
+        const controller::BrokerRegistration* b = image.broker(id);
+        if (b == nullptr) return std::nullopt;
+        const controller::Listener* l = b->FindListener(options_.listener);
+        if (l == nullptr) return std::nullopt;
+        return fmt::format("{}:{}", l->host, l->port);
+      });
+  if (!address) return nullptr;
+  std::lock_guard lock(channels_mu_);
+  auto& channel = channels_[*address];
+  if (!channel) {
+    channel = grpc::CreateCustomChannel(
+        *address, options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(),
+        InternalChannelArguments(10'000));
+  }
+  return channel;
+}
+
+std::shared_ptr<gv1::GroupService::Stub> GroupServiceImpl::GroupStubFor(NodeId id) {
+  auto channel = ChannelFor(id);
+  if (!channel) return nullptr;
+  return gv1::GroupService::NewStub(channel);
+}
+
+std::shared_ptr<v1::BrokerService::Stub> GroupServiceImpl::BrokerStubFor(NodeId id) {
+  auto channel = ChannelFor(id);
+  if (!channel) return nullptr;
+  return v1::BrokerService::NewStub(channel);
+}
+
+// ---------------------------------------------------------------- FindCoordinator
+
+std::string GroupServiceImpl::RequestOffsetsTopic() {
+  std::lock_guard lock(create_mu_);
+  const int64_t now = NowMs();
+  if (!options_.create_offsets_topic || creating_ || now - last_create_ms_ < 1'000) {
+    return last_create_error_;
+  }
+  creating_ = true;
+  last_create_ms_ = now;
+  if (creator_.joinable()) creator_.join();  // the previous attempt has finished
+  creator_ = std::thread([this] {
+    absl::Status s = options_.create_offsets_topic();
+    std::lock_guard guard(create_mu_);
+    creating_ = false;
+    last_create_error_ = s.ok() ? "" : std::string(s.message());
+    if (!s.ok()) {
+      Log()->warn("[broker {}] cannot create {}: {}", options_.self, kGroupOffsetsTopic,
+                  s.ToString());
+    }
+  });
+  return last_create_error_;
+}
+
+grpc::ServerUnaryReactor* GroupServiceImpl::FindCoordinator(
+    grpc::CallbackServerContext* context, const gv1::FindCoordinatorRequest* req,
+    gv1::FindCoordinatorResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
+    return Answer(context, probe_, "FindCoordinator", "INVALID_REQUEST", start,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               fmt::format("at most {} group ids", kGroupsPerRequestMax)));
+  }
+  bool missing_topic = false;
+  metadata_.Read([&](const controller::MetadataImage& image) {
+    const controller::TopicImage* t = image.topic(std::string(kGroupOffsetsTopic));
+    for (const std::string& group_id : req->group_ids()) {
+      gv1::Coordinator* c = resp->add_coordinators();
+      c->set_group_id(group_id);
+      c->set_node_id(-1);
+      if (group_id.empty()) {
+        SetKafkaError(c->mutable_error(), KafkaError::kInvalidGroupId, "empty group id");
+        continue;
+      }
+      if (t == nullptr || t->partitions.empty()) {
+        missing_topic = true;
+        continue;  // filled below
+      }
+      const int32_t partition =
+          group::PartitionForGroup(group_id, static_cast<int32_t>(t->partitions.size()));
+      c->set_partition(partition);
+      const NodeId leader = t->partitions[partition].leader;
+      const controller::BrokerRegistration* b = image.broker(leader);
+      const controller::Listener* l = b == nullptr ? nullptr : b->FindListener(options_.listener);
+      if (leader == kNoNode || l == nullptr || b->fenced) {
+        SetKafkaError(c->mutable_error(), KafkaError::kCoordinatorNotAvailable,
+                      fmt::format("{}-{} has no leader now", kGroupOffsetsTopic, partition));
+        continue;
+      }
+      c->set_node_id(leader.value());
+      c->set_host(l->host);
+      c->set_port(l->port);
+    }
+  });
+  if (missing_topic) {
+    const std::string last_error = RequestOffsetsTopic();
+    const std::string message =
+        last_error.empty()
+            ? fmt::format("{} is being created", kGroupOffsetsTopic)
+            : fmt::format("{} cannot be created yet: {}", kGroupOffsetsTopic, last_error);
+    for (gv1::Coordinator& c : *resp->mutable_coordinators()) {
+      if (c.error().code() == 0 && c.node_id() < 0) {
+        SetKafkaError(c.mutable_error(), KafkaError::kCoordinatorNotAvailable, message);
+      }
+    }
+  }
+  const bool any_error = std::any_of(resp->coordinators().begin(), resp->coordinators().end(),
+                                     [](const gv1::Coordinator& c) { return c.error().code(); });
+  return Answer(context, probe_, "FindCoordinator",
+                any_error ? "COORDINATOR_NOT_AVAILABLE" : "NONE", start);
+}
+
+// ---------------------------------------------------------------- per-group calls
+
+grpc::ServerUnaryReactor* GroupServiceImpl::ConsumerGroupHeartbeat(
+    grpc::CallbackServerContext* context, const gv1::ConsumerGroupHeartbeatRequest* req,
+    gv1::ConsumerGroupHeartbeatResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  auto* reactor = context->DefaultReactor();
+  coordinator_.Heartbeat(*req, [this, reactor, resp, start](gv1::ConsumerGroupHeartbeatResponse r) {
+    *resp = std::move(r);
+    probe_.Request("ConsumerGroupHeartbeat", ErrorName(resp->error()), SecondsSince(start));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GroupServiceImpl::OffsetCommit(grpc::CallbackServerContext* context,
+                                                         const gv1::OffsetCommitRequest* req,
+                                                         gv1::OffsetCommitResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  auto* reactor = context->DefaultReactor();
+  coordinator_.CommitOffsets(*req, [this, reactor, resp, start](gv1::OffsetCommitResponse r) {
+    *resp = std::move(r);
+    probe_.Request("OffsetCommit", ErrorName(resp->error()), SecondsSince(start));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GroupServiceImpl::OffsetFetch(grpc::CallbackServerContext* context,
+                                                        const gv1::OffsetFetchRequest* req,
+                                                        gv1::OffsetFetchResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  auto* reactor = context->DefaultReactor();
+  coordinator_.FetchOffsets(*req, [this, reactor, resp, start](gv1::OffsetFetchResponse r) {
+    *resp = std::move(r);
+    probe_.Request("OffsetFetch", ErrorName(resp->error()), SecondsSince(start));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GroupServiceImpl::OffsetDelete(grpc::CallbackServerContext* context,
+                                                         const gv1::OffsetDeleteRequest* req,
+                                                         gv1::OffsetDeleteResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  auto* reactor = context->DefaultReactor();
+  coordinator_.DeleteOffsets(*req, [this, reactor, resp, start](gv1::OffsetDeleteResponse r) {
+    *resp = std::move(r);
+    probe_.Request("OffsetDelete", ErrorName(resp->error()), SecondsSince(start));
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GroupServiceImpl::DeleteGroups(grpc::CallbackServerContext* context,
+                                                         const gv1::DeleteGroupsRequest* req,
+                                                         gv1::DeleteGroupsResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
+    return Answer(context, probe_, "DeleteGroups", "INVALID_REQUEST", start,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               fmt::format("at most {} group ids", kGroupsPerRequestMax)));
+  }
+  auto* reactor = context->DefaultReactor();
+  const int n = req->group_ids_size();
+  if (n == 0) return Answer(context, probe_, "DeleteGroups", "NONE", start);
+  for (int i = 0; i < n; ++i) resp->add_groups();
+  auto remaining = std::make_shared<std::atomic<int>>(n);
+  for (int i = 0; i < n; ++i) {
+    coordinator_.DeleteGroup(req->group_ids(i), [this, reactor, resp, remaining, i,
+                                                 start](gv1::DeletedGroup d) {
+      *resp->mutable_groups(i) = std::move(d);
+      if (remaining->fetch_sub(1) == 1) {
+        probe_.Request("DeleteGroups", "NONE", SecondsSince(start));
+        reactor->Finish(grpc::Status::OK);
+      }
+    });
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GroupServiceImpl::DescribeGroups(grpc::CallbackServerContext* context,
+                                                           const gv1::DescribeGroupsRequest* req,
+                                                           gv1::DescribeGroupsResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
+    return Answer(context, probe_, "DescribeGroups", "INVALID_REQUEST", start,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               fmt::format("at most {} group ids", kGroupsPerRequestMax)));
+  }
+  const int n = req->group_ids_size();
+  if (n == 0) return Answer(context, probe_, "DescribeGroups", "NONE", start);
+  auto* reactor = context->DefaultReactor();
+  auto out = std::make_shared<gv1::DescribeGroupsResponse>();
+  for (int i = 0; i < n; ++i) out->add_groups();
+  auto remaining = std::make_shared<std::atomic<int>>(n);
+  const bool with_lag = req->include_offsets();
+  for (int i = 0; i < n; ++i) {
+    coordinator_.DescribeGroup(req->group_ids(i), [this, reactor, resp, out, remaining, i,
+                                                   with_lag, start](gv1::DescribedGroup d) {
+      if (!with_lag) d.clear_offsets();
+      *out->mutable_groups(i) = std::move(d);
+      if (remaining->fetch_sub(1) != 1) return;
+      auto finish = [this, reactor, resp, out, start] {
+        *resp = std::move(*out);
+        probe_.Request("DescribeGroups", "NONE", SecondsSince(start));
+        reactor->Finish(grpc::Status::OK);
+      };
+      if (with_lag) {
+        FillLag(out, finish);
+      } else {
+        finish();
+      }
+    });
+  }
+  return reactor;
+}
+
+void GroupServiceImpl::FillLag(std::shared_ptr<gv1::DescribeGroupsResponse> groups,
+                               std::function<void()> done) {
+  // The partitions whose high watermark is needed, by their leader.
+  std::map<NodeId, std::set<std::pair<std::string, int32_t>>> by_leader;
+  metadata_.Read([&](const controller::MetadataImage& image) {
+    for (const auto& g : groups->groups()) {
+      for (const auto& o : g.offsets()) {
+        const controller::TopicImage* t = image.topic(o.topic());
+        if (t == nullptr || o.partition() < 0 ||
+            o.partition() >= static_cast<int32_t>(t->partitions.size())) {
+          continue;
+        }
+        const NodeId leader = t->partitions[o.partition()].leader;
+        if (leader != kNoNode) by_leader[leader].emplace(o.topic(), o.partition());
+      }
+    }
+  });
+  if (by_leader.empty()) {
+    done();
+    return;
+  }
+  struct State {
+    std::mutex mu;
+    std::map<std::pair<std::string, int32_t>, int64_t> hw;
+    int remaining = 0;
+  };
+  auto state = std::make_shared<State>();
+  state->remaining = static_cast<int>(by_leader.size());
+  auto one_done = [state, groups, done] {
+    {
+      std::lock_guard lock(state->mu);
+      if (--state->remaining > 0) return;
+    }
+    for (auto& g : *groups->mutable_groups()) {
+      for (auto& o : *g.mutable_offsets()) {
+        auto it = state->hw.find({o.topic(), o.partition()});
+        if (it == state->hw.end()) continue;
+        o.set_high_watermark(it->second);
+        if (o.committed() >= 0) o.set_lag(std::max<int64_t>(0, it->second - o.committed()));
+      }
+    }
+    done();
+  };
+  for (const auto& [leader, tps] : by_leader) {
+    auto stub = BrokerStubFor(leader);
+    if (!stub) {
+      one_done();
+      continue;
+    }
+    struct Call {
+      grpc::ClientContext context;
+      v1::ListOffsetsRequest request;
+      v1::ListOffsetsResponse response;
+      std::shared_ptr<v1::BrokerService::Stub> stub;
+    };
+    auto call = std::make_shared<Call>();
+    call->stub = stub;
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::milliseconds(options_.fan_out_timeout_ms));
+    call->request.set_replica_id(-1);
+    v1::ListOffsetsTopic* topic = nullptr;
+    for (const auto& [name, partition] : tps) {
+      if (topic == nullptr || topic->topic() != name) {
+        topic = call->request.add_topics();
+        topic->set_topic(name);
+      }
+      auto* p = topic->add_partitions();
+      p->set_partition(partition);
+      p->set_current_leader_epoch(-1);
+      p->set_timestamp(-1);  // latest: the high watermark
+    }
+    stub->async()->ListOffsets(&call->context, &call->request, &call->response,
+                               [call, state, one_done](grpc::Status status) {
+                                 if (status.ok()) {
+                                   std::lock_guard lock(state->mu);
+                                   for (const auto& t : call->response.topics()) {
+                                     for (const auto& p : t.partitions()) {
+                                       if (p.error().code() != 0) continue;
+                                       state->hw[{t.topic(), p.partition()}] = p.offset();
+                                     }
+                                   }
+                                 }
+                                 one_done();
+                               });
+  }
+}
+
+// ---------------------------------------------------------------- ListGroups
+
+grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerContext* context,
+                                                       const gv1::ListGroupsRequest* req,
+                                                       gv1::ListGroupsResponse* resp) {
+  const auto start = std::chrono::steady_clock::now();
+  auto* reactor = context->DefaultReactor();
+  const std::set<std::string> states(req->states().begin(), req->states().end());
+  const std::set<std::string> types(req->types().begin(), req->types().end());
+  auto keep = [states, types](const gv1::ListedGroup& g) {
+    return (states.empty() || states.count(g.state())) && (types.empty() || types.count(g.type()));
+  };
+  struct State {
+    std::mutex mu;
+    gv1::ListGroupsResponse out;
+    int remaining = 0;
+  };
+  auto state = std::make_shared<State>();
+  auto finish_one = [this, state, reactor, resp, start] {
+    {
+      std::lock_guard lock(state->mu);
+      if (--state->remaining > 0) return;
+    }
+    auto* groups = state->out.mutable_groups();
+    std::sort(groups->begin(), groups->end(),
+              [](const gv1::ListedGroup& a, const gv1::ListedGroup& b) {
+                return a.group_id() < b.group_id();
+              });
+    std::sort(state->out.mutable_unreachable_coordinators()->begin(),
+              state->out.mutable_unreachable_coordinators()->end());
+    *resp = std::move(state->out);
+    probe_.Request("ListGroups", ErrorName(resp->error()), SecondsSince(start));
+    reactor->Finish(grpc::Status::OK);
+  };
+  auto unreachable = [state](NodeId id, KafkaError e, const std::string& message) {
+    std::lock_guard lock(state->mu);
+    state->out.add_unreachable_coordinators(id.value());
+    if (state->out.error().code() == 0) SetKafkaError(state->out.mutable_error(), e, message);
+  };
+
+  std::vector<NodeId> others;
+  if (!req->this_broker_only()) {
+    metadata_.Read([&](const controller::MetadataImage& image) {
+      for (const auto& [id, b] : image.brokers()) {
+        if (id != options_.self && !b.fenced) others.push_back(id);
+      }
+    });
+  }
+  state->remaining = 1 + static_cast<int>(others.size());
+  coordinator_.ListGroups([state, keep, finish_one, unreachable,
+                           self = options_.self](std::pair<std::vector<gv1::ListedGroup>, bool> r) {
+    {
+      std::lock_guard lock(state->mu);
+      for (auto& g : r.first) {
+        if (keep(g)) *state->out.add_groups() = std::move(g);
+      }
+    }
+    if (r.second) {
+      unreachable(self, KafkaError::kCoordinatorLoadInProgress,
+                  fmt::format("broker {} is still loading groups", self));
+    }
+    finish_one();
+  });
+  for (NodeId id : others) {
+    auto stub = GroupStubFor(id);
+    if (!stub) {
+      unreachable(id, KafkaError::kCoordinatorNotAvailable,
+                  fmt::format("broker {} has no listener '{}'", id, options_.listener));
+      finish_one();
+      continue;
+    }
+    struct Call {
+      grpc::ClientContext context;
+      gv1::ListGroupsRequest request;
+      gv1::ListGroupsResponse response;
+      std::shared_ptr<gv1::GroupService::Stub> stub;
+    };
+    auto call = std::make_shared<Call>();
+    call->stub = stub;
+    call->request = *req;
+    call->request.set_this_broker_only(true);
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::milliseconds(options_.fan_out_timeout_ms));
+    stub->async()->ListGroups(
+        &call->context, &call->request, &call->response,
+        [call, state, id, finish_one, unreachable](grpc::Status status) {
+          if (!status.ok()) {
+            unreachable(id, KafkaError::kCoordinatorNotAvailable,
+                        fmt::format("broker {} did not answer: {}", id, status.error_message()));
+          } else {
+            std::lock_guard lock(state->mu);
+            for (const auto& g : call->response.groups()) *state->out.add_groups() = g;
+            for (int32_t u : call->response.unreachable_coordinators()) {
+              state->out.add_unreachable_coordinators(u);
+            }
+            if (call->response.error().code() != 0 && state->out.error().code() == 0) {
+              *state->out.mutable_error() = call->response.error();
+            }
+          }
+          finish_one();
+        });
+  }
+  return reactor;
+}
+
+}  // namespace strand::broker
