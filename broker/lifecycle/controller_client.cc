@@ -88,4 +88,9 @@ absl::StatusOr<controller::v1::AllocateProducerIdsResponse> ControllerClient::Al
   return Call(req, timeout_ms, &controller::v1::ControllerService::Stub::AllocateProducerIds);
 }
 
+absl::StatusOr<controller::v1::CreateOffsetsTopicResponse> ControllerClient::CreateOffsetsTopic(
+    const controller::v1::CreateOffsetsTopicRequest& req, int64_t timeout_ms) {
+  return Call(req, timeout_ms, &controller::v1::ControllerService::Stub::CreateOffsetsTopic);
+}
+
 }  // namespace strand::broker

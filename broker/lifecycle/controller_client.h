@@ -1,8 +1,9 @@
 #pragma once
 
 // ControllerClient: a broker's unary calls to the active controller (AlterPartition,
-// AllocateProducerIds). It remembers which controller was active, follows NOT_CONTROLLER hints,
-// and tries the other controllers when one does not answer, within a total deadline.
+// AllocateProducerIds, CreateOffsetsTopic). It remembers which controller was active, follows
+// NOT_CONTROLLER hints, and tries the other controllers when one does not answer, within a total
+// deadline.
 // Thread-safe; calls block the calling thread (brokers make them from background threads).
 
 #include <functional>
@@ -30,6 +31,10 @@ class ControllerClient {
       const controller::v1::AlterPartitionRequest& req, int64_t timeout_ms);
   absl::StatusOr<controller::v1::AllocateProducerIdsResponse> AllocateProducerIds(
       const controller::v1::AllocateProducerIdsRequest& req, int64_t timeout_ms);
+  // Asks for `__consumer_offsets` (the group coordinator, on first use). The answer's error is
+  // INVALID_REPLICATION_FACTOR while too few brokers are alive for it: ask again later.
+  absl::StatusOr<controller::v1::CreateOffsetsTopicResponse> CreateOffsetsTopic(
+      const controller::v1::CreateOffsetsTopicRequest& req, int64_t timeout_ms);
 
  private:
   template <typename Req, typename Resp>

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/error_proto.h"
 #include "common/grpc_channel.h"
+#include "common/internal_topics.h"
 #include "common/murmur2.h"
 #include "controller/state/metadata_image.h"
 #include "record/record_batch_builder.h"
@@ -119,6 +120,10 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::ProduceRecords(grpc::CallbackServer
   };
   if (acks != 1 && acks != -1) {
     return fail_all(KafkaError::kInvalidRequiredAcks, "acks must be 1 or -1 (all) here");
+  }
+  if (IsReservedInternalTopic(req->topic())) {
+    return fail_all(KafkaError::kInvalidTopicException,
+                    fmt::format("cannot produce to internal topic '{}'", req->topic()));
   }
   NodeId unused = kNoNode;
   int32_t partitions = 0;

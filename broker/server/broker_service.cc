@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/error_proto.h"
+#include "common/internal_topics.h"
 #include "common/logging.h"
 #include "controller/state/metadata_image.h"
 #include "record/record_batch.h"
@@ -231,6 +232,11 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
       } else if (!req->transactional_id().empty()) {
         error = KafkaError::kInvalidRequest;
         message = "transactional produce is not supported yet";
+      } else if (IsReservedInternalTopic(t.topic())) {
+        // As Kafka: only the broker's own coordinators write there (through Partition, not this
+        // call).
+        error = KafkaError::kInvalidTopicException;
+        message = fmt::format("cannot produce to internal topic '{}'", t.topic());
       } else {
         const storage::TopicPartition tp{t.topic(), pd.partition()};
         p = replicas_.Get(tp);

@@ -255,6 +255,52 @@ TEST(TopicManager, DeleteAndAddPartitions) {
   EXPECT_EQ(Name(deleted.response.topics(1).error()), "UNKNOWN_TOPIC_OR_PARTITION");
 }
 
+TEST(TopicManager, CreateOffsetsTopic_RecordsTopicPartitionsAndConfigs_ExistingWritesNothing) {
+  Managers m;
+  const int64_t epoch = m.AddBroker(101);
+  v1::CreateOffsetsTopicRequest req;
+  req.set_broker_id(101);
+  req.set_broker_epoch(epoch);
+  req.set_incarnation_id("inc-101");
+  // The default 50 partitions pass partitions_per_topic_max (10 here).
+  auto refused = m.topics.CreateOffsetsTopic(req);
+  EXPECT_TRUE(refused.answer_now);
+  EXPECT_EQ(Name(refused.response.error()), "INVALID_PARTITIONS");
+  EXPECT_EQ(refused.response.topic(), "__consumer_offsets");
+  // 4 partitions over one broker.
+  v1::MetadataBatch settings;
+  for (auto [name, value] : {std::pair{"offsets.topic.num.partitions", "4"},
+                             {"offsets.topic.replication.factor", "1"}}) {
+    auto* c = settings.add_records()->mutable_config();
+    c->set_resource_type(v1::BROKER);
+    c->set_name(name);
+    c->set_value(value);
+  }
+  m.Replay(settings);
+  auto created = m.topics.CreateOffsetsTopic(req);
+  ASSERT_FALSE(created.answer_now) << created.response.error().message();
+  ASSERT_EQ(created.records.records_size(), 1 + 4 + 4);  // topic, partitions, configs
+  EXPECT_EQ(created.records.records(0).topic().name(), "__consumer_offsets");
+  std::map<std::string, std::string> configs;
+  for (int i = 5; i < 9; ++i) {
+    const v1::ConfigRecord& c = created.records.records(i).config();
+    configs[c.name()] = c.value();
+  }
+  EXPECT_EQ(configs, (std::map<std::string, std::string>{{"cleanup.policy", "compact"},
+                                                         {"compression.type", "producer"},
+                                                         {"min.insync.replicas", "1"},
+                                                         {"segment.bytes", "104857600"}}));
+  m.Replay(created.records);
+  // Once it exists: nothing to write, and not answered at once (earlier appends commit first).
+  auto again = m.topics.CreateOffsetsTopic(req);
+  EXPECT_FALSE(again.answer_now);
+  EXPECT_EQ(again.records.records_size(), 0);
+  EXPECT_EQ(Name(again.response.error()), "NONE");
+  // Another process claiming the broker's registration.
+  req.set_incarnation_id("inc-forged");
+  EXPECT_EQ(Name(m.topics.CreateOffsetsTopic(req).response.error()), "STALE_BROKER_EPOCH");
+}
+
 TEST(BrokerManager, Register_OpensTheSessionOnceAppended_HeartbeatUnfences) {
   Managers m;
   v1::RegisterBrokerRequest req;
@@ -358,6 +404,7 @@ TEST(QuorumControllerGuard, StandbyAnswersNotControllerEverywhere) {
   top(qc.Heartbeat({}, t.now_ms));
   qc.AlterPartition({}, top);
   qc.AllocateProducerIds({}, top);
+  qc.CreateOffsetsTopic({}, top);
   qc.CreatePartitions({}, top);
   qc.AlterConfigs({}, top);
   qc.UnregisterBroker({}, top);
@@ -392,7 +439,7 @@ TEST(QuorumControllerGuard, StandbyAnswersNotControllerEverywhere) {
     EXPECT_EQ(r.results(0).partition().topic(), "a");
     EXPECT_EQ(Name(r.results(0).error()), "NOT_CONTROLLER");
   });
-  EXPECT_EQ(answered, 11);
+  EXPECT_EQ(answered, 12);
   EXPECT_TRUE(t.log.batches.empty());  // nothing appended
 }
 

@@ -262,6 +262,11 @@ void QuorumController::AllocateProducerIds(const v1::AllocateProducerIdsRequest&
   Handle(req, std::move(done), [&] { return producer_ids_.AllocateProducerIds(req); });
 }
 
+void QuorumController::CreateOffsetsTopic(const v1::CreateOffsetsTopicRequest& req,
+                                          Done<v1::CreateOffsetsTopicResponse> done) {
+  Handle(req, std::move(done), [&] { return topics_.CreateOffsetsTopic(req); });
+}
+
 void QuorumController::CreateTopics(const admin::v1::CreateTopicsRequest& req,
                                     Done<admin::v1::CreateTopicsResponse> done) {
   if (!active_) {

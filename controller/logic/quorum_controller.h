@@ -83,6 +83,8 @@ class QuorumController {
   void AlterPartition(const v1::AlterPartitionRequest& req, Done<v1::AlterPartitionResponse> done);
   void AllocateProducerIds(const v1::AllocateProducerIdsRequest& req,
                            Done<v1::AllocateProducerIdsResponse> done);
+  void CreateOffsetsTopic(const v1::CreateOffsetsTopicRequest& req,
+                          Done<v1::CreateOffsetsTopicResponse> done);
 
   // ---- admin writes (AdminService) ----
   void CreateTopics(const admin::v1::CreateTopicsRequest& req,

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/internal_topics.h"
 #include "controller/logic/placement.h"
 #include "controller/state/config_defs.h"
 
@@ -28,6 +29,33 @@ ControllerError ValidateTopicName(const std::string& name) {
   return {};
 }
 
+// Clients may not create a reserved internal topic, nor a name that differs from one only by
+// '.' against '_' (it would collide with it in metric names, and block its creation).
+ControllerError ReservedNameError(const std::string& name) {
+  if (IsReservedInternalTopic(name)) {
+    return {KafkaError::kInvalidRequest,
+            fmt::format("'{}' is an internal topic, created by the brokers", name)};
+  }
+  std::string underscored = name;
+  std::replace(underscored.begin(), underscored.end(), '.', '_');
+  if (underscored != name && IsReservedInternalTopic(underscored)) {
+    return {KafkaError::kInvalidTopicException,
+            fmt::format("topic '{}' collides with the internal topic '{}' ('.' and '_' are "
+                        "interchangeable in metric names)",
+                        name, underscored)};
+  }
+  return {};
+}
+
+// Kafka's settings of the offsets topic (GroupCoordinator.offsetsTopicConfigs and the default of
+// offsets.topic.segment.bytes): compacted, so the last offset per (group, topic, partition) and
+// the last state per group and member survive; 100 MiB segments, so compaction starts early;
+// compression.type=producer keeps the coordinator's batches as written.
+constexpr int64_t kOffsetsTopicSegmentBytes = 104'857'600;
+// An offset commit (acks=all) is on two replicas before it is acknowledged, so it survives the
+// loss of one; at replication factor 1, the one replica.
+constexpr int32_t kOffsetsTopicMinInsyncReplicas = 2;
+
 std::map<NodeId, int64_t> ReplicasPerBroker(const std::vector<std::vector<NodeId>>& assignments) {
   std::map<NodeId, int64_t> out;
   for (const auto& replicas : assignments) {
@@ -41,6 +69,7 @@ std::map<NodeId, int64_t> ReplicasPerBroker(const std::vector<std::vector<NodeId
 ControllerError TopicManager::ValidateNewTopic(const admin::v1::NewTopic& t, int32_t* partitions,
                                                int32_t* replication_factor) const {
   if (ControllerError e = ValidateTopicName(t.name()); !e.ok()) return e;
+  if (ControllerError e = ReservedNameError(t.name()); !e.ok()) return e;
   if (image_.topic(t.name()) != nullptr) {
     return {KafkaError::kTopicAlreadyExists, fmt::format("topic '{}' already exists", t.name())};
   }
@@ -177,17 +206,85 @@ ControllerResult<admin::v1::TopicResult> TopicManager::CreateTopic(
   }
   const TopicId id = TopicId::Random(random_);
   out.response.set_topic_id(id.ToString());
-  auto* tr = out.records.add_records()->mutable_topic();
-  tr->set_name(t.name());
+  AddTopicRecords(t.name(), id, assignments,
+                  std::map<std::string, std::string>(t.configs().begin(), t.configs().end()),
+                  &out.records);
+  return out;
+}
+
+void TopicManager::AddTopicRecords(const std::string& name, const TopicId& id,
+                                   const std::vector<std::vector<NodeId>>& assignments,
+                                   const std::map<std::string, std::string>& configs,
+                                   v1::MetadataBatch* out) const {
+  auto* tr = out->add_records()->mutable_topic();
+  tr->set_name(name);
   tr->set_topic_id(id.Bytes());
-  partitions_.AddPartitionRecords(id, 0, assignments, &out.records);
-  for (const auto& [name, value] : t.configs()) {
-    auto* c = out.records.add_records()->mutable_config();
+  partitions_.AddPartitionRecords(id, 0, assignments, out);
+  for (const auto& [config, value] : configs) {
+    auto* c = out->add_records()->mutable_config();
     c->set_resource_type(v1::TOPIC);
-    c->set_resource_name(t.name());
-    c->set_name(name);
+    c->set_resource_name(name);
+    c->set_name(config);
     c->set_value(value);
   }
+}
+
+ControllerResult<v1::CreateOffsetsTopicResponse> TopicManager::CreateOffsetsTopic(
+    const v1::CreateOffsetsTopicRequest& req) {
+  using Response = v1::CreateOffsetsTopicResponse;
+  const std::string name(kConsumerOffsetsTopic);
+  if (ControllerError e =
+          sessions_.CheckBrokerEpoch(req.broker_id(), req.broker_epoch(), req.incarnation_id());
+      !e.ok()) {
+    return Refuse<Response>(e);
+  }
+  ControllerResult<Response> out;
+  out.response.set_topic(name);
+  // Already there (or appended and not yet committed): nothing to write; the answer waits for
+  // the earlier appends to commit.
+  if (image_.topic(name) != nullptr) return out;
+  auto refuse = [&](const ControllerError& e) {
+    ControllerResult<Response> refused = Refuse<Response>(e);
+    refused.response.set_topic(name);
+    return refused;
+  };
+  if (const std::string* other = image_.TopicCollidingWith(name)) {
+    return refuse({KafkaError::kInvalidTopicException,
+                   fmt::format("cannot create '{}': topic '{}' collides with it ('.' and '_' are "
+                               "interchangeable in metric names)",
+                               name, *other)});
+  }
+  const auto partitions =
+      static_cast<int32_t>(ConfigAsLong(configs_.ClusterConfig("offsets.topic.num.partitions")));
+  const auto rf = static_cast<int32_t>(
+      ConfigAsLong(configs_.ClusterConfig("offsets.topic.replication.factor")));
+  if (partitions < 1 || partitions > limits_.partitions_per_topic_max) {
+    return refuse({KafkaError::kInvalidPartitions,
+                   fmt::format("offsets.topic.num.partitions is {}; a topic has 1 to {} partitions",
+                               partitions, limits_.partitions_per_topic_max)});
+  }
+  // Kafka's rule: never a smaller replication factor than configured. The group coordinator
+  // answers COORDINATOR_NOT_AVAILABLE until enough brokers are alive.
+  int32_t live = 0;
+  for (const auto& [id, b] : image_.brokers()) live += sessions_.Eligible(id) ? 1 : 0;
+  if (live < rf) {
+    return refuse({KafkaError::kInvalidReplicationFactor,
+                   fmt::format("cannot create '{}' yet: offsets.topic.replication.factor is {} "
+                               "but only {} live broker(s) are registered",
+                               name, rf, live)});
+  }
+  std::vector<std::vector<NodeId>> assignments;
+  if (ControllerError e = PlanAssignments(admin::v1::NewTopic(), partitions, rf, &assignments);
+      !e.ok()) {
+    return refuse(e);
+  }
+  const std::map<std::string, std::string> configs = {
+      {"cleanup.policy", "compact"},
+      {"compression.type", "producer"},
+      {"min.insync.replicas", std::to_string(std::min(kOffsetsTopicMinInsyncReplicas, rf))},
+      {"segment.bytes", std::to_string(kOffsetsTopicSegmentBytes)},
+  };
+  AddTopicRecords(name, TopicId::Random(random_), assignments, configs, &out.records);
   return out;
 }
 
@@ -199,7 +296,11 @@ ControllerResult<admin::v1::DeleteTopicsResponse> TopicManager::DeleteTopics(
     auto* result = out.response.add_topics();
     result->set_name(name);
     const TopicImage* t = image_.topic(name);
-    if (t == nullptr) {
+    if (IsReservedInternalTopic(name)) {
+      SetError({KafkaError::kInvalidRequest,
+                fmt::format("'{}' is an internal topic and cannot be deleted", name)},
+               result->mutable_error());
+    } else if (t == nullptr) {
       SetError(
           {KafkaError::kUnknownTopicOrPartition, fmt::format("topic '{}' does not exist", name)},
           result->mutable_error());
@@ -215,6 +316,15 @@ ControllerResult<admin::v1::DeleteTopicsResponse> TopicManager::DeleteTopics(
 ControllerResult<admin::v1::CreatePartitionsResponse> TopicManager::CreatePartitions(
     const admin::v1::CreatePartitionsRequest& req) {
   using Response = admin::v1::CreatePartitionsResponse;
+  if (IsReservedInternalTopic(req.topic())) {
+    // Groups (and transactional ids) are placed by hashing over the partition count: a new
+    // count would move every group's coordinator and lose track of its committed offsets.
+    return Refuse<Response>(
+        {KafkaError::kInvalidRequest,
+         fmt::format("'{}' is an internal topic: its partition count cannot change (groups are "
+                     "placed by hashing over it)",
+                     req.topic())});
+  }
   const TopicImage* t = image_.topic(req.topic());
   if (t == nullptr) {
     return Refuse<Response>({KafkaError::kUnknownTopicOrPartition,

@@ -1,12 +1,15 @@
 #pragma once
 
 // TopicManager: topics — create (name rules, defaults, replica placement within the partition
-// limits), delete, and add partitions. Generates records against the working image;
-// QuorumController appends them. Placement and topic ids draw from the controller's seeded
-// Random, so the same requests in the same order give the same topics. Single-threaded, like
-// the controller.
+// limits), delete, and add partitions; the internal `__consumer_offsets` topic, created on a
+// broker's request; and the refusal of clients' creates, deletes and added partitions of the
+// reserved internal topics (common/internal_topics.h). Generates records against the working
+// image; QuorumController appends them. Placement and topic ids draw from the controller's
+// seeded Random, so the same requests in the same order give the same topics. Single-threaded,
+// like the controller.
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +21,7 @@
 #include "controller/logic/partition_manager.h"
 #include "controller/state/metadata_image.h"
 #include "proto/admin/v1/admin.pb.h"
+#include "proto/controller/v1/controller.pb.h"
 
 namespace strand::controller {
 
@@ -48,6 +52,13 @@ class TopicManager {
       const admin::v1::DeleteTopicsRequest& req) const;
   ControllerResult<admin::v1::CreatePartitionsResponse> CreatePartitions(
       const admin::v1::CreatePartitionsRequest& req);
+  // A broker's request for `__consumer_offsets` (Kafka's auto-creation of the offsets topic):
+  // created from offsets.topic.num.partitions and offsets.topic.replication.factor, compacted,
+  // min.insync.replicas min(2, RF). NONE without records when it exists already (the answer
+  // still waits for the commit of earlier appends, so the broker finds it in its metadata);
+  // INVALID_REPLICATION_FACTOR while fewer live brokers than the factor are registered.
+  ControllerResult<v1::CreateOffsetsTopicResponse> CreateOffsetsTopic(
+      const v1::CreateOffsetsTopicRequest& req);
 
  private:
   ControllerError ValidateNewTopic(const admin::v1::NewTopic& t, int32_t* partitions,
@@ -55,6 +66,11 @@ class TopicManager {
   ControllerError PlanAssignments(const admin::v1::NewTopic& t, int32_t partitions,
                                   int32_t replication_factor,
                                   std::vector<std::vector<NodeId>>* out);
+  // The records of a new topic: the topic, its partitions, its configs.
+  void AddTopicRecords(const std::string& name, const TopicId& id,
+                       const std::vector<std::vector<NodeId>>& assignments,
+                       const std::map<std::string, std::string>& configs,
+                       v1::MetadataBatch* out) const;
   ControllerError CheckGivenAssignments(const admin::v1::NewTopic& t, int32_t partitions,
                                         int32_t replication_factor,
                                         std::vector<std::vector<NodeId>>* out) const;

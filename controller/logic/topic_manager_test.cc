@@ -1,9 +1,15 @@
 // Tests topic operations of the active controller: creation (defaults, validation, explicit
 // placement, validate-only), answers only after commit, deletion, adding partitions, configs,
 // NOT_CONTROLLER when leadership is lost with requests in flight, the partition limits
-// (max.broker.partitions, max.partitions) and min.insync.replicas against the replication factor.
+// (max.broker.partitions, max.partitions) and min.insync.replicas against the replication factor;
+// the internal __consumer_offsets topic a broker asks for (CreateOffsetsTopic), and the refusal of
+// clients' creates, deletes and added partitions of the reserved internal topics.
+#include <optional>
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "common/check.h"
 #include "controller/logic/test_controller.h"
 
 namespace strand::controller {
@@ -297,6 +303,208 @@ TEST(CreateTopics, PartitionLimits_PlacementAvoidsANearlyFullBroker) {
   ASSERT_TRUE(moved.has_value());
   EXPECT_EQ(moved->results(0).error().code(), 0) << moved->results(0).error().message();
   EXPECT_EQ(moved->results(1).error().name(), "POLICY_VIOLATION");
+}
+
+// ---- the internal offsets topic ----
+
+// CreateOffsetsTopic as broker `id` with its registration's epoch and incarnation; commits.
+v1::CreateOffsetsTopicResponse CreateOffsetsTopic(TestController& t, int id) {
+  v1::CreateOffsetsTopicRequest req;
+  req.set_broker_id(id);
+  req.set_broker_epoch(t.epochs[id]);
+  req.set_incarnation_id(t.incarnations[id]);
+  std::optional<v1::CreateOffsetsTopicResponse> resp;
+  t.controller.CreateOffsetsTopic(req, [&](auto r) { resp = r; });
+  t.CommitAll();
+  STRAND_CHECK(resp.has_value());
+  return *resp;
+}
+
+void SetClusterConfig(TestController& t, const std::string& name, const std::string& value) {
+  admin::v1::AlterConfigsRequest alter;
+  alter.set_resource_type(admin::v1::BROKER);
+  auto* c = alter.add_changes();
+  c->set_name(name);
+  c->set_value(value);
+  std::optional<admin::v1::AlterConfigsResponse> resp;
+  t.controller.AlterConfigs(alter, [&](auto r) { resp = r; });
+  t.CommitAll();
+  ASSERT_TRUE(resp.has_value());
+  ASSERT_EQ(resp->error().code(), 0) << resp->error().message();
+}
+
+TEST(CreateOffsetsTopic, Defaults_CompactedWithMinIsr2_AnsweredOnceCommitted) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  v1::CreateOffsetsTopicRequest req;
+  req.set_broker_id(102);
+  req.set_broker_epoch(t.epochs[102]);
+  req.set_incarnation_id(t.incarnations[102]);
+  std::optional<v1::CreateOffsetsTopicResponse> resp;
+  t.controller.CreateOffsetsTopic(req, [&](auto r) { resp = r; });
+  EXPECT_FALSE(resp.has_value());  // not before the records commit
+  t.CommitAll();
+  ASSERT_TRUE(resp.has_value());
+  ASSERT_EQ(Code(resp->error()), kOk) << resp->error().message();
+  EXPECT_EQ(resp->topic(), "__consumer_offsets");
+  const TopicImage* topic = t.committed.topic("__consumer_offsets");
+  ASSERT_NE(topic, nullptr);
+  ASSERT_EQ(topic->partitions.size(), 50u);  // offsets.topic.num.partitions
+  for (const PartitionState& p : topic->partitions) {
+    EXPECT_EQ(p.replicas.size(), 3u);  // offsets.topic.replication.factor
+    EXPECT_EQ(p.isr, p.replicas);
+  }
+  auto config = [&](const char* name) {
+    return t.controller.TopicConfig(t.committed, "__consumer_offsets", name);
+  };
+  EXPECT_EQ(config("cleanup.policy"), "compact");
+  EXPECT_EQ(config("min.insync.replicas"), "2");
+  EXPECT_EQ(config("segment.bytes"), "104857600");
+  EXPECT_EQ(config("compression.type"), "producer");
+}
+
+TEST(CreateOffsetsTopic, Idempotent_ExistingTopicAnswersNoneAndWritesNothing) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  ASSERT_EQ(Code(CreateOffsetsTopic(t, 101).error()), kOk);
+  const TopicId id = t.committed.topic("__consumer_offsets")->id;
+  const uint64_t offset = t.committed.offset();
+  // Another broker asks too (each coordinator asks on its first use).
+  auto again = CreateOffsetsTopic(t, 103);
+  EXPECT_EQ(Code(again.error()), kOk) << again.error().message();
+  EXPECT_EQ(again.topic(), "__consumer_offsets");
+  EXPECT_EQ(t.committed.offset(), offset);  // nothing appended
+  EXPECT_EQ(t.committed.topic("__consumer_offsets")->id, id);
+  // Two requests before the first commits: one topic, both answered NONE after the commit.
+  TestController u;
+  u.AddBrokers({101, 102, 103});
+  int answered = 0;
+  for (int broker : {101, 102}) {
+    v1::CreateOffsetsTopicRequest req;
+    req.set_broker_id(broker);
+    req.set_broker_epoch(u.epochs[broker]);
+    req.set_incarnation_id(u.incarnations[broker]);
+    u.controller.CreateOffsetsTopic(req, [&](auto r) {
+      ++answered;
+      EXPECT_EQ(Code(r.error()), kOk) << r.error().message();
+      EXPECT_NE(u.committed.topic("__consumer_offsets"), nullptr);  // answered after the commit
+    });
+  }
+  EXPECT_EQ(u.log.batches.size(), 1u);
+  EXPECT_EQ(answered, 0);
+  u.CommitAll();
+  EXPECT_EQ(answered, 2);
+}
+
+TEST(CreateOffsetsTopic, TooFewLiveBrokers_RefusedWithInvalidReplicationFactor) {
+  TestController t;
+  t.AddBrokers({101, 102});
+  t.Register(103);  // registered, still fenced: not live
+  auto refused = CreateOffsetsTopic(t, 101);
+  EXPECT_EQ(refused.error().name(), "INVALID_REPLICATION_FACTOR");
+  EXPECT_NE(refused.error().message().find("offsets.topic.replication.factor is 3"),
+            std::string::npos)
+      << refused.error().message();
+  EXPECT_NE(refused.error().message().find("only 2 live"), std::string::npos)
+      << refused.error().message();
+  EXPECT_EQ(t.committed.topic("__consumer_offsets"), nullptr);  // never a smaller factor
+  // Once the third broker is unfenced, the next request creates it.
+  t.Heartbeat(103);
+  ASSERT_EQ(Code(CreateOffsetsTopic(t, 101).error()), kOk);
+  EXPECT_EQ(t.Partition("__consumer_offsets", 0).replicas.size(), 3u);
+}
+
+TEST(CreateOffsetsTopic, HonoursTheOffsetsTopicSettings) {
+  // A static setting ...
+  ControllerConfig config = TestController::DefaultConfig();
+  config.static_configs["offsets.topic.num.partitions"] = "8";
+  TestController t(config);
+  t.AddBrokers({101});
+  // ... and a dynamic one; a replication factor of 1 takes min.insync.replicas 1.
+  SetClusterConfig(t, "offsets.topic.replication.factor", "1");
+  ASSERT_EQ(Code(CreateOffsetsTopic(t, 101).error()), kOk);
+  EXPECT_EQ(t.committed.topic("__consumer_offsets")->partitions.size(), 8u);
+  EXPECT_EQ(t.Partition("__consumer_offsets", 0).replicas.size(), 1u);
+  EXPECT_EQ(t.controller.TopicConfig(t.committed, "__consumer_offsets", "min.insync.replicas"),
+            "1");
+  // A later change does not touch the existing topic.
+  SetClusterConfig(t, "offsets.topic.num.partitions", "12");
+  ASSERT_EQ(Code(CreateOffsetsTopic(t, 101).error()), kOk);
+  EXPECT_EQ(t.committed.topic("__consumer_offsets")->partitions.size(), 8u);
+  // Out of range values are refused when set.
+  admin::v1::AlterConfigsRequest alter;
+  alter.set_resource_type(admin::v1::BROKER);
+  auto* c = alter.add_changes();
+  c->set_name("offsets.topic.num.partitions");
+  c->set_value("0");
+  std::optional<admin::v1::AlterConfigsResponse> resp;
+  t.controller.AlterConfigs(alter, [&](auto r) { resp = r; });
+  ASSERT_TRUE(resp.has_value());
+  EXPECT_EQ(resp->error().name(), "INVALID_CONFIG");
+}
+
+TEST(CreateOffsetsTopic, OnlyForTheBrokersCurrentRegistration) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  v1::CreateOffsetsTopicRequest req;
+  req.set_broker_id(101);
+  req.set_broker_epoch(t.epochs[101] + 7);
+  req.set_incarnation_id(t.incarnations[101]);
+  std::optional<v1::CreateOffsetsTopicResponse> resp;
+  t.controller.CreateOffsetsTopic(req, [&](auto r) { resp = r; });
+  ASSERT_TRUE(resp.has_value());
+  EXPECT_EQ(resp->error().name(), "STALE_BROKER_EPOCH");
+  req.set_broker_epoch(t.epochs[101]);
+  req.set_incarnation_id("someone-else");
+  resp.reset();
+  t.controller.CreateOffsetsTopic(req, [&](auto r) { resp = r; });
+  ASSERT_TRUE(resp.has_value());
+  EXPECT_EQ(resp->error().name(), "STALE_BROKER_EPOCH");
+  EXPECT_TRUE(t.log.batches.empty());
+  EXPECT_EQ(t.committed.topic("__consumer_offsets"), nullptr);
+}
+
+TEST(InternalTopics, ClientsCannotCreateDeleteOrGrowThem) {
+  TestController t;
+  t.AddBrokers({101, 102, 103});
+  for (const char* name : {"__consumer_offsets", "__transaction_state"}) {
+    auto r = t.CreateTopic(name, 1, 1);
+    EXPECT_EQ(r.error().name(), "INVALID_REQUEST") << name;
+    EXPECT_EQ(r.error().message(),
+              fmt::format("'{}' is an internal topic, created by the brokers", name));
+  }
+  // A name that would collide with one in metric names is refused too; other "__" names are
+  // ordinary topics, as in Kafka.
+  EXPECT_EQ(t.CreateTopic("__consumer.offsets", 1, 1).error().name(), "INVALID_TOPIC_EXCEPTION");
+  EXPECT_EQ(Code(t.CreateTopic("__mine", 1, 1).error()), kOk);
+  EXPECT_EQ(t.committed.topic("__consumer_offsets"), nullptr);
+
+  ASSERT_EQ(Code(CreateOffsetsTopic(t, 101).error()), kOk);
+  admin::v1::DeleteTopicsRequest del;
+  del.add_names("__consumer_offsets");
+  del.add_names("__transaction_state");
+  del.add_names("__mine");
+  std::optional<admin::v1::DeleteTopicsResponse> deleted;
+  t.controller.DeleteTopics(del, [&](auto r) { deleted = r; });
+  t.CommitAll();
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(deleted->topics(0).error().name(), "INVALID_REQUEST");
+  EXPECT_NE(deleted->topics(0).error().message().find("internal topic and cannot be deleted"),
+            std::string::npos);
+  EXPECT_EQ(deleted->topics(1).error().name(), "INVALID_REQUEST");  // reserved, though absent
+  EXPECT_EQ(Code(deleted->topics(2).error()), kOk);
+  EXPECT_NE(t.committed.topic("__consumer_offsets"), nullptr);
+
+  admin::v1::CreatePartitionsRequest grow;
+  grow.set_topic("__consumer_offsets");
+  grow.set_total_count(60);
+  std::optional<admin::v1::CreatePartitionsResponse> grown;
+  t.controller.CreatePartitions(grow, [&](auto r) { grown = r; });
+  ASSERT_TRUE(grown.has_value());
+  EXPECT_EQ(grown->error().name(), "INVALID_REQUEST");
+  EXPECT_NE(grown->error().message().find("partition count cannot change"), std::string::npos);
+  t.CommitAll();
+  EXPECT_EQ(t.committed.topic("__consumer_offsets")->partitions.size(), 50u);
 }
 
 }  // namespace

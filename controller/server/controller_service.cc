@@ -179,4 +179,19 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::AllocateProducerIds(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* ControllerServiceImpl::CreateOffsetsTopic(
+    grpc::CallbackServerContext* call, const v1::CreateOffsetsTopicRequest* req,
+    v1::CreateOffsetsTopicResponse* resp) {
+  auto* reactor = call->DefaultReactor();
+  if (grpc::Status s = CheckBroker(*call, req->broker_id(), "CreateOffsetsTopic"); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  Dispatch<v1::CreateOffsetsTopicResponse>(ctx_, reactor, resp, "CreateOffsetsTopic",
+                                           [this, req](Done<v1::CreateOffsetsTopicResponse> done) {
+                                             ctx_.controller().CreateOffsetsTopic(*req, done);
+                                           });
+  return reactor;
+}
+
 }  // namespace strand::controller

@@ -29,6 +29,9 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
   grpc::ServerUnaryReactor* AllocateProducerIds(grpc::CallbackServerContext* call,
                                                 const v1::AllocateProducerIdsRequest* req,
                                                 v1::AllocateProducerIdsResponse* resp) override;
+  grpc::ServerUnaryReactor* CreateOffsetsTopic(grpc::CallbackServerContext* call,
+                                               const v1::CreateOffsetsTopicRequest* req,
+                                               v1::CreateOffsetsTopicResponse* resp) override;
 
  private:
   // PERMISSION_DENIED (counted) unless the caller may speak for `broker`.

@@ -157,6 +157,13 @@ std::vector<ConfigDef> MakeClusterDefs() {
       Int("num.partitions", "1", 1, 100000, "", "Partitions of a topic created without a count."),
       Int("default.replication.factor", "1", 1, 32767, "",
           "Replication factor of a topic created without one."),
+      // Read once, when the controller creates __consumer_offsets on a broker's first request
+      // (TopicManager::CreateOffsetsTopic); a later change does not touch the existing topic.
+      Int("offsets.topic.num.partitions", "50", 1, 100000, "",
+          "Partitions of the internal __consumer_offsets topic, used when it is created."),
+      Int("offsets.topic.replication.factor", "3", 1, 32767, "",
+          "Replication factor of __consumer_offsets; its creation is refused with "
+          "INVALID_REPLICATION_FACTOR while fewer live brokers are registered."),
       Bool("auto.leader.rebalance.enable", "true", "",
            "Move leadership back to preferred replicas when brokers are imbalanced."),
       Long("leader.imbalance.check.interval.seconds", "300", 1, "",

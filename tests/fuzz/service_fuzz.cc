@@ -115,6 +115,7 @@ std::map<std::string, std::string> SeedTexts() {
       {"RegisterBroker", "broker_id: 101"},
       {"AlterPartition", "broker_id: 101"},
       {"AllocateProducerIds", "broker_id: 101"},
+      {"CreateOffsetsTopic", "broker_id: 101"},
       {"BrokerHeartbeat", "broker_id: 101"},
       {"Stream", "cluster_id: \"fuzz\" from: 1"},
   };

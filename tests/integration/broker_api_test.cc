@@ -1,7 +1,8 @@
 // The broker's client API on a real cluster (3 controllers, 3 brokers in racks rack-1..3):
-// metadata from every broker, produce with each acks setting and its errors, idempotent
-// retries, fetch (long poll, byte limits, follower fetching by rack), list offsets, the JSON
-// calls, the admin proxy, health and reflection.
+// metadata from every broker, produce with each acks setting and its errors, the internal topics
+// clients may not create, delete, grow or produce to, idempotent retries, fetch (long poll, byte
+// limits, follower fetching by rack), list offsets, the JSON calls, the admin proxy, health and
+// reflection.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -265,6 +266,59 @@ TEST_F(BrokerApiTest, ProduceErrors) {
   auto ok = Produce(v.leader, "errors", 0, Batch({"fine"}));
   EXPECT_EQ(ok.error().code(), 0);
   EXPECT_EQ(ok.base_offset(), 0);
+}
+
+// The reserved internal topics belong to the brokers' coordinators: a client's CreateTopics,
+// DeleteTopics and CreatePartitions are refused with INVALID_REQUEST, its Produce and
+// ProduceRecords with INVALID_TOPIC_EXCEPTION, on every broker, whether the topic exists or not.
+TEST_F(BrokerApiTest, InternalTopics_RefusedToClients) {
+  for (const std::string name : {"__consumer_offsets", "__transaction_state"}) {
+    admin::v1::CreateTopicsRequest create;
+    auto* t = create.add_topics();
+    t->set_name(name);
+    t->set_partitions(1);
+    t->set_replication_factor(1);
+    admin::v1::CreateTopicsResponse created;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+      ASSERT_TRUE(cluster_->admin().CreateTopics(&ctx, create, &created).ok());
+    }
+    ASSERT_EQ(created.topics_size(), 1);
+    EXPECT_EQ(created.topics(0).error().name(), "INVALID_REQUEST");
+    EXPECT_EQ(created.topics(0).error().message(),
+              fmt::format("'{}' is an internal topic, created by the brokers", name));
+    EXPECT_EQ(cluster_->DeleteTopic(name), "INVALID_REQUEST");
+    admin::v1::CreatePartitionsRequest grow;
+    grow.set_topic(name);
+    grow.set_total_count(100);
+    admin::v1::CreatePartitionsResponse grown;
+    {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+      ASSERT_TRUE(cluster_->admin().CreatePartitions(&ctx, grow, &grown).ok());
+    }
+    EXPECT_EQ(grown.error().name(), "INVALID_REQUEST") << grown.error().message();
+
+    for (int broker : cluster_->broker_ids()) {
+      const auto produced = Produce(broker, name, 0, Batch({"forged offset commit"}));
+      EXPECT_EQ(produced.error().name(), "INVALID_TOPIC_EXCEPTION") << broker;
+      EXPECT_EQ(produced.error().message(),
+                fmt::format("cannot produce to internal topic '{}'", name));
+      bv1::ProduceRecordsRequest json;
+      json.set_topic(name);
+      json.add_records()->set_value_string("x");
+      bv1::ProduceRecordsResponse json_resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+      ASSERT_TRUE(cluster_->broker(broker).ProduceRecords(&ctx, json, &json_resp).ok());
+      ASSERT_EQ(json_resp.results_size(), 1);
+      EXPECT_EQ(json_resp.results(0).error().name(), "INVALID_TOPIC_EXCEPTION") << broker;
+    }
+  }
+  // Other names starting with "__" are ordinary topics, as in Kafka.
+  const PartitionView v = Topic("__not_internal");
+  EXPECT_EQ(Produce(v.leader, "__not_internal", 0, Batch({"fine"})).error().code(), 0);
 }
 
 TEST_F(BrokerApiTest, LogAppendTime) {

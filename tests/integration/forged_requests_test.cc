@@ -10,9 +10,9 @@
 //     both real followers stopped, an acks=all write stays unacknowledged (forged fetches used to
 //     move the high watermark and acknowledge it), and after the followers return and the
 //     leader is killed, nothing acknowledged is lost;
-//   - BrokerHeartbeat with want_shut_down, AlterPartition and AllocateProducerIds for real
-//     brokers without their registration's incarnation id (DescribeCluster no longer publishes
-//     broker epochs or incarnation ids);
+//   - BrokerHeartbeat with want_shut_down, AlterPartition, AllocateProducerIds and
+//     CreateOffsetsTopic for real brokers without their registration's incarnation id
+//     (DescribeCluster no longer publishes broker epochs or incarnation ids);
 //   - long polls past strand.fetch.waiting.max are answered at once instead of parked;
 //   - a call on a listener whose plane does not carry it is refused, naming the listener.
 #include <signal.h>
@@ -307,7 +307,17 @@ TEST(ForgedRequestsTest, ForgedBrokerRequests_AreRefused) {
     cv1::AllocateProducerIdsResponse ids_resp;
     ASSERT_TRUE(controller->AllocateProducerIds(&ids_ctx, ids, &ids_resp).ok());
     EXPECT_NE(ids_resp.error().code(), 0) << "epoch " << epoch;
+    cv1::CreateOffsetsTopicRequest offsets;
+    offsets.set_broker_id(leaders_before[0]);
+    offsets.set_broker_epoch(epoch);
+    grpc::ClientContext offsets_ctx;
+    offsets_ctx.set_deadline(In(5s));
+    cv1::CreateOffsetsTopicResponse offsets_resp;
+    ASSERT_TRUE(controller->CreateOffsetsTopic(&offsets_ctx, offsets, &offsets_resp).ok());
+    EXPECT_EQ(offsets_resp.error().name(), "STALE_BROKER_EPOCH") << "epoch " << epoch;
   }
+  // No forged request created the offsets topic.
+  EXPECT_FALSE(c.Partition("__consumer_offsets", 0).has_value());
   // Nothing moved: every broker runs, leads what it led, and the ISRs are whole.
   std::this_thread::sleep_for(1s);
   auto after = Describe(c);

@@ -3,9 +3,9 @@
 //
 //   - the cluster works over mTLS (Raft, the ControllerService, replication, clients), and a
 //     node's certificate binds what it may claim: another node's id in a follower fetch, a
-//     heartbeat, a registration, AlterPartition, producer ids or a Raft stream is refused
-//     naming the principal, as is a client certificate on an internal plane and a broker's
-//     certificate on the client plane making a follower's claim;
+//     heartbeat, a registration, AlterPartition, producer ids, the offsets topic or a Raft
+//     stream is refused naming the principal, as is a client certificate on an internal plane
+//     and a broker's certificate on the client plane making a follower's claim;
 //   - handshakes refused: a client trusting another CA, a certificate from another CA, an
 //     expired certificate, no certificate where one is required;
 //   - certificates rotated to a new CA under acks=all load, the old CA dropped: no failed
@@ -168,6 +168,13 @@ TEST(TlsTest, NodesAreBoundToTheirCertificates) {
     ids.set_broker_id(101);
     cv1::AllocateProducerIdsResponse ids_resp;
     ExpectDenied(as_102->AllocateProducerIds(&ctx2, ids, &ids_resp), "not node 101");
+    grpc::ClientContext ctx4;
+    cv1::CreateOffsetsTopicRequest offsets;
+    offsets.set_broker_id(101);
+    cv1::CreateOffsetsTopicResponse offsets_resp;
+    ExpectDenied(as_102->CreateOffsetsTopic(&ctx4, offsets, &offsets_resp),
+                 "CreateOffsetsTopic for broker 101 refused on listener CONTROLLER: principal "
+                 "'strand-node-102' is node 102, not node 101");
     // A client certificate is no broker at all.
     auto as_client =
         cv1::ControllerService::NewStub(c.Channel(active, Listener::kController));
