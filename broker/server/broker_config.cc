@@ -78,6 +78,43 @@ const std::map<std::string, Setting>& Settings() {
        {"Long-polling fetches parked at once; past it a fetch is answered at once with what "
         "there is",
         1, 1'000'000, [](BrokerSettings& s, int64_t v) { s.fetch_waiting_max = v; }}},
+      {"group.consumer.session.timeout.ms",
+       {"A consumer-group member that sends no heartbeat for this long is removed", 1'000,
+        3'600'000,
+        [](BrokerSettings& s, int64_t v) { s.groups.session_timeout_ms = static_cast<int32_t>(v); }}},
+      {"group.consumer.heartbeat.interval.ms",
+       {"How often consumer-group members heartbeat (told to them by the coordinator)", 100,
+        600'000,
+        [](BrokerSettings& s, int64_t v) {
+          s.groups.heartbeat_interval_ms = static_cast<int32_t>(v);
+        }}},
+      {"group.consumer.max.size",
+       {"Most members of one consumer group (GROUP_MAX_SIZE_REACHED past it)", 1, 100'000,
+        [](BrokerSettings& s, int64_t v) { s.groups.max_size = static_cast<int32_t>(v); }}},
+      {"offset.metadata.max.bytes",
+       {"Longest metadata string of a committed offset", 0, 1 << 20,
+        [](BrokerSettings& s, int64_t v) {
+          s.groups.offset_metadata_max_bytes = static_cast<int32_t>(v);
+        }}},
+      {"offsets.retention.minutes",
+       {"Committed offsets of a group without members expire this long after their commit", 1,
+        INT64_MAX / 60'000,
+        [](BrokerSettings& s, int64_t v) { s.groups.offsets_retention_ms = v * 60'000; }}},
+      {"offsets.retention.check.interval.ms",
+       {"How often expired offsets are looked for", 1, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.offsets_retention_check_interval_ms = v; }}},
+      {"offsets.commit.timeout.ms",
+       {"Longest a group write (commit, heartbeat) waits for every in-sync replica of its "
+        "__consumer_offsets partition",
+        1, 600'000, [](BrokerSettings& s, int64_t v) { s.offsets_commit_timeout_ms = v; }}},
+      {"strand.group.offsets.max",
+       {"Most committed offsets one group may hold", 1, 100'000'000,
+        [](BrokerSettings& s, int64_t v) {
+          s.groups.offsets_per_group_max = static_cast<int32_t>(v);
+        }}},
+      {"strand.group.coordinator.groups.max",
+       {"Most groups one __consumer_offsets partition may hold", 1, 100'000'000,
+        [](BrokerSettings& s, int64_t v) { s.groups.groups_max = static_cast<int32_t>(v); }}},
       {"broker.heartbeat.interval.ms",
        {"How often the broker heartbeats to the active controller", 10, 60'000,
         [](BrokerSettings& s, int64_t v) { s.heartbeat_interval_ms = static_cast<int>(v); }}},

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "broker/group/group_shard.h"
 #include "broker/server/replica_fetcher.h"
 #include "storage/log_config.h"
 
@@ -19,6 +20,9 @@ struct BrokerSettings {
   int64_t controlled_shutdown_timeout_ms = 30'000;  // controlled.shutdown.timeout.ms (Strand)
   int heartbeat_interval_ms = 500;                  // broker.heartbeat.interval.ms
   int64_t fetch_waiting_max = 10'000;               // strand.fetch.waiting.max
+  group::GroupConfig groups;                        // group.consumer.*, offsets.* (coordinator)
+  int64_t offsets_retention_check_interval_ms = 600'000;  // offsets.retention.check.interval.ms
+  int64_t offsets_commit_timeout_ms = 5'000;              // offsets.commit.timeout.ms
   std::map<std::string, std::string> cluster;       // the rest: static cluster settings
 };
 

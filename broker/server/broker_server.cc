@@ -14,6 +14,8 @@
 #include "broker/server/broker_probe.h"
 #include "broker/server/broker_service.h"
 #include "broker/server/fetch_purgatory.h"
+#include "broker/server/group_coordinator.h"
+#include "broker/server/group_service.h"
 #include "broker/server/metadata_follower.h"
 #include "broker/server/producer_ids.h"
 #include "broker/server/replica_manager.h"
@@ -86,6 +88,8 @@ struct BrokerServer::Parts {
   std::unique_ptr<ReplicaManager> replicas;
   std::vector<std::unique_ptr<BrokerServiceImpl>> services;  // one per listener that has one
   std::vector<std::unique_ptr<AdminProxy>> admins;           // one per client listener
+  std::unique_ptr<GroupCoordinator> groups;
+  std::vector<std::unique_ptr<GroupServiceImpl>> group_services;  // one per client listener
   std::unique_ptr<FaultService> faults;
   std::unique_ptr<ListenerServers> servers;
   std::mutex mu;
@@ -282,6 +286,13 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
         self, fmt::join(names, ", "), active);
   });
 
+  GroupCoordinatorOptions g;
+  g.self = o.node_id;
+  g.groups = o.settings.groups;
+  g.offsets_retention_check_interval_ms = o.settings.offsets_retention_check_interval_ms;
+  g.commit_timeout_ms = o.settings.offsets_commit_timeout_ms;
+  p->groups = std::make_unique<GroupCoordinator>(g, *p->replicas, *p->metadata);
+
   if (o.enable_fault_injection) {
     p->faults = std::make_unique<FaultService>(p->isolated, p->disk.get());
     Log().warn("[broker {}] fault injection is enabled (tests only), on listener {}", o.node_id,
@@ -310,6 +321,26 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
       auto& admin = parts->admins.emplace_back(
           std::make_unique<AdminProxy>(opts.voters, *parts->metadata, isolated, to_controllers));
       builder.RegisterService(admin.get());
+      GroupServiceOptions gs;
+      gs.self = opts.node_id;
+      gs.listener = listener.name;
+      gs.credentials = ChannelCredentialsFor(opts.listeners, listener.name);
+      gs.create_offsets_topic = [p = parts]() -> absl::Status {
+        controller::v1::CreateOffsetsTopicRequest req;
+        req.set_broker_id(p->options.node_id.value());
+        req.set_broker_epoch(p->lifecycle->epoch());
+        req.set_incarnation_id(p->lifecycle->incarnation_id());
+        auto resp = p->controllers->CreateOffsetsTopic(req, 10'000);
+        if (!resp.ok()) return resp.status();
+        if (resp->error().code() != 0) {
+          return absl::FailedPreconditionError(
+              fmt::format("{}: {}", resp->error().name(), resp->error().message()));
+        }
+        return absl::OkStatus();
+      };
+      auto& groups = parts->group_services.emplace_back(std::make_unique<GroupServiceImpl>(
+          gs, *parts->metadata, *parts->groups, *parts->probe));
+      builder.RegisterService(groups.get());
     }
     if ((planes & kReplicationPlane) && parts->faults) builder.RegisterService(parts->faults.get());
   };
@@ -319,6 +350,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
 
   if (absl::Status st = p->metadata->Start(); !st.ok()) return st;
   p->replicas->Start();
+  p->groups->Start();
   p->lifecycle->Start();
   p->monitor = std::thread([parts] { parts->Monitor(); });
   Log().info("[broker {}] serving on {} (cluster '{}', rack '{}', data {})", o.node_id,
@@ -351,6 +383,7 @@ void BrokerServer::Shutdown() {
   if (p.monitor.joinable()) p.monitor.join();
   p.servers->SetServing(false);
   p.purgatory->Stop();  // answers every waiting fetch
+  p.groups->Stop();     // answers every waiting group call (NOT_COORDINATOR)
   // Long-lived streams (the controllers' Raft traffic) never end by themselves: in-flight calls
   // get a moment to finish, then everything left is cancelled.
   p.servers->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));

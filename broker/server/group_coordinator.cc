@@ -341,6 +341,14 @@ GroupCoordinator::Shard* GroupCoordinator::ShardFor(const std::string& group_id,
   }
   auto it = shards_.find(*partition);
   if (it == shards_.end()) {
+    auto p = replicas_.Get({std::string(kGroupOffsetsTopic), *partition});
+    if (p != nullptr && p->role() == PartitionRole::kLeader) {
+      // Leader already; the next tick loads it.
+      *error = KafkaError::kCoordinatorLoadInProgress;
+      *message = fmt::format("broker {} is about to load {}-{}", options_.self,
+                             kGroupOffsetsTopic, *partition);
+      return nullptr;
+    }
     *error = KafkaError::kNotCoordinator;
     *message = fmt::format("broker {} is not the coordinator of group '{}' ({}-{})",
                            options_.self, group_id, kGroupOffsetsTopic, *partition);

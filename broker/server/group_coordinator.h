@@ -41,12 +41,13 @@
 #include "broker/group/group_shard.h"
 #include "broker/server/metadata_follower.h"
 #include "broker/server/replica_manager.h"
+#include "common/internal_topics.h"
 #include "common/kafka_error.h"
 #include "proto/group/v1/group.pb.h"
 
 namespace strand::broker {
 
-inline constexpr std::string_view kGroupOffsetsTopic = "__consumer_offsets";
+inline constexpr std::string_view kGroupOffsetsTopic = kConsumerOffsetsTopic;
 
 struct GroupCoordinatorOptions {
   NodeId self = kNoNode;
