@@ -15,6 +15,7 @@
 #include "broker/server/broker_service.h"
 #include "broker/server/fetch_purgatory.h"
 #include "broker/server/group_coordinator.h"
+#include "broker/server/group_probe.h"
 #include "broker/server/group_service.h"
 #include "broker/server/metadata_follower.h"
 #include "broker/server/producer_ids.h"
@@ -89,6 +90,9 @@ struct BrokerServer::Parts {
   std::vector<std::unique_ptr<BrokerServiceImpl>> services;  // one per listener that has one
   std::vector<std::unique_ptr<AdminProxy>> admins;           // one per client listener
   std::unique_ptr<GroupCoordinator> groups;
+  std::unique_ptr<GroupProbe> group_probe;
+  std::atomic<bool> lag_in_flight{false};
+  std::chrono::steady_clock::time_point next_lag{};
   std::vector<std::unique_ptr<GroupServiceImpl>> group_services;  // one per client listener
   std::unique_ptr<FaultService> faults;
   std::unique_ptr<ListenerServers> servers;
@@ -97,6 +101,21 @@ struct BrokerServer::Parts {
   bool stopping = false;
   std::thread monitor;  // metrics, health, "caught up"
   bool stopped = false;
+
+  // The coordinator's gauges, and every 10 s the lag of its groups' committed offsets (high
+  // watermarks asked of the partitions' leaders, one round at a time).
+  void UpdateGroupMetrics() {
+    GroupCoordinatorStats stats = groups->Stats();
+    group_probe->Update(stats);
+    const auto now = std::chrono::steady_clock::now();
+    if (group_services.empty() || now < next_lag || lag_in_flight.exchange(true)) return;
+    next_lag = now + std::chrono::seconds(10);
+    group_services.front()->ComputeLag(stats.committed,
+                                       [this](std::map<GroupProbe::LagKey, int64_t> lag) {
+                                         group_probe->UpdateLag(lag);
+                                         lag_in_flight = false;
+                                       });
+  }
 
   void Monitor() {
     bool serving = false;
@@ -144,6 +163,7 @@ struct BrokerServer::Parts {
       probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
                     !unfenced, purgatory->waiting());
       probe->UpdateThrottles(replicas->leader_quota(), replicas->follower_quota());
+      UpdateGroupMetrics();
       lock.lock();
       cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50),
                   [&] { return stopping; });
@@ -292,6 +312,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   g.offsets_retention_check_interval_ms = o.settings.offsets_retention_check_interval_ms;
   g.commit_timeout_ms = o.settings.offsets_commit_timeout_ms;
   p->groups = std::make_unique<GroupCoordinator>(g, *p->replicas, *p->metadata);
+  p->group_probe = std::make_unique<GroupProbe>(o.registry);
 
   if (o.enable_fault_injection) {
     p->faults = std::make_unique<FaultService>(p->isolated, p->disk.get());
@@ -381,6 +402,10 @@ void BrokerServer::Shutdown() {
   }
   p.cv.notify_all();
   if (p.monitor.joinable()) p.monitor.join();
+  // A lag round in flight calls back into Parts: let it end (its calls have a 5 s deadline).
+  for (int i = 0; i < 120 && p.lag_in_flight.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   p.servers->SetServing(false);
   p.purgatory->Stop();  // answers every waiting fetch
   p.groups->Stop();     // answers every waiting group call (NOT_COORDINATOR)

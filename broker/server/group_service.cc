@@ -383,6 +383,34 @@ void GroupServiceImpl::FillLag(std::shared_ptr<gv1::DescribeGroupsResponse> grou
   }
 }
 
+void GroupServiceImpl::ComputeLag(const std::map<LagKey, int64_t>& committed,
+                                  std::function<void(std::map<LagKey, int64_t>)> done) {
+  auto groups = std::make_shared<gv1::DescribeGroupsResponse>();
+  gv1::DescribedGroup* g = nullptr;
+  for (const auto& [key, offset] : committed) {
+    const auto& [group, topic, partition] = key;
+    if (g == nullptr || g->group_id() != group) {
+      g = groups->add_groups();
+      g->set_group_id(group);
+    }
+    auto* o = g->add_offsets();
+    o->set_topic(topic);
+    o->set_partition(partition);
+    o->set_committed(offset);
+    o->set_high_watermark(-1);
+    o->set_lag(-1);
+  }
+  FillLag(groups, [groups, done = std::move(done)] {
+    std::map<LagKey, int64_t> lag;
+    for (const auto& group : groups->groups()) {
+      for (const auto& o : group.offsets()) {
+        if (o.lag() >= 0) lag[{group.group_id(), o.topic(), o.partition()}] = o.lag();
+      }
+    }
+    done(std::move(lag));
+  });
+}
+
 // ---------------------------------------------------------------- ListGroups
 
 grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerContext* context,

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "broker/server/broker_probe.h"
 #include "broker/server/group_coordinator.h"
@@ -75,6 +76,14 @@ class GroupServiceImpl final : public ::strand::group::v1::GroupService::Callbac
   grpc::ServerUnaryReactor* OffsetDelete(grpc::CallbackServerContext* context,
                                          const ::strand::group::v1::OffsetDeleteRequest* request,
                                          ::strand::group::v1::OffsetDeleteResponse* response) override;
+
+ public:
+  using LagKey = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition
+  // The lag of each committed offset (high watermark from the partition's leader, minus the
+  // offset; partitions whose leader does not answer are left out); `done` may run on another
+  // thread.
+  void ComputeLag(const std::map<LagKey, int64_t>& committed,
+                  std::function<void(std::map<LagKey, int64_t>)> done);
 
  private:
   // Starts creating `__consumer_offsets` on a background thread unless that is under way or

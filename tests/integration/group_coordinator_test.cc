@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -214,6 +215,11 @@ TEST(GroupCoordinatorTest, MembershipOffsetsAndCoordinatorFailover) {
   ClusterOptions options;
   options.broker_args = {"--config=group.consumer.session.timeout.ms=8000",
                          "--config=group.consumer.heartbeat.interval.ms=500"};
+  std::map<int, std::string> metrics;
+  for (int id : {101, 102, 103}) {
+    metrics[id] = fmt::format("127.0.0.1:{}", FreePort());
+    options.node_args[id] = {"--metrics-listen=" + metrics[id]};
+  }
   StrandCluster c(options);
   ASSERT_TRUE(c.WaitForBrokers(30s));
   ASSERT_EQ(c.CreateTopic("orders", 6, 3), "NONE");
@@ -281,6 +287,26 @@ TEST(GroupCoordinatorTest, MembershipOffsetsAndCoordinatorFailover) {
     }
     EXPECT_TRUE(found);
   }
+
+  // The coordinator exports the lag as a Prometheus series (refreshed every 10 s).
+  const std::string lag_line =
+      fmt::format("strand_consumer_group_lag{{group=\"g1\",partition=\"{}\",topic=\"orders\"}} {}",
+                  lagging.second, 20 - (10 + lagging.second));
+  EXPECT_TRUE(Eventually(
+      [&] {
+        // The members keep heartbeating meanwhile (their session is 8 s).
+        Beat(c, coordinator, "g1", a, "orders");
+        Beat(c, coordinator, "g1", b, "orders");
+        std::this_thread::sleep_for(200ms);
+        return HttpGet(metrics.at(coordinator), "/metrics").find(lag_line) != std::string::npos;
+      },
+      25s))
+      << lag_line;
+  Beat(c, coordinator, "g1", a, "orders");
+  Beat(c, coordinator, "g1", b, "orders");
+  const std::string scraped = HttpGet(metrics.at(coordinator), "/metrics");
+  EXPECT_NE(scraped.find("strand_group_coordinator_groups 1"), std::string::npos);
+  EXPECT_NE(scraped.find("strand_group_coordinator_members 2"), std::string::npos);
 
   // ListGroups through any broker shows the group; DeleteGroups refuses a group with members.
   {
