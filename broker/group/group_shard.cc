@@ -627,9 +627,19 @@ GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
   }
   if (!revoking &&
       (v.member_epoch() != assignment_epoch || v.state() != v1::MEMBER_STATE_STABLE)) {
+    // What the target no longer holds goes. What the member does not report owning goes at
+    // once: it never took it (the answer that gave it was lost) or has dropped it already; it
+    // acts only on the answer to its latest request, so it will not take it later either.
     PartitionSet revoke;
-    for (const auto& tp : m.assigned) {
-      if (m.target.count(tp) == 0) revoke.insert(tp);
+    for (auto held = m.assigned.begin(); held != m.assigned.end();) {
+      if (m.target.count(*held) != 0) {
+        ++held;
+      } else if (owned.count(*held) == 0) {
+        held = m.assigned.erase(held);
+      } else {
+        revoke.insert(*held);
+        ++held;
+      }
     }
     if (!revoke.empty()) {
       for (const auto& tp : revoke) m.assigned.erase(tp);
@@ -669,6 +679,7 @@ GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
   out.response.set_member_id(member_id);
   out.response.set_member_epoch(v.member_epoch());
   out.response.set_heartbeat_interval_ms(config_.heartbeat_interval_ms);
+  out.response.set_session_timeout_ms(config_.session_timeout_ms);
   FromSet(m.assigned, out.response.mutable_assignment());
   out.records = w.Records();
   return out;
