@@ -58,13 +58,15 @@ enum class OffsetResetPolicy { kLatest, kEarliest, kNone };
 struct ConsumerConfig {
   std::vector<std::string> bootstrap_servers;                        // bootstrap.servers
   std::string client_id;                                             // client.id
-  std::string group_id;                                              // group.id (groups: later)
+  std::string group_id;                                              // group.id
   std::string group_instance_id;                                     // group.instance.id
-  bool enable_auto_commit = true;                                    // enable.auto.commit
+  std::string group_remote_assignor;                                 // group.remote.assignor
+  bool enable_auto_commit = true;          // enable.auto.commit (false without a group.id)
   int64_t auto_commit_interval_ms = 5'000;                           // auto.commit.interval.ms
+  // Broker-owned under the consumer group protocol: read, never used (see ignored_settings).
   int64_t session_timeout_ms = 45'000;                               // session.timeout.ms
   int64_t heartbeat_interval_ms = 3'000;                             // heartbeat.interval.ms
-  int64_t max_poll_interval_ms = 300'000;                            // max.poll.interval.ms
+  int64_t max_poll_interval_ms = 300'000;  // max.poll.interval.ms (also the rebalance timeout)
   OffsetResetPolicy auto_offset_reset = OffsetResetPolicy::kLatest;  // auto.offset.reset
   int32_t fetch_min_bytes = 1;                                       // fetch.min.bytes
   int32_t fetch_max_bytes = 52'428'800;                              // fetch.max.bytes
@@ -83,9 +85,13 @@ struct ConsumerConfig {
   int64_t reconnect_backoff_max_ms = 1'000;  // reconnect.backoff.max.ms
   bool tls = false;                          // security.protocol=ssl
   std::string ssl_ca_location, ssl_certificate_location, ssl_key_location;
+  // Settings the user gave that this consumer ignores (session.timeout.ms,
+  // heartbeat.interval.ms): the consumer warns about them once, when created.
+  std::vector<std::string> ignored_settings;
 
-  // Checks every key and value (strand/properties.h); heartbeat.interval.ms must be below
-  // session.timeout.ms.
+  // Checks every key and value (strand/properties.h) and Kafka's rules between them
+  // (enable.auto.commit=true and group.instance.id need a group.id; group.protocol=classic is
+  // refused).
   static absl::StatusOr<ConsumerConfig> FromProperties(const Properties& properties);
 };
 
