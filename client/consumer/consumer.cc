@@ -318,6 +318,10 @@ void ConsumerImpl::Pump(int64_t wait_until_ms) {
   const int64_t now_ms = clock_.NowMonotonicMs();
   int64_t wake_ms = std::min(wait_until_ms, metadata_.Poll());
   if (config_.enable_auto_commit && committer_) wake_ms = std::min(wake_ms, next_auto_commit_ms_);
+  // Poll's loop renews the poll timer: wake it well within max.poll.interval.ms.
+  if (mode_ == Mode::kSubscribed) {
+    wake_ms = std::min(wake_ms, now_ms + std::max<int64_t>(1, config_.max_poll_interval_ms / 3));
+  }
   wake_ms = std::min(wake_ms, fetcher_.NextRetryMs(subscription_));
   for (const auto& [id, lookup] : lookups_) wake_ms = std::min(wake_ms, lookup->next_due_ms());
   if (wake_ms > now_ms) queue_.Wait(wake_ms - now_ms);
@@ -380,9 +384,10 @@ absl::Status ConsumerImpl::TakeError() {
 absl::StatusOr<std::vector<ConsumerRecord>> ConsumerImpl::Poll(std::chrono::milliseconds timeout) {
   if (closed_) return absl::FailedPreconditionError("the consumer is closed");
   const int64_t deadline_ms = clock_.NowMonotonicMs() + std::max<int64_t>(0, timeout.count());
-  if (member_) member_->RecordPoll();
   bool first = true;
   while (true) {
+    // Waiting inside Poll is polling: a long Poll timeout must not trip the poll timer.
+    if (member_) member_->RecordPoll();
     if (wakeup_.exchange(false)) return absl::CancelledError("woken up");
     Pump(first ? 0 : deadline_ms);
     first = false;

@@ -356,6 +356,21 @@ TEST_F(ConsumerGroupTest, PollTimer_LeavesThenNextPollReportsLostAndRejoins) {
   ASSERT_TRUE(PollUntil(*c, [&] { return listener->Count("assigned") == 2; }));
 }
 
+TEST_F(ConsumerGroupTest, PollTimer_WaitingInsideALongPollIsPolling) {
+  auto c = Make({{"max.poll.interval.ms", "300"}});
+  ASSERT_TRUE(c->Subscribe({"t"}).ok());  // nothing assigned: Poll waits its whole timeout
+  auto polled = c->Poll(1200ms);
+  ASSERT_TRUE(polled.ok()) << polled.status();
+  EXPECT_TRUE(polled->empty());
+  EXPECT_EQ(groups_.WaitForHeartbeat(
+                [](const GroupHeartbeat& h) { return h.member_epoch() < 0; }, 0ms),
+            -1);
+  const int32_t epoch = groups_.epoch();  // (the matcher runs under the fake's lock)
+  EXPECT_GE(groups_.WaitForHeartbeat(
+                [&](const GroupHeartbeat& h) { return h.member_epoch() == epoch; }, 0ms),
+            0);
+}
+
 TEST_F(ConsumerGroupTest, FatalError_SurfacedByPollWithTheCoordinatorsMessage) {
   groups_.PushHeartbeatError(KafkaError::kUnsupportedAssignor, "assignor 'fancy' is unknown");
   auto c = Make({{"group.remote.assignor", "fancy"}});

@@ -133,13 +133,12 @@ void OffsetCommitter::CommitAsync(const OffsetMap& offsets, OffsetCommitCallback
         if (!status.ok()) {
           ClientLogger()->debug("group {}: async commit failed: {}", group_id_, MessageOf(status));
         }
-        {
-          std::lock_guard lock(mu_);
-          completed_.push_back({std::move(offsets), std::move(status), std::move(callback)});
-          --async_in_flight_;
-          cv_.notify_all();
-        }
-        wake_poller_();
+        // Last touch of `this`: the destructor may run as soon as the count drops.
+        std::lock_guard lock(mu_);
+        completed_.push_back({std::move(offsets), std::move(status), std::move(callback)});
+        wake_poller_();  // takes only the call queue's lock, never ours
+        --async_in_flight_;
+        cv_.notify_all();
       });
 }
 

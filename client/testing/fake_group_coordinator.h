@@ -64,7 +64,7 @@ class FakeGroupCoordinator {
   std::vector<group::v1::OffsetCommitRequest> Commits() const;
   int Calls(const std::string& method) const;
   // Waits up to `timeout` for a heartbeat (from the `from`-th on) that `match`es; returns its
-  // index in Heartbeats(), or -1.
+  // index in Heartbeats(), or -1. `match` runs under the fake's lock: it must not call the fake.
   int WaitForHeartbeat(const std::function<bool(const GroupHeartbeat&)>& match,
                        std::chrono::milliseconds timeout, size_t from = 0) const;
   // The same for commits.
