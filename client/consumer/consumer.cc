@@ -15,10 +15,10 @@
 #include <random>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "client/common/broker_channels.h"
 #include "client/common/metadata_manager.h"
 #include "client/consumer/consumer_calls.h"
-#include "absl/strings/escaping.h"
 #include "client/consumer/fetcher.h"
 #include "client/consumer/group_coordinator.h"
 #include "client/consumer/group_member.h"
@@ -75,9 +75,9 @@ class ConsumerImpl final : public Consumer {
           name, name);
     }
     if (!config_.group_id.empty()) {
-      coordinator_ = std::make_unique<CoordinatorClient>(
-          config_.group_id, config_.bootstrap_servers, channels_, metadata_,
-          config_.request_timeout_ms);
+      coordinator_ =
+          std::make_unique<CoordinatorClient>(config_.group_id, config_.bootstrap_servers,
+                                              channels_, metadata_, config_.request_timeout_ms);
       MembershipConfig membership;
       membership.group_id = config_.group_id;
       membership.member_id = member_id_;
@@ -717,8 +717,8 @@ void ConsumerImpl::CommitAsync(const std::map<TopicPartition, OffsetAndMetadata>
   committer_->CommitAsync(offsets, std::move(callback));
 }
 
-absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndMetadata>>>
-ConsumerImpl::Committed(const std::vector<TopicPartition>& partitions) {
+absl::StatusOr<std::map<TopicPartition, std::optional<OffsetAndMetadata>>> ConsumerImpl::Committed(
+    const std::vector<TopicPartition>& partitions) {
   if (absl::Status s = NeedGroup("Committed"); !s.ok()) return s;
   return committer_->Fetch(partitions, ApiDeadlineMs());
 }

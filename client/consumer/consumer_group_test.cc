@@ -212,7 +212,8 @@ TEST_F(ConsumerGroupTest, Assigned_StartsAtCommittedOffsets) {
   auto listener = std::make_shared<Recorder>(groups_);
   std::vector<ConsumerRecord> records;
   JoinOwning(*c, listener, 2, &records);
-  ASSERT_TRUE(PollUntil(*c, [&] { return records.size() >= 16; }, &records));
+  ASSERT_TRUE(PollUntil(
+      *c, [&] { return records.size() >= 16; }, &records));
   ASSERT_EQ(listener->Count("assigned"), 1);
   EXPECT_THAT(listener->Last("assigned")->partitions, ::testing::ElementsAre(kT0, kT1));
   std::map<int32_t, int64_t> first;
@@ -229,7 +230,8 @@ TEST_F(ConsumerGroupTest, Revocation_CommitsAndCallsBackBeforeTheSmallerOwnedHea
   auto listener = std::make_shared<Recorder>(groups_);
   std::vector<ConsumerRecord> records;
   JoinOwning(*c, listener, 2, &records);
-  ASSERT_TRUE(PollUntil(*c, [&] { return records.size() >= 20; }, &records));
+  ASSERT_TRUE(PollUntil(
+      *c, [&] { return records.size() >= 20; }, &records));
   const size_t commits_before = groups_.Commits().size();
 
   groups_.SetAssignment({{"t", 0}});
@@ -268,7 +270,8 @@ TEST_F(ConsumerGroupTest, AutoCommit_SendsPositionsFromPoll) {
   auto c = Make({{"auto.commit.interval.ms", "100"}});
   std::vector<ConsumerRecord> records;
   JoinOwning(*c, nullptr, 1, &records);
-  ASSERT_TRUE(PollUntil(*c, [&] { return records.size() >= 10; }, &records));
+  ASSERT_TRUE(PollUntil(
+      *c, [&] { return records.size() >= 10; }, &records));
   const std::string member_id = c->MemberId();
   const int32_t epoch = groups_.epoch();
   ASSERT_TRUE(PollUntil(*c, [&] {
@@ -288,7 +291,8 @@ TEST_F(ConsumerGroupTest, Fenced_ReportsLostWithoutCommitAndRejoinsAtEpochZero) 
   auto listener = std::make_shared<Recorder>(groups_);
   std::vector<ConsumerRecord> records;
   JoinOwning(*c, listener, 1, &records);
-  ASSERT_TRUE(PollUntil(*c, [&] { return records.size() >= 10; }, &records));
+  ASSERT_TRUE(PollUntil(
+      *c, [&] { return records.size() >= 10; }, &records));
   const size_t fenced_at = groups_.Heartbeats().size();
   groups_.PushHeartbeatError(KafkaError::kFencedMemberEpoch);
   ASSERT_TRUE(PollUntil(*c, [&] { return listener->Count("lost") == 1; }));
@@ -312,7 +316,8 @@ TEST_F(ConsumerGroupTest, Close_CommitsRevokesAndLeavesWithEpochMinusOne) {
   auto listener = std::make_shared<Recorder>(groups_);
   std::vector<ConsumerRecord> records;
   JoinOwning(*c, listener, 1, &records);
-  ASSERT_TRUE(PollUntil(*c, [&] { return records.size() >= 10; }, &records));
+  ASSERT_TRUE(PollUntil(
+      *c, [&] { return records.size() >= 10; }, &records));
   c->Close();
   EXPECT_EQ(listener->Count("revoked"), 1);
   EXPECT_EQ(groups_.Committed("t", 0), 10);
@@ -350,8 +355,8 @@ TEST_F(ConsumerGroupTest, PollTimer_LeavesThenNextPollReportsLostAndRejoins) {
   EXPECT_EQ(listener->Count("lost"), 0);  // callbacks wait for the polling thread
   ASSERT_TRUE(PollUntil(*c, [&] { return listener->Count("lost") == 1; }));
   EXPECT_THAT(listener->Last("lost")->partitions, ::testing::ElementsAre(kT0));
-  ASSERT_GE(groups_.WaitForHeartbeat(
-                [](const GroupHeartbeat& h) { return h.member_epoch() == 0; }, 5s, leave + 1),
+  ASSERT_GE(groups_.WaitForHeartbeat([](const GroupHeartbeat& h) { return h.member_epoch() == 0; },
+                                     5s, leave + 1),
             0);
   ASSERT_TRUE(PollUntil(*c, [&] { return listener->Count("assigned") == 2; }));
 }
@@ -362,9 +367,9 @@ TEST_F(ConsumerGroupTest, PollTimer_WaitingInsideALongPollIsPolling) {
   auto polled = c->Poll(1200ms);
   ASSERT_TRUE(polled.ok()) << polled.status();
   EXPECT_TRUE(polled->empty());
-  EXPECT_EQ(groups_.WaitForHeartbeat(
-                [](const GroupHeartbeat& h) { return h.member_epoch() < 0; }, 0ms),
-            -1);
+  EXPECT_EQ(
+      groups_.WaitForHeartbeat([](const GroupHeartbeat& h) { return h.member_epoch() < 0; }, 0ms),
+      -1);
   const int32_t epoch = groups_.epoch();  // (the matcher runs under the fake's lock)
   EXPECT_GE(groups_.WaitForHeartbeat(
                 [&](const GroupHeartbeat& h) { return h.member_epoch() == epoch; }, 0ms),
@@ -401,7 +406,8 @@ TEST_F(ConsumerGroupTest, ManualAssign_CommitsAsASimpleGroup) {
   auto c = Make({{"enable.auto.commit", "false"}});
   ASSERT_TRUE(c->Assign({kT0}).ok());
   std::vector<ConsumerRecord> records;
-  ASSERT_TRUE(PollUntil(*c, [&] { return records.size() >= 10; }, &records));
+  ASSERT_TRUE(PollUntil(
+      *c, [&] { return records.size() >= 10; }, &records));
   groups_.PushCommitError(KafkaError::kCoordinatorLoadInProgress);
   groups_.PushCommitError(KafkaError::kNotCoordinator);
   ASSERT_TRUE(c->CommitSync().ok());
@@ -441,13 +447,13 @@ TEST_F(ConsumerGroupTest, CommitAsync_CallbackRunsInPoll) {
   ASSERT_TRUE(c->Assign({kT0}).ok());
   bool called = false;
   absl::Status result = absl::UnknownError("not called");
-  c->CommitAsync({{kT0, OffsetAndMetadata{2, -1, ""}}},
-                 [&](const std::map<TopicPartition, OffsetAndMetadata>& offsets,
-                     const absl::Status& status) {
-                   called = true;
-                   result = status;
-                   EXPECT_EQ(offsets.at(kT0).offset, 2);
-                 });
+  c->CommitAsync(
+      {{kT0, OffsetAndMetadata{2, -1, ""}}},
+      [&](const std::map<TopicPartition, OffsetAndMetadata>& offsets, const absl::Status& status) {
+        called = true;
+        result = status;
+        EXPECT_EQ(offsets.at(kT0).offset, 2);
+      });
   EXPECT_FALSE(called);  // not from inside CommitAsync
   ASSERT_TRUE(PollUntil(*c, [&] { return called; }));
   EXPECT_TRUE(result.ok()) << result;

@@ -104,8 +104,8 @@ absl::StatusOr<std::string> CoordinatorClient::Lookup() {
       if (c.group_id() != group_id_) continue;
       const auto error = static_cast<KafkaError>(c.error().code());
       if (error != KafkaError::kNone) {
-        return KafkaStatus(error, fmt::format("FindCoordinator({}): {}", group_id_,
-                                              c.error().message()));
+        return KafkaStatus(error,
+                           fmt::format("FindCoordinator({}): {}", group_id_, c.error().message()));
       }
       BrokerNode node;
       node.id = c.node_id();
@@ -117,9 +117,9 @@ absl::StatusOr<std::string> CoordinatorClient::Lookup() {
     }
     last_failure = fmt::format("{} did not answer about group {}", address, group_id_);
   }
-  return KafkaStatus(KafkaError::kCoordinatorNotAvailable,
-                     fmt::format("FindCoordinator({}): no broker answered (last: {})", group_id_,
-                                 last_failure));
+  return KafkaStatus(
+      KafkaError::kCoordinatorNotAvailable,
+      fmt::format("FindCoordinator({}): no broker answered (last: {})", group_id_, last_failure));
 }
 
 absl::Status CoordinatorClient::CoordinatorError(const common::v1::Error& error,
@@ -140,16 +140,16 @@ absl::Status CoordinatorClient::CoordinatorError(const common::v1::Error& error,
 }
 
 absl::Status CoordinatorClient::TransportFailure(const char* method, const std::string& address,
-                                            const grpc::Status& status) {
+                                                 const grpc::Status& status) {
   {
     std::lock_guard lock(mu_);
     if (address_ == address) address_.clear();  // dead or moved: look it up again
   }
   const auto code = static_cast<absl::StatusCode>(status.error_code());
   const KafkaError error = KafkaErrorOfCall(code).error;
-  return KafkaStatus(error == KafkaError::kNone ? KafkaError::kNetworkException : error,
-                     fmt::format("{} to the coordinator at {}: {}", method, address,
-                                 status.error_message()));
+  return KafkaStatus(
+      error == KafkaError::kNone ? KafkaError::kNetworkException : error,
+      fmt::format("{} to the coordinator at {}: {}", method, address, status.error_message()));
 }
 
 template <typename Response, typename Invoke>
@@ -170,8 +170,8 @@ absl::StatusOr<Response> CoordinatorClient::Call(const char* method, const Invok
 absl::StatusOr<group::v1::ConsumerGroupHeartbeatResponse> CoordinatorClient::Heartbeat(
     const group::v1::ConsumerGroupHeartbeatRequest& request) {
   return Call<group::v1::ConsumerGroupHeartbeatResponse>(
-      "ConsumerGroupHeartbeat", [&](group::v1::GroupService::Stub& stub,
-                                    grpc::ClientContext* context, auto* response) {
+      "ConsumerGroupHeartbeat",
+      [&](group::v1::GroupService::Stub& stub, grpc::ClientContext* context, auto* response) {
         return stub.ConsumerGroupHeartbeat(context, request, response);
       });
 }
@@ -188,10 +188,8 @@ absl::StatusOr<group::v1::OffsetCommitResponse> CoordinatorClient::OffsetCommit(
 absl::StatusOr<group::v1::OffsetFetchResponse> CoordinatorClient::OffsetFetch(
     const group::v1::OffsetFetchRequest& request) {
   return Call<group::v1::OffsetFetchResponse>(
-      "OffsetFetch",
-      [&](group::v1::GroupService::Stub& stub, grpc::ClientContext* context, auto* response) {
-        return stub.OffsetFetch(context, request, response);
-      });
+      "OffsetFetch", [&](group::v1::GroupService::Stub& stub, grpc::ClientContext* context,
+                         auto* response) { return stub.OffsetFetch(context, request, response); });
 }
 
 void CoordinatorClient::OffsetCommitAsync(const group::v1::OffsetCommitRequest& request,

@@ -67,7 +67,7 @@ class CoordinatorClient {
   // The status for a request-level error about the coordinator itself (OK otherwise).
   absl::Status CoordinatorError(const common::v1::Error& error, const std::string& address);
   absl::Status TransportFailure(const char* method, const std::string& address,
-                           const grpc::Status& status);
+                                const grpc::Status& status);
   template <typename Response, typename Invoke>
   absl::StatusOr<Response> Call(const char* method, const Invoke& invoke);
 

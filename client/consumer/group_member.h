@@ -32,9 +32,8 @@ namespace strand::client {
 class GroupMember {
  public:
   // `wake_poller` is called (from the heartbeat thread) when the polling thread has work.
-  GroupMember(MembershipConfig config, int64_t max_poll_interval_ms,
-              CoordinatorClient& coordinator, const Clock& clock,
-              std::function<void()> wake_poller);
+  GroupMember(MembershipConfig config, int64_t max_poll_interval_ms, CoordinatorClient& coordinator,
+              const Clock& clock, std::function<void()> wake_poller);
   ~GroupMember();
   GroupMember(const GroupMember&) = delete;
   GroupMember& operator=(const GroupMember&) = delete;

@@ -108,8 +108,8 @@ void Membership::Subscribe(std::vector<std::string> topics, std::string regex) {
 }
 
 std::optional<group::v1::ConsumerGroupHeartbeatRequest> Membership::Leave(bool temporarily) {
-  const bool counted = (state_ == MemberState::kMember || state_ == MemberState::kJoining) &&
-                       member_epoch_ > 0;
+  const bool counted =
+      (state_ == MemberState::kMember || state_ == MemberState::kJoining) && member_epoch_ > 0;
   std::optional<group::v1::ConsumerGroupHeartbeatRequest> request;
   if (counted || (state_ == MemberState::kJoining && in_flight_)) {
     // A join in flight may have been counted: leaving costs one call, staying costs the
@@ -140,9 +140,7 @@ std::optional<group::v1::ConsumerGroupHeartbeatRequest> Membership::LeaveForPoll
   return request;
 }
 
-bool Membership::HeartbeatDue(int64_t now_ms) const {
-  return now_ms >= next_heartbeat_ms();
-}
+bool Membership::HeartbeatDue(int64_t now_ms) const { return now_ms >= next_heartbeat_ms(); }
 
 int64_t Membership::next_heartbeat_ms() const {
   if (state_ != MemberState::kJoining && state_ != MemberState::kMember) {
@@ -211,7 +209,8 @@ void Membership::OnHeartbeatAnswer(
     if (!answer->member_id().empty()) config_.member_id = answer->member_id();
     member_epoch_ = answer->member_epoch();
     state_ = MemberState::kMember;
-    if (answer->heartbeat_interval_ms() > 0) heartbeat_interval_ms_ = answer->heartbeat_interval_ms();
+    if (answer->heartbeat_interval_ms() > 0)
+      heartbeat_interval_ms_ = answer->heartbeat_interval_ms();
     const int32_t interval_ms =
         heartbeat_interval_ms_ > 0 ? heartbeat_interval_ms_ : kDefaultHeartbeatIntervalMs;
     next_heartbeat_ms_ = heartbeat_requested_ ? now_ms : now_ms + interval_ms;
@@ -223,10 +222,10 @@ void Membership::OnHeartbeatAnswer(
   }
   const std::string message = fmt::format("ConsumerGroupHeartbeat: {}", answer->error().message());
   if (Fenced(error)) {
-    ClientLogger()->info("group {} member {} fenced at epoch {} ({}): its {} partition(s) are "
-                         "lost; rejoining",
-                         config_.group_id, config_.member_id, member_epoch_,
-                         KafkaErrorName(error), owned_.size());
+    ClientLogger()->info(
+        "group {} member {} fenced at epoch {} ({}): its {} partition(s) are "
+        "lost; rejoining",
+        config_.group_id, config_.member_id, member_epoch_, KafkaErrorName(error), owned_.size());
     BeLost();
     if (owned_.empty()) CompleteLost();  // nothing for Poll to report: rejoin now
     return;

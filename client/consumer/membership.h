@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -42,9 +43,9 @@ std::string_view MemberStateName(MemberState state);
 
 struct MembershipConfig {
   std::string group_id;
-  std::string member_id;    // made once per consumer (KIP-1082)
-  std::string instance_id;  // group.instance.id: static member
-  std::string rack_id;      // client.rack
+  std::string member_id;                   // made once per consumer (KIP-1082)
+  std::string instance_id;                 // group.instance.id: static member
+  std::string rack_id;                     // client.rack
   int32_t rebalance_timeout_ms = 300'000;  // max.poll.interval.ms
   std::string server_assignor;             // group.remote.assignor; "" the broker's default
   std::string client_id;
@@ -93,8 +94,8 @@ class Membership {
 
   // ---- Reconciliation (polling thread).
   struct Work {
-    bool lost = false;                   // drop `owned` without committing, then CompleteLost
-    std::vector<TopicPartition> owned;   // for `lost`: what to report lost
+    bool lost = false;                    // drop `owned` without committing, then CompleteLost
+    std::vector<TopicPartition> owned;    // for `lost`: what to report lost
     std::vector<TopicPartition> revoked;  // owned - target
     std::vector<TopicPartition> added;    // target - owned
     absl::Status fatal;                   // kFatal: Poll's error

@@ -40,9 +40,8 @@ absl::Status FirstError(const Response& response, const Partitions& topics) {
 }  // namespace
 
 OffsetCommitter::OffsetCommitter(std::string group_id, CoordinatorClient& coordinator,
-                                 GroupMember* member, const Clock& clock,
-                                 int64_t retry_backoff_ms, int64_t retry_backoff_max_ms,
-                                 std::function<void()> wake_poller)
+                                 GroupMember* member, const Clock& clock, int64_t retry_backoff_ms,
+                                 int64_t retry_backoff_max_ms, std::function<void()> wake_poller)
     : group_id_(std::move(group_id)),
       coordinator_(coordinator),
       member_(member),
@@ -126,9 +125,8 @@ void OffsetCommitter::CommitAsync(const OffsetMap& offsets, OffsetCommitCallback
     ++async_in_flight_;
   }
   coordinator_.OffsetCommitAsync(
-      BuildCommit(offsets),
-      [this, offsets, callback = std::move(callback)](
-          absl::StatusOr<group::v1::OffsetCommitResponse> answer) mutable {
+      BuildCommit(offsets), [this, offsets, callback = std::move(callback)](
+                                absl::StatusOr<group::v1::OffsetCommitResponse> answer) mutable {
         absl::Status status = CommitOutcome(answer);
         if (!status.ok()) {
           ClientLogger()->debug("group {}: async commit failed: {}", group_id_, MessageOf(status));

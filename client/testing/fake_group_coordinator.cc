@@ -17,8 +17,9 @@ class FakeGroupCoordinator::Service final : public group::v1::GroupService::Serv
                                group::v1::FindCoordinatorResponse* response) override {
     return model_.FindCoordinator(broker_, *request, response);
   }
-  grpc::Status ConsumerGroupHeartbeat(grpc::ServerContext*, const GroupHeartbeat* request,
-                                      group::v1::ConsumerGroupHeartbeatResponse* response) override {
+  grpc::Status ConsumerGroupHeartbeat(
+      grpc::ServerContext*, const GroupHeartbeat* request,
+      group::v1::ConsumerGroupHeartbeatResponse* response) override {
     return model_.Heartbeat(broker_, *request, response);
   }
   grpc::Status OffsetCommit(grpc::ServerContext*, const group::v1::OffsetCommitRequest* request,
@@ -113,9 +114,8 @@ int FakeGroupCoordinator::Calls(const std::string& method) const {
   return it == calls_.end() ? 0 : it->second;
 }
 
-int FakeGroupCoordinator::WaitForHeartbeat(
-    const std::function<bool(const GroupHeartbeat&)>& match, std::chrono::milliseconds timeout,
-    size_t from) const {
+int FakeGroupCoordinator::WaitForHeartbeat(const std::function<bool(const GroupHeartbeat&)>& match,
+                                           std::chrono::milliseconds timeout, size_t from) const {
   std::unique_lock lock(mu_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t next = from;
@@ -151,9 +151,9 @@ int FakeGroupCoordinator::WaitForCommit(
   }
 }
 
-grpc::Status FakeGroupCoordinator::FindCoordinator(
-    int32_t broker, const group::v1::FindCoordinatorRequest& request,
-    group::v1::FindCoordinatorResponse* response) {
+grpc::Status FakeGroupCoordinator::FindCoordinator(int32_t broker,
+                                                   const group::v1::FindCoordinatorRequest& request,
+                                                   group::v1::FindCoordinatorResponse* response) {
   std::lock_guard lock(mu_);
   ++calls_["FindCoordinator"];
   for (const std::string& group : request.group_ids()) {

@@ -80,16 +80,16 @@ enum class OffsetResetPolicy { kLatest, kEarliest, kNone };
 
 // The validated settings of a consumer (Kafka's names in the comments).
 struct ConsumerConfig {
-  std::vector<std::string> bootstrap_servers;                        // bootstrap.servers
-  std::string client_id;                                             // client.id
-  std::string group_id;                                              // group.id
-  std::string group_instance_id;                                     // group.instance.id
-  std::string group_remote_assignor;                                 // group.remote.assignor
-  bool enable_auto_commit = true;          // enable.auto.commit (false without a group.id)
-  int64_t auto_commit_interval_ms = 5'000;                           // auto.commit.interval.ms
+  std::vector<std::string> bootstrap_servers;  // bootstrap.servers
+  std::string client_id;                       // client.id
+  std::string group_id;                        // group.id
+  std::string group_instance_id;               // group.instance.id
+  std::string group_remote_assignor;           // group.remote.assignor
+  bool enable_auto_commit = true;              // enable.auto.commit (false without a group.id)
+  int64_t auto_commit_interval_ms = 5'000;     // auto.commit.interval.ms
   // Broker-owned under the consumer group protocol: read, never used (see ignored_settings).
-  int64_t session_timeout_ms = 45'000;                               // session.timeout.ms
-  int64_t heartbeat_interval_ms = 3'000;                             // heartbeat.interval.ms
+  int64_t session_timeout_ms = 45'000;     // session.timeout.ms
+  int64_t heartbeat_interval_ms = 3'000;   // heartbeat.interval.ms
   int64_t max_poll_interval_ms = 300'000;  // max.poll.interval.ms (also the rebalance timeout)
   OffsetResetPolicy auto_offset_reset = OffsetResetPolicy::kLatest;  // auto.offset.reset
   int32_t fetch_min_bytes = 1;                                       // fetch.min.bytes
