@@ -24,6 +24,8 @@ class BrokerChannels {
 
   // The stub for `address` (host:port), created on first use; valid for the life of this object.
   broker::v1::BrokerService::Stub* Stub(const std::string& address);
+  // The shared channel to `address`, for the stubs of the brokers' other services (GroupService).
+  std::shared_ptr<grpc::Channel> Channel(const std::string& address) { return pool_.Get(address); }
 
  private:
   ChannelPool pool_;

@@ -152,16 +152,45 @@ TEST(ConsumerConfig, BadValues) {
   p["auto.offset.reset"] = "smallest";
   p["max.poll.records"] = "0";
   p["linger.ms"] = "1";
-  p["heartbeat.interval.ms"] = "50000";
   const std::string e = ErrorOf(ConsumerConfig::FromProperties(p).status());
   EXPECT_THAT(e, HasSubstr("auto.offset.reset: 'smallest' is not one of latest, earliest, none"));
   EXPECT_THAT(e, HasSubstr("max.poll.records: 0 is out of range [1, 1000000]"));
   EXPECT_THAT(e, HasSubstr("'linger.ms' is a producer setting, not a consumer setting"));
-  p.erase("auto.offset.reset");
-  p.erase("max.poll.records");
-  p.erase("linger.ms");
+}
+
+TEST(ConsumerConfig, GroupSettings) {
+  Properties p = Base();
+  auto c = ConsumerConfig::FromProperties(p);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->enable_auto_commit);  // no group: nothing to commit to
+  EXPECT_TRUE(c->ignored_settings.empty());
+  p["group.id"] = "g";
+  c = ConsumerConfig::FromProperties(p);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->enable_auto_commit);
+  EXPECT_EQ(c->auto_commit_interval_ms, 5000);
+  EXPECT_EQ(c->group_remote_assignor, "");
+  // Broker-owned under the consumer protocol: accepted, even when they contradict each other,
+  // and listed so that the consumer warns about them.
+  p["session.timeout.ms"] = "10000";
+  p["heartbeat.interval.ms"] = "50000";
+  p["group.remote.assignor"] = "range";
+  c = ConsumerConfig::FromProperties(p);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(c->ignored_settings,
+              ::testing::ElementsAre("session.timeout.ms", "heartbeat.interval.ms"));
+  EXPECT_EQ(c->group_remote_assignor, "range");
+  p["group.protocol"] = "classic";
   EXPECT_THAT(ErrorOf(ConsumerConfig::FromProperties(p).status()),
-              HasSubstr("heartbeat.interval.ms (50000) must be below session.timeout.ms (45000)"));
+              HasSubstr("group.protocol: classic is not supported"));
+  p["group.protocol"] = "consumer";
+  ASSERT_TRUE(ConsumerConfig::FromProperties(p).ok());
+  p.erase("group.id");
+  p["enable.auto.commit"] = "true";
+  p["group.instance.id"] = "i-1";
+  const std::string e = ErrorOf(ConsumerConfig::FromProperties(p).status());
+  EXPECT_THAT(e, HasSubstr("enable.auto.commit=true needs a group.id"));
+  EXPECT_THAT(e, HasSubstr("group.instance.id needs a group.id"));
 }
 
 TEST(Properties, ParseText) {

@@ -1,8 +1,6 @@
 // ConsumerConfig::FromProperties: the table checks (config_values.h) plus the rules between
 // settings.
 
-#include <fmt/format.h>
-
 #include "client/config/config_values.h"
 #include "client/config/shared_settings.h"
 #include "strand/consumer.h"
@@ -18,10 +16,28 @@ absl::StatusOr<ConsumerConfig> ConsumerConfig::FromProperties(const Properties& 
   ReadSharedClientSettings(v, &c, &problems);
   c.group_id = v.GetString("group.id");
   c.group_instance_id = v.GetString("group.instance.id");
-  c.enable_auto_commit = v.GetBool("enable.auto.commit");
+  c.group_remote_assignor = v.GetString("group.remote.assignor");
+  if (v.GetString("group.protocol") == "classic") {
+    problems.push_back(
+        "group.protocol: classic is not supported (the classic group protocol comes with the "
+        "Kafka listener); use consumer, the default");
+  }
+  // Kafka's rule: without a group there is nothing to commit to, so auto commit is off by
+  // default and an explicit true is a mistake.
+  c.enable_auto_commit = v.GetBool("enable.auto.commit") && !c.group_id.empty();
+  if (c.group_id.empty() && v.IsSet("enable.auto.commit") && v.GetBool("enable.auto.commit")) {
+    problems.push_back("enable.auto.commit=true needs a group.id");
+  }
+  if (c.group_id.empty() && !c.group_instance_id.empty()) {
+    problems.push_back("group.instance.id needs a group.id");
+  }
   c.auto_commit_interval_ms = v.GetInt("auto.commit.interval.ms");
+  // Broker-owned under the consumer protocol: kept for the record, never used.
   c.session_timeout_ms = v.GetInt("session.timeout.ms");
   c.heartbeat_interval_ms = v.GetInt("heartbeat.interval.ms");
+  for (const char* name : {"session.timeout.ms", "heartbeat.interval.ms"}) {
+    if (v.IsSet(name)) c.ignored_settings.emplace_back(name);
+  }
   c.max_poll_interval_ms = v.GetInt("max.poll.interval.ms");
   const std::string& reset = v.GetString("auto.offset.reset");
   c.auto_offset_reset = reset == "earliest" ? OffsetResetPolicy::kEarliest
@@ -36,11 +52,6 @@ absl::StatusOr<ConsumerConfig> ConsumerConfig::FromProperties(const Properties& 
   c.client_rack = v.GetString("client.rack");
   c.check_crcs = v.GetBool("check.crcs");
   c.default_api_timeout_ms = v.GetInt("default.api.timeout.ms");
-  if (c.heartbeat_interval_ms >= c.session_timeout_ms) {
-    problems.push_back(
-        fmt::format("heartbeat.interval.ms ({}) must be below session.timeout.ms ({})",
-                    c.heartbeat_interval_ms, c.session_timeout_ms));
-  }
   if (c.ssl_certificate_location.empty() != c.ssl_key_location.empty()) {
     problems.push_back("ssl.certificate.location and ssl.key.location go together");
   }

@@ -107,14 +107,30 @@ std::vector<PropertyDefinition> MakeDefinitions() {
                    "partition keyed records like keyless ones (sticky) instead of by murmur2"));
   d.push_back(String("transactional.id", "", kP, "transactions: not supported yet (leave empty)"));
   // ---- Consumer.
-  d.push_back(String("group.id", "", kC, "the consumer group (needed by Subscribe)"));
-  d.push_back(String("group.instance.id", "", kC, "static membership id"));
-  d.push_back(Bool("enable.auto.commit", "true", kC, "commit positions periodically (groups)"));
+  d.push_back(String("group.id", "", kC,
+                     "the consumer group: needed by Subscribe, and by commits (also with Assign)"));
+  d.push_back(String("group.instance.id", "", kC,
+                     "static membership id: Close leaves temporarily (member epoch -2) and a "
+                     "restart within the broker's session timeout gets the same partitions"));
+  d.push_back(Enum("group.protocol", "consumer", {"consumer", "classic"}, kC,
+                   "consumer (KIP-848: the broker assigns); classic is refused (it comes with the "
+                   "Kafka listener)"));
+  d.push_back(String("group.remote.assignor", "", kC,
+                     "the broker's assignor for this member: uniform or range; empty: the "
+                     "broker's default (uniform)"));
+  d.push_back(Bool("enable.auto.commit", "true", kC,
+                   "commit positions every auto.commit.interval.ms from Poll, before partitions "
+                   "are revoked and in Close (default true with a group.id, false without)"));
   d.push_back(Int("auto.commit.interval.ms", "5000", 0, kDayMs, kC, "auto-commit period"));
-  d.push_back(Int("session.timeout.ms", "45000", 1, kHourMs, kC, "group session timeout"));
-  d.push_back(Int("heartbeat.interval.ms", "3000", 1, kHourMs, kC, "group heartbeat period"));
+  d.push_back(Int("session.timeout.ms", "45000", 1, kHourMs, kC,
+                  "ignored (warned once): the broker owns it under group.protocol=consumer "
+                  "(group.consumer.session.timeout.ms)"));
+  d.push_back(Int("heartbeat.interval.ms", "3000", 1, kHourMs, kC,
+                  "ignored (warned once): the broker owns it under group.protocol=consumer "
+                  "(group.consumer.heartbeat.interval.ms)"));
   d.push_back(Int("max.poll.interval.ms", "300000", 1, kDayMs, kC,
-                  "longest gap between polls before leaving the group"));
+                  "longest gap between polls before the member leaves the group (its partitions "
+                  "are lost; the next Poll rejoins); also the rebalance timeout"));
   d.push_back(Enum("auto.offset.reset", "latest", {"latest", "earliest", "none"}, kC,
                    "where to start without a valid position: latest, earliest, or none (Poll "
                    "fails)"));

@@ -19,7 +19,7 @@ bool NamesTopic(const std::string& wanted, const std::string& topic) {
 
 }  // namespace
 
-FakeBrokerCluster::FakeBrokerCluster(int brokers, int32_t first_id) {
+FakeBrokerCluster::FakeBrokerCluster(int brokers, int32_t first_id, AddServices add_services) {
   brokers_.resize(static_cast<size_t>(brokers));
   for (int i = 0; i < brokers; ++i) {
     Broker& b = brokers_[static_cast<size_t>(i)];
@@ -29,6 +29,7 @@ FakeBrokerCluster::FakeBrokerCluster(int brokers, int32_t first_id) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &b.port);
     builder.RegisterService(b.service.get());
+    if (add_services) add_services(b.id, builder);
     b.server = builder.BuildAndStart();
     STRAND_CHECK_MSG(b.server != nullptr && b.port > 0, "cannot start fake broker {}", b.id);
   }

@@ -58,7 +58,11 @@ class FakeBrokerService;
 
 class FakeBrokerCluster {
  public:
-  explicit FakeBrokerCluster(int brokers = 3, int32_t first_id = 101);
+  // `add_services` (optional) registers more services on each broker's server before it starts
+  // (e.g. FakeGroupCoordinator's GroupService); they must outlive the cluster.
+  using AddServices = std::function<void(int32_t broker, grpc::ServerBuilder& builder)>;
+  explicit FakeBrokerCluster(int brokers = 3, int32_t first_id = 101,
+                             AddServices add_services = nullptr);
   ~FakeBrokerCluster();
   FakeBrokerCluster(const FakeBrokerCluster&) = delete;
   FakeBrokerCluster& operator=(const FakeBrokerCluster&) = delete;

@@ -1,5 +1,6 @@
 // Tests the data commands (produce, consume, perf produce, perf consume) end to end in-process:
-// RunCli against FakeBrokerCluster (three BrokerService fakes on 127.0.0.1 with in-memory logs).
+// RunCli against FakeBrokerCluster (three BrokerService fakes on 127.0.0.1 with in-memory logs),
+// with FakeGroupCoordinator's GroupService on the same brokers for --group.
 // Checks what lands in the logs (keys, values, headers, partitions, acks, codecs), what is
 // printed (offsets in input order, --format, --json, perf summaries) and the exit codes: 0, 1
 // (undelivered / error answer), 2 (usage), 3 (unreachable), 4 (bad input), 5 (incomplete).
@@ -10,6 +11,7 @@
 #include <sstream>
 
 #include "client/testing/fake_broker.h"
+#include "client/testing/fake_group_coordinator.h"
 #include "common/murmur2.h"
 #include "tests/integration/test_process.h"
 #include "tools/cli/cli.h"
@@ -18,6 +20,8 @@ namespace strand::cli {
 namespace {
 
 using client::testing::FakeBrokerCluster;
+using client::testing::FakeGroupCoordinator;
+using client::testing::GroupHeartbeat;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -29,6 +33,11 @@ struct Result {
 
 class CliDataTest : public ::testing::Test {
  protected:
+  CliDataTest() : cluster_(3, 101, groups_.Hook()) {
+    const std::string address = cluster_.address(101);
+    groups_.SetCoordinator(101, std::stoi(address.substr(address.rfind(':') + 1)));
+    groups_.SetHeartbeatIntervalMs(50);
+  }
   // Runs `strand --bootstrap <fake brokers> --timeout-ms 5000 args...` with `input` on stdin.
   Result Strand(std::vector<std::string> args, const std::string& input = "") {
     args.insert(args.begin(), {"--bootstrap", cluster_.bootstrap(), "--timeout-ms", "5000"});
@@ -51,6 +60,7 @@ class CliDataTest : public ::testing::Test {
     return n;
   }
 
+  FakeGroupCoordinator groups_;  // outlives the cluster, whose servers use its services
   FakeBrokerCluster cluster_;
 };
 
@@ -232,6 +242,7 @@ TEST_F(CliDataTest, Consume_UsageErrors_ExitTwo) {
       {"consume", "--topic", "t", "--partition", "2"},
       {"consume", "--topic", "t", "-X", "fetch.min.bytes=-1"},
       {"consume", "--topic", "t", "--max-records", "0"},
+      {"consume", "--topic", "t", "--group", "g", "--partition", "0"},
   };
   for (const auto& args : cases) {
     const Result r = Strand(args);
@@ -285,6 +296,55 @@ TEST_F(CliDataTest, PerfProduceThenPerfConsume_JsonSummaries) {
               "300"});
   EXPECT_EQ(r.code, 5);
   EXPECT_THAT(r.out, HasSubstr("3000 records consumed"));
+}
+
+TEST_F(CliDataTest, Consume_Group_SubscribesStartsAtCommittedAndCommitsWhatItPrinted) {
+  cluster_.CreateTopic("t", 2);
+  cluster_.AppendValues("t", 0, {"a0", "a1", "a2", "a3", "a4"}, 1);
+  cluster_.AppendValues("t", 1, {"b0", "b1", "b2", "b3", "b4"}, 1);
+  groups_.SetAssignment({{"t", 0}, {"t", 1}});
+  groups_.SetCommitted("t", 0, 2);  // t-1: none, so --from-beginning applies
+  Result r = Strand({"consume", "--topic", "t", "--group", "cg", "--from-beginning",
+                     "--max-records", "6", "--format", "{partition}:{offset}"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("Processed a total of 6 records"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("0:0\n")));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("0:1\n")));
+  const auto heartbeats = groups_.Heartbeats();
+  ASSERT_FALSE(heartbeats.empty());
+  EXPECT_EQ(heartbeats.front().group_id(), "cg");
+  EXPECT_THAT(heartbeats.front().subscribed_topic_names(), ::testing::ElementsAre("t"));
+  EXPECT_EQ(heartbeats.back().member_epoch(), -1);  // left on exit
+  // Exactly what was printed is committed (records fetched past --max-records are not).
+  const int64_t committed0 = groups_.Committed("t", 0).value_or(2);
+  const int64_t committed1 = groups_.Committed("t", 1).value_or(0);
+  EXPECT_EQ((committed0 - 2) + committed1, 6);
+  // The next run of the group goes on from there: the two records left.
+  r = Strand({"consume", "--topic", "t", "--group", "cg", "--max-records", "2",
+              "--idle-timeout-ms", "3000"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(groups_.Committed("t", 0).value_or(0) + groups_.Committed("t", 1).value_or(0), 10);
+}
+
+TEST_F(CliDataTest, PerfConsume_Group) {
+  cluster_.CreateTopic("perf", 2);
+  cluster_.AppendValues("perf", 0, {"x", "y", "z"}, 1);
+  cluster_.AppendValues("perf", 1, {"x", "y"}, 1);
+  groups_.SetAssignment({{"perf", 0}, {"perf", 1}});
+  Result r = Strand({"perf", "consume", "--topic", "perf", "--group", "pg", "--records", "5",
+                     "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["records"], 5);
+  EXPECT_EQ(j["group"], "pg");
+  ASSERT_GE(groups_.WaitForHeartbeat(
+                [](const GroupHeartbeat& h) {
+                  return h.group_id() == "pg" && h.subscribed_topic_names_size() == 1;
+                },
+                std::chrono::milliseconds(0)),
+            0);
+  EXPECT_EQ(groups_.Committed("perf", 0), 3);  // auto commit on Close
+  EXPECT_EQ(groups_.Committed("perf", 1), 2);
 }
 
 TEST_F(CliDataTest, PerfProduce_ThrottledAndHumanSummary) {

@@ -1,15 +1,20 @@
-// strand consume --topic T [--partition P ...] [--from-beginning | --offset earliest|latest|N]
-//                [--max-records N] [--idle-timeout-ms MS] [--format TEMPLATE | --json]
-//                [-X KEY=VALUE ...] [--config-file FILE]
+// strand consume --topic T [--partition P ... | --group G] [--from-beginning |
+//                --offset earliest|latest|N] [--max-records N] [--idle-timeout-ms MS]
+//                [--format TEMPLATE | --json] [-X KEY=VALUE ...] [--config-file FILE]
 //
 // Reads the topic's partitions (or the listed ones) with an assigned consumer and prints each
 // record on stdout, one line per record, until --max-records are printed, no record came for
 // --idle-timeout-ms, or forever. "Processed a total of N records" goes to stderr at the end.
+// With --group G it subscribes as a member of consumer group G instead: the group's coordinator
+// hands out the partitions, each starts at the group's committed offset (--from-beginning:
+// earliest where none is committed), and what was printed is committed (auto commit, and on
+// exit, when the consumer leaves the group).
 
 #include <fmt/format.h>
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "strand/consumer.h"
@@ -26,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 
 struct ConsumeArgs {
   std::string topic;
+  std::string group;
   std::vector<int32_t> partitions;
   bool from_beginning = false;
   std::string offset;
@@ -88,6 +94,17 @@ absl::Status Position(client::Consumer& consumer, const std::vector<client::Topi
   return absl::OkStatus();
 }
 
+// With --max-records the last Poll may return records that are not printed: move those
+// partitions back to the first of them, so that a group commits only what was printed.
+void RewindUnprinted(client::Consumer& consumer, const std::vector<client::ConsumerRecord>& records,
+                     size_t printed) {
+  std::set<client::TopicPartition> rewound;
+  for (size_t i = printed; i < records.size(); ++i) {
+    const client::TopicPartition tp = records[i].topic_partition();
+    if (rewound.insert(tp).second) (void)consumer.Seek(tp, records[i].offset());
+  }
+}
+
 // Polls and prints until done; returns the exit code.
 int PrintRecords(const CliContext& context, const ConsumeArgs& args, client::Consumer& consumer,
                  const RecordFormat& format) {
@@ -118,6 +135,7 @@ int PrintRecords(const CliContext& context, const ConsumeArgs& args, client::Con
     if (records->empty()) continue;
     last_record = Clock::now();
     std::string text;
+    size_t taken = 0;
     for (const client::ConsumerRecord& r : *records) {
       if (args.max_records > 0 && printed == args.max_records) break;
       text += args.json ? RecordJson(r).dump(-1, ' ', false,
@@ -125,7 +143,9 @@ int PrintRecords(const CliContext& context, const ConsumeArgs& args, client::Con
                               "\n"
                         : format.Render(r);
       ++printed;
+      ++taken;
     }
+    if (taken < records->size()) RewindUnprinted(consumer, *records, taken);
     context.out << text;
     context.out.flush();
   }
@@ -141,14 +161,30 @@ int RunConsume(const CliContext& context, const ConsumeArgs& args) {
   auto start = ParseStartOffset(args);
   if (!start.ok()) return ReportUsage(context.err, std::string(start.status().message()));
   client::Properties overrides;
-  // Without a group there is nothing to commit to.
-  overrides["enable.auto.commit"] = "false";
+  if (args.group.empty()) {
+    overrides["enable.auto.commit"] = "false";  // without a group there is nothing to commit to
+  } else {
+    overrides["group.id"] = args.group;  // auto commit: Kafka's default for a group
+  }
   if (start->kind == StartOffset::Kind::kEarliest) overrides["auto.offset.reset"] = "earliest";
+  if (start->kind == StartOffset::Kind::kLatest && !args.group.empty()) {
+    overrides["auto.offset.reset"] = "latest";
+  }
   auto properties = BuildClientProperties(context, args.client, ClientKind::kConsumer, overrides);
   if (!properties.ok()) return ReportUsage(context.err, std::string(properties.status().message()));
   auto consumer = client::Consumer::Create(*properties);
   if (!consumer.ok()) return ReportClientFailure(context.err, consumer.status());
   absl::StatusOr<int32_t> count = (*consumer)->PartitionCount(args.topic);
+  if (!args.group.empty()) {
+    // The topic must exist (as without a group); its partitions come from the coordinator.
+    if (!count.ok()) return ReportClientFailure(context.err, count.status());
+    if (absl::Status s = (*consumer)->Subscribe({args.topic}); !s.ok()) {
+      return ReportClientFailure(context.err, s);
+    }
+    const int exit_code = PrintRecords(context, args, **consumer, *format);
+    (*consumer)->Close();  // commits what was printed and leaves the group
+    return exit_code;
+  }
   if (!count.ok()) return ReportClientFailure(context.err, count.status());
   std::vector<client::TopicPartition> tps;
   if (args.partitions.empty()) {
@@ -177,17 +213,26 @@ void AddConsumeCommand(CLI::App& app, CliContext& context) {
   CLI::App* consume = app.add_subcommand(
       "consume", "print a topic's records on stdout (the brokers must be in --bootstrap)");
   consume->add_option("--topic", args->topic, "the topic to read")->required();
+  CLI::Option* partition =
+      consume
+          ->add_option("--partition", args->partitions,
+                       "read only this partition (repeatable; default: every partition)")
+          ->check(CLI::Range(0, 1'000'000))
+          ->allow_extra_args(false);
   consume
-      ->add_option("--partition", args->partitions,
-                   "read only this partition (repeatable; default: every partition)")
-      ->check(CLI::Range(0, 1'000'000))
-      ->allow_extra_args(false);
+      ->add_option("--group", args->group,
+                   "consume as a member of this consumer group: the group assigns the "
+                   "partitions, reading starts at its committed offsets and what is printed is "
+                   "committed (enable.auto.commit)")
+      ->excludes(partition);
   CLI::Option* from_beginning = consume->add_flag(
       "--from-beginning", args->from_beginning,
-      "start at each partition's first record (default: only records written from now on)");
+      "start at each partition's first record (default: only records written from now on; "
+      "with --group: where the group has no committed offset)");
   consume
       ->add_option("--offset", args->offset,
-                   "start at earliest, latest, or offset N (N needs --partition)")
+                   "start at earliest, latest, or offset N (N needs --partition; with --group: "
+                   "earliest or latest where the group has no committed offset)")
       ->excludes(from_beginning);
   consume
       ->add_option("--max-records", args->max_records,

@@ -1,7 +1,9 @@
 // strand perf produce --topic T --records N --record-size B [--throughput R] [--acks A]
 //                     [--compression C] [--reporting-interval-ms MS] [--json] [-X KEY=VALUE ...]
-// strand perf consume --topic T --records N [--idle-timeout-ms MS] [--reporting-interval-ms MS]
-//                     [--json] [-X KEY=VALUE ...]
+// strand perf consume --topic T --records N [--group G] [--idle-timeout-ms MS]
+//                     [--reporting-interval-ms MS] [--json] [-X KEY=VALUE ...]
+//                     (--group: as a member of consumer group G, the group assigning the
+//                     partitions and auto commit on; the elapsed time includes joining)
 //
 // Throughput and latency in the manner of Kafka's kafka-producer-perf-test and
 // kafka-consumer-perf-test: progress lines on stderr every reporting interval, a summary on
@@ -217,6 +219,7 @@ int RunPerfProduce(const CliContext& context, const PerfProduceArgs& args) {
 
 struct PerfConsumeArgs {
   std::string topic;
+  std::string group;
   int64_t records = 0;
   int64_t idle_timeout_ms = 10'000;
   int64_t reporting_interval_ms = 5'000;
@@ -231,17 +234,25 @@ int64_t WallMs() {
 }
 
 int RunPerfConsume(const CliContext& context, const PerfConsumeArgs& args) {
-  client::Properties overrides = {{"enable.auto.commit", "false"},
-                                  {"auto.offset.reset", "earliest"}};
+  client::Properties overrides = {{"auto.offset.reset", "earliest"}};
+  if (args.group.empty()) {
+    overrides["enable.auto.commit"] = "false";
+  } else {
+    overrides["group.id"] = args.group;  // with Kafka's default auto commit
+  }
   auto properties = BuildClientProperties(context, args.client, ClientKind::kConsumer, overrides);
   if (!properties.ok()) return ReportUsage(context.err, std::string(properties.status().message()));
   auto consumer = client::Consumer::Create(*properties);
   if (!consumer.ok()) return ReportClientFailure(context.err, consumer.status());
   absl::StatusOr<int32_t> count = (*consumer)->PartitionCount(args.topic);
   if (!count.ok()) return ReportClientFailure(context.err, count.status());
-  std::vector<client::TopicPartition> tps;
-  for (int32_t p = 0; p < *count; ++p) tps.push_back({args.topic, p});
-  if (absl::Status s = (*consumer)->Assign(tps); !s.ok()) {
+  if (args.group.empty()) {
+    std::vector<client::TopicPartition> tps;
+    for (int32_t p = 0; p < *count; ++p) tps.push_back({args.topic, p});
+    if (absl::Status s = (*consumer)->Assign(tps); !s.ok()) {
+      return ReportClientFailure(context.err, s);
+    }
+  } else if (absl::Status s = (*consumer)->Subscribe({args.topic}); !s.ok()) {
     return ReportClientFailure(context.err, s);
   }
 
@@ -307,6 +318,8 @@ int RunPerfConsume(const CliContext& context, const PerfConsumeArgs& args) {
   if (args.json) {
     nlohmann::ordered_json json;
     json["topic"] = args.topic;
+    json["group"] = args.group.empty() ? nlohmann::ordered_json(nullptr)
+                                       : nlohmann::ordered_json(args.group);
     json["records"] = consumed.load();
     json["bytes"] = bytes.load();
     json["elapsed_ms"] = seconds * 1000.0;
@@ -378,6 +391,9 @@ void AddPerfConsume(CLI::App& perf, CliContext& context) {
       ->add_option("--reporting-interval-ms", args->reporting_interval_ms,
                    "progress on stderr this often (default 5000)")
       ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
+  consume->add_option("--group", args->group,
+                      "consume as a member of this consumer group (the group assigns the "
+                      "partitions and starts at its committed offsets; auto commit on)");
   consume->add_flag("--json", args->json, "the summary as one JSON object");
   AddClientPropertyOptions(*consume, args->client);
   consume->callback([&context, args] {
