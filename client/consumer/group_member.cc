@@ -79,8 +79,9 @@ void GroupMember::RecordPoll() {
   last_poll_ms_ = clock_.NowMonotonicMs();
 }
 
-Membership::Work GroupMember::PendingWork() const {
+Membership::Work GroupMember::PendingWork() {
   std::lock_guard lock(mu_);
+  membership_.CheckLease(clock_.NowMonotonicMs());
   return membership_.PendingWork();
 }
 
@@ -140,6 +141,11 @@ void GroupMember::Run() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     const int64_t now_ms = clock_.NowMonotonicMs();
+    if (membership_.CheckLease(now_ms)) {
+      lock.unlock();
+      wake_poller_();
+      lock.lock();
+    }
     const MemberState state = membership_.state();
     const bool in_group = state == MemberState::kJoining || state == MemberState::kMember;
     if (in_group && now_ms - last_poll_ms_ > max_poll_interval_ms_) {
@@ -165,6 +171,7 @@ void GroupMember::Run() {
     if (!membership_.HeartbeatDue(now_ms)) {
       int64_t wake_ms = membership_.next_heartbeat_ms();
       if (in_group) wake_ms = std::min(wake_ms, last_poll_ms_ + max_poll_interval_ms_ + 1);
+      wake_ms = std::min(wake_ms, membership_.lease_deadline_ms());
       if (wake_ms == std::numeric_limits<int64_t>::max()) {
         cv_.wait(lock);
       } else {
@@ -172,7 +179,7 @@ void GroupMember::Run() {
       }
       continue;
     }
-    const group::v1::ConsumerGroupHeartbeatRequest request = membership_.BuildHeartbeat();
+    const group::v1::ConsumerGroupHeartbeatRequest request = membership_.BuildHeartbeat(now_ms);
     const uint64_t session = membership_.session();
     in_flight_ = true;
     lock.unlock();

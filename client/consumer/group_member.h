@@ -47,7 +47,7 @@ class GroupMember {
 
   // The application polled: the poll timer restarts.
   void RecordPoll();
-  Membership::Work PendingWork() const;
+  Membership::Work PendingWork();
   void CompleteLost();
   void CompleteRevocation(const std::vector<TopicPartition>& revoked);
   void CompleteAssignment(const std::vector<TopicPartition>& added);

@@ -149,7 +149,10 @@ int64_t Membership::next_heartbeat_ms() const {
   return next_heartbeat_ms_;
 }
 
-group::v1::ConsumerGroupHeartbeatRequest Membership::BuildHeartbeat() {
+group::v1::ConsumerGroupHeartbeatRequest Membership::BuildHeartbeat(int64_t now_ms) {
+  sent_ms_ = now_ms;
+  reported_ = owned_;
+  if (unclean_since_ms_ < 0) unclean_since_ms_ = now_ms;
   group::v1::ConsumerGroupHeartbeatRequest r;
   r.set_group_id(config_.group_id);
   r.set_member_id(config_.member_id);
@@ -179,7 +182,35 @@ void Membership::Fail(absl::Status fatal) {
   ++session_;
 }
 
+bool Membership::CheckLease(int64_t now_ms) {
+  if (state_ != MemberState::kMember || owned_.empty() || session_timeout_ms_ <= 0) return false;
+  const bool session_lapsed = lease_until_ms_ >= 0 && now_ms >= lease_until_ms_;
+  const bool revocation_lapsed =
+      unclean_since_ms_ >= 0 && now_ms >= unclean_since_ms_ + config_.rebalance_timeout_ms;
+  if (!session_lapsed && !revocation_lapsed) return false;
+  ClientLogger()->warn(
+      "group {} member {}: no heartbeat answered for {} ({} ms): its {} partition(s) are lost "
+      "(the coordinator may have given them to another member); rejoining",
+      config_.group_id, config_.member_id,
+      session_lapsed ? "the session timeout" : "the rebalance timeout (max.poll.interval.ms)",
+      session_lapsed ? session_timeout_ms_ : config_.rebalance_timeout_ms, owned_.size());
+  BeLost();
+  return true;
+}
+
+int64_t Membership::lease_deadline_ms() const {
+  if (state_ != MemberState::kMember || owned_.empty() || session_timeout_ms_ <= 0) {
+    return std::numeric_limits<int64_t>::max();
+  }
+  int64_t out = std::numeric_limits<int64_t>::max();
+  if (lease_until_ms_ >= 0) out = lease_until_ms_;
+  if (unclean_since_ms_ >= 0) out = std::min(out, unclean_since_ms_ + config_.rebalance_timeout_ms);
+  return out;
+}
+
 void Membership::BeLost() {
+  lease_until_ms_ = -1;
+  unclean_since_ms_ = -1;
   member_epoch_ = kJoinEpoch;
   target_.clear();
   ++session_;
@@ -211,6 +242,10 @@ void Membership::OnHeartbeatAnswer(
     state_ = MemberState::kMember;
     if (answer->heartbeat_interval_ms() > 0)
       heartbeat_interval_ms_ = answer->heartbeat_interval_ms();
+    if (answer->session_timeout_ms() > 0) {
+      session_timeout_ms_ = answer->session_timeout_ms();
+      lease_until_ms_ = std::max(lease_until_ms_, sent_ms_ + session_timeout_ms_);
+    }
     const int32_t interval_ms =
         heartbeat_interval_ms_ > 0 ? heartbeat_interval_ms_ : kDefaultHeartbeatIntervalMs;
     next_heartbeat_ms_ = heartbeat_requested_ ? now_ms : now_ms + interval_ms;
@@ -218,6 +253,10 @@ void Membership::OnHeartbeatAnswer(
     for (const group::v1::TopicPartitions& t : answer->assignment()) {
       for (int32_t p : t.partitions()) target_.insert({t.topic(), p});
     }
+    if (std::includes(target_.begin(), target_.end(), reported_.begin(), reported_.end())) {
+      unclean_since_ms_ = -1;  // the coordinator is not waiting for a revocation
+    }
+    CheckLease(now_ms);
     return;
   }
   const std::string message = fmt::format("ConsumerGroupHeartbeat: {}", answer->error().message());

@@ -78,8 +78,18 @@ class Membership {
   bool HeartbeatDue(int64_t now_ms) const;
   // When the next one is due (INT64_MAX: none to send in this state).
   int64_t next_heartbeat_ms() const;
-  // The full state, as every heartbeat carries it; marks it sent in the current session.
-  group::v1::ConsumerGroupHeartbeatRequest BuildHeartbeat();
+  // The full state, as every heartbeat carries it; marks it sent (at `now_ms`, for the lease) in
+  // the current session.
+  group::v1::ConsumerGroupHeartbeatRequest BuildHeartbeat(int64_t now_ms = 0);
+  // The lease: the coordinator may have removed this member once its session timeout has passed
+  // since the send of the last heartbeat it answered, or its rebalance timeout since the first
+  // heartbeat sent after the last answer that asked it to revoke nothing (any since may have
+  // started a revocation whose answer was lost). Past either, a member that owns partitions
+  // becomes kLost (they may be someone else's already); returns true then. tests/sim/group_world
+  // checks these rules keep two members from owning one partition.
+  bool CheckLease(int64_t now_ms);
+  // When CheckLease may next find the lease lapsed (INT64_MAX: no lease to watch).
+  int64_t lease_deadline_ms() const;
   // A session number that changes whenever an answer in flight stops being relevant (a leave, a
   // rejoin); OnHeartbeatAnswer ignores answers from another session.
   uint64_t session() const { return session_; }
@@ -138,6 +148,12 @@ class Membership {
   absl::Status fatal_;
   uint64_t session_ = 1;
   uint64_t answers_ = 0;
+  // The lease (CheckLease).
+  int64_t sent_ms_ = 0;                  // send time of the heartbeat in flight
+  std::set<TopicPartition> reported_;    // its owned set
+  int32_t session_timeout_ms_ = 0;       // the coordinator's, from its answers (0: unknown)
+  int64_t lease_until_ms_ = -1;
+  int64_t unclean_since_ms_ = -1;
 };
 
 }  // namespace strand::client

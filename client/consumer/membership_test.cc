@@ -210,5 +210,60 @@ TEST(Membership, AnswerFromAnOldSession_Ignored) {
   EXPECT_TRUE(m.PendingWork().added.empty());
 }
 
+// The lease: the session timeout counted from the send of the last answered heartbeat.
+TEST(Membership, Lease_SessionTimeoutFromTheLastAnsweredSend) {
+  MembershipConfig config = Config();
+  config.rebalance_timeout_ms = 60'000;
+  Membership m(config);
+  m.Subscribe({"a"}, "");
+  m.BuildHeartbeat(1'000);
+  auto answer = Answer(5, {kA0});
+  answer.set_session_timeout_ms(3'000);
+  m.OnHeartbeatAnswer(m.session(), answer, 1'200);
+  m.CompleteAssignment(m.PendingWork().added);
+  EXPECT_EQ(m.lease_deadline_ms(), 4'000);
+  EXPECT_FALSE(m.CheckLease(3'999));
+  EXPECT_EQ(m.state(), MemberState::kMember);
+  // Another answered heartbeat extends it; one in flight does not.
+  m.BuildHeartbeat(2'000);
+  m.OnHeartbeatAnswer(m.session(), answer, 2'100);
+  m.BuildHeartbeat(3'000);
+  EXPECT_FALSE(m.CheckLease(4'500));
+  EXPECT_TRUE(m.CheckLease(5'000));
+  EXPECT_EQ(m.state(), MemberState::kLost);
+  const auto work = m.PendingWork();
+  EXPECT_TRUE(work.lost);
+  EXPECT_THAT(work.owned, ::testing::ElementsAre(kA0));
+}
+
+// Any heartbeat sent since the last answer that asked for no revocation may have started one
+// whose answer was lost: the rebalance timeout (1234 ms here) from the first of them.
+TEST(Membership, Lease_RebalanceTimeoutWhileARevocationMayBePending) {
+  Membership m(Config());
+  m.Subscribe({"a"}, "");
+  m.BuildHeartbeat(0);
+  auto answer = Answer(5, {kA0, kA1});
+  answer.set_session_timeout_ms(45'000);
+  m.OnHeartbeatAnswer(m.session(), answer, 10);
+  m.CompleteAssignment(m.PendingWork().added);
+  m.BuildHeartbeat(1'000);  // unanswered (lost), then another
+  m.OnHeartbeatAnswer(m.session(), absl::UnavailableError("lost"), 2'000);
+  m.BuildHeartbeat(2'000);
+  EXPECT_FALSE(m.CheckLease(2'233));
+  EXPECT_TRUE(m.CheckLease(2'234));  // 1'000 + 1'234
+  EXPECT_EQ(m.state(), MemberState::kLost);
+
+  // A clean answer (nothing to revoke) resets the clock.
+  Membership n(Config());
+  n.Subscribe({"a"}, "");
+  n.BuildHeartbeat(0);
+  n.OnHeartbeatAnswer(n.session(), answer, 10);
+  n.CompleteAssignment(n.PendingWork().added);
+  n.BuildHeartbeat(1'000);
+  n.OnHeartbeatAnswer(n.session(), answer, 1'010);
+  EXPECT_FALSE(n.CheckLease(2'500));
+  EXPECT_EQ(n.state(), MemberState::kMember);
+}
+
 }  // namespace
 }  // namespace strand::client
