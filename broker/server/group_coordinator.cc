@@ -10,21 +10,13 @@
 #include "broker/group/partition_for.h"
 #include "broker/server/fetch_purgatory.h"
 #include "common/error_proto.h"
-#include "common/logging.h"
 #include "record/batch_validator.h"
 #include "record/record_batch_builder.h"
 #include "record/record_batch_reader.h"
 
 namespace strand::broker {
 
-namespace gv1 = ::strand::group::v1;
-
 namespace {
-
-auto& Log() {
-  static auto logger = GetLogger("broker.groups");
-  return logger;
-}
 
 constexpr int64_t kLoadReadBytes = 4 << 20;
 constexpr size_t kDecompressedMaxBytes = 64 << 20;
@@ -224,7 +216,7 @@ void GroupCoordinator::Tick(int64_t now_ms) {
       }
       s.loading = false;
       s.groups->ResetTimers(now_ms);
-      Log()->info("[broker {}] coordinator of {}-{}: {} group(s) loaded (leader epoch {})",
+      GroupsLog()->info("[broker {}] coordinator of {}-{}: {} group(s) loaded (leader epoch {})",
                   options_.self, kGroupOffsetsTopic, partition, s.groups->group_count(),
                   s.leader_epoch);
     }
@@ -232,7 +224,7 @@ void GroupCoordinator::Tick(int64_t now_ms) {
     std::vector<std::string> expired;
     std::vector<group::GroupRecord> records = s.groups->ExpireMembers(now_ms, &expired);
     for (const std::string& e : expired) {
-      Log()->info("[broker {}] group member {} removed", options_.self, e);
+      GroupsLog()->info("[broker {}] group member {} removed", options_.self, e);
     }
     if (expire_offsets) {
       for (auto& r : s.groups->ExpireOffsets(now_ms)) records.push_back(std::move(r));
@@ -240,7 +232,7 @@ void GroupCoordinator::Tick(int64_t now_ms) {
     if (!records.empty()) {
       Write(s, std::move(records), [partition](KafkaError e, const std::string& message) {
         if (e != KafkaError::kNone) {
-          Log()->warn("group expiry in {}-{} not written: {} {}", kGroupOffsetsTopic, partition,
+          GroupsLog()->warn("group expiry in {}-{} not written: {} {}", kGroupOffsetsTopic, partition,
                       KafkaErrorName(e), message);
         }
       });
@@ -274,14 +266,14 @@ void GroupCoordinator::Load(int32_t partition, std::shared_ptr<Partition> p) {
   while (offset < end) {
     auto read = log->Read(offset, kLoadReadBytes, end);
     if (!read.ok()) {
-      Log()->error("[broker {}] cannot load {}-{} at offset {}: {}; retrying", options_.self,
+      GroupsLog()->error("[broker {}] cannot load {}-{} at offset {}: {}; retrying", options_.self,
                    kGroupOffsetsTopic, partition, offset, read.status().ToString());
       return;  // the next tick tries again
     }
     if (read->records.size() == 0) break;
     auto extents = record::SplitBatches(read->records.span());
     if (!extents.ok()) {
-      Log()->error("[broker {}] cannot load {}-{} at offset {}: {}", options_.self,
+      GroupsLog()->error("[broker {}] cannot load {}-{} at offset {}: {}", options_.self,
                    kGroupOffsetsTopic, partition, offset, extents.status().ToString());
       return;
     }
@@ -289,7 +281,7 @@ void GroupCoordinator::Load(int32_t partition, std::shared_ptr<Partition> p) {
       auto batch = record::DecodedBatch::Decode(
           read->records.span().subspan(e.position, e.size), kDecompressedMaxBytes);
       if (!batch.ok()) {
-        Log()->error("[broker {}] cannot load {}-{} near offset {}: {}", options_.self,
+        GroupsLog()->error("[broker {}] cannot load {}-{} near offset {}: {}", options_.self,
                      kGroupOffsetsTopic, partition, offset, batch.status().ToString());
         return;
       }
@@ -312,7 +304,7 @@ void GroupCoordinator::Load(int32_t partition, std::shared_ptr<Partition> p) {
     offset = read->next_offset;
   }
   shard->load_end = end;
-  Log()->info("[broker {}] loading {}-{}: {} record(s) replayed{}, serving once the high "
+  GroupsLog()->info("[broker {}] loading {}-{}: {} record(s) replayed{}, serving once the high "
               "watermark reaches {}",
               options_.self, kGroupOffsetsTopic, partition, records,
               skipped > 0 ? fmt::format(" ({} skipped)", skipped) : "", end);
@@ -324,7 +316,7 @@ void GroupCoordinator::Unload(int32_t partition, KafkaError error, const std::st
   if (it == shards_.end()) return;
   std::unique_ptr<Shard> shard = std::move(it->second);
   shards_.erase(it);
-  Log()->info("[broker {}] coordinator of {}-{} unloaded: {}", options_.self, kGroupOffsetsTopic,
+  GroupsLog()->info("[broker {}] coordinator of {}-{} unloaded: {}", options_.self, kGroupOffsetsTopic,
               partition, message);
   for (auto& append : shard->appends) {
     for (auto& finish : append.waiting) finish(error, message);
@@ -414,7 +406,7 @@ void GroupCoordinator::OnAppended(int32_t partition, uint64_t generation, uint64
     const std::string message =
         fmt::format("writing to {}-{} failed: {} {}", kGroupOffsetsTopic, partition,
                     KafkaErrorName(outcome.error), outcome.message);
-    Log()->warn("[broker {}] {}; reloading the partition's groups", options_.self, message);
+    GroupsLog()->warn("[broker {}] {}; reloading the partition's groups", options_.self, message);
     Unload(partition, answer, message);
     return;
   }

@@ -43,11 +43,20 @@
 #include "broker/server/replica_manager.h"
 #include "common/internal_topics.h"
 #include "common/kafka_error.h"
+#include "common/logging.h"
 #include "proto/group/v1/group.pb.h"
 
 namespace strand::broker {
 
 inline constexpr std::string_view kGroupOffsetsTopic = kConsumerOffsetsTopic;
+
+namespace gv1 = ::strand::group::v1;
+
+// The "broker.groups" logger of the coordinator, its service and its probe.
+inline const std::shared_ptr<spdlog::logger>& GroupsLog() {
+  static const auto logger = GetLogger("broker.groups");
+  return logger;
+}
 
 struct GroupCoordinatorOptions {
   NodeId self = kNoNode;

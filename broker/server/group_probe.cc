@@ -1,9 +1,6 @@
 // GroupProbe: see the header.
 #include "broker/server/group_probe.h"
 
-#include <fmt/format.h>
-
-#include "common/logging.h"
 
 namespace strand::broker {
 
@@ -55,8 +52,7 @@ void GroupProbe::UpdateLag(const std::map<LagKey, int64_t>& lag) {
     if (it == lag_.end()) {
       if (lag_.size() >= kLagSeriesMax) {
         if (!warned_) {
-          GetLogger("broker.groups")
-              ->warn("more than {} consumer-group lag series: the rest are not exported",
+          GroupsLog()->warn("more than {} consumer-group lag series: the rest are not exported",
                      kLagSeriesMax);
           warned_ = true;
         }

@@ -13,18 +13,10 @@
 #include "common/error_proto.h"
 #include "common/grpc_callback_pin.h"
 #include "common/grpc_channel.h"
-#include "common/logging.h"
 
 namespace strand::broker {
 
-namespace gv1 = ::strand::group::v1;
-
 namespace {
-
-auto& Log() {
-  static auto logger = GetLogger("broker.groups");
-  return logger;
-}
 
 constexpr size_t kGroupsPerRequestMax = 10'000;
 
@@ -113,7 +105,7 @@ std::string GroupServiceImpl::RequestOffsetsTopic() {
     creating_ = false;
     last_create_error_ = s.ok() ? "" : std::string(s.message());
     if (!s.ok()) {
-      Log()->warn("[broker {}] cannot create {}: {}", options_.self, kGroupOffsetsTopic,
+      GroupsLog()->warn("[broker {}] cannot create {}: {}", options_.self, kGroupOffsetsTopic,
                   s.ToString());
     }
   });
