@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "client/admin/admin_retry.h"
+#include "client/admin/group_admin.h"
 #include "client/common/backoff.h"
 #include "client/common/bootstrap.h"
 #include "client/common/channel_pool.h"
@@ -77,6 +78,7 @@ AdminClient::AdminClient(std::vector<std::string> addresses, AdminClientOptions 
   for (const std::string& address : addresses_) {
     stubs_.push_back(admin::v1::AdminService::NewStub(channels_->Get(address)));
   }
+  groups_ = std::make_unique<GroupAdmin>(addresses_, options_, *channels_);
 }
 
 AdminClient::~AdminClient() = default;

@@ -45,7 +45,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   if (const char* env = std::getenv(kCommandConfigEnv); env != nullptr) context.command_config = env;
   CLI::App app(
       "strand: use and administer a Strand cluster (produce, consume, perf, topics, configs, "
-      "cluster, leaders, partitions)",
+      "cluster, leaders, partitions, groups)",
       "strand");
   // Global options may also follow the subcommands: strand topics list --bootstrap h:p.
   app.fallthrough();
@@ -62,6 +62,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   AddProduceCommand(app, context);
   AddConsumeCommand(app, context);
   AddPerfCommands(app, context);
+  AddGroupsCommands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -17,5 +17,6 @@ void AddPartitionsCommands(CLI::App& app, CliContext& context);  // partitions r
 void AddProduceCommand(CLI::App& app, CliContext& context);      // produce (stdin lines)
 void AddConsumeCommand(CLI::App& app, CliContext& context);      // consume
 void AddPerfCommands(CLI::App& app, CliContext& context);        // perf produce|consume
+void AddGroupsCommands(CLI::App& app, CliContext& context);      // groups list|describe|...
 
 }  // namespace strand::cli

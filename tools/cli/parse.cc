@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 
 #include "absl/status/status.h"
 
@@ -97,6 +98,129 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> ParseReplicaAssignment(std::st
 
 absl::StatusOr<std::vector<int32_t>> ParseBrokerList(std::string_view text) {
   return ParseIds(text, ',', "the broker list");
+}
+
+}  // namespace strand::cli
+
+namespace strand::cli {
+namespace {
+
+// Exactly `digits` decimal digits at text[*at], advancing *at.
+bool TakeNumber(std::string_view text, size_t* at, size_t digits, int* out) {
+  if (*at + digits > text.size()) return false;
+  int value = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    const char c = text[*at + i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  *at += digits;
+  *out = value;
+  return true;
+}
+
+bool Take(std::string_view text, size_t* at, char c) {
+  if (*at >= text.size() || text[*at] != c) return false;
+  ++*at;
+  return true;
+}
+
+// Days from 1970-01-01 to the date (proleptic Gregorian; Howard Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+}  // namespace
+
+absl::StatusOr<TopicPartitionsArg> ParseTopicPartitions(std::string_view text) {
+  TopicPartitionsArg out;
+  const size_t colon = text.find(':');
+  out.topic = std::string(text.substr(0, colon));
+  if (out.topic.empty()) {
+    return absl::InvalidArgumentError(fmt::format("'{}': the topic name is empty", text));
+  }
+  if (colon == std::string_view::npos) return out;
+  for (std::string_view part : Split(text.substr(colon + 1), ',')) {
+    int32_t partition = -1;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), partition);
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || partition < 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("'{}': '{}' is not a partition number (TOPIC or TOPIC:P,P,...)", text, part));
+    }
+    if (std::find(out.partitions.begin(), out.partitions.end(), partition) !=
+        out.partitions.end()) {
+      return absl::InvalidArgumentError(
+          fmt::format("'{}': partition {} is listed twice", text, partition));
+    }
+    out.partitions.push_back(partition);
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> ParseDateTime(std::string_view text) {
+  const auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(fmt::format(
+        "'{}' is not a date and time like 2026-12-01T10:00:00.000 (optionally followed by Z or "
+        "+HH:MM): {}",
+        text, why));
+  };
+  size_t at = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
+  if (!TakeNumber(text, &at, 4, &year) || !Take(text, &at, '-') ||
+      !TakeNumber(text, &at, 2, &month) || !Take(text, &at, '-') ||
+      !TakeNumber(text, &at, 2, &day) || !Take(text, &at, 'T') ||
+      !TakeNumber(text, &at, 2, &hour) || !Take(text, &at, ':') ||
+      !TakeNumber(text, &at, 2, &minute) || !Take(text, &at, ':') ||
+      !TakeNumber(text, &at, 2, &second)) {
+    return bad("expected YYYY-MM-DDTHH:mm:SS");
+  }
+  if (Take(text, &at, '.') && !TakeNumber(text, &at, 3, &millis)) {
+    return bad("expected three digits of milliseconds");
+  }
+  static constexpr int kDaysInMonth[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDaysInMonth[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
+    return bad("no such date or time");
+  }
+  const int64_t local_seconds =
+      DaysFromCivil(year, month, day) * 86'400 + hour * 3'600 + minute * 60 + second;
+  int64_t utc_seconds = 0;
+  if (at == text.size()) {
+    // No zone: the machine's local time, as Kafka's tool does.
+    std::tm tm{};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    tm.tm_isdst = -1;
+    const std::time_t t = std::mktime(&tm);
+    if (t == static_cast<std::time_t>(-1)) return bad("not a local time");
+    utc_seconds = static_cast<int64_t>(t);
+  } else if (Take(text, &at, 'Z')) {
+    utc_seconds = local_seconds;
+  } else {
+    const char sign = text[at];
+    if (sign != '+' && sign != '-') return bad("expected Z, +HH:MM or -HH:MM after the time");
+    ++at;
+    int zone_hours = 0, zone_minutes = 0;
+    if (!TakeNumber(text, &at, 2, &zone_hours)) return bad("expected the zone's hours");
+    Take(text, &at, ':');
+    if (!TakeNumber(text, &at, 2, &zone_minutes) || zone_hours > 18 || zone_minutes > 59) {
+      return bad("expected the zone's minutes");
+    }
+    const int64_t offset_seconds = zone_hours * 3'600 + zone_minutes * 60;
+    utc_seconds = local_seconds - (sign == '+' ? offset_seconds : -offset_seconds);
+  }
+  if (at != text.size()) return bad("unexpected text after the time");
+  return utc_seconds * 1'000 + millis;
 }
 
 }  // namespace strand::cli

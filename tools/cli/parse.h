@@ -28,4 +28,17 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> ParseReplicaAssignment(std::st
 // "1,2,3": distinct broker ids.
 absl::StatusOr<std::vector<int32_t>> ParseBrokerList(std::string_view text);
 
+// A topic and optionally some of its partitions, as kafka-consumer-groups.sh's --topic takes
+// them: "orders" (every partition) or "orders:0,2" (distinct partitions).
+struct TopicPartitionsArg {
+  std::string topic;
+  std::vector<int32_t> partitions;  // empty: every partition
+};
+absl::StatusOr<TopicPartitionsArg> ParseTopicPartitions(std::string_view text);
+
+// An ISO-8601 local date and time, as kafka-consumer-groups.sh's --to-datetime takes it:
+// "YYYY-MM-DDTHH:mm:SS[.SSS]" followed by "Z", "+HH:MM", "-HH:MM" ("+HHMM") for a zone, else
+// the machine's local time zone (as Kafka does). Milliseconds since the epoch.
+absl::StatusOr<int64_t> ParseDateTime(std::string_view text);
+
 }  // namespace strand::cli
