@@ -230,9 +230,10 @@ void GroupCoordinator::Tick(int64_t now_ms) {
       for (auto& r : s.groups->ExpireOffsets(now_ms)) records.push_back(std::move(r));
     }
     if (!records.empty()) {
-      Write(s, std::move(records), [partition](KafkaError e, const std::string& message) {
+      const int32_t p = partition;  // a structured binding cannot be captured (clang 14)
+      Write(s, std::move(records), [p](KafkaError e, const std::string& message) {
         if (e != KafkaError::kNone) {
-          GroupsLog()->warn("group expiry in {}-{} not written: {} {}", kGroupOffsetsTopic, partition,
+          GroupsLog()->warn("group expiry in {}-{} not written: {} {}", kGroupOffsetsTopic, p,
                       KafkaErrorName(e), message);
         }
       });

@@ -3,8 +3,8 @@
 // (1 controller + 1 broker, plaintext, each plane on its own listener, data in a temp dir).
 //
 // An input is one call: its first byte picks the RPC (every method of BrokerService,
-// AdminService, ControllerService and RaftTransport, in descriptor order) and the rest is the
-// request as sent on the wire. Unary calls send those bytes as they are (a generic stub), so
+// AdminService, ControllerService, RaftTransport and GroupService, in descriptor order) and the
+// rest is the request as sent on the wire. Unary calls send those bytes as they are (a generic stub), so
 // the server's decoding sees arbitrary bytes; the streaming calls (a heartbeat stream, a Raft
 // stream) send them parsed into the request type (garbage parses to a partial message). Each
 // call goes to the listener that carries its plane. A crash, a sanitizer report or a server
@@ -118,12 +118,22 @@ std::map<std::string, std::string> SeedTexts() {
       {"CreateOffsetsTopic", "broker_id: 101"},
       {"BrokerHeartbeat", "broker_id: 101"},
       {"Stream", "cluster_id: \"fuzz\" from: 1"},
+      {"FindCoordinator", "group_ids: \"fuzz-group\""},
+      {"ConsumerGroupHeartbeat", "group_id: \"fuzz-group\" member_id: \"m\" member_epoch: 0 "
+                                 "subscribed_topic_names: \"fuzz\" rebalance_timeout_ms: 1000"},
+      {"OffsetCommit", "group_id: \"fuzz-group\" member_epoch: -1 topics { name: \"fuzz\" "
+                       "partitions { partition: 0 offset: 1 } }"},
+      {"OffsetFetch", "group_id: \"fuzz-group\""},
+      {"DescribeGroups", "group_ids: \"fuzz-group\" include_offsets: true"},
+      {"DeleteGroups", "group_ids: \"fuzz-group\""},
+      {"OffsetDelete", "group_id: \"fuzz-group\" topics { name: \"fuzz\" partitions: 0 }"},
   };
 }
 
 Target TargetOf(const pb::ServiceDescriptor* service) {
   const std::string& name = service->full_name();
   if (name == "strand.broker.v1.BrokerService") return Target::kBrokerClient;
+  if (name == "strand.group.v1.GroupService") return Target::kBrokerClient;
   if (name == "strand.admin.v1.AdminService") return Target::kController;
   if (name == "strand.controller.v1.ControllerService") return Target::kController;
   return Target::kController;  // RaftTransport: the controller's Raft
@@ -328,6 +338,21 @@ void Start() {
     Rpc r = world->rpcs.back();
     r.target = Target::kBrokerController;
     world->rpcs.push_back(std::move(r));
+  }
+  // The broker's GroupService (consumer groups).
+  {
+    const pb::ServiceDescriptor* service =
+        pb::DescriptorPool::generated_pool()->FindServiceByName("strand.group.v1.GroupService");
+    if (service == nullptr) std::abort();
+    for (int i = 0; i < service->method_count(); ++i) {
+      Rpc r;
+      r.method = service->method(i);
+      r.path = fmt::format("/{}/{}", service->full_name(), r.method->name());
+      r.target = TargetOf(service);
+      auto seed = seeds.find(r.method->name());
+      if (seed != seeds.end()) r.seed_text = seed->second;
+      world->rpcs.push_back(std::move(r));
+    }
   }
 
   if (const char* dir = std::getenv("STRAND_FUZZ_WRITE_SEEDS")) {
