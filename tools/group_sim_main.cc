@@ -4,10 +4,9 @@
 //
 //   group-sim --seeds N --start-seed S [--members M] [--partitions P] [--steps K]
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-
-#include <CLI/CLI.hpp>
 
 #include "tests/sim/group_world.h"
 
@@ -40,10 +39,11 @@ int main(int argc, char** argv) {
       continue;
     }
     ++failed;
-    std::printf("FAIL seed=%lu checker=%s step=%lu time_ms=%ld: %s\n  replay: group-sim --seeds 1 "
-                "--start-seed %lu --members %d --partitions %d --steps %lu --verbose\n",
-                seed, r.checker.c_str(), r.step, r.time_ms, r.detail.c_str(), seed,
-                options.members, options.partitions, options.steps);
+    std::printf(
+        "FAIL seed=%lu checker=%s step=%lu time_ms=%ld: %s\n  replay: group-sim --seeds 1 "
+        "--start-seed %lu --members %d --partitions %d --steps %lu --verbose\n",
+        seed, r.checker.c_str(), r.step, r.time_ms, r.detail.c_str(), seed, options.members,
+        options.partitions, options.steps);
     std::fflush(stdout);
   }
   const double seconds =

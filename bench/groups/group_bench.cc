@@ -18,6 +18,9 @@
 // Usage: build/bin/bench-groups [--rounds 20] [--members 10] [--partitions 100] [--json]
 // Run by hand; the servers and the clients share this machine's cores.
 
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,14 +29,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "proto/group/v1/group.grpc.pb.h"
 #include "strand/consumer.h"
@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "brokers did not start\n");
     return 1;
   }
-  if (c.CreateTopic("rebalance", partitions, 3) != "NONE" || c.CreateTopic("data", 12, 3) != "NONE") {
+  if (c.CreateTopic("rebalance", partitions, 3) != "NONE" ||
+      c.CreateTopic("data", 12, 3) != "NONE") {
     std::fprintf(stderr, "cannot create the topics\n");
     return 1;
   }
@@ -170,8 +171,9 @@ int main(int argc, char** argv) {
   for (int round = 0; round < rounds; ++round) {
     const auto joined_at = Clock::now();
     strand::testing::ChildProcess joiner(
-        "strand", {"consume", "--bootstrap", Bootstrap(c), "--topic", "rebalance", "--group",
-                     "bench", "--format", "json"},
+        "strand",
+        {"consume", "--bootstrap", Bootstrap(c), "--topic", "rebalance", "--group", "bench",
+         "--format", "json"},
         fmt::format("/tmp/bench-groups-joiner-{}.log", ::getpid()));
     if (!WaitFor([&] { return balanced(group.size() + 1, true); }, 120s)) {
       std::fprintf(stderr, "round %d: no balanced assignment after the join\n", round);

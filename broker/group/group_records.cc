@@ -54,8 +54,8 @@ GroupRecord MemberRecord(std::string_view group, std::string_view member_id,
   return Make(key, value);
 }
 
-absl::StatusOr<DecodedGroupRecord> DecodeGroupRecord(
-    std::string_view key, const std::optional<std::string_view>& value) {
+absl::StatusOr<DecodedGroupRecord> DecodeGroupRecord(std::string_view key,
+                                                     const std::optional<std::string_view>& value) {
   DecodedGroupRecord out;
   if (!out.key.ParseFromArray(key.data(), static_cast<int>(key.size()))) {
     return absl::InvalidArgumentError("group record key does not parse");

@@ -85,8 +85,7 @@ void MapTopicCatalog::ForEachTopic(const std::function<void(const std::string&)>
 
 // ---------------------------------------------------------------- helpers
 
-PartitionSet GroupShard::ToSet(
-    const google::protobuf::RepeatedPtrField<v1::TopicPartitions>& tps) {
+PartitionSet GroupShard::ToSet(const google::protobuf::RepeatedPtrField<v1::TopicPartitions>& tps) {
   PartitionSet out;
   for (const auto& t : tps) {
     for (int32_t p : t.partitions()) out.emplace(t.topic(), p);
@@ -518,8 +517,8 @@ GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
     set_string(req.rack_id(), v.mutable_rack(), true);
     set_string(req.instance_id(), v.mutable_instance_id(), false);
     set_string(req.client_id(), v.mutable_client_id(), false);
-    const int32_t rebalance_timeout = req.rebalance_timeout_ms() > 0 ? req.rebalance_timeout_ms()
-                                                                      : kDefaultRebalanceTimeoutMs;
+    const int32_t rebalance_timeout =
+        req.rebalance_timeout_ms() > 0 ? req.rebalance_timeout_ms() : kDefaultRebalanceTimeoutMs;
     if (v.rebalance_timeout_ms() != rebalance_timeout) {
       v.set_rebalance_timeout_ms(rebalance_timeout);
       w.Touch(member_id);
@@ -625,8 +624,7 @@ GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
       w.Touch(member_id);
     }
   }
-  if (!revoking &&
-      (v.member_epoch() != assignment_epoch || v.state() != v1::MEMBER_STATE_STABLE)) {
+  if (!revoking && (v.member_epoch() != assignment_epoch || v.state() != v1::MEMBER_STATE_STABLE)) {
     // What the target no longer holds goes. What the member does not report owning goes at
     // once: it never took it (the answer that gave it was lost) or has dropped it already; it
     // acts only on the answer to its latest request, so it will not take it later either.
@@ -658,8 +656,7 @@ GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
           m.assigned.insert(tp);
         }
       }
-      v.set_state(unreleased ? v1::MEMBER_STATE_UNRELEASED_PARTITIONS
-                             : v1::MEMBER_STATE_STABLE);
+      v.set_state(unreleased ? v1::MEMBER_STATE_UNRELEASED_PARTITIONS : v1::MEMBER_STATE_STABLE);
       if (v.member_epoch() != assignment_epoch) {
         v.set_previous_member_epoch(v.member_epoch());
         v.set_member_epoch(assignment_epoch);
@@ -697,9 +694,9 @@ std::vector<GroupRecord> GroupShard::ExpireMembers(int64_t now_ms,
       Timers& t = timers_[{gid, mid}];
       if (t.session_deadline_ms < 0) t.session_deadline_ms = now_ms + config_.session_timeout_ms;
       const bool session_lapsed = now_ms > t.session_deadline_ms;
-      const bool revocation_lapsed =
-          m.value.state() == v1::MEMBER_STATE_UNREVOKED_PARTITIONS &&
-          t.revocation_deadline_ms >= 0 && now_ms > t.revocation_deadline_ms;
+      const bool revocation_lapsed = m.value.state() == v1::MEMBER_STATE_UNREVOKED_PARTITIONS &&
+                                     t.revocation_deadline_ms >= 0 &&
+                                     now_ms > t.revocation_deadline_ms;
       if (!session_lapsed && !revocation_lapsed) continue;
       if (!any) {
         w.group_id = gid;
@@ -766,8 +763,7 @@ std::optional<std::pair<KafkaError, std::string>> GroupShard::CheckCommitter(
   }
   if (m == nullptr || m->value.left_temporarily()) {
     return std::pair{KafkaError::kUnknownMemberId,
-                     fmt::format("group '{}' has no member '{}'", req.group_id(),
-                                 req.member_id())};
+                     fmt::format("group '{}' has no member '{}'", req.group_id(), req.member_id())};
   }
   if (req.member_epoch() < m->value.member_epoch()) {
     return std::pair{KafkaError::kStaleMemberEpoch,
@@ -782,8 +778,9 @@ std::optional<std::pair<KafkaError, std::string>> GroupShard::CheckCommitter(
   return std::nullopt;
 }
 
-GroupResult<v1::OffsetCommitResponse> GroupShard::CommitOffsets(
-    const v1::OffsetCommitRequest& req, int64_t now_ms, const TopicCatalog& topics) {
+GroupResult<v1::OffsetCommitResponse> GroupShard::CommitOffsets(const v1::OffsetCommitRequest& req,
+                                                                int64_t now_ms,
+                                                                const TopicCatalog& topics) {
   const std::string& gid = req.group_id();
   if (gid.empty() || gid.size() > static_cast<size_t>(config_.id_max_bytes)) {
     return Fail<v1::OffsetCommitResponse>(
@@ -914,8 +911,8 @@ GroupResult<v1::DeletedGroup> GroupShard::DeleteGroup(const std::string& group_i
   return out;
 }
 
-GroupResult<v1::OffsetDeleteResponse> GroupShard::DeleteOffsets(
-    const v1::OffsetDeleteRequest& req, const TopicCatalog& topics) {
+GroupResult<v1::OffsetDeleteResponse> GroupShard::DeleteOffsets(const v1::OffsetDeleteRequest& req,
+                                                                const TopicCatalog& topics) {
   const Group* g = Find(req.group_id());
   if (g == nullptr) {
     return Fail<v1::OffsetDeleteResponse>(KafkaError::kGroupIdNotFound,
@@ -930,9 +927,9 @@ GroupResult<v1::OffsetDeleteResponse> GroupShard::DeleteOffsets(
       auto* p = t->add_partitions();
       p->set_partition(partition);
       if (subscribed.count(rt.name()) != 0) {
-        SetKafkaError(p->mutable_error(), KafkaError::kGroupSubscribedToTopic,
-                      fmt::format("a member of group '{}' subscribes to '{}'", req.group_id(),
-                                  rt.name()));
+        SetKafkaError(
+            p->mutable_error(), KafkaError::kGroupSubscribedToTopic,
+            fmt::format("a member of group '{}' subscribes to '{}'", req.group_id(), rt.name()));
         continue;
       }
       if (g->offsets.count({rt.name(), partition}) != 0) {
@@ -1039,8 +1036,8 @@ std::vector<std::string> GroupShard::OwnershipViolations() const {
         for (const auto& tp : *set) {
           auto [it, inserted] = seen.emplace(tp, mid);
           if (!inserted) {
-            out.push_back(fmt::format("group {}: {}-{} held by {} and {}", gid, tp.first,
-                                      tp.second, it->second, mid));
+            out.push_back(fmt::format("group {}: {}-{} held by {} and {}", gid, tp.first, tp.second,
+                                      it->second, mid));
           }
         }
       }

@@ -76,15 +76,15 @@ class MapTopicCatalog final : public TopicCatalog {
 };
 
 struct GroupConfig {
-  int32_t session_timeout_ms = 45'000;     // group.consumer.session.timeout.ms
-  int32_t heartbeat_interval_ms = 5'000;   // group.consumer.heartbeat.interval.ms
-  int32_t max_size = 1'000;                // group.consumer.max.size
-  int32_t offset_metadata_max_bytes = 4'096;  // offset.metadata.max.bytes
+  int32_t session_timeout_ms = 45'000;                  // group.consumer.session.timeout.ms
+  int32_t heartbeat_interval_ms = 5'000;                // group.consumer.heartbeat.interval.ms
+  int32_t max_size = 1'000;                             // group.consumer.max.size
+  int32_t offset_metadata_max_bytes = 4'096;            // offset.metadata.max.bytes
   int64_t offsets_retention_ms = 7 * 24 * 3'600'000LL;  // offsets.retention.minutes
-  int32_t offsets_per_group_max = 100'000;   // strand.group.offsets.max
-  int32_t groups_max = 100'000;              // strand.group.coordinator.groups.max (per shard)
-  int32_t subscribed_topics_max = 10'000;    // names in one heartbeat
-  int32_t id_max_bytes = 255;                // group, member and instance ids
+  int32_t offsets_per_group_max = 100'000;              // strand.group.offsets.max
+  int32_t groups_max = 100'000;            // strand.group.coordinator.groups.max (per shard)
+  int32_t subscribed_topics_max = 10'000;  // names in one heartbeat
+  int32_t id_max_bytes = 255;              // group, member and instance ids
   AssignmentLimits assignment;
 };
 
@@ -115,15 +115,14 @@ class GroupShard {
 
   // ---- operations ----
   GroupResult<v1::ConsumerGroupHeartbeatResponse> Heartbeat(
-      const v1::ConsumerGroupHeartbeatRequest& request, int64_t now_ms,
-      const TopicCatalog& topics);
+      const v1::ConsumerGroupHeartbeatRequest& request, int64_t now_ms, const TopicCatalog& topics);
   GroupResult<v1::OffsetCommitResponse> CommitOffsets(const v1::OffsetCommitRequest& request,
                                                       int64_t now_ms, const TopicCatalog& topics);
   v1::OffsetFetchResponse FetchOffsets(const v1::OffsetFetchRequest& request) const;
   // One group (the coordinator splits a multi-group request by shard).
   GroupResult<v1::DeletedGroup> DeleteGroup(const std::string& group_id);
   GroupResult<v1::OffsetDeleteResponse> DeleteOffsets(const v1::OffsetDeleteRequest& request,
-                                                       const TopicCatalog& topics);
+                                                      const TopicCatalog& topics);
   // Members whose session lapsed or who did not revoke in time: removed. `expired` (may be
   // null) receives "group/member" for each.
   std::vector<GroupRecord> ExpireMembers(int64_t now_ms, std::vector<std::string>* expired);
@@ -178,7 +177,8 @@ class GroupShard {
   static void FromSet(const PartitionSet& set,
                       google::protobuf::RepeatedPtrField<v1::TopicPartitions>* out);
   std::set<std::string> SubscribedTopics(const Group& g, const TopicCatalog& topics) const;
-  std::set<std::string> SubscribedTopics(const v1::MemberValue& m, const TopicCatalog& topics) const;
+  std::set<std::string> SubscribedTopics(const v1::MemberValue& m,
+                                         const TopicCatalog& topics) const;
 
   void MaybeErase(const std::string& group_id);
   Group& GetOrCreate(const std::string& group_id, v1::GroupType type);

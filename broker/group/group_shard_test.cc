@@ -202,7 +202,7 @@ TEST(GroupShard, SecondMemberWaitsForRevocation) {
   // b is at the new epoch but gets nothing yet: a still holds all six.
   EXPECT_EQ(rb.member_epoch(), 2);
   EXPECT_TRUE(h.clients()["b"].owned.empty());
-  auto ra = h.Beat("a");  // a is told to keep three: it revokes the other three
+  auto ra = h.Beat("a");            // a is told to keep three: it revokes the other three
   EXPECT_EQ(ra.member_epoch(), 1);  // not at the new epoch until it confirms
   EXPECT_EQ(h.clients()["a"].owned.size(), 3u);
   rb = h.Beat("b");  // a has not confirmed yet: b still waits

@@ -52,8 +52,7 @@ const std::map<std::string, Setting>& Settings() {
       {"strand.file.descriptors.reserve",
        {"File descriptors below the process limit that logs may not use (0: an eighth of the "
         "limit, 64 to 4096)",
-        0, 1'000'000,
-        [](BrokerSettings& s, int64_t v) { s.logs.file_descriptors_reserve = v; }}},
+        0, 1'000'000, [](BrokerSettings& s, int64_t v) { s.logs.file_descriptors_reserve = v; }}},
       {"strand.open.segments.max",
        {"Sealed segments kept open (files and indexes)", 16, INT32_MAX,
         [](BrokerSettings& s, int64_t v) { s.logs.open_segments_max = static_cast<int32_t>(v); }}},
@@ -72,8 +71,8 @@ const std::map<std::string, Setting>& Settings() {
        {"Pause after a failed follower fetch", 1, 60'000,
         [](BrokerSettings& s, int64_t v) { s.fetcher.backoff_ms = static_cast<int32_t>(v); }}},
       {"controlled.shutdown.timeout.ms",
-       {"Longest a SIGTERM waits for leaderships to move away before exiting anyway", 0,
-        INT64_MAX, [](BrokerSettings& s, int64_t v) { s.controlled_shutdown_timeout_ms = v; }}},
+       {"Longest a SIGTERM waits for leaderships to move away before exiting anyway", 0, INT64_MAX,
+        [](BrokerSettings& s, int64_t v) { s.controlled_shutdown_timeout_ms = v; }}},
       {"strand.fetch.waiting.max",
        {"Long-polling fetches parked at once; past it a fetch is answered at once with what "
         "there is",
@@ -81,7 +80,9 @@ const std::map<std::string, Setting>& Settings() {
       {"group.consumer.session.timeout.ms",
        {"A consumer-group member that sends no heartbeat for this long is removed", 1'000,
         3'600'000,
-        [](BrokerSettings& s, int64_t v) { s.groups.session_timeout_ms = static_cast<int32_t>(v); }}},
+        [](BrokerSettings& s, int64_t v) {
+          s.groups.session_timeout_ms = static_cast<int32_t>(v);
+        }}},
       {"group.consumer.heartbeat.interval.ms",
        {"How often consumer-group members heartbeat (told to them by the coordinator)", 100,
         600'000,
@@ -149,8 +150,8 @@ absl::StatusOr<BrokerSettings> ParseBrokerSettings(
       return absl::InvalidArgumentError(fmt::format("{}: '{}' is not an integer", name, value));
     }
     if (v < it->second.min || v > it->second.max) {
-      return absl::InvalidArgumentError(fmt::format("{}: {} is outside [{}, {}]", name, v,
-                                                    it->second.min, it->second.max));
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {} is outside [{}, {}]", name, v, it->second.min, it->second.max));
     }
     it->second.apply(out, v);
   }

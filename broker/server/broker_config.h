@@ -23,12 +23,13 @@ struct BrokerSettings {
   group::GroupConfig groups;                        // group.consumer.*, offsets.* (coordinator)
   int64_t offsets_retention_check_interval_ms = 600'000;  // offsets.retention.check.interval.ms
   int64_t offsets_commit_timeout_ms = 5'000;              // offsets.commit.timeout.ms
-  std::map<std::string, std::string> cluster;       // the rest: static cluster settings
+  std::map<std::string, std::string> cluster;             // the rest: static cluster settings
 };
 
 // Splits `configs` into broker settings and cluster settings; fails on a malformed value or a
 // name that is neither.
-absl::StatusOr<BrokerSettings> ParseBrokerSettings(const std::map<std::string, std::string>& configs);
+absl::StatusOr<BrokerSettings> ParseBrokerSettings(
+    const std::map<std::string, std::string>& configs);
 
 // The broker-only names, with their meaning (for --help and docs).
 const std::map<std::string, std::string>& BrokerSettingNames();

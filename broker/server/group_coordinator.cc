@@ -206,7 +206,8 @@ void GroupCoordinator::Tick(int64_t now_ms) {
   }
   GroupCoordinatorStats stats;
   const bool expire_offsets = now_ms >= next_offsets_expiry_ms_;
-  if (expire_offsets) next_offsets_expiry_ms_ = now_ms + options_.offsets_retention_check_interval_ms;
+  if (expire_offsets)
+    next_offsets_expiry_ms_ = now_ms + options_.offsets_retention_check_interval_ms;
   for (auto& [partition, shard] : shards_) {
     Shard& s = *shard;
     if (s.loading) {
@@ -217,8 +218,8 @@ void GroupCoordinator::Tick(int64_t now_ms) {
       s.loading = false;
       s.groups->ResetTimers(now_ms);
       GroupsLog()->info("[broker {}] coordinator of {}-{}: {} group(s) loaded (leader epoch {})",
-                  options_.self, kGroupOffsetsTopic, partition, s.groups->group_count(),
-                  s.leader_epoch);
+                        options_.self, kGroupOffsetsTopic, partition, s.groups->group_count(),
+                        s.leader_epoch);
     }
     ++stats.partitions_loaded;
     std::vector<std::string> expired;
@@ -234,7 +235,7 @@ void GroupCoordinator::Tick(int64_t now_ms) {
       Write(s, std::move(records), [p](KafkaError e, const std::string& message) {
         if (e != KafkaError::kNone) {
           GroupsLog()->warn("group expiry in {}-{} not written: {} {}", kGroupOffsetsTopic, p,
-                      KafkaErrorName(e), message);
+                            KafkaErrorName(e), message);
         }
       });
     }
@@ -268,22 +269,22 @@ void GroupCoordinator::Load(int32_t partition, std::shared_ptr<Partition> p) {
     auto read = log->Read(offset, kLoadReadBytes, end);
     if (!read.ok()) {
       GroupsLog()->error("[broker {}] cannot load {}-{} at offset {}: {}; retrying", options_.self,
-                   kGroupOffsetsTopic, partition, offset, read.status().ToString());
+                         kGroupOffsetsTopic, partition, offset, read.status().ToString());
       return;  // the next tick tries again
     }
     if (read->records.size() == 0) break;
     auto extents = record::SplitBatches(read->records.span());
     if (!extents.ok()) {
       GroupsLog()->error("[broker {}] cannot load {}-{} at offset {}: {}", options_.self,
-                   kGroupOffsetsTopic, partition, offset, extents.status().ToString());
+                         kGroupOffsetsTopic, partition, offset, extents.status().ToString());
       return;
     }
     for (const record::BatchExtent& e : *extents) {
-      auto batch = record::DecodedBatch::Decode(
-          read->records.span().subspan(e.position, e.size), kDecompressedMaxBytes);
+      auto batch = record::DecodedBatch::Decode(read->records.span().subspan(e.position, e.size),
+                                                kDecompressedMaxBytes);
       if (!batch.ok()) {
         GroupsLog()->error("[broker {}] cannot load {}-{} near offset {}: {}", options_.self,
-                     kGroupOffsetsTopic, partition, offset, batch.status().ToString());
+                           kGroupOffsetsTopic, partition, offset, batch.status().ToString());
         return;
       }
       if (batch->header().is_control()) continue;
@@ -305,10 +306,11 @@ void GroupCoordinator::Load(int32_t partition, std::shared_ptr<Partition> p) {
     offset = read->next_offset;
   }
   shard->load_end = end;
-  GroupsLog()->info("[broker {}] loading {}-{}: {} record(s) replayed{}, serving once the high "
-              "watermark reaches {}",
-              options_.self, kGroupOffsetsTopic, partition, records,
-              skipped > 0 ? fmt::format(" ({} skipped)", skipped) : "", end);
+  GroupsLog()->info(
+      "[broker {}] loading {}-{}: {} record(s) replayed{}, serving once the high "
+      "watermark reaches {}",
+      options_.self, kGroupOffsetsTopic, partition, records,
+      skipped > 0 ? fmt::format(" ({} skipped)", skipped) : "", end);
   shards_[partition] = std::move(shard);
 }
 
@@ -317,15 +319,15 @@ void GroupCoordinator::Unload(int32_t partition, KafkaError error, const std::st
   if (it == shards_.end()) return;
   std::unique_ptr<Shard> shard = std::move(it->second);
   shards_.erase(it);
-  GroupsLog()->info("[broker {}] coordinator of {}-{} unloaded: {}", options_.self, kGroupOffsetsTopic,
-              partition, message);
+  GroupsLog()->info("[broker {}] coordinator of {}-{} unloaded: {}", options_.self,
+                    kGroupOffsetsTopic, partition, message);
   for (auto& append : shard->appends) {
     for (auto& finish : append.waiting) finish(error, message);
   }
 }
 
-GroupCoordinator::Shard* GroupCoordinator::ShardFor(const std::string& group_id,
-                                                    KafkaError* error, std::string* message) {
+GroupCoordinator::Shard* GroupCoordinator::ShardFor(const std::string& group_id, KafkaError* error,
+                                                    std::string* message) {
   const std::optional<int32_t> partition = PartitionFor(group_id);
   if (!partition) {
     *error = KafkaError::kCoordinatorNotAvailable;
@@ -338,26 +340,25 @@ GroupCoordinator::Shard* GroupCoordinator::ShardFor(const std::string& group_id,
     if (p != nullptr && p->role() == PartitionRole::kLeader) {
       // Leader already; the next tick loads it.
       *error = KafkaError::kCoordinatorLoadInProgress;
-      *message = fmt::format("broker {} is about to load {}-{}", options_.self,
-                             kGroupOffsetsTopic, *partition);
+      *message = fmt::format("broker {} is about to load {}-{}", options_.self, kGroupOffsetsTopic,
+                             *partition);
       return nullptr;
     }
     *error = KafkaError::kNotCoordinator;
-    *message = fmt::format("broker {} is not the coordinator of group '{}' ({}-{})",
-                           options_.self, group_id, kGroupOffsetsTopic, *partition);
+    *message = fmt::format("broker {} is not the coordinator of group '{}' ({}-{})", options_.self,
+                           group_id, kGroupOffsetsTopic, *partition);
     return nullptr;
   }
   if (it->second->loading) {
     *error = KafkaError::kCoordinatorLoadInProgress;
-    *message = fmt::format("broker {} is loading {}-{}", options_.self, kGroupOffsetsTopic,
-                           *partition);
+    *message =
+        fmt::format("broker {} is loading {}-{}", options_.self, kGroupOffsetsTopic, *partition);
     return nullptr;
   }
   return it->second.get();
 }
 
-void GroupCoordinator::Write(Shard& shard, std::vector<group::GroupRecord> records,
-                             Finish finish) {
+void GroupCoordinator::Write(Shard& shard, std::vector<group::GroupRecord> records, Finish finish) {
   if (records.empty()) {
     if (shard.appends.empty()) {
       finish(KafkaError::kNone, "");
@@ -495,8 +496,7 @@ void GroupCoordinator::FetchOffsets(const gv1::OffsetFetchRequest& request,
       std::move(done));
 }
 
-void GroupCoordinator::DescribeGroup(const std::string& group_id,
-                                     Done<gv1::DescribedGroup> done) {
+void GroupCoordinator::DescribeGroup(const std::string& group_id, Done<gv1::DescribedGroup> done) {
   const int32_t self = options_.self.value();
   Run<gv1::DescribedGroup>(
       group_id,
@@ -513,7 +513,8 @@ void GroupCoordinator::DescribeGroup(const std::string& group_id,
 
 void GroupCoordinator::DeleteGroup(const std::string& group_id, Done<gv1::DeletedGroup> done) {
   Run<gv1::DeletedGroup>(
-      group_id, [group_id](group::GroupShard& shard, int64_t) { return shard.DeleteGroup(group_id); },
+      group_id,
+      [group_id](group::GroupShard& shard, int64_t) { return shard.DeleteGroup(group_id); },
       [group_id, done](gv1::DeletedGroup d) {
         d.set_group_id(group_id);
         done(std::move(d));
@@ -530,8 +531,7 @@ void GroupCoordinator::DeleteOffsets(const gv1::OffsetDeleteRequest& request,
       std::move(done));
 }
 
-void GroupCoordinator::ListGroups(
-    Done<std::pair<std::vector<gv1::ListedGroup>, bool>> done) {
+void GroupCoordinator::ListGroups(Done<std::pair<std::vector<gv1::ListedGroup>, bool>> done) {
   auto task = [this, done] {
     std::vector<gv1::ListedGroup> out;
     bool loading = false;

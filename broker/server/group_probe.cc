@@ -1,7 +1,6 @@
 // GroupProbe: see the header.
 #include "broker/server/group_probe.h"
 
-
 namespace strand::broker {
 
 GroupProbe::GroupProbe(std::shared_ptr<prometheus::Registry> registry)
@@ -25,8 +24,9 @@ GroupProbe::GroupProbe(std::shared_ptr<prometheus::Registry> registry)
                   .Add({});
   lag_family_ = &prometheus::BuildGauge()
                      .Name("strand_consumer_group_lag")
-                     .Help("Records between a group's committed offset and the partition's high "
-                           "watermark (groups coordinated here)")
+                     .Help(
+                         "Records between a group's committed offset and the partition's high "
+                         "watermark (groups coordinated here)")
                      .Register(r);
 }
 
@@ -53,7 +53,7 @@ void GroupProbe::UpdateLag(const std::map<LagKey, int64_t>& lag) {
       if (lag_.size() >= kLagSeriesMax) {
         if (!warned_) {
           GroupsLog()->warn("more than {} consumer-group lag series: the rest are not exported",
-                     kLagSeriesMax);
+                            kLagSeriesMax);
           warned_ = true;
         }
         continue;

@@ -57,8 +57,8 @@ GroupServiceImpl::~GroupServiceImpl() {
 }
 
 std::shared_ptr<grpc::Channel> GroupServiceImpl::ChannelFor(NodeId id) {
-  std::optional<std::string> address = metadata_.Read(
-      [&](const controller::MetadataImage& image) -> std::optional<std::string> {
+  std::optional<std::string> address =
+      metadata_.Read([&](const controller::MetadataImage& image) -> std::optional<std::string> {
         const controller::BrokerRegistration* b = image.broker(id);
         if (b == nullptr) return std::nullopt;
         const controller::Listener* l = b->FindListener(options_.listener);
@@ -106,15 +106,15 @@ std::string GroupServiceImpl::RequestOffsetsTopic() {
     last_create_error_ = s.ok() ? "" : std::string(s.message());
     if (!s.ok()) {
       GroupsLog()->warn("[broker {}] cannot create {}: {}", options_.self, kGroupOffsetsTopic,
-                  s.ToString());
+                        s.ToString());
     }
   });
   return last_create_error_;
 }
 
-grpc::ServerUnaryReactor* GroupServiceImpl::FindCoordinator(
-    grpc::CallbackServerContext* context, const gv1::FindCoordinatorRequest* req,
-    gv1::FindCoordinatorResponse* resp) {
+grpc::ServerUnaryReactor* GroupServiceImpl::FindCoordinator(grpc::CallbackServerContext* context,
+                                                            const gv1::FindCoordinatorRequest* req,
+                                                            gv1::FindCoordinatorResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
   if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
     return Answer(context, probe_, "FindCoordinator", "INVALID_REQUEST", start,
@@ -239,14 +239,14 @@ grpc::ServerUnaryReactor* GroupServiceImpl::DeleteGroups(grpc::CallbackServerCon
   for (int i = 0; i < n; ++i) resp->add_groups();
   auto remaining = std::make_shared<std::atomic<int>>(n);
   for (int i = 0; i < n; ++i) {
-    coordinator_.DeleteGroup(req->group_ids(i), [this, reactor, resp, remaining, i,
-                                                 start](gv1::DeletedGroup d) {
-      *resp->mutable_groups(i) = std::move(d);
-      if (remaining->fetch_sub(1) == 1) {
-        probe_.Request("DeleteGroups", "NONE", SecondsSince(start));
-        reactor->Finish(grpc::Status::OK);
-      }
-    });
+    coordinator_.DeleteGroup(req->group_ids(i),
+                             [this, reactor, resp, remaining, i, start](gv1::DeletedGroup d) {
+                               *resp->mutable_groups(i) = std::move(d);
+                               if (remaining->fetch_sub(1) == 1) {
+                                 probe_.Request("DeleteGroups", "NONE", SecondsSince(start));
+                                 reactor->Finish(grpc::Status::OK);
+                               }
+                             });
   }
   return reactor;
 }
@@ -268,8 +268,8 @@ grpc::ServerUnaryReactor* GroupServiceImpl::DescribeGroups(grpc::CallbackServerC
   auto remaining = std::make_shared<std::atomic<int>>(n);
   const bool with_lag = req->include_offsets();
   for (int i = 0; i < n; ++i) {
-    coordinator_.DescribeGroup(req->group_ids(i), [this, reactor, resp, out, remaining, i,
-                                                   with_lag, start](gv1::DescribedGroup d) {
+    coordinator_.DescribeGroup(req->group_ids(i), [this, reactor, resp, out, remaining, i, with_lag,
+                                                   start](gv1::DescribedGroup d) {
       if (!with_lag) d.clear_offsets();
       *out->mutable_groups(i) = std::move(d);
       if (remaining->fetch_sub(1) != 1) return;

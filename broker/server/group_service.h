@@ -57,12 +57,12 @@ class GroupServiceImpl final : public ::strand::group::v1::GroupService::Callbac
       grpc::CallbackServerContext* context,
       const ::strand::group::v1::ConsumerGroupHeartbeatRequest* request,
       ::strand::group::v1::ConsumerGroupHeartbeatResponse* response) override;
-  grpc::ServerUnaryReactor* OffsetCommit(grpc::CallbackServerContext* context,
-                                         const ::strand::group::v1::OffsetCommitRequest* request,
-                                         ::strand::group::v1::OffsetCommitResponse* response) override;
-  grpc::ServerUnaryReactor* OffsetFetch(grpc::CallbackServerContext* context,
-                                        const ::strand::group::v1::OffsetFetchRequest* request,
-                                        ::strand::group::v1::OffsetFetchResponse* response) override;
+  grpc::ServerUnaryReactor* OffsetCommit(
+      grpc::CallbackServerContext* context, const ::strand::group::v1::OffsetCommitRequest* request,
+      ::strand::group::v1::OffsetCommitResponse* response) override;
+  grpc::ServerUnaryReactor* OffsetFetch(
+      grpc::CallbackServerContext* context, const ::strand::group::v1::OffsetFetchRequest* request,
+      ::strand::group::v1::OffsetFetchResponse* response) override;
   grpc::ServerUnaryReactor* ListGroups(grpc::CallbackServerContext* context,
                                        const ::strand::group::v1::ListGroupsRequest* request,
                                        ::strand::group::v1::ListGroupsResponse* response) override;
@@ -70,12 +70,12 @@ class GroupServiceImpl final : public ::strand::group::v1::GroupService::Callbac
       grpc::CallbackServerContext* context,
       const ::strand::group::v1::DescribeGroupsRequest* request,
       ::strand::group::v1::DescribeGroupsResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteGroups(grpc::CallbackServerContext* context,
-                                         const ::strand::group::v1::DeleteGroupsRequest* request,
-                                         ::strand::group::v1::DeleteGroupsResponse* response) override;
-  grpc::ServerUnaryReactor* OffsetDelete(grpc::CallbackServerContext* context,
-                                         const ::strand::group::v1::OffsetDeleteRequest* request,
-                                         ::strand::group::v1::OffsetDeleteResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteGroups(
+      grpc::CallbackServerContext* context, const ::strand::group::v1::DeleteGroupsRequest* request,
+      ::strand::group::v1::DeleteGroupsResponse* response) override;
+  grpc::ServerUnaryReactor* OffsetDelete(
+      grpc::CallbackServerContext* context, const ::strand::group::v1::OffsetDeleteRequest* request,
+      ::strand::group::v1::OffsetDeleteResponse* response) override;
 
  public:
   using LagKey = std::tuple<std::string, std::string, int32_t>;  // group, topic, partition

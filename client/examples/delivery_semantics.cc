@@ -18,6 +18,7 @@
 // store file for exactly-once (one "partition offset value" line per record, then "@position
 // partition next-offset" lines).
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -26,8 +27,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "strand/consumer.h"
 
@@ -108,8 +107,8 @@ int main(int argc, char** argv) {
   app.add_option("--bootstrap", bootstrap)->required();
   app.add_option("--topic", topic)->required();
   app.add_option("--group", group)->required();
-  app.add_option("--mode", mode)->check(CLI::IsMember({"at-most-once", "at-least-once",
-                                                        "exactly-once"}));
+  app.add_option("--mode", mode)
+      ->check(CLI::IsMember({"at-most-once", "at-least-once", "exactly-once"}));
   app.add_option("--store", store_path, "exactly-once: the external store (a file)");
   app.add_option("--max-records", max_records, "stop after this many (0: until idle)");
   app.add_option("--idle-ms", idle_ms, "stop once nothing came for this long");
@@ -132,7 +131,7 @@ int main(int argc, char** argv) {
   FileStore store(store_path);
   auto listener = std::make_shared<SeekToStore>(raw, store);
   absl::Status subscribed = mode == "exactly-once" ? consumer->Subscribe({topic}, listener)
-                                                    : consumer->Subscribe({topic});
+                                                   : consumer->Subscribe({topic});
   if (!subscribed.ok()) {
     std::fprintf(stderr, "%s\n", std::string(subscribed.message()).c_str());
     return 1;
@@ -161,10 +160,12 @@ int main(int argc, char** argv) {
     if (mode == "at-most-once") {
       // Commit first: once this returns, a crash skips these records.
       if (absl::Status s = consumer->CommitSync(next); !s.ok()) continue;  // not processed
-      for (const auto& r : *records) std::printf("%s\n", std::string(r.value().value_or("")).c_str());
+      for (const auto& r : *records)
+        std::printf("%s\n", std::string(r.value().value_or("")).c_str());
     } else if (mode == "at-least-once") {
       // Process first: a crash before the commit repeats these records.
-      for (const auto& r : *records) std::printf("%s\n", std::string(r.value().value_or("")).c_str());
+      for (const auto& r : *records)
+        std::printf("%s\n", std::string(r.value().value_or("")).c_str());
       std::fflush(stdout);
       (void)consumer->CommitSync(next);
     } else {

@@ -6,9 +6,9 @@
 //     partitions back with no group-epoch bump;
 //   - a consumer that stops polling leaves after max.poll.interval.ms and its partitions move.
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <fstream>
-#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -145,8 +145,8 @@ TEST(ConsumerGroupTest, JoinsAndLeavesWithoutLossOrDuplicates) {
     ASSERT_NE(producer, nullptr);
     const auto deadline = std::chrono::steady_clock::now() + 60s;
     for (int i = 0; i < kRecords && std::chrono::steady_clock::now() < deadline; ++i) {
-      client::ProducerRecord r{.topic = "events", .key = fmt::format("k{}", i % 97),
-                               .value = fmt::format("v{}", i)};
+      client::ProducerRecord r{
+          .topic = "events", .key = fmt::format("k{}", i % 97), .value = fmt::format("v{}", i)};
       absl::Status s = producer->Send(r, [&](const absl::StatusOr<client::RecordMetadata>& m) {
         if (m.ok()) ++acked;
       });
@@ -215,15 +215,16 @@ TEST(ConsumerGroupTest, StaticMemberRestartKeepsItsPartitions) {
   auto ignore = [](std::string_view) {};
   auto a = std::make_unique<GroupConsumer>(c, "orders", GroupProps("static", "instance-a"), ignore);
   auto b = std::make_unique<GroupConsumer>(c, "orders", GroupProps("static", "instance-b"), ignore);
-  ASSERT_TRUE(Eventually(
-      [&] { return a->Assignment().size() == 3 && b->Assignment().size() == 3; }, 30s));
+  ASSERT_TRUE(
+      Eventually([&] { return a->Assignment().size() == 3 && b->Assignment().size() == 3; }, 30s));
   auto before = Describe(c, "static");
   ASSERT_TRUE(before.has_value());
   const auto a_partitions = a->Assignment();
   // Close leaves temporarily (epoch -2); a new process with the same instance id comes back.
   a->Close();
   a.reset();
-  auto a2 = std::make_unique<GroupConsumer>(c, "orders", GroupProps("static", "instance-a"), ignore);
+  auto a2 =
+      std::make_unique<GroupConsumer>(c, "orders", GroupProps("static", "instance-a"), ignore);
   ASSERT_TRUE(Eventually([&] { return a2->Assignment().size() == 3; }, 20s));
   auto after = Describe(c, "static");
   ASSERT_TRUE(after.has_value());
@@ -271,16 +272,29 @@ TEST(ConsumerGroupTest, ExactlyOnceExampleSurvivesSigkill) {
     auto producer = MakeProducer(c);
     ASSERT_NE(producer, nullptr);
     for (int i = 0; i < kRecords; ++i) {
-      ASSERT_TRUE(producer->Send({.topic = "ledger", .value = fmt::format("r{}", i)}, nullptr).ok());
+      ASSERT_TRUE(
+          producer->Send({.topic = "ledger", .value = fmt::format("r{}", i)}, nullptr).ok());
     }
     producer->Flush();
   }
   TempDir dir("delivery");
   const std::string store = dir.path() + "/store.txt";
-  const std::vector<std::string> args = {"--bootstrap", Bootstrap(c), "--topic", "ledger",
-                                         "--group", "ledger-app", "--mode", "exactly-once",
-                                         "--store", store, "--idle-ms", "15000",
-                                         "--max-poll-records", "50", "--process-ms", "20"};
+  const std::vector<std::string> args = {"--bootstrap",
+                                         Bootstrap(c),
+                                         "--topic",
+                                         "ledger",
+                                         "--group",
+                                         "ledger-app",
+                                         "--mode",
+                                         "exactly-once",
+                                         "--store",
+                                         store,
+                                         "--idle-ms",
+                                         "15000",
+                                         "--max-poll-records",
+                                         "50",
+                                         "--process-ms",
+                                         "20"};
   auto stored_lines = [&] {
     std::ifstream in(store);
     std::vector<std::string> out;

@@ -79,8 +79,8 @@ struct Member {
 
 // One heartbeat of `m` to `node`; applies the answer as a client does.
 gv1::ConsumerGroupHeartbeatResponse Beat(StrandCluster& c, int node, const std::string& group,
-                                        Member& m, const std::string& topic,
-                                        std::optional<int32_t> epoch = std::nullopt) {
+                                         Member& m, const std::string& topic,
+                                         std::optional<int32_t> epoch = std::nullopt) {
   grpc::ClientContext ctx;
   ctx.set_deadline(In(10s));
   gv1::ConsumerGroupHeartbeatRequest req;
@@ -122,8 +122,8 @@ void ExpectDisjoint(const std::vector<Member*>& members) {
   for (const Member* m : members) {
     for (const auto& tp : m->owned) {
       auto [it, inserted] = seen.emplace(tp, m->id);
-      EXPECT_TRUE(inserted) << tp.first << "-" << tp.second << " owned by " << it->second
-                            << " and " << m->id;
+      EXPECT_TRUE(inserted) << tp.first << "-" << tp.second << " owned by " << it->second << " and "
+                            << m->id;
     }
   }
 }
@@ -339,8 +339,8 @@ TEST(GroupCoordinatorTest, MembershipOffsetsAndCoordinatorFailover) {
   ASSERT_NE(next, kNoCoordinator);
   ASSERT_NE(next, coordinator);
   const int32_t epoch_before = a.epoch;
-  ASSERT_TRUE(Eventually([&] { return Beat(c, next, "g1", a, "orders").error().code() == 0; },
-                         30s));
+  ASSERT_TRUE(
+      Eventually([&] { return Beat(c, next, "g1", a, "orders").error().code() == 0; }, 30s));
   const double resumed_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   fmt::print("group resumed {:.2f} s after the coordinator's SIGKILL\n", resumed_s);
@@ -368,8 +368,7 @@ TEST(GroupCoordinatorTest, MembershipOffsetsAndCoordinatorFailover) {
   ASSERT_TRUE(c.WaitForBrokers(30s));
   const int32_t simple = WaitForCoordinator(c, via, "simple-group", 30s);
   ASSERT_NE(simple, kNoCoordinator);
-  const std::map<TopicPartition, int64_t> simple_offsets = {{{"orders", 0}, 5},
-                                                            {{"orders", 5}, 7}};
+  const std::map<TopicPartition, int64_t> simple_offsets = {{{"orders", 0}, 5}, {{"orders", 5}, 7}};
   ASSERT_TRUE(CommitOk(Commit(c, simple, "simple-group", "", -1, simple_offsets)));
   for (int id : c.broker_ids()) c.Stop(id, 10s);
   for (int id : c.broker_ids()) c.Start(id);

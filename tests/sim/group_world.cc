@@ -121,7 +121,8 @@ class World {
   }
 
   void Trace(const std::string& line) {
-    if (options_.verbose) std::fprintf(stderr, "[%8ld ms] %s\n", static_cast<long>(now_), line.c_str());
+    if (options_.verbose)
+      std::fprintf(stderr, "[%8ld ms] %s\n", static_cast<long>(now_), line.c_str());
   }
 
   // A message over the network: delivered after a delay, or lost.
@@ -141,7 +142,8 @@ class World {
       }
       log_.push_back(std::move(r));
     }
-    if (batch_ends_.empty() || batch_ends_.back() != log_.size()) batch_ends_.push_back(log_.size());
+    if (batch_ends_.empty() || batch_ends_.back() != log_.size())
+      batch_ends_.push_back(log_.size());
     pending_.push_back({log_.size(), std::move(respond)});
     const uint64_t generation = generation_;
     const size_t end = log_.size();
@@ -222,7 +224,8 @@ class World {
     m.commit_queued.clear();
     m.pending_commits -= m.queued_revoke_commits;
     m.queued_revoke_commits = 0;
-    if (!m.owned.empty()) Trace(fmt::format("{} loses {} partition(s): {}", m.id, m.owned.size(), why));
+    if (!m.owned.empty())
+      Trace(fmt::format("{} loses {} partition(s): {}", m.id, m.owned.size(), why));
     m.owned.clear();
     m.position.clear();
     m.joined = false;
@@ -308,8 +311,9 @@ class World {
       return;
     }
     if (code != KafkaError::kNone) {
-      violation_ = Violation{"unexpected-error", fmt::format("{}: {} {}", m->id, resp.error().name(),
-                                                             resp.error().message())};
+      violation_ =
+          Violation{"unexpected-error",
+                    fmt::format("{}: {} {}", m->id, resp.error().name(), resp.error().message())};
       return;
     }
     // A lease lapsed while waiting: this answer is about state we no longer trust.
@@ -334,10 +338,10 @@ class World {
     bool revocation = false;
     for (const auto& tp : reported) revocation = revocation || assignment.count(tp) == 0;
     if (!revocation) m->unclean_since = -1;
-    Trace(fmt::format("{} heartbeat sent {} answered: epoch {} assignment {} revocation {} "
-                      "lease {} unclean since {}",
-                      m->id, sent, m->epoch, assignment.size(), revocation, m->lease_until,
-                      m->unclean_since));
+    Trace(fmt::format(
+        "{} heartbeat sent {} answered: epoch {} assignment {} revocation {} "
+        "lease {} unclean since {}",
+        m->id, sent, m->epoch, assignment.size(), revocation, m->lease_until, m->unclean_since));
     // Revoke: commit the positions of what goes, then drop it.
     std::map<TP, int64_t> revoked_positions;
     for (auto it = m->owned.begin(); it != m->owned.end();) {
@@ -382,7 +386,8 @@ class World {
             if (m->owned.count(tp) == 0 || m->position.count(tp) != 0) continue;
             auto it = committed.find(tp);
             m->position[tp] = it == committed.end() || it->second < 0 ? 0 : it->second;
-            Trace(fmt::format("{} starts {}-{} at {}", m->id, tp.first, tp.second, m->position[tp]));
+            Trace(
+                fmt::format("{} starts {}-{} at {}", m->id, tp.first, tp.second, m->position[tp]));
           }
         });
       });
@@ -463,15 +468,16 @@ class World {
       if (member.member_id() != req.member_id()) continue;
       if (member.member_epoch() != req.member_epoch()) break;
       std::set<int32_t> held;
-      for (const auto& t : member.assignment()) held.insert(t.partitions().begin(), t.partitions().end());
+      for (const auto& t : member.assignment())
+        held.insert(t.partitions().begin(), t.partitions().end());
       for (const auto& t : member.pending_revocation()) {
         held.insert(t.partitions().begin(), t.partitions().end());
       }
       for (const auto& p : req.topics(0).partitions()) {
         if (held.count(p.partition()) == 0) {
-          violation_ = Violation{"fenced-no-commit",
-                                 fmt::format("{} committed {}-{} it does not hold", req.member_id(),
-                                             kTopic, p.partition())};
+          violation_ =
+              Violation{"fenced-no-commit", fmt::format("{} committed {}-{} it does not hold",
+                                                        req.member_id(), kTopic, p.partition())};
         }
       }
       return;

@@ -34,9 +34,9 @@
 namespace strand::broker::group::sim {
 
 struct GroupSimOptions {
-  int members = 5;             // most members at once
-  int partitions = 12;         // of the subscribed topic at the start
-  uint64_t steps = 4'000;      // events in the fault phase
+  int members = 5;         // most members at once
+  int partitions = 12;     // of the subscribed topic at the start
+  uint64_t steps = 4'000;  // events in the fault phase
   bool verbose = false;
 };
 
