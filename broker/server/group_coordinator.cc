@@ -146,11 +146,15 @@ void GroupCoordinator::Loop() {
   for (auto& task : rest) task();
 }
 
-std::optional<int32_t> GroupCoordinator::PartitionFor(const std::string& group_id) const {
-  const int32_t count = metadata_.Read([&](const controller::MetadataImage& image) {
+int32_t GroupCoordinator::OffsetsPartitionCount() const {
+  return metadata_.Read([&](const controller::MetadataImage& image) {
     const controller::TopicImage* t = image.topic(std::string(kGroupOffsetsTopic));
     return t == nullptr ? 0 : static_cast<int32_t>(t->partitions.size());
   });
+}
+
+std::optional<int32_t> GroupCoordinator::PartitionFor(const std::string& group_id) const {
+  const int32_t count = OffsetsPartitionCount();
   if (count <= 0) return std::nullopt;
   return group::PartitionForGroup(group_id, count);
 }
@@ -182,10 +186,7 @@ group::MapTopicCatalog GroupCoordinator::Catalog() const {
 // ---------------------------------------------------------------- shards
 
 void GroupCoordinator::Tick(int64_t now_ms) {
-  const int32_t count = metadata_.Read([&](const controller::MetadataImage& image) {
-    const controller::TopicImage* t = image.topic(std::string(kGroupOffsetsTopic));
-    return t == nullptr ? 0 : static_cast<int32_t>(t->partitions.size());
-  });
+  const int32_t count = OffsetsPartitionCount();
   // Leadership changes: drop shards no longer led here, load newly led ones.
   for (auto it = shards_.begin(); it != shards_.end();) {
     const int32_t partition = it->first;

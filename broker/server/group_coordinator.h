@@ -133,6 +133,8 @@ class GroupCoordinator {
   void Run(const std::string& group_id,
            std::function<group::GroupResult<Response>(group::GroupShard&, int64_t)> op,
            Done<Response> done);
+  // Partitions of `__consumer_offsets` in the metadata image (0 while it does not exist).
+  int32_t OffsetsPartitionCount() const;
   // A catalog of the topics in the metadata image (partition counts, replica racks).
   group::MapTopicCatalog Catalog() const;
   int64_t NowWallMs() const;
