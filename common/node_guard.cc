@@ -1,6 +1,9 @@
 #include "common/node_guard.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <grpc/grpc_security_constants.h>
 
 #include "common/check.h"
@@ -41,6 +44,12 @@ Caller NodeGuard::Identify(const grpc::ServerContextBase& context) const {
 
 grpc::Status NodeGuard::CheckNode(const grpc::ServerContextBase& context, int64_t claimed,
                                   absl::FunctionRef<std::string()> what) const {
+  return CheckNodeAmong(context, {claimed}, what);
+}
+
+grpc::Status NodeGuard::CheckNodeAmong(const grpc::ServerContextBase& context,
+                                       const std::vector<int64_t>& nodes,
+                                       absl::FunctionRef<std::string()> what) const {
   if (!mapper_) return grpc::Status::OK;
   const Caller c = Identify(context);
   if (!c.error.empty()) {
@@ -53,11 +62,11 @@ grpc::Status NodeGuard::CheckNode(const grpc::ServerContextBase& context, int64_
                                     "node ({}<id>, docs/security.md)",
                                     what(), listener_, c.principal, kNodePrincipalPrefix));
   }
-  if (*c.node != claimed) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        fmt::format("{} refused on listener {}: principal '{}' is node {}, not "
-                                    "node {}",
-                                    what(), listener_, c.principal, *c.node, claimed));
+  if (std::find(nodes.begin(), nodes.end(), *c.node) == nodes.end()) {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        fmt::format("{} refused on listener {}: principal '{}' is node {}, not node {}", what(),
+                    listener_, c.principal, *c.node, fmt::join(nodes, " or ")));
   }
   return grpc::Status::OK;
 }

@@ -9,12 +9,13 @@
 // mode) there is no principal: the handlers check the claim against the registration's
 // incarnation id instead, which only the registered process knows.
 
-#include <grpcpp/server_context.h>
-#include <grpcpp/support/status.h>
-
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
 
 #include "absl/functional/function_ref.h"
 #include "common/listener_config.h"
@@ -23,9 +24,9 @@
 namespace strand {
 
 struct Caller {
-  std::string principal;       // kAnonymousPrincipal without a verified client certificate
+  std::string principal;        // kAnonymousPrincipal without a verified client certificate
   std::optional<int64_t> node;  // the cluster node the principal names
-  std::string error;           // why the certificate's subject maps to no principal
+  std::string error;            // why the certificate's subject maps to no principal
 };
 
 class NodeGuard {
@@ -41,6 +42,11 @@ class NodeGuard {
   // check costs no formatting on the hot path.
   grpc::Status CheckNode(const grpc::ServerContextBase& context, int64_t claimed,
                          absl::FunctionRef<std::string()> what) const;
+  // OK when the caller is one of `nodes` (always on a PLAINTEXT listener): for requests only
+  // some nodes may make whatever they claim, e.g. the controllers' calls to a broker.
+  grpc::Status CheckNodeAmong(const grpc::ServerContextBase& context,
+                              const std::vector<int64_t>& nodes,
+                              absl::FunctionRef<std::string()> what) const;
 
  private:
   std::string listener_;

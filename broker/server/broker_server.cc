@@ -134,11 +134,12 @@ struct BrokerServer::Parts {
       if (exhausted != out_of_descriptors) {
         const storage::DescriptorUsage u = logs->descriptors().Usage();
         if (exhausted) {
-          Log().error("[broker {}] out of file descriptors for logs ({} open, limit {}, {} kept "
-                      "in reserve): new replicas cannot be created here; health is NOT_SERVING "
-                      "until descriptors free up. Raise the limit (ulimit -n) or move "
-                      "partitions away.",
-                      options.node_id, u.open, u.limit, u.reserve);
+          Log().error(
+              "[broker {}] out of file descriptors for logs ({} open, limit {}, {} kept "
+              "in reserve): new replicas cannot be created here; health is NOT_SERVING "
+              "until descriptors free up. Raise the limit (ulimit -n) or move "
+              "partitions away.",
+              options.node_id, u.open, u.limit, u.reserve);
         } else {
           Log().info("[broker {}] file descriptors available again ({} open, limit {})",
                      options.node_id, u.open, u.limit);
@@ -154,10 +155,11 @@ struct BrokerServer::Parts {
       if (counts.failed_logs > 0 && !lifecycle->fence_requested()) {
         // As Kafka does when its only log directory fails: stop leading anything. The other
         // replicas take over; an operator fixes the disk and restarts this broker.
-        Log().error("[broker {}] {} partition log(s) failed (I/O error or full disk); asking the "
-                    "controller to fence this broker so other replicas take over its "
-                    "leaderships. Fix the disk, then restart the broker.",
-                    options.node_id, counts.failed_logs);
+        Log().error(
+            "[broker {}] {} partition log(s) failed (I/O error or full disk); asking the "
+            "controller to fence this broker so other replicas take over its "
+            "leaderships. Fix the disk, then restart the broker.",
+            options.node_id, counts.failed_logs);
         lifecycle->RequestFence();
       }
       probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
@@ -165,8 +167,7 @@ struct BrokerServer::Parts {
       probe->UpdateThrottles(replicas->leader_quota(), replicas->follower_quota());
       UpdateGroupMetrics();
       lock.lock();
-      cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50),
-                  [&] { return stopping; });
+      cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50), [&] { return stopping; });
     }
   }
 };
@@ -196,8 +197,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   if (!logs.ok()) return logs.status();
   p->logs = *std::move(logs);
   const storage::StartupReport& report = p->logs->startup_report();
-  Log().info("[broker {}] opened {} logs in {} ms ({} clean, {} with a torn tail cut)",
-             o.node_id, report.logs, report.duration_us / 1000, report.clean, report.cut);
+  Log().info("[broker {}] opened {} logs in {} ms ({} clean, {} with a torn tail cut)", o.node_id,
+             report.logs, report.duration_us / 1000, report.clean, report.cut);
 
   MetadataFollowerOptions m;
   m.self = o.node_id;
@@ -215,7 +216,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   m.credentials = to_controllers;
   auto controller_guard = std::make_shared<const NodeGuard>(o.listeners, controller_listener);
   m.authorize_sender = [controller_guard, voters = o.voters](const grpc::ServerContext& context,
-                                                            NodeId from) {
+                                                             NodeId from) {
     if (!voters.count(from)) {
       return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           fmt::format("node {} is not a controller: only controllers push the "
@@ -274,16 +275,17 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   r.self = o.node_id;
   r.fetcher = o.settings.fetcher;
   r.fetcher.self = o.node_id;
-  r.fetcher.credentials = ChannelCredentialsFor(o.listeners, o.listeners.inter_broker_listener_name);
+  r.fetcher.credentials =
+      ChannelCredentialsFor(o.listeners, o.listeners.inter_broker_listener_name);
   r.fetcher.incarnation = lifecycle->incarnation_id();
   r.incarnation = lifecycle->incarnation_id();
   r.inter_broker_listener = o.listeners.inter_broker_listener_name;
   BrokerProbe* probe = p->probe.get();
   r.fetcher.on_appended = [probe](int64_t bytes) { probe->ReplicationBytesIn(bytes); };
   r.static_configs = o.settings.cluster;
-  p->replicas = std::make_unique<ReplicaManager>(
-      r, *p->logs, *p->metadata, *p->controllers, *p->purgatory, broker_epoch,
-      [parts] { return parts->caught_up.load(); });
+  p->replicas =
+      std::make_unique<ReplicaManager>(r, *p->logs, *p->metadata, *p->controllers, *p->purgatory,
+                                       broker_epoch, [parts] { return parts->caught_up.load(); });
   ReplicaManager* replicas = p->replicas.get();
   p->metadata->SetListener([replicas, follower, self = o.node_id,
                             mine = controller::StaticSettingDigests(o.settings.cluster)](
@@ -320,9 +322,32 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
                o.listeners.inter_broker_listener_name);
   }
   auto add_services = [parts, isolated, to_controllers](const Endpoint& listener, unsigned planes,
-                              grpc::ServerBuilder& builder) {
+                                                        grpc::ServerBuilder& builder) {
     const BrokerServerOptions& opts = parts->options;
-    if (planes & kControllerPlane) builder.RegisterService(parts->metadata->service());
+    if (planes & kControllerPlane) {
+      builder.RegisterService(parts->metadata->service());
+      // The controllers' ListGroups / DescribeGroups (answered for callers that reached a
+      // controller): only from controllers, and only those two calls.
+      GroupServiceOptions gs;
+      gs.self = opts.node_id;
+      gs.controller_plane = true;
+      for (const Endpoint& client : opts.listeners.listeners) {
+        if (opts.listeners.PlanesOf(client.name) & kClientPlane) {
+          gs.listener = client.name;  // where the lag's ListOffsets go
+          gs.credentials = ChannelCredentialsFor(opts.listeners, client.name);
+          break;
+        }
+      }
+      std::vector<int64_t> controllers;
+      for (const auto& [id, address] : opts.voters) controllers.push_back(id.value());
+      auto guard = std::make_shared<const NodeGuard>(opts.listeners, listener.name);
+      gs.check_caller = [guard, controllers](const grpc::ServerContextBase& context) {
+        return guard->CheckNodeAmong(context, controllers, [] { return "a group listing"; });
+      };
+      auto& groups = parts->group_services.emplace_back(
+          std::make_unique<GroupServiceImpl>(gs, *parts->metadata, *parts->groups, *parts->probe));
+      builder.RegisterService(groups.get());
+    }
     if (planes & (kClientPlane | kReplicationPlane)) {
       BrokerServiceOptions s;
       s.self = opts.node_id;
@@ -359,8 +384,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
         }
         return absl::OkStatus();
       };
-      auto& groups = parts->group_services.emplace_back(std::make_unique<GroupServiceImpl>(
-          gs, *parts->metadata, *parts->groups, *parts->probe));
+      auto& groups = parts->group_services.emplace_back(
+          std::make_unique<GroupServiceImpl>(gs, *parts->metadata, *parts->groups, *parts->probe));
       builder.RegisterService(groups.get());
     }
     if ((planes & kReplicationPlane) && parts->faults) builder.RegisterService(parts->faults.get());

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "broker/group/partition_for.h"
+#include "common/group_partition.h"
 #include "broker/server/fetch_purgatory.h"
 #include "common/error_proto.h"
 #include "record/batch_validator.h"
@@ -156,7 +156,7 @@ int32_t GroupCoordinator::OffsetsPartitionCount() const {
 std::optional<int32_t> GroupCoordinator::PartitionFor(const std::string& group_id) const {
   const int32_t count = OffsetsPartitionCount();
   if (count <= 0) return std::nullopt;
-  return group::PartitionForGroup(group_id, count);
+  return PartitionForGroup(group_id, count);
 }
 
 group::MapTopicCatalog GroupCoordinator::Catalog() const {

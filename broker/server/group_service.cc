@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "broker/group/partition_for.h"
 #include "broker/server/fetch_purgatory.h"
 #include "common/error_proto.h"
+#include "common/group_partition.h"
 #include "common/grpc_callback_pin.h"
 #include "common/grpc_channel.h"
 
@@ -88,6 +88,20 @@ std::shared_ptr<v1::BrokerService::Stub> GroupServiceImpl::BrokerStubFor(NodeId 
   return v1::BrokerService::NewStub(channel);
 }
 
+grpc::Status GroupServiceImpl::PlaneCheck(const grpc::CallbackServerContext& context,
+                                          std::string_view api) const {
+  if (!options_.controller_plane) return grpc::Status::OK;
+  if (api != "ListGroups" && api != "DescribeGroups") {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        fmt::format("{} refused: this is broker {}'s controller-plane listener, which serves only "
+                    "the controllers' ListGroups and DescribeGroups; send group calls to a client "
+                    "listener",
+                    api, options_.self));
+  }
+  return options_.check_caller ? options_.check_caller(context) : grpc::Status::OK;
+}
+
 // ---------------------------------------------------------------- FindCoordinator
 
 std::string GroupServiceImpl::RequestOffsetsTopic() {
@@ -116,6 +130,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::FindCoordinator(grpc::CallbackServer
                                                             const gv1::FindCoordinatorRequest* req,
                                                             gv1::FindCoordinatorResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "FindCoordinator"); !refused.ok()) {
+    return Answer(context, probe_, "FindCoordinator", "PERMISSION_DENIED", start, refused);
+  }
   if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
     return Answer(context, probe_, "FindCoordinator", "INVALID_REQUEST", start,
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -137,7 +154,7 @@ grpc::ServerUnaryReactor* GroupServiceImpl::FindCoordinator(grpc::CallbackServer
         continue;  // filled below
       }
       const int32_t partition =
-          group::PartitionForGroup(group_id, static_cast<int32_t>(t->partitions.size()));
+          PartitionForGroup(group_id, static_cast<int32_t>(t->partitions.size()));
       c->set_partition(partition);
       const NodeId leader = t->partitions[partition].leader;
       const controller::BrokerRegistration* b = image.broker(leader);
@@ -176,6 +193,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::ConsumerGroupHeartbeat(
     grpc::CallbackServerContext* context, const gv1::ConsumerGroupHeartbeatRequest* req,
     gv1::ConsumerGroupHeartbeatResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "ConsumerGroupHeartbeat"); !refused.ok()) {
+    return Answer(context, probe_, "ConsumerGroupHeartbeat", "PERMISSION_DENIED", start, refused);
+  }
   auto* reactor = context->DefaultReactor();
   coordinator_.Heartbeat(*req, [this, reactor, resp, start](gv1::ConsumerGroupHeartbeatResponse r) {
     *resp = std::move(r);
@@ -189,6 +209,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::OffsetCommit(grpc::CallbackServerCon
                                                          const gv1::OffsetCommitRequest* req,
                                                          gv1::OffsetCommitResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "OffsetCommit"); !refused.ok()) {
+    return Answer(context, probe_, "OffsetCommit", "PERMISSION_DENIED", start, refused);
+  }
   auto* reactor = context->DefaultReactor();
   coordinator_.CommitOffsets(*req, [this, reactor, resp, start](gv1::OffsetCommitResponse r) {
     *resp = std::move(r);
@@ -202,6 +225,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::OffsetFetch(grpc::CallbackServerCont
                                                         const gv1::OffsetFetchRequest* req,
                                                         gv1::OffsetFetchResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "OffsetFetch"); !refused.ok()) {
+    return Answer(context, probe_, "OffsetFetch", "PERMISSION_DENIED", start, refused);
+  }
   auto* reactor = context->DefaultReactor();
   coordinator_.FetchOffsets(*req, [this, reactor, resp, start](gv1::OffsetFetchResponse r) {
     *resp = std::move(r);
@@ -215,6 +241,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::OffsetDelete(grpc::CallbackServerCon
                                                          const gv1::OffsetDeleteRequest* req,
                                                          gv1::OffsetDeleteResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "OffsetDelete"); !refused.ok()) {
+    return Answer(context, probe_, "OffsetDelete", "PERMISSION_DENIED", start, refused);
+  }
   auto* reactor = context->DefaultReactor();
   coordinator_.DeleteOffsets(*req, [this, reactor, resp, start](gv1::OffsetDeleteResponse r) {
     *resp = std::move(r);
@@ -228,6 +257,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::DeleteGroups(grpc::CallbackServerCon
                                                          const gv1::DeleteGroupsRequest* req,
                                                          gv1::DeleteGroupsResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "DeleteGroups"); !refused.ok()) {
+    return Answer(context, probe_, "DeleteGroups", "PERMISSION_DENIED", start, refused);
+  }
   if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
     return Answer(context, probe_, "DeleteGroups", "INVALID_REQUEST", start,
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -255,6 +287,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::DescribeGroups(grpc::CallbackServerC
                                                            const gv1::DescribeGroupsRequest* req,
                                                            gv1::DescribeGroupsResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "DescribeGroups"); !refused.ok()) {
+    return Answer(context, probe_, "DescribeGroups", "PERMISSION_DENIED", start, refused);
+  }
   if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
     return Answer(context, probe_, "DescribeGroups", "INVALID_REQUEST", start,
                   grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -409,6 +444,9 @@ grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerConte
                                                        const gv1::ListGroupsRequest* req,
                                                        gv1::ListGroupsResponse* resp) {
   const auto start = std::chrono::steady_clock::now();
+  if (grpc::Status refused = PlaneCheck(*context, "ListGroups"); !refused.ok()) {
+    return Answer(context, probe_, "ListGroups", "PERMISSION_DENIED", start, refused);
+  }
   auto* reactor = context->DefaultReactor();
   const std::set<std::string> states(req->states().begin(), req->states().end());
   const std::set<std::string> types(req->types().begin(), req->types().end());
@@ -444,7 +482,7 @@ grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerConte
   };
 
   std::vector<NodeId> others;
-  if (!req->this_broker_only()) {
+  if (!req->this_broker_only() && !options_.controller_plane) {
     metadata_.Read([&](const controller::MetadataImage& image) {
       for (const auto& [id, b] : image.brokers()) {
         if (id != options_.self && !b.fenced) others.push_back(id);

@@ -13,6 +13,8 @@
 //                    in parallel (unreachable ones are listed in the answer)
 //   DescribeGroups   with include_offsets, each committed offset with its partition's high
 //                    watermark and the lag, from the partitions' leaders (ListOffsets)
+// A second instance on the controller-plane listener answers the controllers' ListGroups and
+// DescribeGroups (controller/server/controller_group_service.h) and nothing else.
 
 #include <atomic>
 #include <functional>
@@ -41,6 +43,13 @@ struct GroupServiceOptions {
   // Asks the active controller to create `__consumer_offsets` (blocking; run off the gRPC
   // threads). Null: never created here (tests of the service alone).
   std::function<absl::Status()> create_offsets_topic;
+  // The instance on the broker's controller-plane listener, where the controllers list and
+  // describe groups for callers that reached a controller: it answers ListGroups (this broker's
+  // groups only) and DescribeGroups to callers `check_caller` accepts, and refuses every other
+  // call with PERMISSION_DENIED. `listener` still names the client listener other brokers are
+  // asked on (ListOffsets for the lag).
+  bool controller_plane = false;
+  std::function<grpc::Status(const grpc::ServerContextBase&)> check_caller;
 };
 
 class GroupServiceImpl final : public ::strand::group::v1::GroupService::CallbackService {
@@ -89,6 +98,9 @@ class GroupServiceImpl final : public ::strand::group::v1::GroupService::Callbac
   // Starts creating `__consumer_offsets` on a background thread unless that is under way or
   // was tried less than a second ago; returns the last attempt's error, if any.
   std::string RequestOffsetsTopic();
+  // On the controller-plane instance, the refusal of `api` unless it is a read a controller
+  // makes; OK on client listeners.
+  grpc::Status PlaneCheck(const grpc::CallbackServerContext& context, std::string_view api) const;
   std::shared_ptr<::strand::group::v1::GroupService::Stub> GroupStubFor(NodeId id);
   std::shared_ptr<v1::BrokerService::Stub> BrokerStubFor(NodeId id);
   std::shared_ptr<grpc::Channel> ChannelFor(NodeId id);

@@ -234,24 +234,29 @@ absl::StatusOr<gv1::DescribedGroup> GroupAdmin::Describe(const std::string& grou
   gv1::DescribeGroupsResponse response;
   gv1::DescribedGroup out;
   out.set_group_id(group_id);
+  auto describe = [&](const std::string& address, grpc::ClientContext& context) {
+    response.Clear();
+    grpc::Status s = gv1::GroupService::NewStub(channels_.Get(address))
+                         ->DescribeGroups(&context, request, &response);
+    out.Clear();
+    out.set_group_id(group_id);
+    for (const gv1::DescribedGroup& g : response.groups()) {
+      if (g.group_id() == group_id) out = g;
+    }
+    if (s.ok() && response.groups_size() == 0) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "the answer describes no group");
+    }
+    return s;
+  };
   absl::Status status = OnCoordinator(
-      "DescribeGroups", group_id, deadline,
-      [&](const std::string& address, grpc::ClientContext& context) {
-        response.Clear();
-        grpc::Status s = gv1::GroupService::NewStub(channels_.Get(address))
-                             ->DescribeGroups(&context, request, &response);
-        out.Clear();
-        out.set_group_id(group_id);
-        for (const gv1::DescribedGroup& g : response.groups()) {
-          if (g.group_id() == group_id) out = g;
-        }
-        if (s.ok() && response.groups_size() == 0) {
-          return grpc::Status(grpc::StatusCode::INTERNAL, "the answer describes no group");
-        }
-        return s;
-      },
+      "DescribeGroups", group_id, deadline, describe,
       [&]() -> const common::v1::Error& { return out.error(); },
       [&](const common::v1::Error& e) { *out.mutable_error() = e; });
+  if (status.code() == absl::StatusCode::kUnimplemented) {
+    // Only controllers in the bootstrap list (FindCoordinator is a broker's call): a controller
+    // describes the group too, asking its coordinator.
+    status = OnAnyBroker("DescribeGroups", deadline, describe);
+  }
   if (!status.ok()) return status;
   return out;
 }

@@ -5,9 +5,11 @@
 //
 //   - Calls that any broker answers (FindCoordinator, ListGroups, Metadata) go to the bootstrap
 //     addresses in turn: one that does not answer is skipped for the next (every address is
-//     tried before backing off), and one that answers UNIMPLEMENTED is a controller (it serves no
-//     GroupService) and is skipped too. When every address is a controller the call fails with
-//     UNIMPLEMENTED saying that groups need a broker in the bootstrap list.
+//     tried before backing off), and one that answers UNIMPLEMENTED is a controller that does
+//     not serve that call and is skipped too. Controllers answer ListGroups and DescribeGroups
+//     (asking the brokers), so `strand groups list|describe` work with controllers alone in the
+//     bootstrap list; any other call then fails with UNIMPLEMENTED saying that it needs a
+//     broker in the bootstrap list.
 //   - Calls about one group go to its coordinator (FindCoordinator's node, at the host:port it
 //     names, remembered until it fails). A retriable Kafka error in the answer — NOT_COORDINATOR,
 //     COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS, REQUEST_TIMED_OUT, ... — or no

@@ -6,10 +6,11 @@
 
 #include "common/grpc_listener.h"
 #include "common/grpc_server.h"
+#include "common/logging.h"
 #include "common/node_guard.h"
 #include "common/tls_credentials.h"
-#include "common/logging.h"
 #include "controller/server/admin_service.h"
+#include "controller/server/controller_group_service.h"
 #include "controller/server/controller_probe.h"
 #include "controller/server/controller_service.h"
 #include "controller/server/metadata_events.h"
@@ -51,7 +52,9 @@ struct ControllerServer::Parts {
   std::unique_ptr<raft::GrpcTransport> transport;
   std::unique_ptr<ControllerContext> context;
   std::unique_ptr<ControllerServiceImpl> controller_service;
-  std::vector<std::unique_ptr<AdminServiceImpl>> admin_services;  // one per listener
+  std::vector<std::unique_ptr<AdminServiceImpl>> admin_services;        // one per listener
+  std::vector<std::unique_ptr<ControllerGroupService>> group_services;  // one per listener
+  std::shared_ptr<grpc::ChannelCredentials> to_brokers;                 // the controller plane's
   std::unique_ptr<ListenerServers> servers;
   int64_t next_probe_ms = 0;
   bool stopped = false;
@@ -103,13 +106,12 @@ void Wire(ControllerServer::Parts& p) {
   p.machine.SetRestoreListener([&p](uint64_t offset) { p.controller->OnCommitted(offset); });
   p.driver->SetLeadershipListener([&p](const raft::NodeStatus& status, bool ready) {
     if (ready) {
-      Log().info("[controller node={} term={}] active controller", p.options.node_id,
-                 status.term);
+      Log().info("[controller node={} term={}] active controller", p.options.node_id, status.term);
       p.controller->BecomeActive(p.machine.image(), status.term.value(),
                                  ControllerContext::NowMs());
     } else if (status.role != raft::Role::kLeader && p.controller->active()) {
-      Log().info("[controller node={} term={}] no longer active; leader is {}",
-                 p.options.node_id, status.term, status.leader);
+      Log().info("[controller node={} term={}] no longer active; leader is {}", p.options.node_id,
+                 status.term, status.leader);
       p.controller->BecomeStandby();
     }
   });
@@ -189,6 +191,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   p->context = std::make_unique<ControllerContext>(o.cluster_id, o.node_id, o.voters, *p->driver,
                                                    p->machine, *p->controller, *p->probe, to_peers);
   p->controller_service = std::make_unique<ControllerServiceImpl>(*p->context, guard);
+  p->to_brokers = to_peers;
   Wire(*p);
 
   Parts* parts = p.get();
@@ -197,9 +200,12 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
       builder.RegisterService(parts->transport->service());
       builder.RegisterService(parts->controller_service.get());
     }
-    auto& admin = parts->admin_services.emplace_back(
-        std::make_unique<AdminServiceImpl>(*parts->context));
+    auto& admin =
+        parts->admin_services.emplace_back(std::make_unique<AdminServiceImpl>(*parts->context));
     builder.RegisterService(admin.get());
+    auto& groups = parts->group_services.emplace_back(std::make_unique<ControllerGroupService>(
+        *parts->context, parts->options.listeners, parts->to_brokers));
+    builder.RegisterService(groups.get());
   };
   auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services);
   if (!servers.ok()) return servers.status();

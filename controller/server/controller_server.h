@@ -5,7 +5,8 @@
 // QuorumController and the ControllerService / AdminService, on one gRPC server per listener
 // (common/listener_config.h): the controller listener carries Raft, the ControllerService and
 // the AdminService (brokers forward admin calls there); any other listener only the
-// AdminService. Every listener serves health and reflection.
+// AdminService. Every listener also serves the group API's ListGroups / DescribeGroups
+// (ControllerGroupService), health and reflection.
 //
 // Lifecycle: Start() returns once the listener is bound and the node runs; Shutdown() hands
 // leadership to another controller if this one leads (so failover is immediate on a planned

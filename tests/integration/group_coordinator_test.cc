@@ -7,7 +7,8 @@
 //   - SIGKILL of the coordinator broker: another broker loads the partition, the members keep
 //     their epochs and every committed offset is there;
 //   - offsets of a simple group survive the restart of every broker;
-//   - admin calls: ListGroups through any broker, DeleteGroups refused while members remain;
+//   - admin calls: ListGroups through any broker or controller, DescribeGroups through a
+//     controller, DeleteGroups refused while members remain;
 // and on a cluster with one broker, FindCoordinator answers COORDINATOR_NOT_AVAILABLE naming
 // the replication factor it cannot meet (no silent fallback to RF 1).
 #include <chrono>
@@ -319,6 +320,85 @@ TEST(GroupCoordinatorTest, MembershipOffsetsAndCoordinatorFailover) {
     EXPECT_EQ(resp.groups(0).coordinator(), coordinator);
     EXPECT_EQ(resp.groups(0).members(), 2);
     EXPECT_EQ(resp.unreachable_coordinators_size(), 0);
+  }
+  // ... and through a controller, which asks the brokers over the controller plane; the
+  // controller describes it too (from its coordinator, lag included), and sends everything
+  // else to brokers.
+  for (int controller : {1, 2}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    gv1::ListGroupsResponse resp;
+    ASSERT_TRUE(Groups(c, controller)->ListGroups(&ctx, {}, &resp).ok());
+    ASSERT_EQ(resp.groups_size(), 1) << resp.DebugString();
+    EXPECT_EQ(resp.groups(0).group_id(), "g1");
+    EXPECT_EQ(resp.groups(0).coordinator(), coordinator);
+    EXPECT_EQ(resp.groups(0).members(), 2);
+    EXPECT_EQ(resp.unreachable_coordinators_size(), 0);
+    EXPECT_EQ(resp.error().code(), 0) << resp.error().message();
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    gv1::DescribeGroupsRequest req;
+    req.add_group_ids("g1");
+    req.add_group_ids("no-such-group");
+    req.set_include_offsets(true);
+    gv1::DescribeGroupsResponse resp;
+    ASSERT_TRUE(Groups(c, 3)->DescribeGroups(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.groups_size(), 2);
+    EXPECT_EQ(resp.groups(0).error().code(), 0) << resp.groups(0).error().message();
+    EXPECT_EQ(resp.groups(0).coordinator(), coordinator);
+    EXPECT_EQ(resp.groups(0).members_size(), 2);
+    bool found = false;
+    for (const auto& o : resp.groups(0).offsets()) {
+      if (o.topic() == lagging.first && o.partition() == lagging.second) {
+        found = true;
+        EXPECT_EQ(o.lag(), 20 - (10 + lagging.second));
+      }
+    }
+    EXPECT_TRUE(found);
+    EXPECT_EQ(resp.groups(1).group_id(), "no-such-group");
+    EXPECT_EQ(resp.groups(1).error().name(), "GROUP_ID_NOT_FOUND");
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    gv1::ConsumerGroupHeartbeatRequest req;
+    req.set_group_id("g1");
+    gv1::ConsumerGroupHeartbeatResponse resp;
+    const grpc::Status s = Groups(c, 1)->ConsumerGroupHeartbeat(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
+  }
+  // A broker's controller-plane listener answers the controllers' listing of its own groups
+  // only, and nothing that changes a group. Over mTLS only controllers may list there: the
+  // test's certificate names no node.
+  if (c.tls()) {
+    auto plane = gv1::GroupService::NewStub(c.Channel(coordinator, Listener::kController));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    gv1::ListGroupsResponse listed;
+    const grpc::Status s = plane->ListGroups(&ctx, {}, &listed);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  } else {
+    auto plane = gv1::GroupService::NewStub(c.Channel(coordinator, Listener::kController));
+    grpc::ClientContext list_ctx;
+    list_ctx.set_deadline(In(10s));
+    gv1::ListGroupsResponse listed;
+    ASSERT_TRUE(plane->ListGroups(&list_ctx, {}, &listed).ok());
+    ASSERT_EQ(listed.groups_size(), 1);
+    auto other_plane = gv1::GroupService::NewStub(c.Channel(other, Listener::kController));
+    grpc::ClientContext other_ctx;
+    other_ctx.set_deadline(In(10s));
+    gv1::ListGroupsResponse other_listed;
+    ASSERT_TRUE(other_plane->ListGroups(&other_ctx, {}, &other_listed).ok());
+    EXPECT_EQ(other_listed.groups_size(), 0) << other_listed.DebugString();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(10s));
+    gv1::OffsetCommitRequest req;
+    req.set_group_id("g1");
+    gv1::OffsetCommitResponse resp;
+    const grpc::Status s = plane->OffsetCommit(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
   }
   {
     grpc::ClientContext ctx;

@@ -1,7 +1,7 @@
 // `strand groups` end to end on a real cluster (3 controllers, 3 brokers), the CLI run
 // in-process (RunCli) and the group driven with raw GroupService calls (what grpcurl does):
 //   - a simple group commits offsets (member "" / epoch -1); list and describe show it with the
-//     right lag against the partitions' high watermarks;
+//     right lag against the partitions' high watermarks, through brokers or a controller alone;
 //   - reset-offsets without --execute prints the plan (earliest, shift-by clamped to the log,
 //     a datetime past every record = the log end) and changes nothing (checked by OffsetFetch);
 //     with --execute the offsets move;
@@ -207,6 +207,18 @@ TEST(GroupsCliTest, ListDescribeResetAndDeleteOnARealCluster) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("CURRENT-OFFSET  LOG-END-OFFSET  LAG"));
   EXPECT_THAT(r.out, HasSubstr("billing  orders  0          10              30              20"));
+  // With only a controller to bootstrap from, list and describe give the same (the controller
+  // asks the brokers); a call only brokers serve says a broker is needed.
+  const std::string controller = c.address(1);
+  r = Strand(controller, {"groups", "list"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(group));
+  r = Strand(controller, {"groups", "describe", group});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("billing  orders  0          10              30              20"));
+  r = Strand(controller, {"groups", "delete", group});
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("broker"));
 
   // ---- dry runs: the plan is printed, nothing changes.
   const std::map<TopicPartition, int64_t> before = {{{"orders", 0}, 10}, {{"orders", 1}, 20}};

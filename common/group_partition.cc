@@ -1,9 +1,9 @@
 // Kafka's group-to-partition rule: see the header.
-#include "broker/group/partition_for.h"
+#include "common/group_partition.h"
 
 #include <limits>
 
-namespace strand::broker::group {
+namespace strand {
 namespace {
 
 // Decodes one code point at s[*i] and advances *i; U+FFFD for a malformed sequence.
@@ -75,4 +75,4 @@ int32_t PartitionForGroup(std::string_view group_id, int32_t partitions) {
   return abs % partitions;
 }
 
-}  // namespace strand::broker::group
+}  // namespace strand

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace strand::broker::group {
+namespace strand {
 
 // Java's String.hashCode of the UTF-8 string `s` (decoded to UTF-16; an invalid byte counts as
 // U+FFFD, as Java's decoder replaces it).
@@ -18,4 +18,4 @@ int32_t JavaStringHash(std::string_view s);
 // The partition (0 .. partitions-1) of `group_id`; `partitions` must be > 0.
 int32_t PartitionForGroup(std::string_view group_id, int32_t partitions);
 
-}  // namespace strand::broker::group
+}  // namespace strand

@@ -1,9 +1,9 @@
 // Kafka's group -> __consumer_offsets partition rule, against values Java computes.
-#include "broker/group/partition_for.h"
+#include "common/group_partition.h"
 
 #include <gtest/gtest.h>
 
-namespace strand::broker::group {
+namespace strand {
 namespace {
 
 TEST(PartitionFor, JavaStringHashCode) {
@@ -32,4 +32,4 @@ TEST(PartitionFor, KafkasRule) {
 }
 
 }  // namespace
-}  // namespace strand::broker::group
+}  // namespace strand

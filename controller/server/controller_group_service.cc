@@ -1,0 +1,324 @@
+// ControllerGroupService: see the header.
+#include "controller/server/controller_group_service.h"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/error_proto.h"
+#include "common/group_partition.h"
+#include "common/grpc_channel.h"
+#include "common/internal_topics.h"
+#include "controller/server/controller_probe.h"
+
+namespace strand::controller {
+namespace {
+
+namespace gv1 = ::strand::group::v1;
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kGroupsPerRequestMax = 10'000;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// One call to a broker, kept alive until its callback has run.
+template <typename Req, typename Resp>
+struct BrokerCall {
+  grpc::ClientContext context;
+  Req request;
+  Resp response;
+  std::shared_ptr<gv1::GroupService::Stub> stub;
+};
+
+}  // namespace
+
+ControllerGroupService::ControllerGroupService(ControllerContext& context,
+                                               const ListenerConfig& listeners,
+                                               std::shared_ptr<grpc::ChannelCredentials> to_brokers,
+                                               int64_t fan_out_timeout_ms)
+    : ctx_(context),
+      listeners_(listeners),
+      to_brokers_(std::move(to_brokers)),
+      fan_out_timeout_ms_(fan_out_timeout_ms) {}
+
+std::string ControllerGroupService::AddressOf(const BrokerRegistration& broker) const {
+  for (const Listener& l : broker.listeners) {
+    if (listeners_.IsControllerListenerName(l.name)) {
+      return Endpoint{l.name, l.host, l.port}.Address();
+    }
+  }
+  return "";
+}
+
+std::shared_ptr<gv1::GroupService::Stub> ControllerGroupService::StubFor(
+    const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto& channel = channels_[address];
+  if (!channel) {
+    channel = grpc::CreateCustomChannel(
+        address, to_brokers_ ? to_brokers_ : grpc::InsecureChannelCredentials(),
+        InternalChannelArguments(10'000));
+  }
+  return gv1::GroupService::NewStub(channel);
+}
+
+std::chrono::system_clock::time_point ControllerGroupService::FanOutDeadline(
+    const grpc::CallbackServerContext& call) const {
+  // Leave the caller time to hear the answer: the brokers get at most what is left of its
+  // deadline, less a margin.
+  const auto own =
+      std::chrono::system_clock::now() + std::chrono::milliseconds(fan_out_timeout_ms_);
+  const auto callers = call.deadline() - std::chrono::milliseconds(100);
+  return std::min(own, callers);
+}
+
+grpc::ServerUnaryReactor* ControllerGroupService::Unimplemented(grpc::CallbackServerContext* call,
+                                                                const char* api) {
+  ctx_.probe().Request(api, "UNIMPLEMENTED", 0);
+  auto* reactor = call->DefaultReactor();
+  reactor->Finish(grpc::Status(
+      grpc::StatusCode::UNIMPLEMENTED,
+      fmt::format("controller {} answers only ListGroups and DescribeGroups of the group API; "
+                  "send {} to a broker",
+                  ctx_.self(), api)));
+  return reactor;
+}
+
+// ---------------------------------------------------------------- ListGroups
+
+grpc::ServerUnaryReactor* ControllerGroupService::ListGroups(grpc::CallbackServerContext* call,
+                                                             const gv1::ListGroupsRequest* req,
+                                                             gv1::ListGroupsResponse* resp) {
+  const auto start = Clock::now();
+  auto* reactor = call->DefaultReactor();
+  struct State {
+    std::mutex mu;
+    gv1::ListGroupsResponse out;
+    int remaining = 0;
+  };
+  auto state = std::make_shared<State>();
+  auto finish = [this, state, reactor, resp, start] {
+    auto& out = state->out;
+    std::sort(out.mutable_groups()->begin(), out.mutable_groups()->end(),
+              [](const gv1::ListedGroup& a, const gv1::ListedGroup& b) {
+                return a.group_id() < b.group_id();
+              });
+    std::sort(out.mutable_unreachable_coordinators()->begin(),
+              out.mutable_unreachable_coordinators()->end());
+    *resp = std::move(out);
+    ctx_.probe().Request("ListGroups", resp->error().code() == 0 ? "NONE" : resp->error().name(),
+                         Since(start));
+    reactor->Finish(grpc::Status::OK);
+  };
+  auto unreachable = [state](NodeId id, const std::string& message) {
+    // Under state->mu.
+    state->out.add_unreachable_coordinators(id.value());
+    if (state->out.error().code() == 0) {
+      SetKafkaError(state->out.mutable_error(), KafkaError::kCoordinatorNotAvailable, message);
+    }
+  };
+  const auto deadline = FanOutDeadline(*call);
+  auto fan_out = [this, req, state, finish, unreachable, deadline] {
+    // Loop thread: the unfenced brokers of the committed image.
+    std::vector<std::pair<NodeId, std::string>> brokers;
+    for (const auto& [id, b] : ctx_.machine().image().brokers()) {
+      if (!b.fenced) brokers.emplace_back(id, AddressOf(b));
+    }
+    if (brokers.empty()) {
+      SetKafkaError(state->out.mutable_error(), KafkaError::kCoordinatorNotAvailable,
+                    "no broker is registered and unfenced: no group coordinator to ask");
+      finish();
+      return;
+    }
+    state->remaining = static_cast<int>(brokers.size());
+    auto one_done = [state, finish] {
+      {
+        std::lock_guard lock(state->mu);
+        if (--state->remaining > 0) return;
+      }
+      finish();
+    };
+    for (const auto& [id, address] : brokers) {
+      if (address.empty()) {
+        {
+          std::lock_guard lock(state->mu);
+          unreachable(id, fmt::format("broker {} registered no controller-plane listener", id));
+        }
+        one_done();
+        continue;
+      }
+      using Call = BrokerCall<gv1::ListGroupsRequest, gv1::ListGroupsResponse>;
+      auto c = std::make_shared<Call>();
+      c->stub = StubFor(address);
+      c->request = *req;
+      c->request.set_this_broker_only(true);
+      c->context.set_deadline(deadline);
+      c->stub->async()->ListGroups(
+          &c->context, &c->request, &c->response,
+          [c, state, id = id, one_done, unreachable](grpc::Status status) {
+            {
+              std::lock_guard lock(state->mu);
+              if (!status.ok()) {
+                unreachable(
+                    id, fmt::format("broker {} did not answer: {}", id, status.error_message()));
+              } else {
+                for (auto& g : *c->response.mutable_groups()) {
+                  *state->out.add_groups() = std::move(g);
+                }
+                for (int32_t u : c->response.unreachable_coordinators()) {
+                  state->out.add_unreachable_coordinators(u);
+                }
+                if (c->response.error().code() != 0 && state->out.error().code() == 0) {
+                  *state->out.mutable_error() = c->response.error();
+                }
+              }
+            }
+            one_done();
+          });
+    }
+  };
+  if (!ctx_.driver().RunInLoop(fan_out)) {
+    ctx_.probe().Request("ListGroups", "UNAVAILABLE", Since(start));
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 fmt::format("controller {} is shutting down", ctx_.self())));
+  }
+  return reactor;
+}
+
+// ---------------------------------------------------------------- DescribeGroups
+
+grpc::ServerUnaryReactor* ControllerGroupService::DescribeGroups(
+    grpc::CallbackServerContext* call, const gv1::DescribeGroupsRequest* req,
+    gv1::DescribeGroupsResponse* resp) {
+  const auto start = Clock::now();
+  auto* reactor = call->DefaultReactor();
+  if (static_cast<size_t>(req->group_ids_size()) > kGroupsPerRequestMax) {
+    ctx_.probe().Request("DescribeGroups", "INVALID_REQUEST", Since(start));
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 fmt::format("at most {} group ids", kGroupsPerRequestMax)));
+    return reactor;
+  }
+  const int n = req->group_ids_size();
+  for (int i = 0; i < n; ++i) {
+    auto* g = resp->add_groups();
+    g->set_group_id(req->group_ids(i));
+    g->set_coordinator(-1);
+  }
+  auto finish = [this, reactor, start] {
+    ctx_.probe().Request("DescribeGroups", "NONE", Since(start));
+    reactor->Finish(grpc::Status::OK);
+  };
+  const auto deadline = FanOutDeadline(*call);
+  auto fan_out = [this, req, resp, finish, deadline] {
+    // Loop thread: each group's coordinator address, and the groups asked of each.
+    std::map<std::pair<NodeId, std::string>, std::vector<int>> by_coordinator;
+    const MetadataImage& image = ctx_.machine().image();
+    const TopicImage* offsets = image.topic(std::string(kConsumerOffsetsTopic));
+    for (int i = 0; i < resp->groups_size(); ++i) {
+      gv1::DescribedGroup* g = resp->mutable_groups(i);
+      if (g->group_id().empty()) {
+        SetKafkaError(g->mutable_error(), KafkaError::kInvalidGroupId, "empty group id");
+        continue;
+      }
+      if (offsets == nullptr || offsets->partitions.empty()) {
+        SetKafkaError(
+            g->mutable_error(), KafkaError::kGroupIdNotFound,
+            fmt::format("no group exists yet ({} has not been created)", kConsumerOffsetsTopic));
+        continue;
+      }
+      const int32_t partition =
+          PartitionForGroup(g->group_id(), static_cast<int32_t>(offsets->partitions.size()));
+      const NodeId leader = offsets->partitions[partition].leader;
+      const BrokerRegistration* b = image.broker(leader);
+      const std::string address = b == nullptr || b->fenced ? "" : AddressOf(*b);
+      if (address.empty()) {
+        SetKafkaError(
+            g->mutable_error(), KafkaError::kCoordinatorNotAvailable,
+            fmt::format("{}-{} has no reachable leader now", kConsumerOffsetsTopic, partition));
+        continue;
+      }
+      by_coordinator[{leader, address}].push_back(i);
+    }
+    if (by_coordinator.empty()) {
+      finish();
+      return;
+    }
+    auto remaining = std::make_shared<std::atomic<int>>(static_cast<int>(by_coordinator.size()));
+    for (const auto& [coordinator, indexes] : by_coordinator) {
+      using Call = BrokerCall<gv1::DescribeGroupsRequest, gv1::DescribeGroupsResponse>;
+      auto c = std::make_shared<Call>();
+      c->stub = StubFor(coordinator.second);
+      c->request.set_include_offsets(req->include_offsets());
+      for (int i : indexes) c->request.add_group_ids(resp->groups(i).group_id());
+      c->context.set_deadline(deadline);
+      // Each callback writes only its own groups' entries of `resp`.
+      c->stub->async()->DescribeGroups(
+          &c->context, &c->request, &c->response,
+          [c, resp, indexes = indexes, id = coordinator.first, remaining,
+           finish](grpc::Status status) {
+            for (size_t k = 0; k < indexes.size(); ++k) {
+              gv1::DescribedGroup* g = resp->mutable_groups(indexes[k]);
+              if (status.ok() && static_cast<int>(k) < c->response.groups_size()) {
+                *g = std::move(*c->response.mutable_groups(static_cast<int>(k)));
+              } else {
+                SetKafkaError(g->mutable_error(), KafkaError::kCoordinatorNotAvailable,
+                              status.ok() ? fmt::format("coordinator {} answered for fewer groups "
+                                                        "than asked",
+                                                        id)
+                                          : fmt::format("coordinator {} did not answer: {}", id,
+                                                        status.error_message()));
+              }
+            }
+            if (remaining->fetch_sub(1) == 1) finish();
+          });
+    }
+  };
+  if (!ctx_.driver().RunInLoop(fan_out)) {
+    ctx_.probe().Request("DescribeGroups", "UNAVAILABLE", Since(start));
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 fmt::format("controller {} is shutting down", ctx_.self())));
+  }
+  return reactor;
+}
+
+// ---------------------------------------------------------------- the rest: brokers only
+
+grpc::ServerUnaryReactor* ControllerGroupService::FindCoordinator(
+    grpc::CallbackServerContext* call, const gv1::FindCoordinatorRequest*,
+    gv1::FindCoordinatorResponse*) {
+  return Unimplemented(call, "FindCoordinator");
+}
+grpc::ServerUnaryReactor* ControllerGroupService::ConsumerGroupHeartbeat(
+    grpc::CallbackServerContext* call, const gv1::ConsumerGroupHeartbeatRequest*,
+    gv1::ConsumerGroupHeartbeatResponse*) {
+  return Unimplemented(call, "ConsumerGroupHeartbeat");
+}
+grpc::ServerUnaryReactor* ControllerGroupService::OffsetCommit(grpc::CallbackServerContext* call,
+                                                               const gv1::OffsetCommitRequest*,
+                                                               gv1::OffsetCommitResponse*) {
+  return Unimplemented(call, "OffsetCommit");
+}
+grpc::ServerUnaryReactor* ControllerGroupService::OffsetFetch(grpc::CallbackServerContext* call,
+                                                              const gv1::OffsetFetchRequest*,
+                                                              gv1::OffsetFetchResponse*) {
+  return Unimplemented(call, "OffsetFetch");
+}
+grpc::ServerUnaryReactor* ControllerGroupService::DeleteGroups(grpc::CallbackServerContext* call,
+                                                               const gv1::DeleteGroupsRequest*,
+                                                               gv1::DeleteGroupsResponse*) {
+  return Unimplemented(call, "DeleteGroups");
+}
+grpc::ServerUnaryReactor* ControllerGroupService::OffsetDelete(grpc::CallbackServerContext* call,
+                                                               const gv1::OffsetDeleteRequest*,
+                                                               gv1::OffsetDeleteResponse*) {
+  return Unimplemented(call, "OffsetDelete");
+}
+
+}  // namespace strand::controller
