@@ -282,96 +282,387 @@ struct GroupShard::Work {
 
 // ---------------------------------------------------------------- heartbeat
 
-GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
-    const v1::ConsumerGroupHeartbeatRequest& req, int64_t now_ms, const TopicCatalog& topics) {
-  using Result = GroupResult<v1::ConsumerGroupHeartbeatResponse>;
-  auto fail = [](KafkaError code, std::string_view message) {
-    return Fail<v1::ConsumerGroupHeartbeatResponse>(code, message);
+GroupShard::Refusal GroupShard::CheckHeartbeat(const v1::ConsumerGroupHeartbeatRequest& req) const {
+  auto refuse = [](KafkaError code, std::string message) {
+    return Refusal(std::in_place, code, std::move(message));
   };
   const std::string& gid = req.group_id();
   const std::string& mid = req.member_id();
   const int32_t epoch = req.member_epoch();
   const size_t id_max = static_cast<size_t>(config_.id_max_bytes);
   if (gid.empty() || gid.size() > id_max) {
-    return fail(KafkaError::kInvalidGroupId,
-                fmt::format("group id must be 1 to {} bytes", config_.id_max_bytes));
+    return refuse(KafkaError::kInvalidGroupId,
+                  fmt::format("group id must be 1 to {} bytes", config_.id_max_bytes));
   }
   if (mid.size() > id_max || req.instance_id().size() > id_max || req.rack_id().size() > id_max ||
       req.client_id().size() > id_max) {
-    return fail(KafkaError::kInvalidRequest,
-                fmt::format("member id, instance id, rack and client id are at most {} bytes",
-                            config_.id_max_bytes));
+    return refuse(KafkaError::kInvalidRequest,
+                  fmt::format("member id, instance id, rack and client id are at most {} bytes",
+                              config_.id_max_bytes));
   }
   if (epoch < -2) {
-    return fail(KafkaError::kInvalidRequest, fmt::format("member epoch {} is invalid", epoch));
+    return refuse(KafkaError::kInvalidRequest, fmt::format("member epoch {} is invalid", epoch));
   }
   if (mid.empty()) {
     // KIP-1082: the member picks its id (a random UUID) once and keeps it for its lifetime.
-    return fail(KafkaError::kInvalidRequest, "member id is empty: the member chooses its id");
+    return refuse(KafkaError::kInvalidRequest, "member id is empty: the member chooses its id");
   }
   if (epoch == -2 && req.instance_id().empty()) {
-    return fail(KafkaError::kInvalidRequest,
-                "only static members (with an instance id) leave temporarily (epoch -2)");
+    return refuse(KafkaError::kInvalidRequest,
+                  "only static members (with an instance id) leave temporarily (epoch -2)");
   }
   if (req.subscribed_topic_names_size() > config_.subscribed_topics_max) {
-    return fail(KafkaError::kInvalidRequest,
-                fmt::format("at most {} subscribed topic names", config_.subscribed_topics_max));
+    return refuse(KafkaError::kInvalidRequest,
+                  fmt::format("at most {} subscribed topic names", config_.subscribed_topics_max));
   }
   for (const std::string& t : req.subscribed_topic_names()) {
     if (t.empty() || t.size() > 249) {
-      return fail(KafkaError::kInvalidRequest, "subscribed topic names are 1 to 249 bytes");
+      return refuse(KafkaError::kInvalidRequest, "subscribed topic names are 1 to 249 bytes");
     }
   }
   if (req.subscribed_topic_regex().size() > kRegexMaxBytes) {
-    return fail(KafkaError::kInvalidRequest,
-                fmt::format("the subscription regex is at most {} bytes", kRegexMaxBytes));
+    return refuse(KafkaError::kInvalidRequest,
+                  fmt::format("the subscription regex is at most {} bytes", kRegexMaxBytes));
   }
   if (!req.subscribed_topic_regex().empty()) {
     RE2 re(req.subscribed_topic_regex(), RE2::Quiet);
     if (!re.ok()) {
-      return fail(KafkaError::kInvalidRequest,
-                  fmt::format("invalid subscription regex '{}': {}", req.subscribed_topic_regex(),
-                              re.error()));
+      return refuse(KafkaError::kInvalidRequest,
+                    fmt::format("invalid subscription regex '{}': {}", req.subscribed_topic_regex(),
+                                re.error()));
     }
   }
   if (epoch == 0 && req.subscribed_topic_names_size() == 0 &&
       req.subscribed_topic_regex().empty()) {
-    return fail(KafkaError::kInvalidRequest,
-                "a joining member subscribes to topic names or a regex");
+    return refuse(KafkaError::kInvalidRequest,
+                  "a joining member subscribes to topic names or a regex");
   }
   if (!req.server_assignor().empty() && AssignorByName(req.server_assignor()) == nullptr) {
-    return fail(KafkaError::kUnsupportedAssignor,
-                fmt::format("no server assignor '{}' (uniform, range)", req.server_assignor()));
+    return refuse(KafkaError::kUnsupportedAssignor,
+                  fmt::format("no server assignor '{}' (uniform, range)", req.server_assignor()));
   }
   if (req.rebalance_timeout_ms() < 0) {
-    return fail(KafkaError::kInvalidRequest, "rebalance timeout is negative");
+    return refuse(KafkaError::kInvalidRequest, "rebalance timeout is negative");
   }
+  if (req.owned_size() > 0) {
+    size_t owned = 0;
+    for (const auto& tps : req.owned()) owned += static_cast<size_t>(tps.partitions_size());
+    if (owned > kOwnedMax) return refuse(KafkaError::kInvalidRequest, "too many owned partitions");
+  }
+  return std::nullopt;
+}
+
+void GroupShard::Leave(Work& w, const std::string& member_id, int32_t epoch, int64_t now_ms) {
+  auto it = w.members.find(member_id);
+  if (it == w.members.end()) return;  // already gone: done
+  if (epoch == -1) {
+    w.Remove(member_id);
+    w.BumpEpoch();
+  } else {
+    it->second.value.set_left_temporarily(true);
+    w.Touch(member_id);
+    timers_[{w.group_id, member_id}] = Timers{now_ms + config_.session_timeout_ms, -1};
+  }
+}
+
+GroupShard::Refusal GroupShard::Join(Work& w, const v1::ConsumerGroupHeartbeatRequest& req,
+                                     bool* group_changed) {
+  const std::string& member_id = req.member_id();
+  const Member* previous_static = nullptr;
+  std::string previous_static_id;
+  if (!req.instance_id().empty()) {
+    for (const auto& [id, m] : w.members) {
+      if (m.value.instance_id() == req.instance_id()) {
+        previous_static = &m;
+        previous_static_id = id;
+        break;
+      }
+    }
+  }
+  if (previous_static != nullptr && previous_static_id != member_id) {
+    if (!previous_static->value.left_temporarily()) {
+      return Refusal(std::in_place, KafkaError::kUnreleasedInstanceId,
+                     fmt::format("instance id '{}' is held by member '{}', which has not left; "
+                                 "it must leave or its session lapse first",
+                                 req.instance_id(), previous_static_id));
+    }
+    // The static member comes back: the new member id takes over its epoch and partitions.
+    Member m = *previous_static;
+    m.value.set_left_temporarily(false);
+    w.Remove(previous_static_id);
+    w.members[member_id] = std::move(m);
+    w.Touch(member_id);
+    timers_.erase({w.group_id, previous_static_id});
+  } else if (auto it = w.members.find(member_id); it != w.members.end()) {
+    // A member rejoining (after being fenced, or retrying its join): it holds nothing now.
+    Member& m = it->second;
+    m.assigned.clear();
+    m.pending.clear();
+    m.value.set_member_epoch(0);
+    m.value.set_previous_member_epoch(0);
+    m.value.set_state(v1::MEMBER_STATE_STABLE);
+    m.value.set_left_temporarily(false);
+    w.Touch(member_id);
+  } else {
+    if (w.members.size() >= static_cast<size_t>(config_.max_size)) {
+      return Refusal(std::in_place, KafkaError::kGroupMaxSizeReached,
+                     fmt::format("group '{}' has reached its maximum of {} members "
+                                 "(group.consumer.max.size)",
+                                 w.group_id, config_.max_size));
+    }
+    Member m;
+    m.value.set_group_type(v1::GROUP_TYPE_CONSUMER);
+    m.value.set_state(v1::MEMBER_STATE_STABLE);
+    m.value.set_session_timeout_ms(config_.session_timeout_ms);
+    w.members[member_id] = std::move(m);
+    w.Touch(member_id);
+    *group_changed = true;  // a new member changes the group
+  }
+  return std::nullopt;
+}
+
+GroupShard::Refusal GroupShard::CheckMemberEpoch(const Member& m, const std::string& member_id,
+                                                 int32_t epoch, const PartitionSet& owned) {
+  if (epoch <= 0) return std::nullopt;
+  if (m.value.left_temporarily()) {
+    return Refusal(std::in_place, KafkaError::kFencedMemberEpoch,
+                   fmt::format("member '{}' left temporarily; it rejoins with epoch 0", member_id));
+  }
+  // The previous epoch is accepted while the member owns no more than it was given (its answer
+  // to the epoch bump may have been lost).
+  const bool previous_ok =
+      epoch == m.value.previous_member_epoch() &&
+      std::includes(m.assigned.begin(), m.assigned.end(), owned.begin(), owned.end());
+  if (epoch != m.value.member_epoch() && !previous_ok) {
+    return Refusal(std::in_place, KafkaError::kFencedMemberEpoch,
+                   fmt::format("member '{}' sent epoch {} but is at epoch {}; it must rejoin",
+                               member_id, epoch, m.value.member_epoch()));
+  }
+  return std::nullopt;
+}
+
+bool GroupShard::UpdateMember(Work& w, Member& m, const std::string& member_id,
+                              const v1::ConsumerGroupHeartbeatRequest& req) {
+  bool assignment_inputs_changed = false;
+  std::vector<std::string> names(req.subscribed_topic_names().begin(),
+                                 req.subscribed_topic_names().end());
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  const bool has_subscription = !names.empty() || !req.subscribed_topic_regex().empty();
+  v1::MemberValue& v = m.value;
+  auto set_string = [&](const std::string& now, std::string* field, bool affects_assignment) {
+    if (*field == now) return;
+    *field = now;
+    w.Touch(member_id);
+    if (affects_assignment) assignment_inputs_changed = true;
+  };
+  // A heartbeat without a subscription (not a join) keeps the one the member has.
+  if (has_subscription) {
+    std::vector<std::string> current(v.subscribed_topics().begin(), v.subscribed_topics().end());
+    if (current != names) {
+      v.mutable_subscribed_topics()->Assign(names.begin(), names.end());
+      w.Touch(member_id);
+      assignment_inputs_changed = true;
+    }
+    set_string(req.subscribed_topic_regex(), v.mutable_subscribed_regex(), true);
+  }
+  set_string(req.server_assignor(), v.mutable_server_assignor(), true);
+  set_string(req.rack_id(), v.mutable_rack(), true);
+  set_string(req.instance_id(), v.mutable_instance_id(), false);
+  set_string(req.client_id(), v.mutable_client_id(), false);
+  const int32_t rebalance_timeout =
+      req.rebalance_timeout_ms() > 0 ? req.rebalance_timeout_ms() : kDefaultRebalanceTimeoutMs;
+  if (v.rebalance_timeout_ms() != rebalance_timeout) {
+    v.set_rebalance_timeout_ms(rebalance_timeout);
+    w.Touch(member_id);
+  }
+  return assignment_inputs_changed;
+}
+
+GroupShard::Subscriptions GroupShard::UpdateSubscriptionMetadata(Work& w,
+                                                                 const TopicCatalog& topics,
+                                                                 bool epoch_bumped) const {
+  Subscriptions out;
+  for (const auto& [id, member] : w.members) {
+    out.by_member[id] = SubscribedTopics(member.value, topics);
+    out.topics.insert(out.by_member[id].begin(), out.by_member[id].end());
+  }
+  Fnv digest;
+  for (const std::string& t : out.topics) {
+    const TopicInfo* info = topics.Find(t);
+    if (info == nullptr) continue;
+    digest.Add(t);
+    digest.Add(info->topic_id);
+    digest.Add(static_cast<int64_t>(info->partition_count));
+    for (const auto& racks : info->partition_racks) {
+      for (const auto& r : racks) digest.Add(r);
+      digest.Add(int64_t{-1});
+    }
+  }
+  if (digest.value() != w.value.subscription_metadata_digest()) {
+    w.value.set_subscription_metadata_digest(digest.value());
+    if (!epoch_bumped) w.BumpEpoch();
+    w.value_changed = true;
+  }
+  return out;
+}
+
+GroupShard::Refusal GroupShard::ComputeTargetAssignment(Work& w, const Subscriptions& subscriptions,
+                                                        const TopicCatalog& topics) const {
+  // The assignor most members name, else the default.
+  std::map<std::string, int> votes;
+  for (const auto& [id, member] : w.members) {
+    if (!member.value.server_assignor().empty()) ++votes[member.value.server_assignor()];
+  }
+  std::string assignor_name(kDefaultAssignorName);
+  int best = 0;
+  for (const auto& [name, count] : votes) {
+    if (count > best) {
+      best = count;
+      assignor_name = name;
+    }
+  }
+  const PartitionAssignor* assignor = AssignorByName(assignor_name);
+  AssignmentSpec spec;
+  for (const auto& [id, member] : w.members) {
+    MemberSpec ms;
+    ms.member_id = id;
+    if (!member.value.rack().empty()) ms.rack = member.value.rack();
+    ms.subscribed_topics = subscriptions.by_member.at(id);
+    for (const auto& [topic, partition] : member.target) ms.current[topic].push_back(partition);
+    spec.members.push_back(std::move(ms));
+  }
+  for (const std::string& t : subscriptions.topics) {
+    const TopicInfo* info = topics.Find(t);
+    if (info == nullptr) continue;
+    TopicSpec ts;
+    ts.partition_count = info->partition_count;
+    if (static_cast<int32_t>(info->partition_racks.size()) == info->partition_count) {
+      ts.partition_racks = info->partition_racks;
+    }
+    spec.topics[t] = std::move(ts);
+  }
+  auto assignment = assignor->Assign(spec, config_.assignment);
+  if (!assignment.ok()) {
+    return Refusal(std::in_place, KafkaError::kInvalidRequest,
+                   fmt::format("group '{}': cannot compute an assignment: {}", w.group_id,
+                               std::string(assignment.status().message())));
+  }
+  for (auto& [id, member] : w.members) {
+    PartitionSet target;
+    auto found = assignment->find(id);
+    if (found != assignment->end()) {
+      for (const auto& [topic, partitions] : found->second) {
+        for (int32_t p : partitions) target.emplace(topic, p);
+      }
+    }
+    if (target != member.target) {
+      member.target = std::move(target);
+      w.Touch(id);
+    }
+  }
+  w.value.set_assignment_epoch(w.value.group_epoch());
+  w.value.set_assignor(assignor_name);
+  w.value_changed = true;
+  return std::nullopt;
+}
+
+GroupShard::Reconciled GroupShard::Reconcile(Work& w, Member& m, const std::string& member_id,
+                                             const PartitionSet& owned) {
+  const int32_t assignment_epoch = w.value.assignment_epoch();
+  v1::MemberValue& v = m.value;
+  Reconciled out;
+  out.revoking = v.state() == v1::MEMBER_STATE_UNREVOKED_PARTITIONS;
+  if (out.revoking) {
+    bool still_owned = false;
+    for (const auto& tp : m.pending) still_owned = still_owned || owned.count(tp) != 0;
+    if (!still_owned) {
+      m.pending.clear();
+      v.set_state(v1::MEMBER_STATE_STABLE);
+      out.revoking = false;
+      w.Touch(member_id);
+    }
+  }
+  if (out.revoking ||
+      (v.member_epoch() == assignment_epoch && v.state() == v1::MEMBER_STATE_STABLE)) {
+    return out;
+  }
+  // What the target no longer holds goes. What the member does not report owning goes at once:
+  // it never took it (the answer that gave it was lost) or has dropped it already; it acts only
+  // on the answer to its latest request, so it will not take it later either.
+  PartitionSet revoke;
+  for (auto held = m.assigned.begin(); held != m.assigned.end();) {
+    if (m.target.count(*held) != 0) {
+      ++held;
+    } else if (owned.count(*held) == 0) {
+      held = m.assigned.erase(held);
+    } else {
+      revoke.insert(*held);
+      ++held;
+    }
+  }
+  if (!revoke.empty()) {
+    for (const auto& tp : revoke) m.assigned.erase(tp);
+    m.pending = std::move(revoke);
+    v.set_state(v1::MEMBER_STATE_UNREVOKED_PARTITIONS);
+    out.revoking = true;
+    out.revocation_started = true;
+  } else {
+    // What another member still holds waits for it to be released.
+    const auto owners = w.Owners(member_id);
+    bool unreleased = false;
+    for (const auto& tp : m.target) {
+      if (m.assigned.count(tp) != 0) continue;
+      if (owners.count(tp) != 0) {
+        unreleased = true;
+      } else {
+        m.assigned.insert(tp);
+      }
+    }
+    v.set_state(unreleased ? v1::MEMBER_STATE_UNRELEASED_PARTITIONS : v1::MEMBER_STATE_STABLE);
+    if (v.member_epoch() != assignment_epoch) {
+      v.set_previous_member_epoch(v.member_epoch());
+      v.set_member_epoch(assignment_epoch);
+    }
+  }
+  w.Touch(member_id);
+  return out;
+}
+
+GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
+    const v1::ConsumerGroupHeartbeatRequest& req, int64_t now_ms, const TopicCatalog& topics) {
+  using Result = GroupResult<v1::ConsumerGroupHeartbeatResponse>;
+  auto fail = [](const std::pair<KafkaError, std::string>& refusal) {
+    return Fail<v1::ConsumerGroupHeartbeatResponse>(refusal.first, refusal.second);
+  };
+  if (Refusal refused = CheckHeartbeat(req)) return fail(*refused);
+  const std::string& gid = req.group_id();
+  const std::string& member_id = req.member_id();
+  const int32_t epoch = req.member_epoch();
   const PartitionSet owned = ToSet(req.owned());
-  if (owned.size() > kOwnedMax) {
-    return fail(KafkaError::kInvalidRequest, "too many owned partitions");
-  }
 
   Group* existing = Find(gid);
   if (existing != nullptr && existing->type != v1::GROUP_TYPE_CONSUMER) {
-    return fail(KafkaError::kGroupIdNotFound,
-                fmt::format("group '{}' is a {} group, not a consumer group", gid,
-                            TypeString(existing->type)));
+    return fail(
+        {KafkaError::kGroupIdNotFound, fmt::format("group '{}' is a {} group, not a consumer group",
+                                                   gid, TypeString(existing->type))});
   }
   if (existing == nullptr && epoch != 0) {
     if (epoch < 0) {  // leaving a group that is gone: done
       Result out;
-      out.response.set_member_id(mid);
+      out.response.set_member_id(member_id);
       out.response.set_member_epoch(epoch);
       return out;
     }
-    return fail(KafkaError::kUnknownMemberId,
-                fmt::format("group '{}' has no member '{}' (the group does not exist)", gid, mid));
+    return fail(
+        {KafkaError::kUnknownMemberId,
+         fmt::format("group '{}' has no member '{}' (the group does not exist)", gid, member_id)});
   }
   if (existing == nullptr && groups_.size() >= static_cast<size_t>(config_.groups_max)) {
-    return fail(KafkaError::kPolicyViolation,
-                fmt::format("this coordinator partition holds the maximum of {} groups "
-                            "(strand.group.coordinator.groups.max)",
-                            config_.groups_max));
+    return fail({KafkaError::kPolicyViolation,
+                 fmt::format("this coordinator partition holds the maximum of {} groups "
+                             "(strand.group.coordinator.groups.max)",
+                             config_.groups_max)});
   }
 
   Work w;
@@ -388,287 +679,44 @@ GroupResult<v1::ConsumerGroupHeartbeatResponse> GroupShard::Heartbeat(
   }
 
   Result out;
-  std::string member_id = mid;
-  // ---- leaving ----
   if (epoch == -1 || epoch == -2) {
-    auto it = w.members.find(mid);
-    out.response.set_member_id(mid);
+    Leave(w, member_id, epoch, now_ms);
+    out.response.set_member_id(member_id);
     out.response.set_member_epoch(epoch);
-    if (it == w.members.end()) return out;  // already gone: done
-    if (epoch == -1) {
-      w.Remove(mid);
-      w.BumpEpoch();
-    } else {
-      it->second.value.set_left_temporarily(true);
-      w.Touch(mid);
-      timers_[{gid, mid}] = Timers{now_ms + config_.session_timeout_ms, -1};
-    }
     out.records = w.Records();
     return out;
   }
-
-  // ---- joining ----
-  bool subscription_changed = false;
+  bool group_changed = false;
   if (epoch == 0) {
-    const Member* previous_static = nullptr;
-    std::string previous_static_id;
-    if (!req.instance_id().empty()) {
-      for (const auto& [id, m] : w.members) {
-        if (m.value.instance_id() == req.instance_id()) {
-          previous_static = &m;
-          previous_static_id = id;
-          break;
-        }
-      }
-    }
-    if (previous_static != nullptr && previous_static_id != member_id) {
-      if (!previous_static->value.left_temporarily()) {
-        return fail(KafkaError::kUnreleasedInstanceId,
-                    fmt::format("instance id '{}' is held by member '{}', which has not left; it "
-                                "must leave or its session lapse first",
-                                req.instance_id(), previous_static_id));
-      }
-      // The static member comes back: the new member id takes over its epoch and partitions.
-      Member m = *previous_static;
-      m.value.set_left_temporarily(false);
-      w.Remove(previous_static_id);
-      w.members[member_id] = std::move(m);
-      w.Touch(member_id);
-      timers_.erase({gid, previous_static_id});
-    } else if (auto it = w.members.find(member_id); it != w.members.end()) {
-      // A member rejoining (after being fenced, or retrying its join): it holds nothing now.
-      Member& m = it->second;
-      m.assigned.clear();
-      m.pending.clear();
-      m.value.set_member_epoch(0);
-      m.value.set_previous_member_epoch(0);
-      m.value.set_state(v1::MEMBER_STATE_STABLE);
-      m.value.set_left_temporarily(false);
-      w.Touch(member_id);
-    } else {
-      if (w.members.size() >= static_cast<size_t>(config_.max_size)) {
-        return fail(KafkaError::kGroupMaxSizeReached,
-                    fmt::format("group '{}' has reached its maximum of {} members "
-                                "(group.consumer.max.size)",
-                                gid, config_.max_size));
-      }
-      Member m;
-      m.value.set_group_type(v1::GROUP_TYPE_CONSUMER);
-      m.value.set_state(v1::MEMBER_STATE_STABLE);
-      m.value.set_session_timeout_ms(config_.session_timeout_ms);
-      w.members[member_id] = std::move(m);
-      w.Touch(member_id);
-      subscription_changed = true;  // a new member changes the group
-    }
+    if (Refusal refused = Join(w, req, &group_changed)) return fail(*refused);
   }
-
   auto it = w.members.find(member_id);
   if (it == w.members.end()) {
-    return fail(KafkaError::kUnknownMemberId,
-                fmt::format("group '{}' has no member '{}'", gid, member_id));
+    return fail({KafkaError::kUnknownMemberId,
+                 fmt::format("group '{}' has no member '{}'", gid, member_id)});
   }
   Member& m = it->second;
-  if (epoch > 0) {
-    if (m.value.left_temporarily()) {
-      return fail(KafkaError::kFencedMemberEpoch,
-                  fmt::format("member '{}' left temporarily; it rejoins with epoch 0", member_id));
-    }
-    const bool previous_ok =
-        epoch == m.value.previous_member_epoch() &&
-        std::includes(m.assigned.begin(), m.assigned.end(), owned.begin(), owned.end());
-    if (epoch != m.value.member_epoch() && !previous_ok) {
-      return fail(KafkaError::kFencedMemberEpoch,
-                  fmt::format("member '{}' sent epoch {} but is at epoch {}; it must rejoin",
-                              member_id, epoch, m.value.member_epoch()));
-    }
-  }
-
-  // ---- the member's subscription and settings ----
-  {
-    std::vector<std::string> names(req.subscribed_topic_names().begin(),
-                                   req.subscribed_topic_names().end());
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    const bool has_subscription = !names.empty() || !req.subscribed_topic_regex().empty();
-    v1::MemberValue& v = m.value;
-    auto set_string = [&](const std::string& now, std::string* field, bool affects_assignment) {
-      if (*field == now) return;
-      *field = now;
-      w.Touch(member_id);
-      if (affects_assignment) subscription_changed = true;
-    };
-    // A heartbeat without a subscription (not a join) keeps the one the member has.
-    if (has_subscription) {
-      std::vector<std::string> current(v.subscribed_topics().begin(), v.subscribed_topics().end());
-      if (current != names) {
-        v.mutable_subscribed_topics()->Assign(names.begin(), names.end());
-        w.Touch(member_id);
-        subscription_changed = true;
-      }
-      set_string(req.subscribed_topic_regex(), v.mutable_subscribed_regex(), true);
-    }
-    set_string(req.server_assignor(), v.mutable_server_assignor(), true);
-    set_string(req.rack_id(), v.mutable_rack(), true);
-    set_string(req.instance_id(), v.mutable_instance_id(), false);
-    set_string(req.client_id(), v.mutable_client_id(), false);
-    const int32_t rebalance_timeout =
-        req.rebalance_timeout_ms() > 0 ? req.rebalance_timeout_ms() : kDefaultRebalanceTimeoutMs;
-    if (v.rebalance_timeout_ms() != rebalance_timeout) {
-      v.set_rebalance_timeout_ms(rebalance_timeout);
-      w.Touch(member_id);
-    }
-  }
-  if (subscription_changed) w.BumpEpoch();
-
-  // ---- the subscribed topics' metadata ----
-  std::set<std::string> subscribed;
-  std::map<std::string, std::set<std::string>> member_topics;
-  for (const auto& [id, member] : w.members) {
-    member_topics[id] = SubscribedTopics(member.value, topics);
-    subscribed.insert(member_topics[id].begin(), member_topics[id].end());
-  }
-  Fnv digest;
-  for (const std::string& t : subscribed) {
-    const TopicInfo* info = topics.Find(t);
-    if (info == nullptr) continue;
-    digest.Add(t);
-    digest.Add(info->topic_id);
-    digest.Add(static_cast<int64_t>(info->partition_count));
-    for (const auto& racks : info->partition_racks) {
-      for (const auto& r : racks) digest.Add(r);
-      digest.Add(int64_t{-1});
-    }
-  }
-  if (digest.value() != w.value.subscription_metadata_digest()) {
-    w.value.set_subscription_metadata_digest(digest.value());
-    if (!subscription_changed) w.BumpEpoch();
-    w.value_changed = true;
-  }
-
-  // ---- the target assignment ----
+  if (Refusal refused = CheckMemberEpoch(m, member_id, epoch, owned)) return fail(*refused);
+  if (UpdateMember(w, m, member_id, req)) group_changed = true;
+  if (group_changed) w.BumpEpoch();
+  const Subscriptions subscriptions = UpdateSubscriptionMetadata(w, topics, group_changed);
   if (w.value.group_epoch() > w.value.assignment_epoch()) {
-    std::map<std::string, int> votes;
-    for (const auto& [id, member] : w.members) {
-      if (!member.value.server_assignor().empty()) ++votes[member.value.server_assignor()];
-    }
-    std::string assignor_name(kDefaultAssignorName);
-    int best = 0;
-    for (const auto& [name, count] : votes) {
-      if (count > best) {
-        best = count;
-        assignor_name = name;
-      }
-    }
-    const PartitionAssignor* assignor = AssignorByName(assignor_name);
-    AssignmentSpec spec;
-    for (const auto& [id, member] : w.members) {
-      MemberSpec ms;
-      ms.member_id = id;
-      if (!member.value.rack().empty()) ms.rack = member.value.rack();
-      ms.subscribed_topics = member_topics[id];
-      for (const auto& [topic, partition] : member.target) ms.current[topic].push_back(partition);
-      spec.members.push_back(std::move(ms));
-    }
-    for (const std::string& t : subscribed) {
-      const TopicInfo* info = topics.Find(t);
-      if (info == nullptr) continue;
-      TopicSpec ts;
-      ts.partition_count = info->partition_count;
-      if (static_cast<int32_t>(info->partition_racks.size()) == info->partition_count) {
-        ts.partition_racks = info->partition_racks;
-      }
-      spec.topics[t] = std::move(ts);
-    }
-    auto assignment = assignor->Assign(spec, config_.assignment);
-    if (!assignment.ok()) {
-      return fail(KafkaError::kInvalidRequest,
-                  fmt::format("group '{}': cannot compute an assignment: {}", gid,
-                              std::string(assignment.status().message())));
-    }
-    for (auto& [id, member] : w.members) {
-      PartitionSet target;
-      auto found = assignment->find(id);
-      if (found != assignment->end()) {
-        for (const auto& [topic, partitions] : found->second) {
-          for (int32_t p : partitions) target.emplace(topic, p);
-        }
-      }
-      if (target != member.target) {
-        member.target = std::move(target);
-        w.Touch(id);
-      }
-    }
-    w.value.set_assignment_epoch(w.value.group_epoch());
-    w.value.set_assignor(assignor_name);
-    w.value_changed = true;
-  }
-
-  // ---- reconcile this member towards its target ----
-  const int32_t assignment_epoch = w.value.assignment_epoch();
-  v1::MemberValue& v = m.value;
-  bool revoking = v.state() == v1::MEMBER_STATE_UNREVOKED_PARTITIONS;
-  bool revocation_started = false;  // the rebalance timeout runs from here
-  if (revoking) {
-    bool still_owned = false;
-    for (const auto& tp : m.pending) still_owned = still_owned || owned.count(tp) != 0;
-    if (!still_owned) {
-      m.pending.clear();
-      v.set_state(v1::MEMBER_STATE_STABLE);
-      revoking = false;
-      w.Touch(member_id);
+    if (Refusal refused = ComputeTargetAssignment(w, subscriptions, topics)) {
+      return fail(*refused);
     }
   }
-  if (!revoking && (v.member_epoch() != assignment_epoch || v.state() != v1::MEMBER_STATE_STABLE)) {
-    // What the target no longer holds goes. What the member does not report owning goes at
-    // once: it never took it (the answer that gave it was lost) or has dropped it already; it
-    // acts only on the answer to its latest request, so it will not take it later either.
-    PartitionSet revoke;
-    for (auto held = m.assigned.begin(); held != m.assigned.end();) {
-      if (m.target.count(*held) != 0) {
-        ++held;
-      } else if (owned.count(*held) == 0) {
-        held = m.assigned.erase(held);
-      } else {
-        revoke.insert(*held);
-        ++held;
-      }
-    }
-    if (!revoke.empty()) {
-      for (const auto& tp : revoke) m.assigned.erase(tp);
-      m.pending = std::move(revoke);
-      v.set_state(v1::MEMBER_STATE_UNREVOKED_PARTITIONS);
-      revoking = true;
-      revocation_started = true;
-    } else {
-      const auto owners = w.Owners(member_id);
-      bool unreleased = false;
-      for (const auto& tp : m.target) {
-        if (m.assigned.count(tp) != 0) continue;
-        if (owners.count(tp) != 0) {
-          unreleased = true;
-        } else {
-          m.assigned.insert(tp);
-        }
-      }
-      v.set_state(unreleased ? v1::MEMBER_STATE_UNRELEASED_PARTITIONS : v1::MEMBER_STATE_STABLE);
-      if (v.member_epoch() != assignment_epoch) {
-        v.set_previous_member_epoch(v.member_epoch());
-        v.set_member_epoch(assignment_epoch);
-      }
-    }
-    w.Touch(member_id);
-  }
+  const Reconciled reconciled = Reconcile(w, m, member_id, owned);
 
   Timers& timers = timers_[{gid, member_id}];
   timers.session_deadline_ms = now_ms + config_.session_timeout_ms;
-  if (!revoking) {
+  if (!reconciled.revoking) {
     timers.revocation_deadline_ms = -1;
-  } else if (revocation_started || timers.revocation_deadline_ms < 0) {
-    timers.revocation_deadline_ms = now_ms + v.rebalance_timeout_ms();
+  } else if (reconciled.revocation_started || timers.revocation_deadline_ms < 0) {
+    timers.revocation_deadline_ms = now_ms + m.value.rebalance_timeout_ms();
   }
 
   out.response.set_member_id(member_id);
-  out.response.set_member_epoch(v.member_epoch());
+  out.response.set_member_epoch(m.value.member_epoch());
   out.response.set_heartbeat_interval_ms(config_.heartbeat_interval_ms);
   out.response.set_session_timeout_ms(config_.session_timeout_ms);
   FromSet(m.assigned, out.response.mutable_assignment());

@@ -166,6 +166,44 @@ class GroupShard {
     std::map<TopicPartition, v1::OffsetValue> offsets;
   };
   struct Work;  // one operation's working copy of a group and the records it produced
+  using Refusal = std::optional<std::pair<KafkaError, std::string>>;
+  // What the members of a group subscribe to, resolved against the topics that exist.
+  struct Subscriptions {
+    std::map<std::string, std::set<std::string>> by_member;
+    std::set<std::string> topics;  // their union
+  };
+  struct Reconciled {
+    bool revoking = false;            // the member must revoke partitions
+    bool revocation_started = false;  // ... from this heartbeat on (its rebalance timeout starts)
+  };
+
+  // Heartbeat's steps, in order. The request's shape and limits:
+  Refusal CheckHeartbeat(const v1::ConsumerGroupHeartbeatRequest& request) const;
+  // Epoch -1 leaves (the group epoch moves on); -2 leaves temporarily (a static member keeps
+  // its partitions for a session timeout).
+  void Leave(Work& w, const std::string& member_id, int32_t epoch, int64_t now_ms);
+  // Epoch 0: a new member, one rejoining after being fenced, or a static member coming back
+  // under a new member id; sets *group_changed when the group's membership changed.
+  Refusal Join(Work& w, const v1::ConsumerGroupHeartbeatRequest& request, bool* group_changed);
+  // A positive epoch must be the member's, or its previous one while it owns no more than it
+  // was given.
+  static Refusal CheckMemberEpoch(const Member& m, const std::string& member_id, int32_t epoch,
+                                  const PartitionSet& owned);
+  // Subscription, assignor, rack, ids and rebalance timeout from the request; true when an
+  // input of the assignment changed.
+  static bool UpdateMember(Work& w, Member& m, const std::string& member_id,
+                           const v1::ConsumerGroupHeartbeatRequest& request);
+  // The members' subscribed topics; a change in those topics' metadata (ids, partition counts,
+  // racks) bumps the group epoch unless `epoch_bumped` already.
+  Subscriptions UpdateSubscriptionMetadata(Work& w, const TopicCatalog& topics,
+                                           bool epoch_bumped) const;
+  // A new target assignment for the group epoch, by the assignor most members name.
+  Refusal ComputeTargetAssignment(Work& w, const Subscriptions& subscriptions,
+                                  const TopicCatalog& topics) const;
+  // Moves the member towards its target: first revoking what it loses, then taking what no
+  // other member holds, and its epoch to the assignment epoch once it revokes nothing.
+  static Reconciled Reconcile(Work& w, Member& m, const std::string& member_id,
+                              const PartitionSet& owned);
 
   Group* Find(const std::string& id);
   const Group* Find(const std::string& id) const;
