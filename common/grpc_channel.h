@@ -6,6 +6,8 @@
 // side (accepting those pings) is ConfigureKeepaliveServer; listeners pick their profile in
 // common/grpc_listener.h.
 
+#include <memory>
+
 #include <grpcpp/grpcpp.h>
 
 namespace strand {
@@ -25,5 +27,15 @@ grpc::ChannelArguments InternalChannelArguments(int keepalive_ms,
 // keepalive watchdog close a quiet connection).
 void ConfigureKeepaliveServer(grpc::ServerBuilder& builder, int keepalive_ms, int timeout_ms,
                               int min_ping_ms);
+
+// The parts of one call made with a stub's async() API, which must outlive the call: held in a
+// shared_ptr that its completion callback captures.
+template <typename Stub, typename Request, typename Response>
+struct AsyncCall {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+  std::shared_ptr<Stub> stub;
+};
 
 }  // namespace strand

@@ -372,12 +372,8 @@ void GroupServiceImpl::FillLag(std::shared_ptr<gv1::DescribeGroupsResponse> grou
       one_done();
       continue;
     }
-    struct Call {
-      grpc::ClientContext context;
-      v1::ListOffsetsRequest request;
-      v1::ListOffsetsResponse response;
-      std::shared_ptr<v1::BrokerService::Stub> stub;
-    };
+    using Call =
+        AsyncCall<v1::BrokerService::Stub, v1::ListOffsetsRequest, v1::ListOffsetsResponse>;
     auto call = std::make_shared<Call>();
     call->stub = stub;
     call->context.set_deadline(std::chrono::system_clock::now() +
@@ -512,12 +508,8 @@ grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerConte
       finish_one();
       continue;
     }
-    struct Call {
-      grpc::ClientContext context;
-      gv1::ListGroupsRequest request;
-      gv1::ListGroupsResponse response;
-      std::shared_ptr<gv1::GroupService::Stub> stub;
-    };
+    using Call =
+        AsyncCall<gv1::GroupService::Stub, gv1::ListGroupsRequest, gv1::ListGroupsResponse>;
     auto call = std::make_shared<Call>();
     call->stub = stub;
     call->request = *req;

@@ -28,15 +28,6 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// One call to a broker, kept alive until its callback has run.
-template <typename Req, typename Resp>
-struct BrokerCall {
-  grpc::ClientContext context;
-  Req request;
-  Resp response;
-  std::shared_ptr<gv1::GroupService::Stub> stub;
-};
-
 }  // namespace
 
 ControllerGroupService::ControllerGroupService(ControllerContext& context,
@@ -154,7 +145,8 @@ grpc::ServerUnaryReactor* ControllerGroupService::ListGroups(grpc::CallbackServe
         one_done();
         continue;
       }
-      using Call = BrokerCall<gv1::ListGroupsRequest, gv1::ListGroupsResponse>;
+      using Call =
+          AsyncCall<gv1::GroupService::Stub, gv1::ListGroupsRequest, gv1::ListGroupsResponse>;
       auto c = std::make_shared<Call>();
       c->stub = StubFor(address);
       c->request = *req;
@@ -252,7 +244,8 @@ grpc::ServerUnaryReactor* ControllerGroupService::DescribeGroups(
     }
     auto remaining = std::make_shared<std::atomic<int>>(static_cast<int>(by_coordinator.size()));
     for (const auto& [coordinator, indexes] : by_coordinator) {
-      using Call = BrokerCall<gv1::DescribeGroupsRequest, gv1::DescribeGroupsResponse>;
+      using Call = AsyncCall<gv1::GroupService::Stub, gv1::DescribeGroupsRequest,
+                             gv1::DescribeGroupsResponse>;
       auto c = std::make_shared<Call>();
       c->stub = StubFor(coordinator.second);
       c->request.set_include_offsets(req->include_offsets());
