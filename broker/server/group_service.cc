@@ -10,6 +10,7 @@
 
 #include "broker/server/fetch_purgatory.h"
 #include "common/error_proto.h"
+#include "common/group_listing.h"
 #include "common/group_partition.h"
 #include "common/grpc_callback_pin.h"
 #include "common/grpc_channel.h"
@@ -449,34 +450,6 @@ grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerConte
   auto keep = [states, types](const gv1::ListedGroup& g) {
     return (states.empty() || states.count(g.state())) && (types.empty() || types.count(g.type()));
   };
-  struct State {
-    std::mutex mu;
-    gv1::ListGroupsResponse out;
-    int remaining = 0;
-  };
-  auto state = std::make_shared<State>();
-  auto finish_one = [this, state, reactor, resp, start] {
-    {
-      std::lock_guard lock(state->mu);
-      if (--state->remaining > 0) return;
-    }
-    auto* groups = state->out.mutable_groups();
-    std::sort(groups->begin(), groups->end(),
-              [](const gv1::ListedGroup& a, const gv1::ListedGroup& b) {
-                return a.group_id() < b.group_id();
-              });
-    std::sort(state->out.mutable_unreachable_coordinators()->begin(),
-              state->out.mutable_unreachable_coordinators()->end());
-    *resp = std::move(state->out);
-    probe_.Request("ListGroups", ErrorName(resp->error()), SecondsSince(start));
-    reactor->Finish(grpc::Status::OK);
-  };
-  auto unreachable = [state](NodeId id, KafkaError e, const std::string& message) {
-    std::lock_guard lock(state->mu);
-    state->out.add_unreachable_coordinators(id.value());
-    if (state->out.error().code() == 0) SetKafkaError(state->out.mutable_error(), e, message);
-  };
-
   std::vector<NodeId> others;
   if (!req->this_broker_only() && !options_.controller_plane) {
     metadata_.Read([&](const controller::MetadataImage& image) {
@@ -485,27 +458,32 @@ grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerConte
       }
     });
   }
-  state->remaining = 1 + static_cast<int>(others.size());
-  coordinator_.ListGroups([state, keep, finish_one, unreachable,
+  auto listing = std::make_shared<GroupListing>(1 + static_cast<int>(others.size()));
+  auto one_done = [this, listing, reactor, resp, start] {
+    if (!listing->OneDone()) return;
+    *resp = listing->Take();
+    probe_.Request("ListGroups", ErrorName(resp->error()), SecondsSince(start));
+    reactor->Finish(grpc::Status::OK);
+  };
+  coordinator_.ListGroups([listing, keep, one_done,
                            self = options_.self](std::pair<std::vector<gv1::ListedGroup>, bool> r) {
-    {
-      std::lock_guard lock(state->mu);
-      for (auto& g : r.first) {
-        if (keep(g)) *state->out.add_groups() = std::move(g);
-      }
+    gv1::ListGroupsResponse mine;
+    for (auto& g : r.first) {
+      if (keep(g)) *mine.add_groups() = std::move(g);
     }
+    listing->Add(std::move(mine));
     if (r.second) {
-      unreachable(self, KafkaError::kCoordinatorLoadInProgress,
-                  fmt::format("broker {} is still loading groups", self));
+      listing->Unreachable(self.value(), KafkaError::kCoordinatorLoadInProgress,
+                           fmt::format("broker {} is still loading groups", self));
     }
-    finish_one();
+    one_done();
   });
   for (NodeId id : others) {
     auto stub = GroupStubFor(id);
     if (!stub) {
-      unreachable(id, KafkaError::kCoordinatorNotAvailable,
-                  fmt::format("broker {} has no listener '{}'", id, options_.listener));
-      finish_one();
+      listing->Unreachable(id.value(), KafkaError::kCoordinatorNotAvailable,
+                           fmt::format("broker {} has no listener '{}'", id, options_.listener));
+      one_done();
       continue;
     }
     using Call =
@@ -518,21 +496,15 @@ grpc::ServerUnaryReactor* GroupServiceImpl::ListGroups(grpc::CallbackServerConte
                                std::chrono::milliseconds(options_.fan_out_timeout_ms));
     stub->async()->ListGroups(
         &call->context, &call->request, &call->response,
-        [call, state, id, finish_one, unreachable](grpc::Status status) {
-          if (!status.ok()) {
-            unreachable(id, KafkaError::kCoordinatorNotAvailable,
-                        fmt::format("broker {} did not answer: {}", id, status.error_message()));
+        [call, listing, id, one_done](grpc::Status status) {
+          if (status.ok()) {
+            listing->Add(std::move(call->response));
           } else {
-            std::lock_guard lock(state->mu);
-            for (const auto& g : call->response.groups()) *state->out.add_groups() = g;
-            for (int32_t u : call->response.unreachable_coordinators()) {
-              state->out.add_unreachable_coordinators(u);
-            }
-            if (call->response.error().code() != 0 && state->out.error().code() == 0) {
-              *state->out.mutable_error() = call->response.error();
-            }
+            listing->Unreachable(
+                id.value(), KafkaError::kCoordinatorNotAvailable,
+                fmt::format("broker {} did not answer: {}", id, status.error_message()));
           }
-          finish_one();
+          one_done();
         });
   }
   return reactor;

@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <set>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "common/error_proto.h"
+#include "common/group_listing.h"
 #include "common/group_partition.h"
 #include "common/grpc_channel.h"
 #include "common/internal_topics.h"
@@ -89,59 +89,34 @@ grpc::ServerUnaryReactor* ControllerGroupService::ListGroups(grpc::CallbackServe
                                                              gv1::ListGroupsResponse* resp) {
   const auto start = Clock::now();
   auto* reactor = call->DefaultReactor();
-  struct State {
-    std::mutex mu;
-    gv1::ListGroupsResponse out;
-    int remaining = 0;
-  };
-  auto state = std::make_shared<State>();
-  auto finish = [this, state, reactor, resp, start] {
-    auto& out = state->out;
-    std::sort(out.mutable_groups()->begin(), out.mutable_groups()->end(),
-              [](const gv1::ListedGroup& a, const gv1::ListedGroup& b) {
-                return a.group_id() < b.group_id();
-              });
-    std::sort(out.mutable_unreachable_coordinators()->begin(),
-              out.mutable_unreachable_coordinators()->end());
-    *resp = std::move(out);
-    ctx_.probe().Request("ListGroups", resp->error().code() == 0 ? "NONE" : resp->error().name(),
-                         Since(start));
-    reactor->Finish(grpc::Status::OK);
-  };
-  auto unreachable = [state](NodeId id, const std::string& message) {
-    // Under state->mu.
-    state->out.add_unreachable_coordinators(id.value());
-    if (state->out.error().code() == 0) {
-      SetKafkaError(state->out.mutable_error(), KafkaError::kCoordinatorNotAvailable, message);
-    }
-  };
   const auto deadline = FanOutDeadline(*call);
-  auto fan_out = [this, req, state, finish, unreachable, deadline] {
+  auto fan_out = [this, req, resp, reactor, start, deadline] {
     // Loop thread: the unfenced brokers of the committed image.
     std::vector<std::pair<NodeId, std::string>> brokers;
     for (const auto& [id, b] : ctx_.machine().image().brokers()) {
       if (!b.fenced) brokers.emplace_back(id, AddressOf(b));
     }
+    auto finish = [this, resp, reactor, start] {
+      ctx_.probe().Request("ListGroups", resp->error().code() == 0 ? "NONE" : resp->error().name(),
+                           Since(start));
+      reactor->Finish(grpc::Status::OK);
+    };
     if (brokers.empty()) {
-      SetKafkaError(state->out.mutable_error(), KafkaError::kCoordinatorNotAvailable,
+      SetKafkaError(resp->mutable_error(), KafkaError::kCoordinatorNotAvailable,
                     "no broker is registered and unfenced: no group coordinator to ask");
       finish();
       return;
     }
-    state->remaining = static_cast<int>(brokers.size());
-    auto one_done = [state, finish] {
-      {
-        std::lock_guard lock(state->mu);
-        if (--state->remaining > 0) return;
-      }
+    auto listing = std::make_shared<GroupListing>(static_cast<int>(brokers.size()));
+    auto one_done = [listing, resp, finish] {
+      if (!listing->OneDone()) return;
+      *resp = listing->Take();
       finish();
     };
     for (const auto& [id, address] : brokers) {
       if (address.empty()) {
-        {
-          std::lock_guard lock(state->mu);
-          unreachable(id, fmt::format("broker {} registered no controller-plane listener", id));
-        }
+        listing->Unreachable(id.value(), KafkaError::kCoordinatorNotAvailable,
+                             fmt::format("broker {} registered no controller-plane listener", id));
         one_done();
         continue;
       }
@@ -154,23 +129,13 @@ grpc::ServerUnaryReactor* ControllerGroupService::ListGroups(grpc::CallbackServe
       c->context.set_deadline(deadline);
       c->stub->async()->ListGroups(
           &c->context, &c->request, &c->response,
-          [c, state, id = id, one_done, unreachable](grpc::Status status) {
-            {
-              std::lock_guard lock(state->mu);
-              if (!status.ok()) {
-                unreachable(
-                    id, fmt::format("broker {} did not answer: {}", id, status.error_message()));
-              } else {
-                for (auto& g : *c->response.mutable_groups()) {
-                  *state->out.add_groups() = std::move(g);
-                }
-                for (int32_t u : c->response.unreachable_coordinators()) {
-                  state->out.add_unreachable_coordinators(u);
-                }
-                if (c->response.error().code() != 0 && state->out.error().code() == 0) {
-                  *state->out.mutable_error() = c->response.error();
-                }
-              }
+          [c, listing, id = id, one_done](grpc::Status status) {
+            if (status.ok()) {
+              listing->Add(std::move(c->response));
+            } else {
+              listing->Unreachable(
+                  id.value(), KafkaError::kCoordinatorNotAvailable,
+                  fmt::format("broker {} did not answer: {}", id, status.error_message()));
             }
             one_done();
           });
