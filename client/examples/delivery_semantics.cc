@@ -3,6 +3,7 @@
 //
 //   strand-example-delivery --bootstrap HOST:PORT --topic T --group G --mode MODE
 //       [--store FILE] [--max-records N] [--idle-ms MS] [--max-poll-records N] [--process-ms MS]
+//       [--log-commits]
 //
 //   at-most-once   commit, then process: a crash after the commit loses the records being
 //                  processed, never repeats one.
@@ -16,7 +17,10 @@
 //
 // "Processing" appends each record's value to the output: stdout for the first two modes, the
 // store file for exactly-once (one "partition offset value" line per record, then "@position
-// partition next-offset" lines).
+// partition next-offset" lines). With --log-commits, each CommitSync that returned OK is
+// followed on stdout by one "committed <topic>-<partition> <next-offset>" line per partition it
+// carried (at-most-once and at-least-once), so that a test that kills the program knows the last
+// commit it can count on: what a crash may repeat starts there.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -104,6 +108,7 @@ int main(int argc, char** argv) {
   std::string bootstrap, topic, group, mode = "at-least-once", store_path = "delivery-store.txt";
   int64_t max_records = 0, idle_ms = 5'000, process_ms = 0;
   int max_poll_records = 500;
+  bool log_commits = false;
   app.add_option("--bootstrap", bootstrap)->required();
   app.add_option("--topic", topic)->required();
   app.add_option("--group", group)->required();
@@ -114,6 +119,9 @@ int main(int argc, char** argv) {
   app.add_option("--idle-ms", idle_ms, "stop once nothing came for this long");
   app.add_option("--max-poll-records", max_poll_records, "max.poll.records");
   app.add_option("--process-ms", process_ms, "pretend each polled batch takes this long");
+  app.add_flag("--log-commits", log_commits,
+               "after each CommitSync that returned OK, print \"committed <topic>-<partition> "
+               "<next-offset>\" per partition");
   CLI11_PARSE(app, argc, argv);
 
   // Commits are the program's own in every mode: auto commit off.
@@ -156,10 +164,19 @@ int main(int argc, char** argv) {
     // The next offset of each partition in this batch.
     std::map<TopicPartition, OffsetAndMetadata> next;
     for (const auto& r : *records) next[{topic, r.partition()}] = {r.offset() + 1, -1, ""};
+    // Printed (and flushed) only once the commit returned OK, after the batch's values.
+    auto log_committed = [&] {
+      if (!log_commits) return;
+      for (const auto& [tp, offset] : next) {
+        std::printf("committed %s %ld\n", tp.ToString().c_str(), static_cast<long>(offset.offset));
+      }
+      std::fflush(stdout);
+    };
 
     if (mode == "at-most-once") {
       // Commit first: once this returns, a crash skips these records.
       if (absl::Status s = consumer->CommitSync(next); !s.ok()) continue;  // not processed
+      log_committed();
       for (const auto& r : *records)
         std::printf("%s\n", std::string(r.value().value_or("")).c_str());
     } else if (mode == "at-least-once") {
@@ -167,7 +184,7 @@ int main(int argc, char** argv) {
       for (const auto& r : *records)
         std::printf("%s\n", std::string(r.value().value_or("")).c_str());
       std::fflush(stdout);
-      (void)consumer->CommitSync(next);
+      if (consumer->CommitSync(next).ok()) log_committed();
     } else {
       // Result and position together in the store; the group commit is a hint only.
       std::vector<std::string> lines;

@@ -4,7 +4,9 @@
 //     (auto commit commits what was polled before a partition is revoked);
 //   - a static member (group.instance.id) restarted within the session timeout gets its
 //     partitions back with no group-epoch bump;
-//   - a consumer that stops polling leaves after max.poll.interval.ms and its partitions move.
+//   - a consumer that stops polling leaves after max.poll.interval.ms and its partitions move;
+//   - with a rack per broker and a topic of replication factor 1, three consumers, one per rack
+//     (client.rack), each get exactly the two partitions whose only replica is in their rack.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -20,23 +22,16 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "proto/broker/v1/broker.grpc.pb.h"
 #include "proto/group/v1/group.grpc.pb.h"
 #include "tests/integration/client_cluster_support.h"
+#include "tests/integration/group_test_support.h"
 
 namespace strand::testing {
 namespace {
 
 using namespace std::chrono_literals;
 namespace gv1 = ::strand::group::v1;
-
-ClusterOptions GroupCluster() {
-  ClusterOptions options;
-  options.broker_args = {"--config=group.consumer.session.timeout.ms=6000",
-                         "--config=group.consumer.heartbeat.interval.ms=300",
-                         "--config=offsets.topic.num.partitions=6"};
-  options.controller_args = {"--config=offsets.topic.num.partitions=6"};
-  return options;
-}
 
 client::Properties GroupProps(const std::string& group, const std::string& instance = "") {
   client::Properties p = {{"group.id", group},
@@ -45,31 +40,6 @@ client::Properties GroupProps(const std::string& group, const std::string& insta
                           {"max.poll.records", "200"}};
   if (!instance.empty()) p["group.instance.id"] = instance;
   return p;
-}
-
-// The group as its coordinator describes it.
-std::optional<gv1::DescribedGroup> Describe(StrandCluster& c, const std::string& group) {
-  for (int via : c.broker_ids()) {
-    if (!c.running(via)) continue;
-    auto stub = gv1::GroupService::NewStub(c.Channel(via));
-    grpc::ClientContext find_ctx;
-    find_ctx.set_deadline(In(5s));
-    gv1::FindCoordinatorRequest find;
-    find.add_group_ids(group);
-    gv1::FindCoordinatorResponse found;
-    if (!stub->FindCoordinator(&find_ctx, find, &found).ok()) continue;
-    if (found.coordinators(0).error().code() != 0) return std::nullopt;
-    auto coordinator = gv1::GroupService::NewStub(c.Channel(found.coordinators(0).node_id()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(In(5s));
-    gv1::DescribeGroupsRequest req;
-    req.add_group_ids(group);
-    gv1::DescribeGroupsResponse resp;
-    if (!coordinator->DescribeGroups(&ctx, req, &resp).ok()) return std::nullopt;
-    if (resp.groups(0).error().code() != 0) return std::nullopt;
-    return resp.groups(0);
-  }
-  return std::nullopt;
 }
 
 // A consumer polling on its own thread, recording every value it is given.
@@ -201,7 +171,7 @@ TEST(ConsumerGroupTest, JoinsAndLeavesWithoutLossOrDuplicates) {
         return owned.size() == 12 && total == 12;
       },
       20s));
-  auto described = Describe(c, "app");
+  auto described = DescribeGroup(c, "app");
   ASSERT_TRUE(described.has_value());
   EXPECT_EQ(described->members_size(), 5);
   EXPECT_EQ(described->state(), "Stable");
@@ -217,7 +187,7 @@ TEST(ConsumerGroupTest, StaticMemberRestartKeepsItsPartitions) {
   auto b = std::make_unique<GroupConsumer>(c, "orders", GroupProps("static", "instance-b"), ignore);
   ASSERT_TRUE(
       Eventually([&] { return a->Assignment().size() == 3 && b->Assignment().size() == 3; }, 30s));
-  auto before = Describe(c, "static");
+  auto before = DescribeGroup(c, "static");
   ASSERT_TRUE(before.has_value());
   const auto a_partitions = a->Assignment();
   // Close leaves temporarily (epoch -2); a new process with the same instance id comes back.
@@ -226,7 +196,7 @@ TEST(ConsumerGroupTest, StaticMemberRestartKeepsItsPartitions) {
   auto a2 =
       std::make_unique<GroupConsumer>(c, "orders", GroupProps("static", "instance-a"), ignore);
   ASSERT_TRUE(Eventually([&] { return a2->Assignment().size() == 3; }, 20s));
-  auto after = Describe(c, "static");
+  auto after = DescribeGroup(c, "static");
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->group_epoch(), before->group_epoch());
   auto sorted = [](std::vector<client::TopicPartition> v) {
@@ -256,9 +226,98 @@ TEST(ConsumerGroupTest, ConsumerThatStopsPollingIsRemoved) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
   fmt::print("partitions moved {:.2f} s after the slow consumer's last poll\n", moved_s);
   EXPECT_GE(moved_s, 1.5);  // not before max.poll.interval.ms
-  auto described = Describe(c, "pollers");
+  auto described = DescribeGroup(c, "pollers");
   ASSERT_TRUE(described.has_value());
   EXPECT_EQ(described->members_size(), 1);
+}
+
+// Each broker in its own rack (rack-1..rack-3) and a topic of replication factor 1: each
+// partition's only replica is in one rack. One consumer per rack (client.rack) must get exactly
+// the partitions of its rack, two each — the uniform assignor prefers a rack-local member among
+// members of equal load, and here every member can be both balanced and local.
+TEST(ConsumerGroupTest, RackAwareAssignmentKeepsEachPartitionInItsReplicasRack) {
+  ClusterOptions options = GroupCluster();
+  options.racks = true;
+  StrandCluster c(options);
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  constexpr int kPartitions = 6;
+  ASSERT_EQ(c.CreateTopic("local", kPartitions, 1), "NONE");
+  for (int32_t p = 0; p < kPartitions; ++p) ASSERT_TRUE(c.WaitForPartition("local", p, 20s));
+
+  // Each partition's rack, as the brokers' metadata tells a client (replicas and broker racks).
+  std::map<int32_t, std::string> rack_of;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        broker::v1::MetadataRequest req;
+        req.add_topics("local");
+        grpc::ClientContext ctx;
+        ctx.set_deadline(In(5s));
+        broker::v1::MetadataResponse resp;
+        if (!c.broker(c.broker_ids().front()).Metadata(&ctx, req, &resp).ok()) return false;
+        if (resp.topics_size() != 1 || resp.topics(0).partitions_size() != kPartitions) {
+          return false;
+        }
+        std::map<int32_t, std::string> broker_rack;
+        for (const auto& b : resp.brokers()) broker_rack[b.id()] = b.rack();
+        rack_of.clear();
+        for (const auto& p : resp.topics(0).partitions()) {
+          if (p.replicas_size() != 1 || broker_rack.count(p.replicas(0)) == 0) return false;
+          rack_of[p.partition()] = broker_rack[p.replicas(0)];
+        }
+        return true;
+      },
+      20s));
+  std::map<std::string, int> per_rack;
+  for (const auto& [p, rack] : rack_of) ++per_rack[rack];
+  // The placement spreads single replicas evenly, so a balanced assignment can be rack-local.
+  ASSERT_EQ(per_rack, (std::map<std::string, int>{{"rack-1", 2}, {"rack-2", 2}, {"rack-3", 2}}));
+
+  auto ignore = [](std::string_view) {};
+  std::map<std::string, std::unique_ptr<GroupConsumer>> by_rack;
+  for (const std::string rack : {"rack-1", "rack-2", "rack-3"}) {
+    client::Properties props = GroupProps("racked");
+    props["client.rack"] = rack;
+    by_rack[rack] = std::make_unique<GroupConsumer>(c, "local", props, ignore);
+  }
+  // Rack-local for every member: what each owns, partition by partition.
+  auto local = [&] {
+    for (const auto& [rack, member] : by_rack) {
+      const auto owned = member->Assignment();
+      if (owned.size() != 2) return false;
+      for (const auto& tp : owned) {
+        if (rack_of[tp.partition] != rack) return false;
+      }
+    }
+    return true;
+  };
+  const bool all_local = Eventually(local, 30s);
+  for (const auto& [rack, member] : by_rack) {
+    std::string owned;
+    for (const auto& tp : member->Assignment()) {
+      owned += fmt::format(" {}({})", tp.partition, rack_of[tp.partition]);
+    }
+    EXPECT_TRUE(all_local) << "the member in " << rack << " owns" << owned;
+  }
+  // The coordinator's view agrees: a stable group, each member with its rack and two partitions
+  // of that rack.
+  std::optional<gv1::DescribedGroup> described;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        described = DescribeGroup(c, "racked");
+        return described.has_value() && described->state() == "Stable";
+      },
+      20s))
+      << (described ? described->state() : "no description");
+  ASSERT_EQ(described->members_size(), 3);
+  for (const auto& m : described->members()) {
+    ASSERT_EQ(m.assignment_size(), 1) << m.member_id();
+    EXPECT_EQ(m.assignment(0).partitions_size(), 2) << m.rack();
+    for (int32_t p : m.assignment(0).partitions()) {
+      EXPECT_EQ(rack_of[p], m.rack()) << "partition " << p;
+    }
+  }
+  EXPECT_TRUE(local());  // and the members still hold what the coordinator says
+  for (auto& [rack, member] : by_rack) member->Close();
 }
 
 // docs/groups.md's exactly-once example (strand-example-delivery --mode exactly-once): SIGKILLed
