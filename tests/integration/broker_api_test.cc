@@ -11,7 +11,7 @@
 
 #include "common/murmur2.h"
 #include "record/record_batch_builder.h"
-#include "tests/integration/protocol/health_client.grpc.pb.h"
+#include "proto/health/v1/health.grpc.pb.h"
 #include "tests/integration/protocol/reflection_client.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
 

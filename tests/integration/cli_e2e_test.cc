@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/lifecycle/broker_lifecycle.h"
-#include "tests/integration/protocol/health_client.grpc.pb.h"
+#include "proto/health/v1/health.grpc.pb.h"
 #include "tests/integration/protocol/reflection_client.grpc.pb.h"
 #include "tests/integration/test_process.h"
 
@@ -220,6 +220,25 @@ TEST_F(CliEndToEndTest, ReflectionAndHealth_OnEveryListener) {
       }
     }
     EXPECT_TRUE(found);
+    // What `grpcurl -plaintext HOST:PORT grpc.health.v1.Health/Check` needs: the health
+    // service's descriptors, by reflection like any other service.
+    grpc::reflection::v1alpha::ServerReflectionRequest health_symbol;
+    health_symbol.set_file_containing_symbol("grpc.health.v1.Health");
+    grpc::reflection::v1alpha::ServerReflectionResponse health_files;
+    ASSERT_TRUE(stream->Write(health_symbol) && stream->Read(&health_files));
+    EXPECT_FALSE(health_files.has_error_response())
+        << address << ": " << health_files.error_response().error_message();
+    std::set<std::string> health_methods;
+    for (const std::string& bytes :
+         health_files.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      ASSERT_TRUE(file.ParseFromString(bytes));
+      if (file.package() != "grpc.health.v1") continue;
+      for (const auto& service : file.service()) {
+        for (const auto& method : service.method()) health_methods.insert(method.name());
+      }
+    }
+    EXPECT_EQ(health_methods, (std::set<std::string>{"Check", "Watch"})) << address;
     stream->WritesDone();
     (void)stream->Finish();
   }

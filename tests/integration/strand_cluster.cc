@@ -15,7 +15,7 @@
 #include "proto/broker/v1/broker.grpc.pb.h"
 #include "record/record_batch_builder.h"
 #include "record/record_batch_reader.h"
-#include "tests/integration/protocol/health_client.grpc.pb.h"
+#include "proto/health/v1/health.grpc.pb.h"
 
 namespace strand::testing {
 namespace {

@@ -22,7 +22,7 @@
 
 #include "proto/controller/v1/controller.grpc.pb.h"
 #include "proto/raft/v1/raft.grpc.pb.h"
-#include "tests/integration/protocol/health_client.grpc.pb.h"
+#include "proto/health/v1/health.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
 
 namespace strand::testing {

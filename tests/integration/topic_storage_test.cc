@@ -26,7 +26,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "tests/integration/protocol/health_client.grpc.pb.h"
+#include "proto/health/v1/health.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
 
 namespace strand::testing {
