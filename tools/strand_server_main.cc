@@ -1,38 +1,52 @@
-// strand-server: one Strand process, in the roles given by --roles.
+// strand-server: one Strand process, in the role process.roles names (controller or broker).
 //
 //   strand-server --roles=controller --node-id=1
 //       --controller-quorum=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
-//       --config listeners=CONTROLLER://127.0.0.1:9093 --config controller.listener.names=CONTROLLER
+//       --config listeners=CONTROLLER://127.0.0.1:9093 --config
+//       controller.listener.names=CONTROLLER
 //       --data-dir=/var/lib/strand/1 --metrics-listen=127.0.0.1:9193
 //
-//   strand-server --roles=broker --node-id=101
-//       --controller-quorum=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
-//       --config listeners=CLIENT://127.0.0.1:9092,REPLICATION://127.0.0.1:9192,CONTROLLER://127.0.0.1:9292
-//       --config listener.security.protocol.map=CLIENT:PLAINTEXT,REPLICATION:PLAINTEXT,CONTROLLER:PLAINTEXT
-//       --config controller.listener.names=CONTROLLER --config inter.broker.listener.name=REPLICATION
-//       --data-dir=/var/lib/strand/101 --rack=a
+//   strand-server --config-file=/etc/strand/server.properties   # the same, by Kafka's names:
+//       # process.roles=broker, node.id=101, controller.quorum.voters=..., listeners=...,
+//       # log.dirs=/var/lib/strand/101, broker.rack=a, metrics.listen=0.0.0.0:9190
+//
+// Settings come from --config-file, then the command line (--config NAME=VALUE and the named
+// flags), then $STRAND_<NAME>, each overriding the one before (tools/server_settings.h). An
+// unknown or invalid setting exits with status 2 and names the setting.
 //
 // Each listener carries a plane (common/listener_config.h, docs/security.md): the controller
 // plane (Raft, the ControllerService), the replication plane (follower fetches) and the client
 // plane. Every listener serves grpc.health.v1 and server reflection, and Prometheus metrics are on
-// --metrics-listen. SIGTERM or SIGINT stops either gracefully: an active controller hands over
+// metrics.listen. SIGTERM or SIGINT stops either gracefully: an active controller hands over
 // leadership first; a broker does a controlled shutdown (its leaderships move away first).
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/ranges.h>
 #include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 
 #include "absl/strings/numbers.h"
+#include "broker/server/broker_config.h"
+#include "broker/server/broker_server.h"
 #include "common/grpc_server.h"
 #include "common/listener_config.h"
 #include "common/logging.h"
+#include "common/properties.h"
 #include "common/quorum_spec.h"
-#include "broker/server/broker_server.h"
 #include "controller/server/controller_server.h"
 #include "controller/state/config_defs.h"
+#include "tools/server_settings.h"
 
 namespace {
 
@@ -44,28 +58,42 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
+std::string ReadFile(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = std::strerror(errno);
+    return "";
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"strand-server: a Strand controller and/or broker"};
-  std::string roles = "controller", quorum, data_dir, metrics_listen, rack;
-  std::string log_level = "info";
+  CLI::App app{
+      "strand-server: a Strand controller or broker. Settings come from --config-file, "
+      "then the command line, then $STRAND_<NAME> (docs/configuration.md)"};
+  std::string config_file, roles, quorum, data_dir, metrics_listen, rack, cluster_id, log_level,
+      node_id_text;
   std::vector<std::string> configs;
-  int node_id = -1;
   strand::controller::ControllerServerOptions options;
-  app.add_option("--roles", roles, "controller, broker, or controller,broker");
-  app.add_option("--node-id", node_id, "this process's node id (unique across roles)")
-      ->required()->check(CLI::Range(0, 1 << 30));
-  app.add_option("--controller-quorum", quorum, "id@host:port,... of every controller")
-      ->required();
-  app.add_option("--data-dir", data_dir, "directory for this node's data")->required();
-  app.add_option("--metrics-listen", metrics_listen, "host:port for Prometheus /metrics");
-  app.add_option("--cluster-id", options.cluster_id, "cluster identity; peers must agree");
-  app.add_option("--rack", rack, "this broker's rack (rack-aware placement)");
+  app.add_option("--config-file", config_file,
+                 "a server.properties file (Kafka's names); the command line and $STRAND_<NAME> "
+                 "override it");
+  app.add_option("--roles", roles, "process.roles: controller or broker");
+  app.add_option("--node-id", node_id_text, "node.id: this node's id (unique across roles)");
+  app.add_option("--controller-quorum", quorum,
+                 "controller.quorum.voters: id@host:port,... of every controller");
+  app.add_option("--data-dir", data_dir, "log.dirs: this node's data directory");
+  app.add_option("--metrics-listen", metrics_listen, "metrics.listen: host:port for /metrics");
+  app.add_option("--cluster-id", cluster_id, "cluster.id: the cluster's identity; peers agree");
+  app.add_option("--rack", rack, "broker.rack: this broker's rack (rack-aware placement)");
   app.add_option("--config", configs,
-                 "a setting key=value (repeatable): listeners, a broker setting or a static cluster "
-                 "setting (docs/configuration.md)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+                 "a setting NAME=VALUE (repeatable): a listener, broker or static cluster setting "
+                 "(docs/configuration.md)");
+  app.add_option("--log-level", log_level, "strand.log.level: trace, debug, info, warn, error");
   app.add_option("--tick-ms", options.tick_ms, "Raft tick (advanced)")->check(CLI::Range(1, 1000));
   app.add_option("--election-ticks", options.election_ticks, "election timeout in ticks")
       ->check(CLI::Range(2, 1000));
@@ -78,49 +106,118 @@ int main(int argc, char** argv) {
   bool fault_injection = false;
   app.add_flag("--enable-fault-injection", fault_injection,
                "broker: serve FaultInjectionService (tests and drills only)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // --help is not an error; a bad flag is a usage error
+  }
+
+  // The settings: the file, then the command line, then the environment.
+  strand::server::SettingsLayers layers;
+  if (!config_file.empty()) {
+    std::string error;
+    const std::string text = ReadFile(config_file, &error);
+    if (!error.empty()) return Fail(2, "--config-file " + config_file + ": " + error);
+    auto parsed = strand::ParsePropertiesText(text);
+    if (!parsed.ok()) {
+      return Fail(2,
+                  "--config-file " + config_file + ": " + std::string(parsed.status().message()));
+    }
+    layers.file = *std::move(parsed);
+  }
+  auto items = strand::ParseKeyValueItems(configs);
+  if (!items.ok()) return Fail(2, "--config: " + std::string(items.status().message()));
+  layers.flags = *std::move(items);
+  auto flag = [&](const char* option, const char* setting, const std::string& value) {
+    if (app.count(option) > 0) layers.flags[setting] = value;
+  };
+  flag("--roles", "process.roles", roles);
+  flag("--node-id", "node.id", node_id_text);
+  flag("--controller-quorum", "controller.quorum.voters", quorum);
+  flag("--data-dir", "log.dirs", data_dir);
+  flag("--metrics-listen", "metrics.listen", metrics_listen);
+  flag("--cluster-id", "cluster.id", cluster_id);
+  flag("--rack", "broker.rack", rack);
+  flag("--log-level", "strand.log.level", log_level);
+  layers.getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+  auto resolved = strand::server::ResolveServerSettings(layers);
+  if (!resolved.ok()) return Fail(2, std::string(resolved.status().message()));
+  const strand::server::ServerSettings& settings = *resolved;
+  for (const auto& [setting, option] : std::vector<std::pair<std::string, std::string>>{
+           {"node.id", "--node-id"},
+           {"controller.quorum.voters", "--controller-quorum"},
+           {"log.dirs", "--data-dir"}}) {
+    if (!settings.Has(setting)) {
+      return Fail(2, setting + " is required: " + option + ", " + setting +
+                         "= in --config-file, or $" + strand::server::EnvironmentName(setting));
+    }
+  }
+  roles = settings.Get("process.roles", "controller");
+  quorum = settings.Get("controller.quorum.voters");
+  data_dir = settings.Get("log.dirs");
+  metrics_listen = settings.Get("metrics.listen");
+  rack = settings.Get("broker.rack");
+  options.cluster_id = settings.Get("cluster.id", options.cluster_id);
+  const int node_id = std::stoi(settings.Get("node.id"));  // checked by ResolveServerSettings
+  log_level = settings.Get("strand.log.level", "info");
+  if (spdlog::level::from_str(log_level) == spdlog::level::off && log_level != "off") {
+    return Fail(2, "strand.log.level=" + log_level + ": use trace, debug, info, warn or error");
+  }
   strand::InitLogging(log_level);
   strand::TuneProcessRuntime();
 
   const bool broker = roles == "broker";
   if (roles != "controller" && roles != "broker") {
-    return Fail(2, "--roles=" + roles +
+    return Fail(2, "process.roles=" + roles +
                        ": use controller or broker (combined mode is not available yet: run a "
                        "controller and a broker as two processes)");
   }
   auto voters = strand::ParseQuorumVoters(quorum);
-  if (!voters.ok()) return Fail(2, "--controller-quorum: " + std::string(voters.status().message()));
+  if (!voters.ok()) {
+    return Fail(2, "controller.quorum.voters: " + std::string(voters.status().message()));
+  }
   std::map<std::string, std::string> config_map, node_settings;
-  for (const std::string& kv : configs) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return Fail(2, "--config " + kv + ": expected key=value");
-    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+  std::vector<std::string> ignored;
+  for (const auto& [key, value] : settings.values) {
+    if (strand::server::ProcessSettingNames().count(key) != 0) continue;
     if (strand::IsListenerSetting(key) || key == kRequestBytesMax) {
       node_settings[key] = value;
       continue;
     }
     if (!broker) {
+      if (strand::broker::BrokerSettingNames().count(key) != 0) {
+        ignored.push_back(key);  // a file shared with the brokers
+        continue;
+      }
       if (absl::Status s = strand::controller::ValidateClusterConfig(key, value); !s.ok()) {
-        return Fail(2, "--config " + kv + ": " + std::string(s.message()));
+        return Fail(2, key + "=" + value + " (from " + settings.origin.at(key) +
+                           "): " + std::string(s.message()));
       }
     }
     config_map[key] = value;
   }
+  if (!ignored.empty()) {
+    strand::GetLogger("server")->info("broker settings ignored by a controller: {}",
+                                      fmt::join(ignored, ", "));
+  }
   options.static_configs = config_map;
   auto listeners = strand::ParseListenerConfig(node_settings, !broker, broker);
-  if (!listeners.ok()) return Fail(2, "--config " + std::string(listeners.status().message()));
+  if (!listeners.ok()) return Fail(2, std::string(listeners.status().message()));
   int request_bytes_max = 100 << 20;  // Kafka's socket.request.max.bytes default
   if (auto it = node_settings.find(kRequestBytesMax); it != node_settings.end()) {
     if (!absl::SimpleAtoi(it->second, &request_bytes_max) || request_bytes_max < (1 << 20)) {
-      return Fail(2, std::string("--config ") + kRequestBytesMax + "=" + it->second +
+      return Fail(2, std::string(kRequestBytesMax) + "=" + it->second +
                          ": expected a byte count of at least 1048576");
     }
   }
-  auto broker_settings = strand::broker::ParseBrokerSettings(broker ? config_map
-                                                                    : decltype(config_map){});
-  if (!broker_settings.ok()) {
-    return Fail(2, "--config: " + std::string(broker_settings.status().message()));
-  }
+  auto broker_settings =
+      strand::broker::ParseBrokerSettings(broker ? config_map : decltype(config_map){});
+  if (!broker_settings.ok()) return Fail(2, std::string(broker_settings.status().message()));
   options.node_id = strand::NodeId(node_id);
   options.voters = *voters;
   options.listeners = *listeners;
@@ -140,7 +237,7 @@ int main(int argc, char** argv) {
     try {
       exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
     } catch (const std::exception& e) {
-      return Fail(1, "--metrics-listen " + metrics_listen + ": " + e.what());
+      return Fail(1, "metrics.listen=" + metrics_listen + ": " + e.what());
     }
     exposer->RegisterCollectable(options.registry);
   }

@@ -30,13 +30,26 @@ std::string BinDir() {
 }
 
 ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-                           const std::string& log_path)
+                           const std::string& log_path, const std::vector<std::string>& env)
     : log_path_(log_path) {
   const std::string path = BinDir() + "/" + binary;
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(path.c_str()));
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The environment is built before fork: the child only calls async-signal-safe functions.
+  std::vector<std::string> entries;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& extra : env) replaced |= extra.substr(0, extra.find('=')) == name;
+    if (!replaced) entries.push_back(entry);
+  }
+  entries.insert(entries.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (std::string& e : entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   STRAND_CHECK(pid_ >= 0);
   if (pid_ == 0) {
@@ -47,7 +60,7 @@ ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::str
     }
     // Die with the test process if it is killed, so no server outlives a crashed test.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    execv(path.c_str(), argv.data());
+    execve(path.c_str(), argv.data(), envp.data());
     _exit(127);
   }
 }

@@ -20,8 +20,9 @@ class ChildProcess {
   // `args`; stdout and stderr go to `log_path`. The child gets PR_SET_PDEATHSIG(SIGKILL), which
   // fires when the *thread* that forked it exits, not only the process: start children from a
   // thread that outlives them (a helper thread that restarts a server must not end before it).
+  // `env`: NAME=VALUE entries added to (or replacing in) the test's own environment.
   ChildProcess(const std::string& binary, const std::vector<std::string>& args,
-               const std::string& log_path);
+               const std::string& log_path, const std::vector<std::string>& env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
