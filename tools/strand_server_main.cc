@@ -42,6 +42,7 @@
 #include "common/grpc_server.h"
 #include "common/listener_config.h"
 #include "common/logging.h"
+#include "common/meta_properties.h"
 #include "common/properties.h"
 #include "common/quorum_spec.h"
 #include "controller/server/controller_server.h"
@@ -223,6 +224,10 @@ int main(int argc, char** argv) {
   options.listeners = *listeners;
   options.request_bytes_max = request_bytes_max;
   options.data_dir = data_dir;
+  // The directory's stamp: a volume attached to the wrong node refuses to start.
+  if (absl::Status s = strand::StampDataDirectory(data_dir, options.cluster_id, node_id); !s.ok()) {
+    return Fail(1, "log.dirs=" + data_dir + ": " + std::string(s.message()));
+  }
   options.registry = std::make_shared<prometheus::Registry>();
 
   // Signals are taken synchronously by the main thread; block them before any thread starts.

@@ -3,13 +3,15 @@
 //     broker's node id from strand.node.id.base + $STRAND_POD_INDEX and its rack from
 //     $STRAND_BROKER_RACK over the file's: the broker registers as node 101 in rack zone-b, its
 //     /metrics answers on the file's metrics.listen, and a broker setting in the controller's file
-//     (a file shared by both roles) is ignored by the controller;
+//     (a file shared by both roles) is ignored by the controller; its data directory is stamped
+//     (meta.properties) and refuses another node id;
 //   - bad settings exit with status 2 and name the setting: an unknown name in the file, a
 //     malformed $STRAND_NODE_ID, a missing node.id, an invalid cluster setting, a missing file.
 #include <sys/wait.h>
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,6 +110,18 @@ TEST(ServerConfigTest, ControllerAndBrokerFromPropertiesFiles) {
                 .find("broker settings ignored by a controller: group.consumer.session.timeout.ms"),
             std::string::npos);
   broker.Stop(10s);
+  // Its data directory is stamped with its cluster and node id: the same volume under another
+  // node id (a PersistentVolume attached to the wrong pod) refuses to start.
+  std::ifstream stamp(dir.path() + "/b/meta.properties");
+  std::string stamped((std::istreambuf_iterator<char>(stamp)), std::istreambuf_iterator<char>());
+  EXPECT_NE(stamped.find("cluster.id=config-test\nnode.id=101\n"), std::string::npos) << stamped;
+  EXPECT_EQ(ExitStatus(dir, "wrong-volume", {"--config-file", dir.path() + "/broker.properties"},
+                       {"STRAND_POD_INDEX=2"}),
+            1);
+  EXPECT_NE(Tail(dir.path() + "/wrong-volume.log")
+                .find("belongs to node 101 of cluster 'config-test', but this is node 102"),
+            std::string::npos)
+      << Tail(dir.path() + "/wrong-volume.log");
   controller.Stop(10s);
 }
 
