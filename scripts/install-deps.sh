@@ -19,6 +19,8 @@ packages=(
   iproute2 util-linux procps e2fsprogs python3 openssl
   # tests that drive the cluster with a gRPC client this project did not write
   python3-grpcio
+  # Prometheus's own tools (promtool check metrics; later a real server scraping a cluster)
+  prometheus
 )
 
 missing=()

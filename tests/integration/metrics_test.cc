@@ -1,0 +1,107 @@
+// Every process's /metrics against Prometheus's own linter, on a real cluster (3 controllers,
+// 3 brokers) after a topic is written, read by a consumer group and its offsets committed — so
+// the replication, request, storage and group series all exist: `promtool check metrics` (from
+// Debian's prometheus package, installed by scripts/install-deps.sh) finds nothing to say about
+// any of them (base units, _total counters, no _count gauges, help text, label names), and
+// each exposition has the families an operator's alerts start from.
+#include <sys/wait.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "tests/integration/client_cluster_support.h"
+
+namespace strand::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Lint {
+  int status = -1;     // promtool's exit status; -1 when it could not run
+  std::string output;  // what it printed
+};
+
+Lint PromtoolCheckMetrics(const std::string& exposition, const std::string& dir) {
+  const std::string path = dir + "/metrics.txt";
+  {
+    std::ofstream out(path);
+    out << exposition;
+  }
+  Lint lint;
+  FILE* pipe = popen(fmt::format("promtool check metrics < {} 2>&1", path).c_str(), "r");
+  if (pipe == nullptr) return lint;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    lint.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  lint.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return lint;
+}
+
+TEST(MetricsTest, EveryProcessPassesPromtoolCheckMetrics) {
+  ClusterOptions options;
+  options.broker_args = {"--config=offsets.topic.num.partitions=3"};
+  options.controller_args = {"--config=offsets.topic.num.partitions=3"};
+  std::map<int, std::string> metrics;
+  for (int id : {1, 2, 3, 101, 102, 103}) {
+    metrics[id] = fmt::format("127.0.0.1:{}", FreePort());
+    options.node_args[id] = {"--metrics-listen=" + metrics[id]};
+  }
+  StrandCluster c(options);
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  CreateTopicAndWait(c, "orders", 3);
+  {
+    auto producer = MakeProducer(c);
+    ASSERT_NE(producer, nullptr);
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(
+          producer->Send({.topic = "orders", .value = fmt::format("v{}", i)}, nullptr).ok());
+    }
+    producer->Flush();
+  }
+  {
+    auto consumer = MakeConsumer(c, {{"group.id", "billing"}, {"enable.auto.commit", "false"}});
+    ASSERT_NE(consumer, nullptr);
+    ASSERT_TRUE(consumer->Subscribe({"orders"}).ok());
+    size_t seen = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (seen < 100 && std::chrono::steady_clock::now() < deadline) {
+      auto records = consumer->Poll(200ms);
+      if (records.ok()) seen += records->size();
+    }
+    EXPECT_EQ(seen, 100u);
+    EXPECT_TRUE(consumer->CommitSync().ok());
+    consumer->Close();
+  }
+
+  TempDir dir("metrics");
+  for (const auto& [id, address] : metrics) {
+    const std::string exposition = HttpGet(address, "/metrics");
+    ASSERT_FALSE(exposition.empty()) << "node " << id << " served no /metrics";
+    const Lint lint = PromtoolCheckMetrics(exposition, dir.path());
+    EXPECT_EQ(lint.status, 0) << "node " << id << ": promtool check metrics:\n" << lint.output;
+    EXPECT_EQ(lint.output, "") << "node " << id;
+    const bool controller = id < 100;
+    for (const char* family :
+         controller
+             ? std::vector<const char*>{"strand_controller_active", "strand_controller_partitions"}
+             : std::vector<const char*>{"strand_broker_requests_total",
+                                        "strand_group_coordinator_groups",
+                                        "strand_storage_fsync_duration_seconds"}) {
+      EXPECT_NE(exposition.find(std::string("# TYPE ") + family + " "), std::string::npos)
+          << "node " << id << " exports no " << family;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strand::testing
