@@ -54,7 +54,8 @@ const std::map<std::string, std::string>& ProcessSettingNames() {
       {"log.dirs", "this node's data directory, one (--data-dir)"},
       {"broker.rack", "this broker's rack, for rack-aware placement and fetching (--rack)"},
       {"metrics.listen",
-       "host:port of the plaintext Prometheus /metrics endpoint (--metrics-listen)"},
+       "host:port of the plaintext Prometheus /metrics endpoint, 0.0.0.0:9190 by default; empty "
+       "turns it off (--metrics-listen)"},
       {"cluster.id", "the cluster's identity; every node must agree (--cluster-id)"},
       {"strand.log.level", "trace, debug, info, warn or error (--log-level)"},
       {"strand.node.id.base",

@@ -16,7 +16,7 @@
 //   controller.quorum.voters  id@host:port,... of every controller             --controller-quorum
 //   log.dirs                  this node's data directory (one)                 --data-dir
 //   broker.rack               a broker's rack                                  --rack
-//   metrics.listen            host:port of the plaintext /metrics endpoint     --metrics-listen
+//   metrics.listen            host:port of /metrics (0.0.0.0:9190; empty: off) --metrics-listen
 //   cluster.id                the cluster's identity; peers must agree         --cluster-id
 //   strand.log.level          trace | debug | info | warn | error             --log-level
 //   strand.node.id.base       node.id = base + $STRAND_POD_INDEX (a StatefulSet pod's index,

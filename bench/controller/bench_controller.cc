@@ -83,6 +83,8 @@ class Cluster {
  "--config=controller.listener.names=CONTROLLER",
                                   fmt::format("--data-dir={}/c{}", dir_.path(), id),
                                   "--cluster-id=bench", "--log-level=warn",
+                                  fmt::format("--metrics-listen=127.0.0.1:{}",
+                                              strand::testing::FreePort()),
                                   // The scale mode goes far past the default partition limits
                                   // (its brokers are stand-ins that open no logs).
                                   "--config", "max.broker.partitions=1000000",

@@ -56,7 +56,9 @@ class CliEndToEndTest : public ::testing::Test {
                                    "--config=listeners=CONTROLLER://" + addresses_[static_cast<size_t>(id - 1)],
  "--config=controller.listener.names=CONTROLLER",
                                    fmt::format("--data-dir={}/c{}", dir_.path(), id),
-                                   "--cluster-id=e2e", "--config=num.partitions=2"},
+                                   "--cluster-id=e2e", "--config=num.partitions=2",
+                                   fmt::format("--metrics-listen=127.0.0.1:{}",
+                                               strand::testing::FreePort())},
           fmt::format("{}/c{}.log", dir_.path(), id)));
     }
     for (int id = 101; id <= 103; ++id) {

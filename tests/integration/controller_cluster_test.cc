@@ -55,6 +55,7 @@ class ControllerClusterTest : public ::testing::Test {
  "--config=controller.listener.names=CONTROLLER",
                                   fmt::format("--data-dir={}/c{}", dir_.path(), id),
                                   "--cluster-id=it",
+                                  fmt::format("--metrics-listen=127.0.0.1:{}", strand::testing::FreePort()),
                                   "--tick-ms=20",
                                   "--snapshot-interval=100",
                                   "--snapshot-trailing-entries=10"};

@@ -216,11 +216,6 @@ TEST(GroupCoordinatorTest, MembershipOffsetsAndCoordinatorFailover) {
   ClusterOptions options;
   options.broker_args = {"--config=group.consumer.session.timeout.ms=8000",
                          "--config=group.consumer.heartbeat.interval.ms=500"};
-  std::map<int, std::string> metrics;
-  for (int id : {101, 102, 103}) {
-    metrics[id] = fmt::format("127.0.0.1:{}", FreePort());
-    options.node_args[id] = {"--metrics-listen=" + metrics[id]};
-  }
   StrandCluster c(options);
   ASSERT_TRUE(c.WaitForBrokers(30s));
   ASSERT_EQ(c.CreateTopic("orders", 6, 3), "NONE");
@@ -299,13 +294,13 @@ TEST(GroupCoordinatorTest, MembershipOffsetsAndCoordinatorFailover) {
         Beat(c, coordinator, "g1", a, "orders");
         Beat(c, coordinator, "g1", b, "orders");
         std::this_thread::sleep_for(200ms);
-        return HttpGet(metrics.at(coordinator), "/metrics").find(lag_line) != std::string::npos;
+        return HttpGet(c.metrics_address(coordinator), "/metrics").find(lag_line) != std::string::npos;
       },
       25s))
       << lag_line;
   Beat(c, coordinator, "g1", a, "orders");
   Beat(c, coordinator, "g1", b, "orders");
-  const std::string scraped = HttpGet(metrics.at(coordinator), "/metrics");
+  const std::string scraped = HttpGet(c.metrics_address(coordinator), "/metrics");
   EXPECT_NE(scraped.find("strand_group_coordinator_groups 1"), std::string::npos);
   EXPECT_NE(scraped.find("strand_group_coordinator_members 2"), std::string::npos);
 

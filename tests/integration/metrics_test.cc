@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -51,11 +50,6 @@ TEST(MetricsTest, EveryProcessPassesPromtoolCheckMetrics) {
   ClusterOptions options;
   options.broker_args = {"--config=offsets.topic.num.partitions=3"};
   options.controller_args = {"--config=offsets.topic.num.partitions=3"};
-  std::map<int, std::string> metrics;
-  for (int id : {1, 2, 3, 101, 102, 103}) {
-    metrics[id] = fmt::format("127.0.0.1:{}", FreePort());
-    options.node_args[id] = {"--metrics-listen=" + metrics[id]};
-  }
   StrandCluster c(options);
   ASSERT_TRUE(c.WaitForBrokers(30s));
   CreateTopicAndWait(c, "orders", 3);
@@ -84,8 +78,8 @@ TEST(MetricsTest, EveryProcessPassesPromtoolCheckMetrics) {
   }
 
   TempDir dir("metrics");
-  for (const auto& [id, address] : metrics) {
-    const std::string exposition = HttpGet(address, "/metrics");
+  for (int id : {1, 2, 3, 101, 102, 103}) {
+    const std::string exposition = HttpGet(c.metrics_address(id), "/metrics");
     ASSERT_FALSE(exposition.empty()) << "node " << id << " served no /metrics";
     const Lint lint = PromtoolCheckMetrics(exposition, dir.path());
     EXPECT_EQ(lint.status, 0) << "node " << id << ": promtool check metrics:\n" << lint.output;

@@ -78,8 +78,12 @@ TEST(ServerConfigTest, ControllerAndBrokerFromPropertiesFiles) {
                         "metrics.listen={}\n"
                         "offsets.topic.replication.factor=1\n",
                         voters, client_port, replication_port, observer_port, dir.path(), metrics));
+  // The controller's metrics port from the environment (the default, 0.0.0.0:9190, could be
+  // taken on a shared machine).
+  const std::string controller_metrics = fmt::format("127.0.0.1:{}", FreePort());
   ChildProcess controller("strand-server", {"--config-file", dir.path() + "/controller.properties"},
-                          dir.path() + "/controller.log");
+                          dir.path() + "/controller.log",
+                          {"STRAND_METRICS_LISTEN=" + controller_metrics});
   ChildProcess broker("strand-server", {"--config-file", dir.path() + "/broker.properties"},
                       dir.path() + "/broker.log",
                       {"STRAND_POD_INDEX=1", "STRAND_BROKER_RACK=zone-b"});
@@ -106,6 +110,8 @@ TEST(ServerConfigTest, ControllerAndBrokerFromPropertiesFiles) {
   EXPECT_EQ(cluster.brokers(0).rack(), "zone-b");  // $STRAND_BROKER_RACK over the file
   EXPECT_EQ(cluster.cluster_id(), "config-test");
   EXPECT_NE(HttpGet(metrics, "/metrics").find("# TYPE"), std::string::npos);
+  EXPECT_NE(HttpGet(controller_metrics, "/metrics").find("strand_controller_active"),
+            std::string::npos);
   EXPECT_NE(Tail(dir.path() + "/controller.log", 200)
                 .find("broker settings ignored by a controller: group.consumer.session.timeout.ms"),
             std::string::npos);

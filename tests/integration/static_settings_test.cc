@@ -50,12 +50,7 @@ bool LogHas(StrandCluster& c, int node, const std::string& text) {
 
 TEST(StaticSettingsTest, SettingsGivenToOneNodeAreReportedByName) {
   ClusterOptions options;
-  std::map<int, std::string> metrics;
-  for (int id : {1, 2, 3}) {
-    metrics[id] = fmt::format("127.0.0.1:{}", FreePort());
-    options.node_args[id] = {"--metrics-listen=" + metrics[id]};
-  }
-  options.node_args[3].push_back("--config=num.partitions=7");
+  options.node_args[3] = {"--config=num.partitions=7"};
   options.node_args[102] = {"--config=log.retention.ms=1234"};
   StrandCluster c(options);
   ASSERT_TRUE(c.WaitForBrokers(30s));
@@ -98,10 +93,10 @@ TEST(StaticSettingsTest, SettingsGivenToOneNodeAreReportedByName) {
       fmt::format("strand_controller_brokers_static_settings_differing {}", active == 3 ? 3 : 1);
   EXPECT_TRUE(Eventually(
       [&] {
-        return HttpGet(metrics[active], "/metrics").find(brokers_metric) != std::string::npos;
+        return HttpGet(c.metrics_address(active), "/metrics").find(brokers_metric) != std::string::npos;
       },
       15s))
-      << HttpGet(metrics[active], "/metrics");
+      << HttpGet(c.metrics_address(active), "/metrics");
   EXPECT_TRUE(Eventually(
       [&] {
         return LogHas(c, active, "broker 102 runs with static cluster setting(s) log.retention.ms");
@@ -113,7 +108,7 @@ TEST(StaticSettingsTest, SettingsGivenToOneNodeAreReportedByName) {
     EXPECT_TRUE(LogHas(c, 3, "static cluster setting(s) num.partitions of this controller differ"));
     EXPECT_TRUE(Eventually(
         [&] {
-          return HttpGet(metrics[3], "/metrics")
+          return HttpGet(c.metrics_address(3), "/metrics")
                      .find("strand_controller_static_settings_differing 1") != std::string::npos;
         },
         15s));
@@ -124,7 +119,7 @@ TEST(StaticSettingsTest, SettingsGivenToOneNodeAreReportedByName) {
         10s));
     EXPECT_TRUE(Eventually(
         [&] {
-          return HttpGet(metrics[1], "/metrics")
+          return HttpGet(c.metrics_address(1), "/metrics")
                      .find("strand_controller_static_settings_differing 1") != std::string::npos;
         },
         15s));

@@ -100,6 +100,9 @@ StrandCluster::StrandCluster(ClusterOptions options)
     controller_addresses_[100 + i] = fmt::format("127.0.0.1:{}", FreePort());
   }
   for (const auto& [node, address] : addresses_) {
+    metrics_addresses_[node] = fmt::format("127.0.0.1:{}", FreePort());
+  }
+  for (const auto& [node, address] : addresses_) {
     // Servers start after the channels exist: reconnect quickly rather than with gRPC's default
     // backoff (1 s, growing), or every wait below would take seconds longer than needed.
     grpc::ChannelArguments args;
@@ -175,6 +178,7 @@ void StrandCluster::Start(int node) {
       "--data-dir=" + data_dir(node),
       "--cluster-id=it",
       "--config=controller.listener.names=CONTROLLER",
+      "--metrics-listen=" + metrics_addresses_.at(node),
   };
   // Each plane on its own port, as in a production deployment.
   const std::string protocol = options_.tls ? "SSL" : "PLAINTEXT";

@@ -85,6 +85,8 @@ class StrandCluster {
   std::vector<int> broker_ids() const;
   // host:port of a node's listener; a controller's is always its controller listener.
   std::string address(int node, Listener listener = Listener::kClient) const;
+  // host:port of the node's Prometheus /metrics (every node serves one, as by default).
+  std::string metrics_address(int node) const { return metrics_addresses_.at(node); }
   std::string data_dir(int node) const;
   std::string log_path(int node) const;
   ChildProcess* process(int node) { return nodes_.at(node).get(); }
@@ -139,6 +141,7 @@ class StrandCluster {
   std::map<int, std::string> addresses_;  // client listener (controllers: controller listener)
   std::map<int, std::string> replication_addresses_;  // brokers
   std::map<int, std::string> controller_addresses_;   // brokers (controllers: addresses_)
+  std::map<int, std::string> metrics_addresses_;      // every node
   std::map<int, std::unique_ptr<ChildProcess>> nodes_;
   std::set<int> stopped_;  // taken down by the test (Kill/Stop), until started again
   std::map<int, bool> paused_;  // SIGSTOPped: metadata lookups skip them rather than time out
