@@ -400,14 +400,7 @@ TEST(ConsumerGroupFailureTest, CoordinatorSigkillLosesNoAcknowledgedCommit) {
     producer->Flush();
   });
   // Stops and joins the producer on every way out of the test (a failed ASSERT included).
-  struct JoinOnExit {
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~JoinOnExit() {
-      stop = true;
-      if (thread.joinable()) thread.join();
-    }
-  } join_producer{stop_producing, producer_thread};
+  JoinOnExit join_producer{stop_producing, producer_thread};
 
   CommitLedger ledger;
   std::vector<std::unique_ptr<CommittingMember>> members;

@@ -114,14 +114,7 @@ TEST(ConsumerGroupRetentionTest, OffsetsOfGroupsWithoutMembersExpireAndLiveGroup
     const auto deadline = Clock::now() + 150s;  // bounded
     while (!stop && Clock::now() < deadline) (void)live->Poll(200ms);
   });
-  struct JoinOnExit {
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~JoinOnExit() {
-      stop = true;
-      if (thread.joinable()) thread.join();
-    }
-  } join_live{stop, live_thread};
+  JoinOnExit join_live{stop, live_thread};
 
   for (const auto& [group, base] : std::map<std::string, int64_t>{
            {"audit-simple", 0}, {"audit-left", 100}, {"audit-live", 200}}) {

@@ -6,11 +6,13 @@
 // asks the brokers still running and returns nullopt / -1 on any error, so that a test can poll
 // it with Eventually across a coordinator's failover.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -18,6 +20,17 @@
 #include "tests/integration/strand_cluster.h"
 
 namespace strand::testing {
+
+// Sets `stop` and joins `thread` when it goes out of scope, so that a test's background thread
+// stops on every way out of the test, a failed ASSERT included.
+struct JoinOnExit {
+  std::atomic<bool>& stop;
+  std::thread& thread;
+  ~JoinOnExit() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+};
 
 // 3 controllers and 3 brokers with a 6 s member session and 300 ms heartbeats (groups react in
 // seconds), and 6 __consumer_offsets partitions (the controllers create it, so they get the
