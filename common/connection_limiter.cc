@@ -57,16 +57,21 @@ bool ConnectionLimiter::Admit(int fd, const std::string& ip, std::string* why) {
   if (refilled_ == std::chrono::steady_clock::time_point{}) {
     tokens_ = rate;
   } else {
-    tokens_ = std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
+    tokens_ =
+        std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - refilled_).count());
   }
   refilled_ = now;
   if (static_cast<int64_t>(conns_.size()) >= limits_.max_connections) {
     *why = fmt::format("max.connections ({}) reached", limits_.max_connections);
+    ++stats_.refused_max;
   } else if (per_ip_[ip] >= limits_.max_connections_per_ip) {
-    *why = fmt::format("max.connections.per.ip ({}) reached for {}", limits_.max_connections_per_ip, ip);
+    *why = fmt::format("max.connections.per.ip ({}) reached for {}", limits_.max_connections_per_ip,
+                       ip);
+    ++stats_.refused_per_ip;
   } else if (tokens_ < 1) {
     *why = fmt::format("max.connection.creation.rate ({}/s) exceeded",
                        limits_.max_connection_creation_rate);
+    ++stats_.refused_rate;
   } else {
     tokens_ -= 1;
     ++per_ip_[ip];
@@ -75,6 +80,14 @@ bool ConnectionLimiter::Admit(int fd, const std::string& ip, std::string* why) {
   }
   if (per_ip_[ip] == 0) per_ip_.erase(ip);
   return false;
+}
+
+ConnectionStats ConnectionLimiter::Stats() {
+  std::lock_guard lock(mu_);
+  SweepLocked();
+  ConnectionStats s = stats_;
+  s.open = static_cast<int64_t>(conns_.size());
+  return s;
 }
 
 void ConnectionLimiter::Sweep() {
@@ -121,16 +134,15 @@ absl::StatusOr<std::unique_ptr<LimitedAcceptor>> LimitedAcceptor::Bind(const End
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);  // IPv4 clients too
   }
   if (bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-    return absl::UnavailableError(fmt::format(
-        "cannot listen on {} (listener {}): {}", listener.Address(), listener.name,
-        std::strerror(errno)));
+    return absl::UnavailableError(fmt::format("cannot listen on {} (listener {}): {}",
+                                              listener.Address(), listener.name,
+                                              std::strerror(errno)));
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  a->port_ = ntohs(bound.ss_family == AF_INET6
-                       ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
-                       : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  a->port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                               : reinterpret_cast<sockaddr_in&>(bound).sin_port);
   if (pipe2(a->wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return absl::UnavailableError(fmt::format("pipe: {}", std::strerror(errno)));
   }
@@ -144,8 +156,9 @@ LimitedAcceptor::~LimitedAcceptor() {
   }
 }
 
-void LimitedAcceptor::Start(std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor,
-                            std::shared_ptr<ConnectionLimiter> limiter) {
+void LimitedAcceptor::Start(
+    std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor,
+    std::shared_ptr<ConnectionLimiter> limiter) {
   acceptor_ = std::move(acceptor);
   limiter_ = std::move(limiter);
   thread_ = std::thread([this] { Run(); });
@@ -191,9 +204,10 @@ void LimitedAcceptor::Run() {
         // Logged before the socket closes, so whoever sees the close finds the reason logged.
         const auto now = std::chrono::steady_clock::now();
         if (now - last_log_ > std::chrono::seconds(10)) {
-          Log()->warn("[listener {}] refused a connection from {}: {} ({} more refused since the "
-                      "last message)",
-                      name_, ip, why, unlogged_);
+          Log()->warn(
+              "[listener {}] refused a connection from {}: {} ({} more refused since the "
+              "last message)",
+              name_, ip, why, unlogged_);
           last_log_ = now;
           unlogged_ = 0;
         } else {

@@ -44,6 +44,8 @@ class ConnectionLimiter {
   // Forgets connections whose descriptors were closed.
   void Sweep();
 
+  ConnectionStats Stats();
+
  private:
   struct Conn {
     uint64_t inode = 0;
@@ -55,6 +57,7 @@ class ConnectionLimiter {
   std::mutex mu_;
   std::map<int, Conn> conns_;  // by descriptor
   std::map<std::string, int64_t> per_ip_;
+  ConnectionStats stats_;
   double tokens_ = 0;  // creation-rate bucket
   std::chrono::steady_clock::time_point refilled_{};
 };

@@ -1,6 +1,10 @@
 #include "common/grpc_listener.h"
 
 #include <fmt/format.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/impl/server_initializer.h>
 
 #include "absl/strings/str_join.h"
 #include "common/connection_limiter.h"
@@ -23,15 +27,46 @@ class WrongPlane final : public grpc::CallbackGenericService {
       explicit Refusal(grpc::Status status) { Finish(status); }
       void OnDone() override { delete this; }
     };
-    return new Refusal(grpc::Status(
-        grpc::StatusCode::UNIMPLEMENTED,
-        fmt::format("{} is not served on listener {}, which carries the {} plane (see "
-                    "docs/security.md)", ctx->method(), listener_, planes_)));
+    return new Refusal(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                     fmt::format("{} is not served on listener {}, which carries the {} plane (see "
+                                 "docs/security.md)",
+                                 ctx->method(), listener_, planes_)));
   }
 
  private:
   const std::string listener_;
   const std::string planes_;
+};
+
+// Records the names of the services a server was built with (gRPC keeps them to itself), so that
+// health can answer for each by name.
+class ServiceNamesPlugin final : public grpc::ServerBuilderPlugin {
+ public:
+  explicit ServiceNamesPlugin(std::vector<std::string>* out) : out_(out) {}
+  std::string name() override { return "strand_service_names"; }
+  void InitServer(grpc::ServerInitializer* si) override {
+    if (const std::vector<std::string>* names = si->GetServiceList()) *out_ = *names;
+  }
+  void Finish(grpc::ServerInitializer*) override {}
+  void ChangeArguments(const std::string&, void*) override {}
+  bool has_async_methods() const override { return false; }
+  bool has_sync_methods() const override { return false; }
+
+ private:
+  std::vector<std::string>* out_;
+};
+
+class ServiceNamesOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ServiceNamesOption(std::vector<std::string>* out) : out_(out) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->push_back(std::make_unique<ServiceNamesPlugin>(out_));
+  }
+
+ private:
+  std::vector<std::string>* out_;
 };
 
 }  // namespace
@@ -43,6 +78,7 @@ struct ListenerServers::Server {
   WrongPlane wrong_plane;
   std::unique_ptr<LimitedAcceptor> acceptor;  // client listeners: accepts under the limits
   std::unique_ptr<grpc::Server> server;
+  std::vector<std::string> services;  // full names of the services registered on it
 
   Server(const Endpoint& l, unsigned p) : listener(l), planes(p), wrong_plane(l, p) {}
 };
@@ -104,6 +140,7 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
       builder.AddListeningPort(bind, ServerCredentialsFor(config, listener), &s->port);
     }
     add_services(listener, planes, builder);
+    builder.SetOption(std::make_unique<ServiceNamesOption>(&s->services));
     builder.RegisterCallbackGenericService(&s->wrong_plane);
     s->server = builder.BuildAndStart();
     if (!s->server || s->port == 0) {
@@ -113,8 +150,9 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
                       listener.Address(), listener.name));
     }
     if (s->acceptor) s->acceptor->Start(std::move(external), out->limiter_);
-    strand::SetServing(*s->server, false);
     out->servers_.push_back(std::move(s));
+    out->SetServing(false);
+    out->SetProbes(false, true);
   }
   return out;
 }
@@ -122,10 +160,48 @@ absl::StatusOr<std::unique_ptr<ListenerServers>> ListenerServers::Start(
 ListenerServers::~ListenerServers() { Shutdown(std::chrono::system_clock::now()); }
 
 void ListenerServers::SetServing(bool serving) {
-  for (auto& s : servers_) strand::SetServing(*s->server, serving);
+  for (auto& s : servers_) {
+    if (!s->server) continue;
+    grpc::HealthCheckServiceInterface* health = s->server->GetHealthCheckService();
+    if (health == nullptr) continue;
+    // By name: gRPC's SetServingStatus(bool) would set every name, the probes' too.
+    health->SetServingStatus("", serving);
+    for (const std::string& service : s->services) {
+      // gRPC's own (health, reflection) answer whatever the process's state.
+      if (service.rfind("grpc.", 0) != 0) health->SetServingStatus(service, serving);
+    }
+  }
+}
+
+void ListenerServers::WatchHealth(std::shared_ptr<ProcessHealth> health) {
+  watcher_ = std::thread([this, health = std::move(health)] {
+    std::unique_lock lock(watch_mu_);
+    while (!watch_stop_) {
+      lock.unlock();
+      SetProbes(health->Readiness().ok, health->Liveness().ok);
+      lock.lock();
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return watch_stop_; });
+    }
+  });
+}
+
+void ListenerServers::SetProbes(bool ready, bool live) {
+  for (auto& s : servers_) {
+    if (!s->server) continue;
+    grpc::HealthCheckServiceInterface* health = s->server->GetHealthCheckService();
+    if (health == nullptr) continue;
+    health->SetServingStatus(std::string(kReadinessService), ready);
+    health->SetServingStatus(std::string(kLivenessService), live);
+  }
 }
 
 void ListenerServers::Shutdown(std::chrono::system_clock::time_point deadline) {
+  {
+    std::lock_guard lock(watch_mu_);
+    watch_stop_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
   for (auto& s : servers_) {
     if (s->acceptor) s->acceptor->Stop();
   }
@@ -136,6 +212,10 @@ void ListenerServers::Shutdown(std::chrono::system_clock::time_point deadline) {
     if (s->server) s->server->Wait();
     s->server.reset();
   }
+}
+
+ConnectionStats ListenerServers::Connections() const {
+  return limiter_ ? limiter_->Stats() : ConnectionStats{};
 }
 
 int ListenerServers::BoundPort(const std::string& name) const {

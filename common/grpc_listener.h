@@ -25,12 +25,17 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/health.h"
 #include "common/listener_config.h"
 
 namespace strand {
@@ -43,6 +48,10 @@ inline constexpr int kClientIdleMs = 600'000;
 inline constexpr int kInternalKeepaliveMs = 1'000;
 // Strand's own channels ping idle connections every second: accept that.
 inline constexpr int kMinClientPingIntervalMs = 1'000;
+
+// grpc.health.v1 service names that answer for the whole process rather than one service.
+inline constexpr std::string_view kReadinessService = "readiness";
+inline constexpr std::string_view kLivenessService = "liveness";
 
 void ConfigureClientListener(grpc::ServerBuilder& builder);
 void ConfigureInternalListener(grpc::ServerBuilder& builder);
@@ -62,8 +71,16 @@ class ListenerServers {
                                                                 const Register& add_services);
   ~ListenerServers();
 
-  // grpc.health.v1's overall status on every listener.
+  // grpc.health.v1 on every listener: the overall status ("") and that of each service the
+  // listener serves, by its full name (a broker's "strand.broker.v1.BrokerService" while it
+  // takes requests).
   void SetServing(bool serving);
+  // Publishes the process's probes (common/health.h) as the health services kReadinessService
+  // and kLivenessService, for tools that speak gRPC: a thread reads `health` every 250 ms (so a
+  // stalled loop shows even though it cannot report itself) until Shutdown.
+  void WatchHealth(std::shared_ptr<ProcessHealth> health);
+  // The client listeners' connections and refusals (all zero when there are none).
+  ConnectionStats Connections() const;
   // Stops every server: in-flight calls get until `deadline`, then are cancelled.
   void Shutdown(std::chrono::system_clock::time_point deadline);
   // The port a listener is bound to (the one asked for, or the one picked for port 0).
@@ -74,7 +91,13 @@ class ListenerServers {
  private:
   struct Server;
   ListenerServers() = default;
+  void SetProbes(bool ready, bool live);
+
   std::vector<std::unique_ptr<Server>> servers_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool watch_stop_ = false;
+  std::thread watcher_;
   std::shared_ptr<ConnectionLimiter> limiter_;  // shared by the client listeners
 };
 

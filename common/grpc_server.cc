@@ -25,8 +25,4 @@ void TuneProcessRuntime() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
-void SetServing(grpc::Server& server, bool serving) {
-  if (auto* health = server.GetHealthCheckService()) health->SetServingStatus(serving);
-}
-
 }  // namespace strand

@@ -18,7 +18,4 @@ void EnableServerConventions();
 // as a few percent of a controller's CPU under load). Call once at the start of main.
 void TuneProcessRuntime();
 
-// Marks the overall health service status (SERVING / NOT_SERVING) of a running server.
-void SetServing(grpc::Server& server, bool serving);
-
 }  // namespace strand

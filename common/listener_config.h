@@ -81,6 +81,14 @@ struct ConnectionLimits {
   int64_t memory_max_bytes = int64_t{1} << 30;
 };
 
+// The client listeners' connections as the limits counted them.
+struct ConnectionStats {
+  int64_t open = 0;            // admitted and not yet seen closed
+  int64_t refused_max = 0;     // by max.connections, since the start
+  int64_t refused_per_ip = 0;  // by max.connections.per.ip
+  int64_t refused_rate = 0;    // by max.connection.creation.rate
+};
+
 enum class ClientAuth { kNone, kRequested, kRequired };
 
 // An SSL listener's TLS settings (checked: the files exist and hold what they should).

@@ -12,7 +12,7 @@ packages=(
   # storage, compression, checksums
   librocksdb-dev liblz4-dev libzstd-dev libsnappy-dev zlib1g-dev libisal-dev
   # libraries
-  libabsl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev nlohmann-json3-dev libcli11-dev libre2-dev
+  libabsl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev libcli11-dev libre2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: network namespaces, loop devices, process tools

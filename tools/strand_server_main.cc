@@ -33,13 +33,13 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/ranges.h>
-#include <prometheus/exposer.h>
 #include <prometheus/registry.h>
 
 #include "absl/strings/numbers.h"
 #include "broker/server/broker_config.h"
 #include "broker/server/broker_server.h"
 #include "common/grpc_server.h"
+#include "common/health.h"
 #include "common/listener_config.h"
 #include "common/logging.h"
 #include "common/meta_properties.h"
@@ -47,6 +47,7 @@
 #include "common/quorum_spec.h"
 #include "controller/server/controller_server.h"
 #include "controller/state/config_defs.h"
+#include "tools/metrics_http.h"
 #include "tools/server_settings.h"
 
 namespace {
@@ -240,14 +241,16 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::unique_ptr<prometheus::Exposer> exposer;
+  options.health = std::make_shared<strand::ProcessHealth>();
+  std::unique_ptr<strand::server::MetricsHttp> http;
   if (!metrics_listen.empty()) {
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(metrics_listen);
-    } catch (const std::exception& e) {
-      return Fail(1, "metrics.listen=" + metrics_listen + ": " + e.what());
+    auto started = strand::server::MetricsHttp::Start(metrics_listen, options.registry,
+                                                      options.health, data_dir);
+    if (!started.ok()) {
+      return Fail(1, "metrics.listen=" + metrics_listen + ": " +
+                         std::string(started.status().message()));
     }
-    exposer->RegisterCollectable(options.registry);
+    http = *std::move(started);
   }
   int signal = 0;
   if (broker) {
@@ -263,13 +266,14 @@ int main(int argc, char** argv) {
     b.settings = *std::move(broker_settings);
     b.enable_fault_injection = fault_injection;
     b.registry = options.registry;
+    b.health = options.health;
     auto server = strand::broker::BrokerServer::Start(b);
     if (!server.ok()) return Fail(1, server.status().ToString());
     sigwait(&signals, &signal);
     strand::GetLogger("server")->info("signal {}: controlled shutdown", signal);
     (*server)->Shutdown();
     server->reset();
-    (void)exposer.release();  // see below
+    (void)http.release();  // see below
     return 0;
   }
   auto server = strand::controller::ControllerServer::Start(options);
@@ -281,6 +285,6 @@ int main(int argc, char** argv) {
   // The metrics endpoint is left to the exit: stopping its HTTP server (civetweb) waits about a
   // second for its listening thread, which made every planned stop a second longer. Nothing
   // else is running by now, and the registry it reads lives as long as it does.
-  (void)exposer.release();
+  (void)http.release();
   return 0;
 }

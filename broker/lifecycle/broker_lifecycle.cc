@@ -200,6 +200,7 @@ void BrokerLifecycle::HeartbeatSession() {
       break;
     }
     fenced_ = resp.is_fenced();
+    last_answer_ns_ = std::chrono::steady_clock::now().time_since_epoch().count();
     if (resp.should_shut_down()) may_shut_down_ = true;
     // While shutting down, ask often: the broker is waiting to exit.
     const bool sent_shutdown = req.want_shut_down();

@@ -10,6 +10,7 @@
 // Used by strand-server's broker role; tests use it to stand in for brokers. Thread-safe.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -61,6 +62,13 @@ class BrokerLifecycle {
   bool registered() const { return epoch_.load() > 0; }
   int64_t epoch() const { return epoch_.load(); }
   bool fenced() const { return fenced_.load(); }
+  // How long since the active controller last answered a heartbeat (since the start when none
+  // has): a broker cut off from the controllers cannot be told it is fenced, but knows this.
+  std::chrono::milliseconds SinceLastAnswer() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch() -
+        std::chrono::nanoseconds(last_answer_ns_.load()));
+  }
   // This broker cannot serve (a log failed: I/O error, full disk): heartbeats ask the controller
   // to fence it, which moves its leaderships and ISR seats to other brokers. Lasts until the
   // process restarts.
@@ -86,6 +94,8 @@ class BrokerLifecycle {
   NodeId target_ = kNoNode;                                    // Run thread only
   std::atomic<int64_t> epoch_{0};
   std::atomic<bool> fenced_{true};
+  std::atomic<int64_t> last_answer_ns_{
+      std::chrono::steady_clock::now().time_since_epoch().count()};  // steady clock
   std::atomic<bool> want_shut_down_{false};
   std::atomic<bool> want_fence_{false};
   std::atomic<bool> may_shut_down_{false};

@@ -1,5 +1,6 @@
 #include "broker/server/admin_proxy.h"
 
+#include "absl/status/status.h"
 #include "common/grpc_channel.h"
 #include "controller/state/metadata_image.h"
 
@@ -7,11 +8,26 @@ namespace strand::broker {
 
 AdminProxy::AdminProxy(std::map<NodeId, std::string> controllers, MetadataFollower& metadata,
                        std::function<bool()> blocked,
-                       std::shared_ptr<grpc::ChannelCredentials> credentials)
+                       std::shared_ptr<grpc::ChannelCredentials> credentials, BrokerProbe* probe)
     : controllers_(std::move(controllers)),
       metadata_(metadata),
       blocked_(std::move(blocked)),
-      credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()) {}
+      credentials_(credentials ? std::move(credentials) : grpc::InsecureChannelCredentials()),
+      probe_(probe) {}
+
+grpc::Status AdminProxy::Counted(const char* api, std::chrono::steady_clock::time_point start,
+                                 grpc::Status status) {
+  if (probe_ != nullptr) {
+    // "NONE" as for every other API; a gRPC failure by its code's name (UNAVAILABLE, ...).
+    const std::string error =
+        status.ok() ? "NONE"
+                    : absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+    probe_->Request(
+        api, error,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return status;
+}
 
 std::vector<NodeId> AdminProxy::Order() const {
   const NodeId active = metadata_.Read(

@@ -6,6 +6,7 @@
 // that answers — and the controller's answer comes back unchanged (controllers forward writes
 // to the active controller themselves).
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include <grpcpp/security/credentials.h>
 
+#include "broker/server/broker_probe.h"
 #include "broker/server/metadata_follower.h"
 #include "proto/admin/v1/admin.grpc.pb.h"
 
@@ -22,14 +24,18 @@ namespace strand::broker {
 class AdminProxy final : public admin::v1::AdminService::Service {
  public:
   // `credentials`: for the controllers' controller listener (plaintext when null).
+  // `probe`: counts each forwarded call (its API, the gRPC status code's name, its latency).
   AdminProxy(std::map<NodeId, std::string> controllers, MetadataFollower& metadata,
              std::function<bool()> blocked,
-             std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
+             std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+             BrokerProbe* probe = nullptr);
 
-#define STRAND_ADMIN_PROXY_METHOD(Name)                                                     \
-  grpc::Status Name(grpc::ServerContext* context, const admin::v1::Name##Request* request, \
-                    admin::v1::Name##Response* response) override {                        \
-    return Forward(context, *request, response, &admin::v1::AdminService::Stub::Name);     \
+#define STRAND_ADMIN_PROXY_METHOD(Name)                                                         \
+  grpc::Status Name(grpc::ServerContext* context, const admin::v1::Name##Request* request,      \
+                    admin::v1::Name##Response* response) override {                             \
+    const auto start = std::chrono::steady_clock::now();                                        \
+    return Counted(#Name, start,                                                                \
+                   Forward(context, *request, response, &admin::v1::AdminService::Stub::Name)); \
   }
   STRAND_ADMIN_PROXY_METHOD(DescribeCluster)
   STRAND_ADMIN_PROXY_METHOD(CreateTopics)
@@ -46,9 +52,13 @@ class AdminProxy final : public admin::v1::AdminService::Service {
 #undef STRAND_ADMIN_PROXY_METHOD
 
  private:
+  // Counts a finished call in the probe; returns `status`.
+  grpc::Status Counted(const char* api, std::chrono::steady_clock::time_point start,
+                       grpc::Status status);
+
   template <typename Req, typename Resp>
-  using Method = grpc::Status (admin::v1::AdminService::Stub::*)(grpc::ClientContext*,
-                                                                 const Req&, Resp*);
+  using Method = grpc::Status (admin::v1::AdminService::Stub::*)(grpc::ClientContext*, const Req&,
+                                                                 Resp*);
   template <typename Req, typename Resp>
   grpc::Status Forward(grpc::ServerContext* context, const Req& request, Resp* response,
                        Method<Req, Resp> method) {
@@ -57,8 +67,8 @@ class AdminProxy final : public admin::v1::AdminService::Service {
     for (NodeId controller : Order()) {
       grpc::ClientContext client;
       client.set_wait_for_ready(true);  // a channel that failed once may otherwise fail fast
-      client.set_deadline(std::min(context->deadline(), std::chrono::system_clock::now() +
-                                                            std::chrono::seconds(30)));
+      client.set_deadline(std::min(context->deadline(),
+                                   std::chrono::system_clock::now() + std::chrono::seconds(30)));
       last = (Stub(controller)->*method)(&client, request, response);
       if (last.error_code() != grpc::StatusCode::UNAVAILABLE) return last;
       response->Clear();
@@ -75,6 +85,7 @@ class AdminProxy final : public admin::v1::AdminService::Service {
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::mutex mu_;
   std::map<NodeId, std::unique_ptr<admin::v1::AdminService::Stub>> stubs_;
+  BrokerProbe* const probe_;
 };
 
 }  // namespace strand::broker

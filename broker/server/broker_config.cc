@@ -73,6 +73,9 @@ const std::map<std::string, Setting>& Settings() {
       {"controlled.shutdown.timeout.ms",
        {"Longest a SIGTERM waits for leaderships to move away before exiting anyway", 0, INT64_MAX,
         [](BrokerSettings& s, int64_t v) { s.controlled_shutdown_timeout_ms = v; }}},
+      {"strand.readiness.isr.wait.ms",
+       {"After a start, longest readiness waits for this broker's replicas to rejoin their ISRs",
+        0, 86'400'000, [](BrokerSettings& s, int64_t v) { s.readiness_isr_wait_ms = v; }}},
       {"strand.fetch.waiting.max",
        {"Long-polling fetches parked at once; past it a fetch is answered at once with what "
         "there is",

@@ -20,6 +20,7 @@ struct BrokerSettings {
   int64_t controlled_shutdown_timeout_ms = 30'000;  // controlled.shutdown.timeout.ms (Strand)
   int heartbeat_interval_ms = 500;                  // broker.heartbeat.interval.ms
   int64_t fetch_waiting_max = 10'000;               // strand.fetch.waiting.max
+  int64_t readiness_isr_wait_ms = 300'000;          // strand.readiness.isr.wait.ms
   group::GroupConfig groups;                        // group.consumer.*, offsets.* (coordinator)
   int64_t offsets_retention_check_interval_ms = 600'000;  // offsets.retention.check.interval.ms
   int64_t offsets_commit_timeout_ms = 5'000;              // offsets.commit.timeout.ms

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -19,6 +20,7 @@
 #include <prometheus/registry.h>
 
 #include "broker/server/replica_manager.h"
+#include "common/listener_config.h"
 
 namespace strand::broker {
 
@@ -27,14 +29,27 @@ class BrokerProbe {
   explicit BrokerProbe(std::shared_ptr<prometheus::Registry> registry);
 
   // One finished request of `api`; `error` is the Kafka error name ("NONE" when it succeeded).
+  // Its `plane` label is the kind of traffic the API is (PlaneOf).
   void Request(const std::string& api, std::string_view error, double seconds);
-  void BytesIn(int64_t bytes, int64_t records);
-  void BytesOut(int64_t bytes);
+  // produce, fetch_consumer, fetch_follower, admin, group, or client (metadata, offsets, ids).
+  static std::string_view PlaneOf(std::string_view api);
+  // Record bytes produced to / fetched by consumers from `topic` (and the broker's totals).
+  void BytesIn(const std::string& topic, int64_t bytes, int64_t records);
+  void BytesOut(const std::string& topic, int64_t bytes);
   void ReplicationBytesIn(int64_t bytes);
   // A long-polling fetch answered at once because the purgatory was full.
   void FetchNotParked() { fetches_not_parked_->Increment(); }
   void Update(const ReplicaCounts& counts, uint64_t isr_shrinks, uint64_t isr_expands,
               uint64_t metadata_offset, bool fenced, size_t waiting_fetches);
+  // Each hosted partition's log size; partitions no longer hosted lose their series.
+  struct PartitionSize {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t bytes = 0;
+  };
+  void UpdateLogSizes(const std::vector<PartitionSize>& sizes);
+  // The client listeners' open connections and the connections their limits refused.
+  void UpdateConnections(const ConnectionStats& stats);
   // The replication throttles' totals and rates (side "leader" / "follower"), about once a
   // second with Update.
   void UpdateThrottles(const ReplicationQuota& leader, const ReplicationQuota& follower);
@@ -47,6 +62,18 @@ class BrokerProbe {
   prometheus::Counter* records_in_;
   prometheus::Counter* bytes_out_;
   prometheus::Counter* replication_bytes_in_;
+  prometheus::Family<prometheus::Counter>* topic_bytes_;
+  prometheus::Gauge* connections_;
+  prometheus::Family<prometheus::Gauge>* log_size_;
+  std::map<std::pair<std::string, int32_t>, prometheus::Gauge*> log_size_by_partition_;
+  prometheus::Counter* refused_[3];  // max.connections, per ip, creation rate
+  int64_t last_refused_[3] = {0, 0, 0};
+  // Per-topic counters, at most kTopicSeriesMax topics; the rest count under topic "_other" so
+  // that a client creating topics cannot grow the scrape without bound.
+  static constexpr size_t kTopicSeriesMax = 1000;
+  std::map<std::string, std::pair<prometheus::Counter*, prometheus::Counter*>, std::less<>>
+      topic_bytes_by_topic_;  // (in, out)
+  std::pair<prometheus::Counter*, prometheus::Counter*> TopicCounters(const std::string& topic);
   prometheus::Gauge* partitions_;
   prometheus::Gauge* leaders_;
   prometheus::Gauge* under_replicated_;

@@ -101,6 +101,40 @@ struct BrokerServer::Parts {
   bool stopping = false;
   std::thread monitor;  // metrics, health, "caught up"
   bool stopped = false;
+  std::atomic<bool> shutting_down{false};  // a controlled shutdown has begun: not ready
+  int monitor_loop = -1;                   // the monitor's handle in options.health
+  // Readiness waits for this broker's replicas to rejoin their ISRs until then (set when it
+  // first unfences after the start).
+  std::optional<std::chrono::steady_clock::time_point> isr_wait_until;
+
+  // Readiness (common/health.h), with what holds it back.
+  static constexpr std::chrono::milliseconds kCutOffAfter{5000};
+
+  ProcessHealth::Report Readiness(bool unfenced, bool exhausted, int64_t out_of_isr) {
+    if (shutting_down) return {false, "in controlled shutdown"};
+    if (!lifecycle->registered()) return {false, "not registered with the controllers yet"};
+    if (lifecycle->SinceLastAnswer() > kCutOffAfter) {
+      return {false, fmt::format("fenced or about to be: no answer from the controllers for {} ms",
+                                 lifecycle->SinceLastAnswer().count())};
+    }
+    if (!unfenced) {
+      return {false,
+              "fenced: catching up with the metadata log, or cut off from the "
+              "controllers"};
+    }
+    if (exhausted) return {false, "out of file descriptors for logs"};
+    const auto now = std::chrono::steady_clock::now();
+    if (!isr_wait_until) {
+      isr_wait_until = now + std::chrono::milliseconds(options.settings.readiness_isr_wait_ms);
+    }
+    if (out_of_isr == 0) return {true, {}};
+    if (now < *isr_wait_until) {
+      return {false, fmt::format("{} replica(s) here not back in their ISR yet (ready anyway "
+                                 "after strand.readiness.isr.wait.ms={})",
+                                 out_of_isr, options.settings.readiness_isr_wait_ms)};
+    }
+    return {true, fmt::format("{} replica(s) here not in their ISR", out_of_isr)};
+  }
 
   // The coordinator's gauges, and every 10 s the lag of its groups' committed offsets (high
   // watermarks asked of the partitions' leaders, one round at a time).
@@ -123,7 +157,11 @@ struct BrokerServer::Parts {
     std::unique_lock lock(mu);
     while (!stopping) {
       lock.unlock();
-      const bool unfenced = lifecycle->registered() && !lifecycle->fenced();
+      // A broker the controllers have not answered for a while is cut off from them: they
+      // fence it after their session timeout (3 s by default), but cannot tell it so. It stops
+      // reporting SERVING and ready rather than wait to be told.
+      const bool cut_off = lifecycle->registered() && lifecycle->SinceLastAnswer() > kCutOffAfter;
+      const bool unfenced = lifecycle->registered() && !lifecycle->fenced() && !cut_off;
       if (unfenced && !caught_up.exchange(true)) {
         Log().info("[broker {}] unfenced: caught up with the metadata log at offset {}",
                    options.node_id, metadata->offset());
@@ -152,6 +190,10 @@ struct BrokerServer::Parts {
         serving = healthy;
       }
       const auto counts = replicas->Counts();
+      ProcessHealth::Report ready =
+          Readiness(unfenced, exhausted, unfenced ? replicas->OutOfIsr() : 0);
+      options.health->SetReady(ready.ok, std::move(ready.reason));
+      options.health->Beat(monitor_loop);
       if (counts.failed_logs > 0 && !lifecycle->fence_requested()) {
         // As Kafka does when its only log directory fails: stop leading anything. The other
         // replicas take over; an operator fixes the disk and restarts this broker.
@@ -165,6 +207,13 @@ struct BrokerServer::Parts {
       probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
                     !unfenced, purgatory->waiting());
       probe->UpdateThrottles(replicas->leader_quota(), replicas->follower_quota());
+      probe->UpdateConnections(servers->Connections());
+      std::vector<BrokerProbe::PartitionSize> sizes;
+      for (const auto& partition : replicas->All()) {
+        sizes.push_back(
+            {partition->tp().topic, partition->tp().partition, partition->log()->SizeBytes()});
+      }
+      probe->UpdateLogSizes(sizes);
       UpdateGroupMetrics();
       lock.lock();
       cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50), [&] { return stopping; });
@@ -183,6 +232,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   }
   Parts* parts = p.get();
   auto isolated = [parts] { return parts->isolated.load(std::memory_order_relaxed); };
+  if (!o.health) o.health = std::make_shared<ProcessHealth>();
+  o.health->SetReady(false, "opening logs");
 
   // Logs first: recovery of every local log happens here.
   storage::LogManagerConfig log_config = o.settings.logs;
@@ -364,8 +415,8 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
       builder.RegisterService(service.get());
     }
     if (planes & kClientPlane) {
-      auto& admin = parts->admins.emplace_back(
-          std::make_unique<AdminProxy>(opts.voters, *parts->metadata, isolated, to_controllers));
+      auto& admin = parts->admins.emplace_back(std::make_unique<AdminProxy>(
+          opts.voters, *parts->metadata, isolated, to_controllers, parts->probe.get()));
       builder.RegisterService(admin.get());
       GroupServiceOptions gs;
       gs.self = opts.node_id;
@@ -393,11 +444,15 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services);
   if (!servers.ok()) return servers.status();
   p->servers = *std::move(servers);
+  p->servers->WatchHealth(o.health);
+  o.health->SetReady(false, "not registered with the controllers yet");
 
   if (absl::Status st = p->metadata->Start(); !st.ok()) return st;
   p->replicas->Start();
   p->groups->Start();
   p->lifecycle->Start();
+  // The monitor passes at least once a second while healthy; 15 s of silence is a stuck process.
+  p->monitor_loop = o.health->AddLoop("broker monitor", std::chrono::seconds(15));
   p->monitor = std::thread([parts] { parts->Monitor(); });
   Log().info("[broker {}] serving on {} (cluster '{}', rack '{}', data {})", o.node_id,
              p->servers->Describe(), o.cluster_id, o.rack, o.data_dir);
@@ -414,6 +469,8 @@ void BrokerServer::Shutdown() {
   p.stopped = true;
   const auto start = std::chrono::steady_clock::now();
   const int64_t timeout = p.options.settings.controlled_shutdown_timeout_ms;
+  p.shutting_down = true;
+  p.options.health->SetReady(false, "in controlled shutdown");
   if (p.lifecycle->registered() && timeout > 0) {
     Log().info("[broker {}] controlled shutdown: moving leaderships away", p.options.node_id);
     if (!p.lifecycle->ControlledShutdown(std::chrono::milliseconds(timeout))) {
@@ -427,6 +484,7 @@ void BrokerServer::Shutdown() {
   }
   p.cv.notify_all();
   if (p.monitor.joinable()) p.monitor.join();
+  p.options.health->RemoveLoop(p.monitor_loop);
   // A lag round in flight calls back into Parts: let it end (its calls have a 5 s deadline).
   for (int i = 0; i < 120 && p.lag_in_flight.load(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

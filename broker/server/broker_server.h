@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
+#include "common/health.h"
 #include "common/ids.h"
 #include "common/listener_config.h"
 
@@ -40,6 +41,8 @@ struct BrokerServerOptions {
   BrokerSettings settings;
   bool enable_fault_injection = false;
   std::shared_ptr<prometheus::Registry> registry;
+  // Readiness and liveness, as the server sees them (common/health.h); one is made when null.
+  std::shared_ptr<ProcessHealth> health;
 };
 
 class BrokerServer {

@@ -36,17 +36,21 @@ bool IsInternal(const std::string& topic) { return topic.rfind("__", 0) == 0; }
 BrokerServiceImpl::BrokerServiceImpl(BrokerServiceOptions options, MetadataFollower& metadata,
                                      ReplicaManager& replicas, FetchPurgatory& purgatory,
                                      ProducerIdSource& producer_ids, BrokerProbe& probe)
-    : options_(std::move(options)), metadata_(metadata), replicas_(replicas),
-      purgatory_(purgatory), producer_ids_(producer_ids), probe_(probe) {}
+    : options_(std::move(options)),
+      metadata_(metadata),
+      replicas_(replicas),
+      purgatory_(purgatory),
+      producer_ids_(producer_ids),
+      probe_(probe) {}
 
 grpc::Status BrokerServiceImpl::OnPlane(unsigned plane, const char* what) const {
   if (options_.planes & plane) return grpc::Status::OK;
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                      fmt::format("{} is not served on listener {} ({} plane): {}", what,
-                                  options_.listener, PlaneNames(options_.planes),
-                                  plane == kReplicationPlane
-                                      ? "followers fetch on the inter-broker listener"
-                                      : "clients use a client listener"));
+  return grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      fmt::format("{} is not served on listener {} ({} plane): {}", what, options_.listener,
+                  PlaneNames(options_.planes),
+                  plane == kReplicationPlane ? "followers fetch on the inter-broker listener"
+                                             : "clients use a client listener"));
 }
 
 KafkaError BrokerServiceImpl::MissingPartitionError(const storage::TopicPartition& tp,
@@ -158,8 +162,8 @@ KafkaError OversizeRecordsError(const std::string& records, const storage::LogCo
         record::BatchSizeAt(reinterpret_cast<const uint8_t*>(records.data())) ==
         static_cast<int64_t>(records.size());
     if (single_batch && static_cast<int64_t>(records.size()) > config.max_message_bytes) {
-      *message = fmt::format("a batch of {} bytes exceeds max.message.bytes ({})",
-                             records.size(), config.max_message_bytes);
+      *message = fmt::format("a batch of {} bytes exceeds max.message.bytes ({})", records.size(),
+                             config.max_message_bytes);
       return KafkaError::kMessageTooLarge;
     }
   }
@@ -267,7 +271,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
     BrokerProbe* probe = &probe_;
     w.partition->Produce(
         span, static_cast<int16_t>(acks), deadline,
-        [call, slot, bytes, probe](ProduceOutcome o) {
+        [call, slot, bytes, probe, topic = w.partition->tp().topic](ProduceOutcome o) {
           if (o.error != KafkaError::kNone) {
             SetKafkaErrorIfAny(slot->mutable_error(), o.error, o.message);
             if (o.error == KafkaError::kNotLeaderOrFollower ||
@@ -280,7 +284,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
             slot->set_base_offset(o.base_offset.value());
             slot->set_log_append_time_ms(o.log_append_time_ms);
             slot->set_log_start_offset(o.log_start_offset.value());
-            probe->BytesIn(bytes, o.last_offset.value() - o.base_offset.value() + 1);
+            probe->BytesIn(topic, bytes, o.last_offset.value() - o.base_offset.value() + 1);
           }
           call->Done();
         });
@@ -345,13 +349,14 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   }
   if (std::string bad = NegativeFetchField(*req); !bad.empty()) {
     SetKafkaErrorIfAny(resp->mutable_error(), KafkaError::kInvalidRequest, bad);
-    probe_.Request(call->follower ? "FetchFollower" : "Fetch", "INVALID_REQUEST",
+    probe_.Request(call->follower ? "FetchFollower" : "FetchConsumer", "INVALID_REQUEST",
                    SecondsSince(call->start));
     call->reactor->Finish(grpc::Status::OK);
     return call->reactor;
   }
-  call->max_bytes = req->max_bytes() > 0 ? std::min<int64_t>(req->max_bytes(), options_.fetch_max_bytes)
-                                         : options_.fetch_max_bytes;
+  call->max_bytes = req->max_bytes() > 0
+                        ? std::min<int64_t>(req->max_bytes(), options_.fetch_max_bytes)
+                        : options_.fetch_max_bytes;
   call->max_wait_ms = std::clamp<int64_t>(req->max_wait_ms(), 0, options_.fetch_max_wait_ms);
   if (call->follower) {
     // Only the registered process of a broker may fetch as that broker's follower: its fetches
@@ -402,9 +407,10 @@ std::string BrokerServiceImpl::FollowerIdentityError(const v1::FetchRequest& req
                          req.replica_epoch(), b->epoch);
     }
     if (req.replica_incarnation() != b->incarnation_id) {
-      return fmt::format("the fetch does not come from broker {}'s registered process (its "
-                         "incarnation id does not match)",
-                         replica);
+      return fmt::format(
+          "the fetch does not come from broker {}'s registered process (its "
+          "incarnation id does not match)",
+          replica);
     }
     return "";
   });
@@ -415,6 +421,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
   v1::FetchResponse& resp = *call.response;
   resp.Clear();
   int64_t total = 0;
+  std::map<std::string, int64_t> out_by_topic;  // consumers only: strand_broker_topic_bytes_total
   bool errors = false;
   bool diverged = false;
   const int64_t now = NowMs();
@@ -516,6 +523,8 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
         pr->set_records(reinterpret_cast<const char*>(o.data.records.data()),
                         o.data.records.size());
         total += static_cast<int64_t>(o.data.records.size());
+        if (!call.follower)
+          out_by_topic[p->tp().topic] += static_cast<int64_t>(o.data.records.size());
         if (throttled) throttled_bytes += static_cast<int64_t>(o.data.records.size());
       }
     }
@@ -527,7 +536,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
   const std::string_view error = errors ? "PARTITION_ERRORS" : "NONE";
   probe_.Request(call.follower ? "FetchFollower" : "FetchConsumer", error,
                  SecondsSince(call.start));
-  if (!call.follower) probe_.BytesOut(total);
+  for (const auto& [topic, bytes] : out_by_topic) probe_.BytesOut(topic, bytes);
   call.reactor->Finish(grpc::Status::OK);
   return true;
 }
@@ -535,8 +544,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
 // ---------------------------------------------------------------------------------------------
 // ListOffsets
 
-grpc::Status BrokerServiceImpl::ListOffsets(grpc::ServerContext*,
-                                            const v1::ListOffsetsRequest* req,
+grpc::Status BrokerServiceImpl::ListOffsets(grpc::ServerContext*, const v1::ListOffsetsRequest* req,
                                             v1::ListOffsetsResponse* resp) {
   if (grpc::Status s = OnPlane(kClientPlane, "ListOffsets"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();

@@ -145,6 +145,21 @@ std::vector<std::shared_ptr<Partition>> ReplicaManager::All() const {
   return out;
 }
 
+int64_t ReplicaManager::OutOfIsr() const {
+  return metadata_.Read([&](const controller::MetadataImage& image) {
+    int64_t n = 0;
+    for (const auto& [name, topic] : image.topics()) {
+      for (const controller::PartitionState& p : topic.partitions) {
+        if (p.leader != kNoNode && p.leader != options_.self && p.IsReplica(options_.self) &&
+            !p.InIsr(options_.self)) {
+          ++n;
+        }
+      }
+    }
+    return n;
+  });
+}
+
 ReplicaCounts ReplicaManager::Counts() const {
   std::vector<std::pair<std::shared_ptr<Partition>, std::pair<int32_t, size_t>>> parts;
   ReplicaCounts c;

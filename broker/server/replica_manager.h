@@ -100,6 +100,9 @@ class ReplicaManager {
   std::shared_ptr<Partition> Get(const storage::TopicPartition& tp) const;
   std::vector<std::shared_ptr<Partition>> All() const;
   ReplicaCounts Counts() const;
+  // Partitions with a leader elsewhere whose ISR lacks this broker although it is a replica, by
+  // the metadata (so also those not hosted yet): what a restarted broker must catch up on.
+  int64_t OutOfIsr() const;
   uint64_t isr_shrinks() const { return isr_sender_.shrinks(); }
   uint64_t isr_expands() const { return isr_sender_.expands(); }
 

@@ -74,6 +74,7 @@ void PartitionManager::AddLeaveRecord(NodeId leaving, const TopicImage& t, int32
         if (r != leaving && sessions_.Eligible(r, t.id, index)) {
           leader = r;  // unclean: an out-of-sync replica leads, with itself as the ISR
           isr = {r};
+          unclean_elections_.fetch_add(1, std::memory_order_relaxed);
           break;
         }
       }
@@ -342,6 +343,7 @@ ControllerError PartitionManager::ElectLeader(const admin::v1::ElectLeadersReque
       if (sessions_.Eligible(p.replicas[i], t.id, index)) {
         leader = p.replicas[i];
         isr = {leader};  // unclean: may lose records the old ISR had acknowledged
+        unclean_elections_.fetch_add(1, std::memory_order_relaxed);
       }
     }
     if (leader == kNoNode) {

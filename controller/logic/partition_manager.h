@@ -6,6 +6,7 @@
 // max.broker.partitions). It reads the working image and the broker sessions and generates
 // records; QuorumController appends them. Single-threaded, like the controller.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -62,6 +63,11 @@ class PartitionManager {
   ControllerError CheckPartitionLimits(const std::map<NodeId, int64_t>& added,
                                        int64_t new_partitions) const;
 
+  // Unclean leader elections this controller has proposed (an out-of-sync replica made leader
+  // because unclean.leader.election.enable allowed it): records the old ISR acknowledged may be
+  // lost. For strand_controller_unclean_elections_total.
+  int64_t unclean_elections() const { return unclean_elections_.load(std::memory_order_relaxed); }
+
  private:
   void AddLeaveRecord(NodeId leaving, const TopicImage& t, int32_t index,
                       v1::MetadataBatch* batch) const;
@@ -89,6 +95,7 @@ class PartitionManager {
   const BrokerSessions& sessions_;
   const ConfigManager& configs_;
   int64_t last_rebalance_check_ms_ = 0;  // the preferred-leader rebalance last looked
+  mutable std::atomic<int64_t> unclean_elections_{0};
 };
 
 }  // namespace strand::controller

@@ -118,6 +118,7 @@ class QuorumController {
   using Session = BrokerSession;
   // Broker liveness as the active controller sees it (for DescribeCluster and tests).
   const std::map<NodeId, Session>& sessions() const { return sessions_.all(); }
+  int64_t unclean_elections() const { return partitions_.unclean_elections(); }
 
  private:
   // Appends `batch` (when not empty), replays it into the working image and calls `then(true)`

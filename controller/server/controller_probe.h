@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include <prometheus/counter.h>
@@ -39,6 +40,10 @@ class ControllerProbe {
   prometheus::Gauge* metadata_offset_;
   prometheus::Gauge* own_settings_differing_;
   prometheus::Gauge* brokers_settings_differing_;
+  prometheus::Counter* unclean_elections_;
+  int64_t last_unclean_ = 0;
+  prometheus::Family<prometheus::Gauge>* broker_metadata_lag_;
+  std::set<std::string> lag_brokers_;  // brokers with a lag series
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* latency_;
   std::mutex mu_;

@@ -57,6 +57,7 @@ struct ControllerServer::Parts {
   std::shared_ptr<grpc::ChannelCredentials> to_brokers;                 // the controller plane's
   std::unique_ptr<ListenerServers> servers;
   int64_t next_probe_ms = 0;
+  int raft_loop = -1;  // the Raft loop's handle in options.health
   bool stopped = false;
 };
 
@@ -117,10 +118,21 @@ void Wire(ControllerServer::Parts& p) {
   });
   p.driver->SetTickListener([&p] {
     const int64_t now = ControllerContext::NowMs();
+    p.options.health->Beat(p.raft_loop);
     p.controller->Tick(now);
     if (now >= p.next_probe_ms) {
       p.next_probe_ms = now + 1000;
       p.probe->Update(p.machine.image(), *p.controller, p.controller->active());
+      // Ready: a voter (every controller is) that knows the current leader.
+      const raft::NodeStatus status = p.driver->Status();
+      if (status.leader != kNoNode) {
+        p.options.health->SetReady(true);
+      } else {
+        p.options.health->SetReady(
+            false, fmt::format("no controller leader known in term {} (an election is under way, "
+                               "or this controller cannot reach a majority)",
+                               status.term));
+      }
     }
   });
 }
@@ -131,6 +143,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
     ControllerServerOptions options) {
   auto p = std::make_unique<Parts>();
   p->options = std::move(options);
+  if (!p->options.health) p->options.health = std::make_shared<ProcessHealth>();
   const ControllerServerOptions& o = p->options;
   if (!o.voters.count(o.node_id)) {
     return absl::InvalidArgumentError(
@@ -210,6 +223,10 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   auto servers = ListenerServers::Start(o.listeners, o.request_bytes_max, add_services);
   if (!servers.ok()) return servers.status();
   p->servers = *std::move(servers);
+  p->servers->WatchHealth(o.health);
+  o.health->SetReady(false, "no controller leader known yet");
+  // The Raft loop ticks every tick_ms; 10 s without one is a stuck process.
+  p->raft_loop = o.health->AddLoop("raft", std::chrono::seconds(10));
   if (absl::Status s = p->driver->Start(); !s.ok()) return s;
   p->servers->SetServing(true);
   Log().info("[controller node={}] serving on {} (cluster '{}', {} voters)", o.node_id,
@@ -241,10 +258,12 @@ void ControllerServer::Shutdown() {
     }
   }
   p.servers->SetServing(false);
+  p.options.health->SetReady(false, "stopping");
   // Long-lived streams (Raft traffic, broker heartbeats) never end by themselves: in-flight calls
   // get a moment to finish, then everything left is cancelled.
   p.servers->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
   p.driver->Stop();
+  p.options.health->RemoveLoop(p.raft_loop);
   p.transport->Stop();
   Log().info("[controller node={}] stopped", p.options.node_id);
 }

@@ -19,6 +19,7 @@
 #include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
+#include "common/health.h"
 #include "common/ids.h"
 #include "common/listener_config.h"
 
@@ -39,6 +40,8 @@ struct ControllerServerOptions {
   int64_t broker_stream_grace_ms = 300;
   std::map<std::string, std::string> static_configs;
   std::shared_ptr<prometheus::Registry> registry;
+  // Readiness and liveness, as the server sees them (common/health.h); one is made when null.
+  std::shared_ptr<ProcessHealth> health;
 };
 
 class ControllerServer {

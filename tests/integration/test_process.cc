@@ -160,11 +160,11 @@ int FreePort() {
   return -1;
 }
 
-std::string HttpGet(const std::string& address, const std::string& path) {
+HttpResponse HttpFetch(const std::string& address, const std::string& path) {
   const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return "";
+  if (colon == std::string::npos) return {};
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
+  if (fd < 0) return {};
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1)));
@@ -183,7 +183,15 @@ std::string HttpGet(const std::string& address, const std::string& path) {
   }
   close(fd);
   const size_t body = response.find("\r\n\r\n");
-  return body == std::string::npos ? "" : response.substr(body + 4);
+  // "HTTP/1.x NNN ..."
+  if (body == std::string::npos || response.size() < 12 || response.compare(0, 5, "HTTP/") != 0) {
+    return {};
+  }
+  return {std::atoi(response.c_str() + response.find(' ') + 1), response.substr(body + 4)};
+}
+
+std::string HttpGet(const std::string& address, const std::string& path) {
+  return HttpFetch(address, path).body;
 }
 
 TempDir::TempDir(const std::string& prefix) {

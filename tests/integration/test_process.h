@@ -47,7 +47,14 @@ std::string BinDir();
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
-// The body of an HTTP/1.0 GET of `path` from `address` (host:port); empty on any failure.
+// An HTTP/1.0 GET of `path` from `address` (127.0.0.1:port): the status (0 on any failure to
+// connect or read) and the body.
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+HttpResponse HttpFetch(const std::string& address, const std::string& path);
+// The body of such a GET; empty on any failure.
 std::string HttpGet(const std::string& address, const std::string& path);
 
 // A fresh directory under /tmp, removed (recursively) when this object dies.
