@@ -25,8 +25,12 @@ strand-bootstrap Service's port on the pods it selects, with the strand CLI: clu
 from the zone label, no static setting differing between the roles' ConfigMaps), a topic
 created with the ConfigMaps' defaults (3 partitions, replication factor 3), records produced
 and consumed back. A broker is deleted and recreated as a rolling restart does (SIGTERM, exit
-0 within terminationGracePeriodSeconds after the preStop pause, same volume, ready again), and
-at the end every pod stops with exit 0 within its grace period.
+0 within terminationGracePeriodSeconds after the preStop pause, same volume, ready again). With
+the dev overlay the brokers are scaled up and down as deploy/kubernetes/README.md says: a
+fourth pod joins as node 103 and takes a replica; the README's own shell loop (run as written,
+with jq) finds its partitions, they are moved away, the pod stops, and the broker is
+unregistered through AdminService/UnregisterBroker (Python's grpcio; the CLI has no command for
+it). At the end every pod stops with exit 0 within its grace period.
 
 With the prod overlay every listener is mTLS: certificates are made with scripts/make-certs.sh
 for the node id each rendered cert-manager Certificate names (its commonName strand-node-<id>,
@@ -368,6 +372,127 @@ def make_secrets(objects, src, work, addrs):
     return secrets, client
 
 
+def unregister_broker(addr, broker_id):
+    """AdminService/UnregisterBroker with Python's grpcio and raw protobuf bytes (the strand CLI
+    has no command for it); (ok, error name)."""
+    import grpc
+    varint = lambda n: bytes([(n >> (7 * i) & 0x7F) | (0x80 if n >> (7 * (i + 1)) else 0)
+                              for i in range(max(1, (n.bit_length() + 6) // 7))])
+    with grpc.insecure_channel(addr) as channel:
+        call = channel.unary_unary("/strand.admin.v1.AdminService/UnregisterBroker")
+        resp = call(b"\x08" + varint(broker_id), timeout=10)
+    # UnregisterBrokerResponse{Error error = 1}; Error{int32 code = 1; string name = 2; ...}.
+    if not resp:
+        return True, ""
+    inner = resp[2:2 + resp[1]] if resp[0] == 0x0A else b""
+    code, name, i = 0, "", 0
+    while i < len(inner):
+        tag = inner[i]
+        if tag == 0x08:
+            code, i = inner[i + 1], i + 2
+        elif tag in (0x12, 0x1A):
+            n = inner[i + 1]
+            if tag == 0x12:
+                name = inner[i + 2:i + 2 + n].decode()
+            i += 2 + n
+        else:
+            break
+    return code == 0, name
+
+
+def readme_block(src, starts):
+    """The indented shell block of deploy/kubernetes/README.md that starts with `starts`."""
+    with open(os.path.join(src, "deploy", "kubernetes", "README.md")) as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(starts):
+            indent = len(line) - len(line.lstrip())
+            block = []
+            for l in lines[i:]:
+                if l.strip() and len(l) - len(l.lstrip()) < indent:
+                    break
+                block.append(l[indent:])
+            return "\n".join(block).strip() + "\n"
+    return None
+
+
+def scale_up_and_down(cluster, objects, cli, described, has_health, src, bin_dir, octet):
+    """deploy/kubernetes/README.md's scaling: a fourth broker (pod index 3, node 103) joins and
+    takes a replica; then its partitions are found with the README's loop and moved away, the
+    pod stops, and the broker is unregistered."""
+    brokers = cluster.component("strand-broker")
+    sts = brokers[0].sts
+    n = len(brokers)
+    new = Pod(sts, n, f"127.0.{octet}.{21 + n}", cluster.work)
+    node = 100 + n
+    cluster.pods.append(new)
+    cluster.hosts = sorted(((name, p.addr) for p in cluster.pods for name in p.dns_names()),
+                           key=lambda h: -len(h[0]))
+    cluster.start(new)
+    ready = lambda: new.proc.poll() is None and (probe(new, "readinessProbe")[0] if has_health
+                                                  else True)
+    ok = poll(f"{new.name} ready", READY_BUDGET_S, ready) and poll(
+        f"{node} running", 30, lambda: any(b["id"] == node and b["state"] == "running"
+                                           for b in (described() or {}).get("brokers", [])))
+    if not check(ok, f"scale up: {new.name} joins as broker {node}"):
+        print(cluster.tail(new))
+        return
+    r = cli("partitions", "reassign", "--topic", "k8s-check", "--partition", "0", "--replicas",
+            f"{node},100,101")
+    check(r.returncode == 0, f"k8s-check-0 reassigned onto {node}: {r.stderr.strip()}")
+    moving = lambda: cli("partitions", "list-reassignments", "--json").stdout
+    done = lambda: '"reassignments":[]' in moving().replace(" ", "")
+    check(poll("reassignment onto the new broker", 60, done, 0.5),
+          f"the move onto {node} completes")
+
+    # The README's loop finds the partitions on the broker being removed.
+    loop = readme_block(src, "for t in $(strand topics list")
+    if not check(loop is not None, "deploy/kubernetes/README.md has the loop that lists a "
+                 "broker's partitions"):
+        return
+    if shutil.which("jq") is None:
+        die("jq is not installed (scripts/install-deps.sh installs it): the README's loop uses it")
+    loop = loop.replace("103", str(node))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin",
+           "STRAND_BOOTSTRAP": ",".join(f"{p.addr}:9092" for p in brokers)}
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", loop], capture_output=True, text=True,
+                       env=env, timeout=60)
+    found = [l.split() for l in r.stdout.splitlines() if l.strip()]
+    check(r.returncode == 0 and found and all(len(f) == 3 for f in found)
+          and ["k8s-check", "0"] in [f[:2] for f in found],
+          f"the README's loop lists the partitions on {node}: {found} {r.stderr.strip()}")
+    keep = [str(100 + i) for i in range(n)]
+    for topic, partition, replicas in found:
+        target = [x for x in replicas.split(",") if x != str(node)]
+        target += [x for x in keep if x not in target][:len(replicas.split(",")) - len(target)]
+        r = cli("partitions", "reassign", "--topic", topic, "--partition", partition,
+                "--replicas", ",".join(target))
+        check(r.returncode == 0, f"{topic}-{partition} moved to {','.join(target)}: "
+              f"{r.stderr.strip()}")
+    check(poll("reassignments away from the broker", 60, done, 0.5), "every move completes")
+    empty = lambda: any(b["id"] == node and b["replica_count"] == 0
+                        for b in (described() or {}).get("brokers", []))
+    check(poll(f"{node} empty", 30, empty, 0.5), f"broker {node} holds no replica")
+    grace = new.template["spec"].get("terminationGracePeriodSeconds", 30)
+    code, secs = cluster.stop(new, grace)
+    check(code == 0, f"scale down: {new.name} stops with exit {code} in {secs:.1f} s")
+    cluster.pods.remove(new)
+    state = lambda: [b["state"] for b in (described() or {}).get("brokers", []) if b["id"] == node]
+    states = state()
+    check(states and states[0] != "running", f"broker {node} no longer running once stopped "
+          f"({states})")
+    # Refused (INVALID_REQUEST, "running") until the controllers have fenced the stopped broker.
+    t0 = time.monotonic()
+    tries = []
+    ok = poll(f"unregistering {node}", 30, lambda: tries.append(
+        unregister_broker(f"{brokers[0].addr}:9092", node)) or tries[-1][0], 0.5)
+    check(ok, f"AdminService/UnregisterBroker {node} through a broker's client port, "
+          f"{time.monotonic() - t0:.1f} s after the stop ({len(tries)} tries; last error "
+          f"{tries[-1][1] if tries else None})")
+    gone = lambda: (d := described()) is not None and node not in [b["id"] for b in d["brokers"]]
+    check(poll(f"{node} unregistered", 30, gone, 0.5), f"broker {node} is no longer listed")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("src")
@@ -487,7 +612,7 @@ def main():
                 return None
             d = json.loads(r.stdout)
             running = [b for b in d["brokers"] if b["state"] == "running"]
-            return d if d["active_controller"] >= 0 and len(running) == len(brokers) else None
+            return d if d["active_controller"] >= 0 and len(running) >= len(brokers) else None
         d = poll("cluster describe through strand-bootstrap", 60, described, 0.5)
         if not check(d is not None, f"strand cluster describe --bootstrap {','.join(bootstrap())}: "
                      "an active controller and every broker running"):
@@ -561,6 +686,12 @@ def main():
                 "--idle-timeout-ms", "20000", "--format", "{key}:{value}")
         check(r.returncode == 0 and sorted(r.stdout.split()) == lines,
               "every record still there after the restart")
+
+        if client_config is None:
+            scale_up_and_down(cluster, objects, cli, described, has_health, src, bin_dir, octet)
+        else:
+            print("NOTE: scaling is checked with the dev overlay only (with prod a new broker "
+                  "first needs its Certificate, deploy/kubernetes/README.md)")
 
         # Every pod stops on SIGTERM within its grace period: brokers, then controllers.
         for p in brokers + controllers:
