@@ -699,6 +699,11 @@ def main():
             pre = p.container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
             code, secs = cluster.stop(p, grace - pre)
             check(code == 0, f"{p.name}: SIGTERM exits {code} in {secs:.1f} s (grace {grace} s)")
+        # The root filesystem is read-only in the pods: here at least nothing landed in the
+        # working directory beside the volumes.
+        for p in cluster.pods:
+            check(os.listdir(p.dir) == ["volumes"], f"{p.name}: wrote nothing outside its "
+                  f"volumes into its working directory ({os.listdir(p.dir)})")
     finally:
         cluster.cleanup()
     return finish()
