@@ -21,7 +21,14 @@ packages=(
   python3-grpcio
   # Prometheus's own tools (promtool check metrics; later a real server scraping a cluster)
   prometheus
+  # tests/deploy: the rendered Kubernetes manifests read as YAML; jq for the README's commands
+  python3-yaml jq
 )
+# tests/deploy's schema check runs npm packages (tests/deploy/schema/package.json) on Node.js.
+# Any node and npm on PATH will do (the machine may bring its own); Debian's otherwise.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
