@@ -10,15 +10,22 @@ Debian; set GRPCURL=/path/to/grpcurl to run the real one instead). The address r
 the only change made to a command. The group commands go to the group's coordinator, which
 depends on placement: the documented coordinator's address (from the sample output after the
 FindCoordinator command) is replaced by the one FindCoordinator names here.
+The commands for an mTLS cluster (those with -cacert and no -plaintext) run afterwards against
+a cluster started with --tls, from a directory where .run is that cluster's directory, so that
+their .run/certs/... paths name its certificates, as after `make run TLS=1`.
 
 Every command must exit 0, and most must also answer what the doc says they do (the checks
 below: the topic created is listed and described, the record produced comes back from
 FetchRecords, the group committed to is listed and described with its lag, the reassigned
 partition ends up led by its new preferred replica, the deleted topic is gone). A read that
 depends on the cluster settling (leaders elected, the offsets topic created) is repeated until
-it answers so, for a bounded time. The doc must contain commands, and a command for every
-check. Then grpcurl.py's own error paths: an unknown method (exit 1), a gRPC error (grpcurl's
-"ERROR:" block, exit 64 + code), and a server-streaming call (Health/Watch until -max-time).
+it answers so, for a bounded time. The doc must contain commands, a command for every check
+and at least one mTLS command. Then grpcurl.py's own error paths: an unknown method or request
+field (exit 1), a gRPC error (grpcurl's "ERROR:" block, exit 64 + code), and a server-streaming
+call (Health/Watch until -max-time).
+
+Every cluster is stopped by the PIDs local-cluster.sh recorded (`down`), also when the test is
+killed: a watchdog process does it then. Takes about 25 s.
 
 Usage: grpcurl_doc_test.py SOURCE_DIR BIN_DIR
 Prints "N passed, M failed" and exits 0 only when every check passed.
@@ -60,7 +67,8 @@ def doc_commands(path):
         indent, info = m.group(1), m.group(2)
         body, i = [], i + 1
         while i < len(lines) and not re.match(r"^\s*```\s*$", lines[i]):
-            body.append((i + 1, lines[i][len(indent):] if lines[i].startswith(indent) else lines[i]))
+            line = lines[i][len(indent):] if lines[i].startswith(indent) else lines[i]
+            body.append((i + 1, line))
             i += 1
         blocks.append((info, body))
         i += 1
@@ -451,7 +459,8 @@ class Cluster:
             if up.returncode == 0:
                 self.base = base
                 return read_env(os.path.join(self.dir, "cluster.env"))
-            last = f"local-cluster.sh up (base {base}) exit {up.returncode}:\n{up.stdout}{up.stderr}"
+            last = (f"local-cluster.sh up (base {base}) exit {up.returncode}:\n"
+                    f"{up.stdout}{up.stderr}")
         raise RuntimeError(last)
 
     def down(self):

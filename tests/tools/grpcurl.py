@@ -34,6 +34,7 @@ Needs only Debian's python3-grpcio and python3-protobuf (run it with /usr/bin/py
 """
 import json
 import sys
+import time
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -316,15 +317,15 @@ class Reflection:
 
 
 class Deadline:
+    """The end of the whole operation (-max-time), for each call's timeout."""
+
     def __init__(self, max_time):
-        import time
-        self.clock = time.monotonic
-        self.end = None if max_time is None else self.clock() + max_time
+        self.end = None if max_time is None else time.monotonic() + max_time
 
     def remaining(self):
         if self.end is None:
             return None
-        return max(0.001, self.end - self.clock())
+        return max(0.001, self.end - time.monotonic())
 
 
 # ------------------------------------------------------------------------ describe
@@ -358,7 +359,8 @@ def type_name(field):
 
 def field_line(field):
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
-        key, value = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+        entry = field.message_type.fields_by_name
+        key, value = entry["key"], entry["value"]
         return f"map<{type_name(key)}, {type_name(value)}> {field.name} = {field.number};"
     label = "repeated " if field.label == field.LABEL_REPEATED else ""
     return f"{label}{type_name(field)} {field.name} = {field.number};"
