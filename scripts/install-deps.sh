@@ -17,8 +17,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: network namespaces, loop devices, process tools
   iproute2 util-linux procps e2fsprogs python3 openssl
-  # tests that drive the cluster with a gRPC client this project did not write
-  python3-grpcio
+  # tests that drive the cluster with a gRPC client this project did not write; tests/tools/
+  # grpcurl.py (grpcurl's command line through server reflection) uses protobuf's Python too
+  python3-grpcio python3-protobuf
   # Prometheus's own tools (promtool check metrics; later a real server scraping a cluster)
   prometheus
   # tests/deploy: the rendered Kubernetes manifests read as YAML; jq for the README's commands
