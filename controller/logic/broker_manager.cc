@@ -201,7 +201,11 @@ v1::MetadataBatch BrokerManager::FenceRecords(NodeId broker) const {
 
 void BrokerManager::AddFenceRecords(NodeId broker, v1::MetadataBatch* batch) const {
   const BrokerRegistration* b = image_.broker(broker);
-  AddRegistrationChange(broker, b->epoch, batch)->set_fence(v1::FENCE_CHANGE_FENCE);
+  auto* change = AddRegistrationChange(broker, b->epoch, batch);
+  change->set_fence(v1::FENCE_CHANGE_FENCE);
+  // A broker fenced after its controlled shutdown is simply fenced (stopped): as in KRaft, the
+  // fence ends the shutdown, so that describe and the metrics show it fenced.
+  if (b->in_controlled_shutdown) change->set_clear_controlled_shutdown(true);
   partitions_.AddLeaveRecords(broker, batch);
 }
 

@@ -2,14 +2,19 @@
 // 3 brokers) after a topic is written, read by a consumer group and its offsets committed — so
 // the replication, request, storage and group series all exist: `promtool check metrics` (from
 // Debian's prometheus package, installed by scripts/install-deps.sh) finds nothing to say about
-// any of them (base units, _total counters, no _count gauges, help text, label names), and
-// each exposition has the families an operator's alerts start from.
+// any of them (base units, _total counters, no _count gauges, help text, label names); every
+// series docs/metrics.md lists exists on the processes it names, with its type, and every
+// family a process exports is listed there.
 #include <sys/wait.h>
 
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,6 +51,39 @@ Lint PromtoolCheckMetrics(const std::string& exposition, const std::string& dir)
   return lint;
 }
 
+// A row of docs/metrics.md's series table.
+struct Documented {
+  std::string type;     // counter, gauge, histogram
+  std::string process;  // controller, broker, both
+  bool on_event = false;  // its series appear only once something happens (an error)
+};
+
+std::map<std::string, Documented> DocumentedSeries() {
+  std::ifstream in(std::string(STRAND_SOURCE_DIR) + "/docs/metrics.md");
+  std::map<std::string, Documented> out;
+  const std::regex row(R"(^\| `(strand_[a-z0-9_]+)` \| (counter|gauge|histogram) \| [^|]* \| (controller|broker|both) \| (.*)\|$)");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_match(line, m, row)) continue;
+    out[m[1]] = {m[2], m[3], m[4].str().find("appear with the first") != std::string::npos};
+  }
+  return out;
+}
+
+// "# TYPE name type" lines of an exposition.
+std::map<std::string, std::string> Families(const std::string& exposition) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(exposition);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("# TYPE ", 0) != 0) continue;
+    std::istringstream words(line.substr(7));
+    std::string name, type;
+    words >> name >> type;
+    out[name] = type;
+  }
+  return out;
+}
+
 TEST(MetricsTest, EveryProcessPassesPromtoolCheckMetrics) {
   ClusterOptions options;
   options.broker_args = {"--config=offsets.topic.num.partitions=3"};
@@ -77,9 +115,35 @@ TEST(MetricsTest, EveryProcessPassesPromtoolCheckMetrics) {
     consumer->Close();
   }
 
+  // The coordinator computes lag every 10 s.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        for (int id : {101, 102, 103}) {
+          if (HttpGet(c.metrics_address(id), "/metrics").find("strand_consumer_group_lag{") !=
+              std::string::npos) {
+            return true;
+          }
+        }
+        return false;
+      },
+      30s));
+
+  const std::map<std::string, Documented> documented = DocumentedSeries();
+  ASSERT_GT(documented.size(), 50u) << "docs/metrics.md's table was not read";
+  std::map<std::string, std::set<std::string>> exported;  // family -> roles exporting it
   TempDir dir("metrics");
   for (int id : {1, 2, 3, 101, 102, 103}) {
     const std::string exposition = HttpGet(c.metrics_address(id), "/metrics");
+    for (const auto& [name, type] : Families(exposition)) {
+      exported[name].insert(id < 100 ? "controller" : "broker");
+      auto doc = documented.find(name);
+      if (doc == documented.end()) {
+        ADD_FAILURE() << "node " << id << " exports " << name
+                      << ", which docs/metrics.md does not list";
+        continue;
+      }
+      EXPECT_EQ(type, doc->second.type) << name << " on node " << id;
+    }
     ASSERT_FALSE(exposition.empty()) << "node " << id << " served no /metrics";
     const Lint lint = PromtoolCheckMetrics(exposition, dir.path());
     EXPECT_EQ(lint.status, 0) << "node " << id << ": promtool check metrics:\n" << lint.output;
@@ -94,6 +158,13 @@ TEST(MetricsTest, EveryProcessPassesPromtoolCheckMetrics) {
       EXPECT_NE(exposition.find(std::string("# TYPE ") + family + " "), std::string::npos)
           << "node " << id << " exports no " << family;
     }
+  }
+  for (const auto& [name, doc] : documented) {
+    if (doc.on_event) continue;
+    const std::set<std::string> roles = doc.process == "both"
+                                            ? std::set<std::string>{"controller", "broker"}
+                                            : std::set<std::string>{doc.process};
+    EXPECT_EQ(exported[name], roles) << name << ": docs/metrics.md says " << doc.process;
   }
 }
 
