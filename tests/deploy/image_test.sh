@@ -97,7 +97,7 @@ cleanup() {
   # Nothing may stay mounted below RUN before it goes (the servers' mounts lived in their own
   # mount namespaces; buildah's vfs storage mounts nothing, this is a safety net).
   findmnt -rn -o TARGET | grep -F "$RUN/" | sort -r | while read -r m; do umount -l "$m"; done
-  rm -rf "$RUN"
+  rm -rf --one-file-system "$RUN"
   if [[ $rc -eq 0 && $FAILED -eq 0 ]]; then echo "image_test: passed in $((SECONDS - t0)) s"; fi
   exit "$rc"
 }
@@ -302,9 +302,12 @@ except Exception as e:
     print(0, e)
 PY
 }
-# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.5 s for at most SECONDS.
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.5 s for at most SECONDS, and
+# never past RUN_DEADLINE (all of step 4's waits together stay within 120 s).
+RUN_DEADLINE=$((SECONDS + 120))
 wait_for() {
   local limit=$1 what=$2 deadline=$((SECONDS + $1))
+  ((deadline <= RUN_DEADLINE)) || deadline=$RUN_DEADLINE
   shift 2
   until "$@"; do
     if ((SECONDS >= deadline)); then echo "timed out after $limit s: $what"; return 1; fi
@@ -360,15 +363,15 @@ sys.exit(0 if ok else 1)'
 }
 wait_for 60 "cluster describe: controller 1 active, broker 100 running" described
 check $? "strand cluster describe (in the image): controller 1 active, broker 100 running"
-in_image strand --bootstrap "$B_CLIENT" cluster describe || true
+in_image strand --bootstrap "$B_CLIENT" --timeout-ms 10000 cluster describe
 
-out=$(in_image strand --bootstrap "$B_CLIENT" topics create image-check 2>&1)
+out=$(in_image strand --bootstrap "$B_CLIENT" --timeout-ms 15000 topics create image-check 2>&1)
 check $? "topics create image-check (in the image): $out"
 out=$(printf 'k1:v1\nk2:v2\nk3:v3\n' | "${BUILDAH[@]}" run --isolation chroot "$ctr" -- \
-  strand --bootstrap "$B_CLIENT" produce --topic image-check --key-separator : 2>&1)
+  strand --bootstrap "$B_CLIENT" --timeout-ms 15000 produce --topic image-check --key-separator : 2>&1)
 check $? "produce 3 records (in the image) $out"
-got=$(in_image strand --bootstrap "$B_CLIENT" consume --topic image-check --from-beginning \
-  --max-records 3 --idle-timeout-ms 20000 --format '{key}:{value}' 2>"$RUN/consume.err" | sort | tr '\n' ' ')
+got=$(in_image strand --bootstrap "$B_CLIENT" --timeout-ms 15000 consume --topic image-check \
+  --from-beginning --max-records 3 --idle-timeout-ms 10000 --format '{key}:{value}' 2>"$RUN/consume.err" | sort | tr '\n' ' ')
 [[ $got == "k1:v1 k2:v2 k3:v3 " ]]
 check $? "consume them back (in the image): $got$(tail -c 200 "$RUN/consume.err")"
 
@@ -378,7 +381,7 @@ for pod in broker controller; do
   pid=${!pid_var}
   s=$SECONDS
   kill -TERM "$pid"
-  deadline=$((SECONDS + 60))
+  deadline=$((SECONDS + 45)) # controlled.shutdown.timeout.ms is 30 s
   while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
     # A zombie (exited, not yet waited for) still answers kill -0.
     [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]] && break
