@@ -24,6 +24,9 @@ packages=(
   prometheus
   # tests/deploy: the rendered Kubernetes manifests read as YAML; jq for the README's commands
   python3-yaml jq
+  # tests/deploy/image_test.sh: builds deploy/Dockerfile's image without a registry (a
+  # debootstrap'd base, buildah with vfs storage and chroot isolation) and runs it
+  buildah debootstrap
 )
 # tests/deploy's schema check runs npm packages (tests/deploy/schema/package.json) on Node.js.
 # Any node and npm on PATH will do (the machine may bring its own); Debian's otherwise.
