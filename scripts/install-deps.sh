@@ -22,7 +22,8 @@ packages=(
   python3-grpcio python3-protobuf
   # Prometheus's own tools (promtool check metrics; later a real server scraping a cluster)
   prometheus
-  # tests/deploy: the rendered Kubernetes manifests read as YAML; jq for the README's commands
+  # tests/deploy: the rendered Kubernetes manifests and the Prometheus rules read as YAML; jq
+  # for the README's commands
   python3-yaml jq
   # tests/deploy/image_test.sh: builds deploy/Dockerfile's image without a registry (a
   # debootstrap'd base, buildah with vfs storage and chroot isolation) and runs it
