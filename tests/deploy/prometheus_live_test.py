@@ -31,6 +31,7 @@ Usage: prometheus_live_test.py SOURCE_DIR BIN_DIR
 Exits 0 when every check passed, 1 otherwise, 77 (ctest's SKIP_RETURN_CODE) without
 /usr/bin/prometheus.
 """
+import itertools
 import json
 import os
 import re
@@ -86,7 +87,7 @@ FALLBACK_SERIES = [
     'strand_broker_topic_bytes_total{direction="in"}',
     'strand_broker_topic_bytes_total{direction="out"}',
     "strand_broker_metadata_offset",
-    "strand_broker_metadata_lag",
+    "strand_controller_broker_metadata_lag",
     "strand_storage_fsync_duration_seconds",
     "strand_storage_log_size_bytes",
     "strand_storage_log_dir_free_bytes",
@@ -99,9 +100,11 @@ FALLBACK_SERIES = [
 def documented_series(source_dir):
     """The series to check: those named in docs/metrics.md's tables, else FALLBACK_SERIES.
 
-    A table row documents the series named (in backquotes) in its first cell: `strand_x`,
-    `strand_x{label="v"}` or several of them; names of histogram parts (_bucket, _sum, _count)
-    stand for their histogram. Returns (selectors, where they came from)."""
+    A table row documents the series named (in backquotes) in its first cell, in any of these
+    forms: `strand_x`, `strand_x{label="v"}` (that series), `strand_x{label}` (some series with
+    that label), `strand_x{label=a|b}` (one series per value); several per cell are fine. Names
+    of histogram parts (_bucket, _sum, _count) stand for their histogram. Returns (PromQL
+    selectors, where they came from)."""
     path = os.path.join(source_dir, "docs", "metrics.md")
     if not os.path.exists(path):
         return FALLBACK_SERIES, "the issue 14 contract (docs/metrics.md is not there yet)"
@@ -110,18 +113,36 @@ def documented_series(source_dir):
         for line in f:
             if not line.startswith("|"):
                 continue
-            cells = line.strip().strip("|").split("|")
-            for code in re.findall(r"`([^`]*)`", cells[0]):
-                m = re.match(r"(strand_[a-zA-Z0-9_:]+)(\{[^}]*\})?$", code.strip())
+            first_cell = re.split(r"(?<!\\)\|", line.strip()[1:])[0].replace("\\|", "|")
+            for code in re.findall(r"`([^`]*)`", first_cell):
+                m = re.match(r"\s*(strand_[a-zA-Z0-9_:]+)\s*(?:\{([^}]*)\})?\s*$", code)
                 if not m:
                     continue
                 name = re.sub(r"_(bucket|sum|count)$", "", m.group(1))
-                selector = name + (m.group(2) or "")
-                if selector not in series:
-                    series.append(selector)
+                for selector in selectors(name, m.group(2) or ""):
+                    if selector not in series:
+                        series.append(selector)
     if not series:
         raise Failure(f"{path} documents no strand_* series in a table's first column")
     return series, path
+
+
+def selectors(name, labels):
+    """PromQL selectors for a documented `name{labels}` (see documented_series)."""
+    choices = []  # per label: the matchers to try, one selector each
+    for item in [i.strip() for i in re.split(r',(?=(?:[^"]*"[^"]*")*[^"]*$)', labels) if i.strip()]:
+        m = re.match(r'([a-zA-Z_]\w*)\s*(=~|!=|!~|=)?\s*(.*)$', item)
+        label, op, value = m.group(1), m.group(2), m.group(3).strip()
+        if op is None:
+            choices.append([f'{label}!=""'])
+        elif value.startswith('"'):
+            choices.append([f"{label}{op}{value}"])
+        else:  # unquoted: a=x|y, one series per value
+            choices.append([f'{label}="{v.strip()}"' for v in value.split("|") if v.strip()])
+    out = []
+    for combo in itertools.product(*choices):
+        out.append(name + ("{" + ",".join(combo) + "}" if combo else ""))
+    return out
 
 
 class Failure(Exception):
