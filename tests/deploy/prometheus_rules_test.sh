@@ -3,7 +3,9 @@
 #
 #   1. promtool check rules deploy/prometheus/strand-rules.yml
 #   2. promtool test rules deploy/prometheus/tests/*.yml, and every alert of the rules file has a
-#      unit test where it fires and one where it stays quiet (an alert added without tests fails)
+#      unit test where it fires and one where it stays quiet (an alert added without tests fails);
+#      every alert has a severity, a summary, a description and a runbook_url whose file and
+#      heading exist
 #   3. promtool check config deploy/prometheus/prometheus.yml and prometheus-kubernetes.yml (the
 #      latter with its pod discovery swapped for file_sd when promtool, like Debian's, is built
 #      without Kubernetes discovery: everything else in it is still checked)
@@ -60,6 +62,39 @@ for u in unknown:
     print(f"  tests name {u}, which is not an alert of the rules file")
 print(f"  {len(alerts)} alerts, each fires and stays quiet in a test" if not missing and not unknown else "")
 sys.exit(1 if missing or unknown else 0)
+PY
+
+step "every alert has a severity, summary, description and a runbook that exists"
+python3 - "$SRC" <<'PY' || fail "alert labels or annotations"
+import os, re, sys, yaml
+src = sys.argv[1]
+rules = yaml.safe_load(open(f"{src}/deploy/prometheus/strand-rules.yml"))
+def slug(heading):  # GitHub's heading anchors
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+anchors = {}
+bad = []
+for g in rules["groups"]:
+    for r in g["rules"]:
+        if "alert" not in r:
+            continue
+        a, labels, notes = r["alert"], r.get("labels", {}), r.get("annotations", {})
+        if labels.get("severity") not in ("critical", "warning", "info"):
+            bad.append(f"{a}: severity {labels.get('severity')!r}")
+        for key in ("summary", "description", "runbook_url"):
+            if not notes.get(key):
+                bad.append(f"{a}: no {key}")
+        path, _, anchor = notes.get("runbook_url", "").partition("#")
+        if not os.path.exists(os.path.join(src, path)):
+            bad.append(f"{a}: runbook {path} does not exist")
+            continue
+        if path not in anchors:
+            anchors[path] = {slug(l.lstrip("#")) for l in open(os.path.join(src, path))
+                             if re.match(r"#{1,6} ", l)}
+        if anchor not in anchors[path]:
+            bad.append(f"{a}: {path} has no heading for #{anchor}")
+for b in bad:
+    print("  " + b)
+sys.exit(1 if bad else 0)
 PY
 
 step "promtool check config prometheus.yml"
