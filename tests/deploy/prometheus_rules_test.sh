@@ -10,7 +10,8 @@
 #      latter with its pod discovery swapped for file_sd when promtool, like Debian's, is built
 #      without Kubernetes discovery: everything else in it is still checked)
 #   4. the PrometheusRule object is what scripts/gen-prometheus-rule.py makes of the rules file
-#      (text for text, and the same rules once parsed), and its kustomize Component lists it
+#      (text for text, and the same rules once parsed), its kustomize Component lists it, and
+#      (with kubectl) `kubectl kustomize` renders it with the rules unchanged
 #   5. deploy/grafana/strand-dashboard.json is a dashboard: unique panel ids, every panel has a
 #      query, and every query parses as PromQL (promtool, with Grafana's variables replaced)
 #
@@ -138,6 +139,25 @@ kust = yaml.safe_load(open(f"{src}/deploy/kubernetes/components/prometheus-rule/
 assert kust["kind"] == "Component" and kust["resources"] == ["prometheusrule.yaml"], kust
 print(f"  {sum(len(g['rules']) for g in rules['groups'])} rules, same as strand-rules.yml")
 PY
+
+step "kubectl kustomize renders the Component with the rules unchanged"
+if command -v kubectl >/dev/null; then
+  mkdir -p "$WORK/kustomize/overlay"
+  cp -r "$SRC/deploy/kubernetes/components" "$WORK/kustomize/"
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: strand\ncomponents:\n  - ../components/prometheus-rule\n' \
+    >"$WORK/kustomize/overlay/kustomization.yaml"
+  kubectl kustomize "$WORK/kustomize/overlay" >"$WORK/rendered.yaml" || fail "kubectl kustomize"
+  python3 - "$SRC/deploy/prometheus/strand-rules.yml" "$WORK/rendered.yaml" <<'PY' || fail "the rendered PrometheusRule differs from strand-rules.yml"
+import sys, yaml
+rules = yaml.safe_load(open(sys.argv[1]))
+objs = [o for o in yaml.safe_load_all(open(sys.argv[2])) if o and o.get("kind") == "PrometheusRule"]
+assert len(objs) == 1, f"{len(objs)} PrometheusRule objects rendered"
+assert objs[0]["spec"] == rules, "kustomize changed the rules (a folded YAML scalar with indented lines?)"
+print("  rendered: one PrometheusRule, its spec equal to strand-rules.yml")
+PY
+else
+  echo "  kubectl not installed: the kustomize rendering is not checked"
+fi
 
 step "Grafana dashboard"
 python3 - "$SRC/deploy/grafana/strand-dashboard.json" "$WORK" <<'PY' || fail "dashboard"
