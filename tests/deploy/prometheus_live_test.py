@@ -17,7 +17,8 @@ Then it checks, each wait a bounded poll:
   1. every target of both jobs is up, the strand-pods relabeling gives the expected labels;
   2. every series docs/metrics.md documents exists (documented_series());
   3. after a topic (RF 3, min.insync.replicas=2) is written and read by a group, every query of
-     every Grafana panel returns at least one series;
+     every Grafana panel returns at least one series, and every alert's expression is false
+     (the data-directory ones: as the host's disk says);
   4. a broker SIGKILLed: the StrandUnderReplicatedPartitions expression (read from the rules
      file) becomes true and the alert pending, StrandBrokerFenced pending, StrandProcessDown's
      expression true for its targets;
@@ -448,6 +449,25 @@ class Test:
         self.ok(f"{len(panels)} dashboard queries each return a series: "
                 + ", ".join(sorted({t for t, _ in panels})))
 
+    def check_healthy_quiet(self):
+        """On the healthy cluster every alert's expression is false (no false alarm), except the
+        data-directory ones, which must say what the host's disk says."""
+        st = os.statvfs(self.cluster_dir)
+        free = st.f_bavail / st.f_blocks
+        want_true = {"StrandLogDirFilling": free < 0.15, "StrandLogDirAlmostFull": free < 0.05}
+
+        def quiet():
+            wrong = []
+            for alert, expr in self.alert_expr.items():
+                result = [r for r in self.query(expr) if r["metric"].get("cluster") in (None, "live")]
+                if bool(result) != want_true.get(alert, False):
+                    wrong.append(f"{alert}: {result}")
+            self.last = wrong
+            return not wrong
+        self.poll("every alert expression false on the healthy cluster", quiet, 20, interval_s=1)
+        self.ok(f"healthy cluster: all {len(self.alert_expr)} alert expressions as expected "
+                f"(false; {free:.0%} of the data directory's file system is free to it)")
+
     def expr_true(self, alert):
         result = self.query(self.alert_expr[alert])
         self.last = result
@@ -507,6 +527,7 @@ class Test:
         self.soft(self.check_documented_series)
         panels = self.dashboard_queries()
         self.soft(self.check_dashboard, [p for p in panels if p[0] not in ERROR_PANELS])
+        self.soft(self.check_healthy_quiet)
 
         # One broker down: under-replicated partitions.
         self.kill(BROKERS[2])
