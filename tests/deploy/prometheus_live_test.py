@@ -2,7 +2,7 @@
 """Strand's Prometheus rules and Grafana dashboard against a real Prometheus and a real cluster.
 
 Starts a local cluster (scripts/local-cluster.sh: 3 controllers + 3 brokers on 127.0.0.1, base
-port 23000, or the next free 400-port block) and Debian's Prometheus server
+port 23000, else 23400, 22200 or 22600) and Debian's Prometheus server
 (/usr/bin/prometheus, listening on the base port itself, which the cluster never uses), scraping
 every node each second with the rules of deploy/prometheus/strand-rules.yml evaluated each second.
 Two jobs scrape every node:
@@ -50,7 +50,9 @@ import urllib.request
 import yaml
 
 PROMETHEUS = "/usr/bin/prometheus"
-BASE_PORTS = [23000, 23400, 23800, 24200, 24600]  # blocks of 400; no other test uses 23000-24999
+# Blocks of 400 ports, tried in turn (a block whose ports are taken is skipped); no other test
+# uses 22200-23799 (grpcurl_doc_test: 24000-25199).
+BASE_PORTS = [23000, 23400, 22200, 22600]
 CONTROLLERS = [1, 2, 3]
 BROKERS = [101, 102, 103]
 TOPIC = "prom-live"
