@@ -27,10 +27,12 @@ HEADER = f"""\
 # PrometheusRule objects whose labels match its ruleSelector (and whose namespace matches its
 # ruleNamespaceSelector): add that label in your overlay, e.g. `release: kube-prometheus-stack`
 # (kube-prometheus-stack) or `prometheus: k8s` + `role: alert-rules` (kube-prometheus).
+# Namespace strand, as the rest of deploy/kubernetes.
 apiVersion: monitoring.coreos.com/v1
 kind: PrometheusRule
 metadata:
   name: strand
+  namespace: strand
   labels:
     app.kubernetes.io/name: strand
     app.kubernetes.io/component: alert-rules
