@@ -62,46 +62,8 @@ RATE_WINDOW = "15s"  # replaces Grafana's $__rate_interval: 15 samples at a 1 s 
 # makes it non-empty.
 ERROR_PANELS = {"Request errors by API"}
 
-# The series docs/metrics.md documents, used while docs/metrics.md is not there: the contract of
-# issue 14. A selector's labels must exist too; histograms are checked by their _bucket series.
-FALLBACK_SERIES = [
-    "strand_controller_active",
-    'strand_controller_partitions{state="all"}',
-    'strand_controller_partitions{state="offline"}',
-    'strand_controller_partitions{state="under_replicated"}',
-    'strand_controller_partitions{state="under_min_isr"}',
-    'strand_controller_brokers{state="running"}',
-    'strand_controller_brokers{state="fenced"}',
-    'strand_controller_brokers{state="controlled_shutdown"}',
-    "strand_controller_metadata_offset",
-    "strand_controller_unclean_elections_total",
-    'strand_broker_partitions{state="hosted"}',
-    'strand_broker_partitions{state="leader"}',
-    'strand_broker_partitions{state="under_replicated"}',
-    'strand_broker_partitions{state="under_min_isr"}',
-    'strand_broker_partitions{state="offline"}',
-    "strand_broker_fenced",
-    'strand_broker_isr_changes_total{change="shrink"}',
-    'strand_broker_isr_changes_total{change="expand"}',
-    "strand_broker_requests_total",
-    "strand_broker_request_seconds",
-    'strand_broker_bytes_total{direction="in"}',
-    'strand_broker_bytes_total{direction="out"}',
-    'strand_broker_topic_bytes_total{direction="in"}',
-    'strand_broker_topic_bytes_total{direction="out"}',
-    "strand_broker_metadata_offset",
-    "strand_controller_broker_metadata_lag",
-    "strand_storage_fsync_duration_seconds",
-    "strand_storage_log_size_bytes",
-    "strand_storage_log_dir_free_bytes",
-    "strand_storage_log_dir_size_bytes",
-    "strand_raft_commit_seconds",
-    "strand_consumer_group_lag",
-]
-
-
 def documented_series(source_dir):
-    """The series to check: those named in docs/metrics.md's tables, else FALLBACK_SERIES.
+    """The series to check: those named in docs/metrics.md's tables.
 
     A table row documents the series named (in backquotes) in its first cell, in any of these
     forms: `strand_x`, `strand_x{label="v"}` (that series), `strand_x{label}` (some series with
@@ -112,7 +74,7 @@ def documented_series(source_dir):
     samples). Returns (PromQL selectors, where they came from, selectors not required)."""
     path = os.path.join(source_dir, "docs", "metrics.md")
     if not os.path.exists(path):
-        return FALLBACK_SERIES, "the issue 14 contract (docs/metrics.md is not there yet)", []
+        raise Failure(f"{path} is missing: it documents the series to check")
     series, optional = [], []
     labels_col = None
     with open(path, encoding="utf-8") as f:
