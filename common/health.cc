@@ -4,15 +4,26 @@
 
 namespace strand {
 
-void ProcessHealth::SetReady(bool ready, std::string reason) {
+void ProcessHealth::SetReady(const std::string& component, bool ready, std::string reason) {
   std::lock_guard lock(mu_);
-  ready_ = ready;
-  reason_ = std::move(reason);
+  for (Component& c : components_) {
+    if (c.name != component) continue;
+    c.ready = ready;
+    c.reason = std::move(reason);
+    return;
+  }
+  components_.push_back({component, ready, std::move(reason)});
 }
 
 ProcessHealth::Report ProcessHealth::Readiness() const {
   std::lock_guard lock(mu_);
-  return {ready_, reason_};
+  if (components_.empty()) return {false, "starting"};
+  Report r{true, {}};
+  for (const Component& c : components_) {
+    if (!c.ready) return {false, components_.size() > 1 ? c.name + ": " + c.reason : c.reason};
+    if (!c.reason.empty()) r.reason += (r.reason.empty() ? "" : "; ") + c.reason;
+  }
+  return r;
 }
 
 int ProcessHealth::AddLoop(std::string name, std::chrono::milliseconds limit) {

@@ -25,8 +25,9 @@ class ProcessHealth {
     std::string reason;  // why not, or what holds (empty when ok)
   };
 
-  // Readiness starts false, "starting".
-  void SetReady(bool ready, std::string reason = {});
+  // Readiness is that of every component (a controller, a broker, or both in combined mode):
+  // ready when each of them is, else the first reason. With no component yet: "starting".
+  void SetReady(const std::string& component, bool ready, std::string reason = {});
   Report Readiness() const;
 
   // A loop that liveness watches: it must Beat() at least once every `limit`. Returns its handle.
@@ -46,8 +47,12 @@ class ProcessHealth {
     bool active = false;
   };
   mutable std::mutex mu_;
-  bool ready_ = false;
-  std::string reason_ = "starting";
+  struct Component {
+    std::string name;
+    bool ready = false;
+    std::string reason;
+  };
+  std::vector<Component> components_;
   std::vector<Loop> loops_;
 };
 

@@ -11,10 +11,23 @@ TEST(ProcessHealth, StartsNotReadyThenFollowsTheServer) {
   ProcessHealth h;
   EXPECT_FALSE(h.Readiness().ok);
   EXPECT_EQ(h.Readiness().reason, "starting");
-  h.SetReady(true);
+  h.SetReady("broker", true);
   EXPECT_TRUE(h.Readiness().ok);
-  h.SetReady(false, "fenced");
+  h.SetReady("broker", false, "fenced");
   EXPECT_EQ(h.Readiness().reason, "fenced");
+}
+
+TEST(ProcessHealth, CombinedModeIsReadyWhenEveryRoleIs) {
+  ProcessHealth h;
+  h.SetReady("controller", true);
+  h.SetReady("broker", false, "opening logs");
+  EXPECT_FALSE(h.Readiness().ok);
+  EXPECT_EQ(h.Readiness().reason, "broker: opening logs");
+  h.SetReady("broker", true, "1 replica(s) here not in their ISR");
+  EXPECT_TRUE(h.Readiness().ok);
+  EXPECT_EQ(h.Readiness().reason, "1 replica(s) here not in their ISR");
+  h.SetReady("controller", false, "no controller leader known");
+  EXPECT_EQ(h.Readiness().reason, "controller: no controller leader known");
 }
 
 TEST(ProcessHealth, LivenessFailsNamingEachStalledLoop) {

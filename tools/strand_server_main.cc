@@ -1,4 +1,6 @@
-// strand-server: one Strand process, in the role process.roles names (controller or broker).
+// strand-server: one Strand process, in the roles process.roles names: controller, broker, or
+// both (combined mode, broker,controller: one process is a controller and a broker with the same
+// node id; the broker reads the metadata its controller applies; the single-node dev setup).
 //
 //   strand-server --roles=controller --node-id=1
 //       --controller-quorum=1@127.0.0.1:9093,2@127.0.0.1:9094,3@127.0.0.1:9095
@@ -35,7 +37,9 @@
 #include <fmt/ranges.h>
 #include <prometheus/registry.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "broker/server/broker_config.h"
 #include "broker/server/broker_server.h"
 #include "common/grpc_server.h"
@@ -176,12 +180,19 @@ int main(int argc, char** argv) {
   strand::InitLogging(log_level);
   strand::TuneProcessRuntime();
 
-  const bool broker = roles == "broker";
-  if (roles != "controller" && roles != "broker") {
-    return Fail(2, "process.roles=" + roles +
-                       ": use controller or broker (combined mode is not available yet: run a "
-                       "controller and a broker as two processes)");
+  bool broker = false, controller = false;
+  for (absl::string_view role : absl::StrSplit(roles, ',')) {
+    const std::string r(absl::StripAsciiWhitespace(role));
+    if (r == "broker" && !broker) {
+      broker = true;
+    } else if (r == "controller" && !controller) {
+      controller = true;
+    } else {
+      return Fail(2, "process.roles=" + roles +
+                         ": use controller, broker, or broker,controller (combined mode)");
+    }
   }
+  const bool combined = broker && controller;
   auto voters = strand::ParseQuorumVoters(quorum);
   if (!voters.ok()) {
     return Fail(2, "controller.quorum.voters: " + std::string(voters.status().message()));
@@ -211,7 +222,7 @@ int main(int argc, char** argv) {
                                       fmt::join(ignored, ", "));
   }
   options.static_configs = config_map;
-  auto listeners = strand::ParseListenerConfig(node_settings, !broker, broker);
+  auto listeners = strand::ParseListenerConfig(node_settings, controller, broker);
   if (!listeners.ok()) return Fail(2, std::string(listeners.status().message()));
   int request_bytes_max = 100 << 20;  // Kafka's socket.request.max.bytes default
   if (auto it = node_settings.find(kRequestBytesMax); it != node_settings.end()) {
@@ -247,14 +258,14 @@ int main(int argc, char** argv) {
     auto started = strand::server::MetricsHttp::Start(metrics_listen, options.registry,
                                                       options.health, data_dir);
     if (!started.ok()) {
-      return Fail(1, "metrics.listen=" + metrics_listen + ": " +
-                         std::string(started.status().message()));
+      return Fail(
+          1, "metrics.listen=" + metrics_listen + ": " + std::string(started.status().message()));
     }
     http = *std::move(started);
   }
   int signal = 0;
+  strand::broker::BrokerServerOptions b;
   if (broker) {
-    strand::broker::BrokerServerOptions b;
     b.node_id = options.node_id;
     b.voters = options.voters;
     b.listeners = *listeners;
@@ -267,6 +278,8 @@ int main(int argc, char** argv) {
     b.enable_fault_injection = fault_injection;
     b.registry = options.registry;
     b.health = options.health;
+  }
+  if (!controller) {
     auto server = strand::broker::BrokerServer::Start(b);
     if (!server.ok()) return Fail(1, server.status().ToString());
     sigwait(&signals, &signal);
@@ -276,10 +289,41 @@ int main(int argc, char** argv) {
     (void)http.release();  // see below
     return 0;
   }
+  if (combined) {
+    // The controller binds the controller listener, the broker every other one; the controller
+    // gets the cluster settings, the broker its own too.
+    auto others = [&](const strand::Endpoint& e) {
+      return !listeners->IsControllerListenerName(e.name);
+    };
+    std::erase_if(options.listeners.listeners, others);
+    std::erase_if(options.listeners.advertised, others);
+    options.static_configs = b.settings.cluster;
+    // Not ready until both roles are.
+    options.health->SetReady("broker", false, "starting");
+  }
   auto server = strand::controller::ControllerServer::Start(options);
   if (!server.ok()) return Fail(1, server.status().ToString());
+  std::unique_ptr<strand::broker::BrokerServer> combined_broker;
+  if (combined) {
+    strand::controller::ControllerServer* ctl = server->get();
+    b.local_metadata = strand::broker::LocalMetadata{
+        &ctl->metadata(), [ctl](auto apply, auto restore) {
+          ctl->SubscribeMetadata(std::move(apply), std::move(restore));
+        }};
+    auto started = strand::broker::BrokerServer::Start(b);
+    if (!started.ok()) {
+      (*server)->Shutdown();
+      return Fail(1, started.status().ToString());
+    }
+    combined_broker = *std::move(started);
+  }
   sigwait(&signals, &signal);
   strand::GetLogger("server")->info("signal {}: shutting down", signal);
+  if (combined_broker) {
+    // The broker first: its controlled shutdown needs the controllers.
+    combined_broker->Shutdown();
+    combined_broker.reset();
+  }
   (*server)->Shutdown();
   server->reset();
   // The metrics endpoint is left to the exit: stopping its HTTP server (civetweb) waits about a

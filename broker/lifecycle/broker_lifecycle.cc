@@ -124,6 +124,7 @@ bool BrokerLifecycle::Register() {
   req.set_incarnation_id(options_.incarnation_id);
   for (const auto& l : options_.listeners) *req.add_listeners() = l;
   req.set_rack(options_.rack);
+  req.set_combined(options_.combined);
   for (const auto& d : options_.static_settings) *req.add_static_settings() = d;
   grpc::ClientContext ctx;
   ctx.set_wait_for_ready(true);  // see HeartbeatSession

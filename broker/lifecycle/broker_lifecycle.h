@@ -32,6 +32,7 @@ struct BrokerLifecycleOptions {
   std::string incarnation_id;  // random when empty
   std::vector<controller::v1::Listener> listeners;
   std::string rack;
+  bool combined = false;  // the broker role of a combined-mode process (its id is a voter's)
   // Digests of the broker's static cluster settings, sent with its registration.
   std::vector<controller::v1::SettingDigest> static_settings;
   std::map<NodeId, std::string> controllers;              // controller.quorum.voters

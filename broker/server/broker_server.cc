@@ -192,7 +192,7 @@ struct BrokerServer::Parts {
       const auto counts = replicas->Counts();
       ProcessHealth::Report ready =
           Readiness(unfenced, exhausted, unfenced ? replicas->OutOfIsr() : 0);
-      options.health->SetReady(ready.ok, std::move(ready.reason));
+      options.health->SetReady("broker", ready.ok, std::move(ready.reason));
       options.health->Beat(monitor_loop);
       if (counts.failed_logs > 0 && !lifecycle->fence_requested()) {
         // As Kafka does when its only log directory fails: stop leading anything. The other
@@ -225,15 +225,25 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   auto p = std::make_unique<Parts>();
   p->options = std::move(options);
   BrokerServerOptions& o = p->options;
-  if (o.voters.count(o.node_id)) {
+  if (o.voters.count(o.node_id) && !o.local_metadata) {
     return absl::InvalidArgumentError(fmt::format(
         "node {} is in the controller quorum; in combined mode use --roles=controller,broker",
         o.node_id));
   }
+  // To the controllers, this broker presents its controller listener's identity (in combined
+  // mode, the one its own controller binds).
+  const std::string controller_listener = o.listeners.ControllerListener().name;
+  if (o.local_metadata) {
+    auto controller_side = [&](const Endpoint& e) {
+      return o.listeners.IsControllerListenerName(e.name);
+    };
+    std::erase_if(o.listeners.listeners, controller_side);
+    std::erase_if(o.listeners.advertised, controller_side);
+  }
   Parts* parts = p.get();
   auto isolated = [parts] { return parts->isolated.load(std::memory_order_relaxed); };
   if (!o.health) o.health = std::make_shared<ProcessHealth>();
-  o.health->SetReady(false, "opening logs");
+  o.health->SetReady("broker", false, "opening logs");
 
   // Logs first: recovery of every local log happens here.
   storage::LogManagerConfig log_config = o.settings.logs;
@@ -254,15 +264,13 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   MetadataFollowerOptions m;
   m.self = o.node_id;
   m.voters = o.voters;
-  m.self_address = o.listeners.ControllerListener().Address();
+  if (!o.local_metadata) m.self_address = o.listeners.ControllerListener().Address();
   m.data_dir = o.data_dir;
   m.cluster_id = o.cluster_id;
   m.tick_ms = o.tick_ms;
   m.registry = o.registry;
   m.isolated = isolated;
-  // To the controllers, this broker presents its controller listener's identity; only
-  // controllers (the voters, by their certificates on TLS) may push it the metadata log.
-  const std::string controller_listener = o.listeners.ControllerListener().name;
+  // Only controllers (the voters, by their certificates on TLS) may push it the metadata log.
   auto to_controllers = ChannelCredentialsFor(o.listeners, controller_listener);
   m.credentials = to_controllers;
   auto controller_guard = std::make_shared<const NodeGuard>(o.listeners, controller_listener);
@@ -278,9 +286,13 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
       return fmt::format("a metadata log stream from controller {}", from);
     });
   };
-  auto metadata = MetadataFollower::Create(m);
-  if (!metadata.ok()) return metadata.status();
-  p->metadata = *std::move(metadata);
+  if (o.local_metadata) {
+    p->metadata = MetadataFollower::CreateLocal(*o.local_metadata);
+  } else {
+    auto metadata = MetadataFollower::Create(m);
+    if (!metadata.ok()) return metadata.status();
+    p->metadata = *std::move(metadata);
+  }
 
   p->controllers = std::make_unique<ControllerClient>(o.voters, isolated, to_controllers);
   BrokerLifecycleOptions l;
@@ -294,6 +306,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
     listener.set_security(std::string(SecurityProtocolName(e.protocol)));
   }
   l.rack = o.rack;
+  l.combined = o.local_metadata.has_value();
   for (const auto& [name, digest] : controller::StaticSettingDigests(o.settings.cluster)) {
     controller::v1::SettingDigest& d = l.static_settings.emplace_back();
     d.set_name(name);
@@ -445,7 +458,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   if (!servers.ok()) return servers.status();
   p->servers = *std::move(servers);
   p->servers->WatchHealth(o.health);
-  o.health->SetReady(false, "not registered with the controllers yet");
+  o.health->SetReady("broker", false, "not registered with the controllers yet");
 
   if (absl::Status st = p->metadata->Start(); !st.ok()) return st;
   p->replicas->Start();
@@ -470,7 +483,7 @@ void BrokerServer::Shutdown() {
   const auto start = std::chrono::steady_clock::now();
   const int64_t timeout = p.options.settings.controlled_shutdown_timeout_ms;
   p.shutting_down = true;
-  p.options.health->SetReady(false, "in controlled shutdown");
+  p.options.health->SetReady("broker", false, "in controlled shutdown");
   if (p.lifecycle->registered() && timeout > 0) {
     Log().info("[broker {}] controlled shutdown: moving leaderships away", p.options.node_id);
     if (!p.lifecycle->ControlledShutdown(std::chrono::milliseconds(timeout))) {

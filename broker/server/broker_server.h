@@ -17,12 +17,14 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
 #include "broker/server/broker_config.h"
+#include "broker/server/metadata_follower.h"
 #include "common/health.h"
 #include "common/ids.h"
 #include "common/listener_config.h"
@@ -37,10 +39,14 @@ struct BrokerServerOptions {
   std::string data_dir;
   std::string cluster_id = "strand";
   std::string rack;
-  int tick_ms = 50;                      // the metadata log's Raft tick
+  int tick_ms = 50;  // the metadata log's Raft tick
   BrokerSettings settings;
   bool enable_fault_injection = false;
   std::shared_ptr<prometheus::Registry> registry;
+  // Combined mode (process.roles=broker,controller): the metadata of the controller in this
+  // process, read directly. The broker then binds and registers every listener of `listeners`
+  // but the controller's, which the controller binds.
+  std::optional<LocalMetadata> local_metadata;
   // Readiness and liveness, as the server sees them (common/health.h); one is made when null.
   std::shared_ptr<ProcessHealth> health;
 };

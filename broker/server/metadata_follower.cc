@@ -37,8 +37,8 @@ MetadataFollower::~MetadataFollower() { Stop(); }
 absl::StatusOr<std::unique_ptr<MetadataFollower>> MetadataFollower::Create(
     MetadataFollowerOptions options) {
   if (options.voters.count(options.self)) {
-    return absl::InvalidArgumentError(fmt::format(
-        "node {} is a controller; a broker needs its own node id", options.self));
+    return absl::InvalidArgumentError(
+        fmt::format("node {} is a controller; a broker needs its own node id", options.self));
   }
   std::unique_ptr<MetadataFollower> f(new MetadataFollower(std::move(options)));
   const MetadataFollowerOptions& o = f->options_;
@@ -54,8 +54,8 @@ absl::StatusOr<std::unique_ptr<MetadataFollower>> MetadataFollower::Create(
   config.snapshot_trailing_entries = o.snapshot_trailing_entries;
   raft::DriverOptions driver_options;
   driver_options.tick_ms = o.tick_ms;
-  f->driver_ = std::make_unique<raft::RaftDriver>(config, driver_options, *f->storage_,
-                                                  f->machine_, o.registry);
+  f->driver_ = std::make_unique<raft::RaftDriver>(config, driver_options, *f->storage_, f->machine_,
+                                                  o.registry);
 
   raft::GrpcTransportOptions t;
   t.cluster_id = o.cluster_id;
@@ -92,14 +92,38 @@ absl::StatusOr<std::unique_ptr<MetadataFollower>> MetadataFollower::Create(
   return f;
 }
 
-grpc::Service* MetadataFollower::service() { return transport_->service(); }
+std::unique_ptr<MetadataFollower> MetadataFollower::CreateLocal(LocalMetadata source) {
+  std::unique_ptr<MetadataFollower> f(new MetadataFollower(MetadataFollowerOptions{}));
+  f->source_ = source.machine;
+  f->local_ = std::move(source);
+  return f;
+}
+
+grpc::Service* MetadataFollower::service() { return transport_ ? transport_->service() : nullptr; }
 
 absl::Status MetadataFollower::Start() {
-  if (absl::Status s = driver_->Start(); !s.ok()) return s;
+  if (local_.machine != nullptr) {
+    // Subscribed first, so that no batch falls between the subscription and the whole-image
+    // pass below (a batch seen twice is harmless: the listener reconciles to the image).
+    local_.subscribe(
+        [this](const controller::MetadataDelta& delta, uint64_t offset) {
+          offset_.store(offset, std::memory_order_release);
+          if (listener_) listener_(delta, offset);
+        },
+        [this](uint64_t offset) {
+          offset_.store(offset, std::memory_order_release);
+          controller::MetadataDelta everything;
+          everything.snapshot = true;
+          if (listener_) listener_(everything, offset);
+        });
+  } else if (absl::Status s = driver_->Start(); !s.ok()) {
+    return s;
+  }
   started_ = true;
   // Whatever the local log already held was applied during Start: make sure the listener
   // looks at the whole image once even if no snapshot was restored.
-  const uint64_t offset = machine_.Read([](const controller::MetadataImage& i) { return i.offset(); });
+  const uint64_t offset =
+      source_->Read([](const controller::MetadataImage& i) { return i.offset(); });
   offset_.store(offset, std::memory_order_release);
   controller::MetadataDelta everything;
   everything.snapshot = true;
@@ -110,6 +134,7 @@ absl::Status MetadataFollower::Start() {
 void MetadataFollower::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (local_.subscribe && started_) local_.subscribe(nullptr, nullptr);  // waits out a callback
   if (driver_ && started_) driver_->Stop();
   if (transport_) transport_->Stop();
 }

@@ -49,6 +49,16 @@ struct MetadataFollowerOptions {
   std::function<grpc::Status(const grpc::ServerContext&, NodeId from)> authorize_sender;
 };
 
+// Combined mode (process.roles=broker,controller): the broker reads the metadata its own
+// controller applies, rather than following the log over the network as a second copy.
+struct LocalMetadata {
+  const controller::MetadataStateMachine* machine = nullptr;
+  // Adds the follower's callbacks to the controller's (called once, at Start).
+  std::function<void(controller::MetadataStateMachine::ApplyListener,
+                     controller::MetadataStateMachine::RestoreListener)>
+      subscribe;
+};
+
 class MetadataFollower {
  public:
   // What each committed batch changed; a restored snapshot (and the start) is a delta with
@@ -56,11 +66,13 @@ class MetadataFollower {
   using Listener = std::function<void(const controller::MetadataDelta& delta, uint64_t offset)>;
 
   static absl::StatusOr<std::unique_ptr<MetadataFollower>> Create(MetadataFollowerOptions options);
+  // Combined mode: no Raft observer of its own (no storage, no transport, no service).
+  static std::unique_ptr<MetadataFollower> CreateLocal(LocalMetadata source);
   ~MetadataFollower();
 
   // Set before Start.
   void SetListener(Listener listener) { listener_ = std::move(listener); }
-  // The Raft receiving side, to register on the broker's gRPC server.
+  // The Raft receiving side, to register on the broker's gRPC server (null when local).
   grpc::Service* service();
   absl::Status Start();
   void Stop();
@@ -69,7 +81,7 @@ class MetadataFollower {
   uint64_t offset() const { return offset_.load(std::memory_order_acquire); }
   template <typename Fn>
   auto Read(Fn&& fn) const {
-    return machine_.Read(std::forward<Fn>(fn));
+    return source_->Read(std::forward<Fn>(fn));
   }
 
  private:
@@ -78,6 +90,8 @@ class MetadataFollower {
   const MetadataFollowerOptions options_;
   std::unique_ptr<raft::RocksDbStorage> storage_;
   controller::MetadataStateMachine machine_;
+  const controller::MetadataStateMachine* source_ = &machine_;  // the controller's when local
+  LocalMetadata local_;
   std::unique_ptr<raft::RaftDriver> driver_;
   std::unique_ptr<raft::GrpcTransport> transport_;
   std::unique_ptr<raft::Transport> gate_;

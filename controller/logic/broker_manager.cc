@@ -33,10 +33,18 @@ ControllerError BrokerManager::CheckRegistration(const v1::RegisterBrokerRequest
             fmt::format("broker belongs to cluster '{}', this is '{}'", req.cluster_id(),
                         config_.cluster_id)};
   }
-  if (id.value() < 0 || std::find(config_.controller_ids.begin(), config_.controller_ids.end(),
-                                  id) != config_.controller_ids.end()) {
+  const bool voter = std::find(config_.controller_ids.begin(), config_.controller_ids.end(), id) !=
+                     config_.controller_ids.end();
+  // A broker shares a controller's id only as the broker role of that controller's process.
+  if (id.value() < 0 || voter != req.combined()) {
     return {KafkaError::kInvalidRequest,
-            fmt::format("node id {} is invalid or belongs to a controller", id)};
+            req.combined()
+                ? fmt::format("node id {} is not a controller: only a controller's own process "
+                              "registers a combined-mode broker",
+                              id)
+                : fmt::format("node id {} is invalid or belongs to a controller (a combined-mode "
+                              "process, process.roles=broker,controller, says so)",
+                              id)};
   }
   if (req.incarnation_id().empty() || req.listeners_size() == 0) {
     return {KafkaError::kInvalidRequest, "an incarnation id and a listener are required"};

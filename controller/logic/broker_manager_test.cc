@@ -45,6 +45,29 @@ TEST(Brokers, Register_Errors) {
   req.set_broker_id(2);  // a controller's id
   t.controller.RegisterBroker(req, t.now_ms, [&](auto r) { resp = r; });
   EXPECT_EQ(resp->error().name(), "INVALID_REQUEST");
+  // Combined mode claimed for an id outside the voters.
+  req.set_broker_id(101);
+  req.set_combined(true);
+  t.controller.RegisterBroker(req, t.now_ms, [&](auto r) { resp = r; });
+  EXPECT_EQ(resp->error().name(), "INVALID_REQUEST");
+  EXPECT_NE(resp->error().message().find("not a controller"), std::string::npos);
+}
+
+TEST(Brokers, CombinedModeBrokerMayCarryItsControllersId) {
+  TestController t;
+  v1::RegisterBrokerRequest req;
+  req.set_cluster_id("test-cluster");
+  req.set_broker_id(2);  // a voter: the broker role of controller 2's own process
+  req.set_incarnation_id("combined-2");
+  req.add_listeners()->set_port(1);
+  req.set_combined(true);
+  std::optional<v1::RegisterBrokerResponse> resp;
+  t.controller.RegisterBroker(req, t.now_ms, [&](auto r) { resp = r; });
+  t.CommitAll();
+  ASSERT_TRUE(resp.has_value());
+  EXPECT_EQ(resp->error().code(), 0) << resp->error().message();
+  EXPECT_GT(resp->broker_epoch(), 0);
+  EXPECT_NE(t.committed.broker(NodeId(2)), nullptr);
 }
 
 TEST(Brokers, SessionExpiry_FencesAndMovesLeadership) {

@@ -115,8 +115,15 @@ grpc::ServerUnaryReactor* ControllerGroupService::ListGroups(grpc::CallbackServe
     };
     for (const auto& [id, address] : brokers) {
       if (address.empty()) {
-        listing->Unreachable(id.value(), KafkaError::kCoordinatorNotAvailable,
-                             fmt::format("broker {} registered no controller-plane listener", id));
+        listing->Unreachable(
+            id.value(), KafkaError::kCoordinatorNotAvailable,
+            ctx_.voters().count(id)
+                ? fmt::format("broker {} runs in combined mode "
+                              "(process.roles=broker,controller), which serves "
+                              "no controller-plane listener of its own: ask a "
+                              "broker's client listener",
+                              id)
+                : fmt::format("broker {} registered no controller-plane listener", id));
         one_done();
         continue;
       }
@@ -198,7 +205,13 @@ grpc::ServerUnaryReactor* ControllerGroupService::DescribeGroups(
       if (address.empty()) {
         SetKafkaError(
             g->mutable_error(), KafkaError::kCoordinatorNotAvailable,
-            fmt::format("{}-{} has no reachable leader now", kConsumerOffsetsTopic, partition));
+            b != nullptr && !b->fenced
+                ? fmt::format("its coordinator, broker {}, runs in combined mode "
+                              "(process.roles=broker,controller) and serves no controller-plane "
+                              "listener of its own: ask a broker's client listener",
+                              leader)
+                : fmt::format("{}-{} has no reachable leader now", kConsumerOffsetsTopic,
+                              partition));
         continue;
       }
       by_coordinator[{leader, address}].push_back(i);

@@ -1,5 +1,6 @@
 #include "controller/server/controller_server.h"
 
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -58,6 +59,10 @@ struct ControllerServer::Parts {
   std::unique_ptr<ListenerServers> servers;
   int64_t next_probe_ms = 0;
   int raft_loop = -1;  // the Raft loop's handle in options.health
+  // A co-located broker's callbacks (combined mode), under observer_mu.
+  std::mutex observer_mu;
+  MetadataStateMachine::ApplyListener observer_apply;
+  MetadataStateMachine::RestoreListener observer_restore;
   bool stopped = false;
 };
 
@@ -103,8 +108,14 @@ void Wire(ControllerServer::Parts& p) {
       Log().warn("[metadata offset={}] {}", offset, line);
     }
     p.controller->OnCommitted(offset);
+    std::lock_guard lock(p.observer_mu);
+    if (p.observer_apply) p.observer_apply(delta, offset);
   });
-  p.machine.SetRestoreListener([&p](uint64_t offset) { p.controller->OnCommitted(offset); });
+  p.machine.SetRestoreListener([&p](uint64_t offset) {
+    p.controller->OnCommitted(offset);
+    std::lock_guard lock(p.observer_mu);
+    if (p.observer_restore) p.observer_restore(offset);
+  });
   p.driver->SetLeadershipListener([&p](const raft::NodeStatus& status, bool ready) {
     if (ready) {
       Log().info("[controller node={} term={}] active controller", p.options.node_id, status.term);
@@ -126,12 +137,13 @@ void Wire(ControllerServer::Parts& p) {
       // Ready: a voter (every controller is) that knows the current leader.
       const raft::NodeStatus status = p.driver->Status();
       if (status.leader != kNoNode) {
-        p.options.health->SetReady(true);
+        p.options.health->SetReady("controller", true);
       } else {
         p.options.health->SetReady(
-            false, fmt::format("no controller leader known in term {} (an election is under way, "
-                               "or this controller cannot reach a majority)",
-                               status.term));
+            "controller", false,
+            fmt::format("no controller leader known in term {} (an election is under way, "
+                        "or this controller cannot reach a majority)",
+                        status.term));
       }
     }
   });
@@ -224,7 +236,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   if (!servers.ok()) return servers.status();
   p->servers = *std::move(servers);
   p->servers->WatchHealth(o.health);
-  o.health->SetReady(false, "no controller leader known yet");
+  o.health->SetReady("controller", false, "no controller leader known yet");
   // The Raft loop ticks every tick_ms; 10 s without one is a stuck process.
   p->raft_loop = o.health->AddLoop("raft", std::chrono::seconds(10));
   if (absl::Status s = p->driver->Start(); !s.ok()) return s;
@@ -235,6 +247,15 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
 }
 
 ControllerServer::ControllerServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+const MetadataStateMachine& ControllerServer::metadata() const { return parts_->machine; }
+
+void ControllerServer::SubscribeMetadata(MetadataStateMachine::ApplyListener apply,
+                                         MetadataStateMachine::RestoreListener restore) {
+  std::lock_guard lock(parts_->observer_mu);
+  parts_->observer_apply = std::move(apply);
+  parts_->observer_restore = std::move(restore);
+}
 
 ControllerServer::~ControllerServer() { Shutdown(); }
 
@@ -258,7 +279,7 @@ void ControllerServer::Shutdown() {
     }
   }
   p.servers->SetServing(false);
-  p.options.health->SetReady(false, "stopping");
+  p.options.health->SetReady("controller", false, "stopping");
   // Long-lived streams (Raft traffic, broker heartbeats) never end by themselves: in-flight calls
   // get a moment to finish, then everything left is cancelled.
   p.servers->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));

@@ -22,6 +22,7 @@
 #include "common/health.h"
 #include "common/ids.h"
 #include "common/listener_config.h"
+#include "controller/state/metadata_state_machine.h"
 
 namespace strand::controller {
 
@@ -33,7 +34,7 @@ struct ControllerServerOptions {
   std::string data_dir;
   std::string cluster_id = "strand";
   int tick_ms = 50;
-  int election_ticks = 10;               // election timeout: 10-20 ticks (0.5-1 s)
+  int election_ticks = 10;  // election timeout: 10-20 ticks (0.5-1 s)
   uint64_t snapshot_interval_entries = 20'000;
   uint64_t snapshot_trailing_entries = 1'000;  // kept after a snapshot for slightly slow peers
   int64_t broker_session_timeout_ms = 3'000;
@@ -49,6 +50,13 @@ class ControllerServer {
   static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(ControllerServerOptions options);
   ~ControllerServer();
   void Shutdown();
+
+  // Combined mode: the co-located broker reads this controller's metadata. `Subscribe` adds
+  // callbacks run after each applied batch and restored snapshot (on the Raft loop thread; keep
+  // them short); null callbacks remove them, waiting for one that is running.
+  const MetadataStateMachine& metadata() const;
+  void SubscribeMetadata(MetadataStateMachine::ApplyListener apply,
+                         MetadataStateMachine::RestoreListener restore);
 
   struct Parts;  // defined in the .cc; public so the wiring helpers there can name it
 
