@@ -41,6 +41,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from cluster_env import read_cluster_env  # noqa: E402  (tests/tools)
+
 BASE_PORTS = [24000, 24400, 24800]  # tried in turn; no other test uses 24000-25199
 DOC_BASE_PORT = 9090                # make run's RUN_PORT, which docs/grpcurl.md uses
 COMMAND_TIMEOUT_S = 30
@@ -426,16 +429,6 @@ def ports_free(base):
     return True
 
 
-def read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if "=" in line and not line.startswith("#"):
-                key, value = line.split("=", 1)
-                env[key.replace("export ", "")] = value.strip("'\"")
-    return env
-
 
 class Cluster:
     """A local-cluster.sh cluster in DIR (its data, logs and, with TLS, certs/)."""
@@ -458,7 +451,7 @@ class Cluster:
                                 timeout=CLUSTER_TIMEOUT_S + 60)
             if up.returncode == 0:
                 self.base = base
-                return read_env(os.path.join(self.dir, "cluster.env"))
+                return read_cluster_env(os.path.join(self.dir, "cluster.env"))
             last = (f"local-cluster.sh up (base {base}) exit {up.returncode}:\n"
                     f"{up.stdout}{up.stderr}")
         raise RuntimeError(last)

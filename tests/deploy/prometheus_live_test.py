@@ -49,6 +49,9 @@ import urllib.request
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from cluster_env import read_cluster_env  # noqa: E402  (tests/tools)
+
 PROMETHEUS = "/usr/bin/prometheus"
 # Blocks of 400 ports, tried in turn (a block whose ports are taken is skipped); no other test
 # uses 22200-23799 (grpcurl_doc_test: 24000-25199).
@@ -232,12 +235,7 @@ class Test:
                            env=env, capture_output=True, text=True, timeout=90)
         if r.returncode != 0:
             raise Failure(f"local-cluster.sh up: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
-        self.env = {}
-        with open(os.path.join(self.cluster_dir, "cluster.env")) as f:
-            for line in f:
-                m = re.match(r"export (\w+)=(.*)$", line.strip())
-                if m:
-                    self.env[m.group(1)] = m.group(2)
+        self.env = read_cluster_env(os.path.join(self.cluster_dir, "cluster.env"))
         self.ok(f"cluster up at base port {self.base_port} "
                 f"({len(CONTROLLERS)} controllers, {len(BROKERS)} brokers)")
 

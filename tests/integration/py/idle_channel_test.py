@@ -23,6 +23,9 @@ import time
 
 import grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from cluster_env import read_cluster_env  # noqa: E402  (tests/tools)
+
 IDLE_SECONDS = [2.5, 4, 10, 30]
 CALL_TIMEOUT_S = 5
 
@@ -43,16 +46,6 @@ def free_base_port():
             return base
     raise RuntimeError("no free port range")
 
-
-def read_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if "=" in line and not line.startswith("#"):
-                key, value = line.split("=", 1)
-                env[key.replace("export ", "")] = value.strip("'\"")
-    return env
 
 
 def connectivity(channel):
@@ -112,7 +105,7 @@ def main():
             print("0 passed, 1 failed")
             return 1
         try:
-            nodes = read_env(os.path.join(d, "cluster.env"))
+            nodes = read_cluster_env(os.path.join(d, "cluster.env"))
             targets = {
                 "broker 101": (nodes["STRAND_NODE_101_ADDR"],
                                "/strand.broker.v1.BrokerService/Metadata"),
