@@ -1,5 +1,6 @@
 #include "broker/server/broker_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -108,12 +109,17 @@ struct BrokerServer::Parts {
   std::optional<std::chrono::steady_clock::time_point> isr_wait_until;
 
   // Readiness (common/health.h), with what holds it back.
-  static constexpr std::chrono::milliseconds kCutOffAfter{5000};
+  // Cut off from the controllers: no heartbeat answer for 5 s, or three heartbeat intervals
+  // when those are longer.
+  std::chrono::milliseconds CutOffAfter() const {
+    return std::chrono::milliseconds(
+        std::max<int64_t>(5000, 3 * int64_t{options.settings.heartbeat_interval_ms}));
+  }
 
   ProcessHealth::Report Readiness(bool unfenced, bool exhausted, int64_t out_of_isr) {
     if (shutting_down) return {false, "in controlled shutdown"};
     if (!lifecycle->registered()) return {false, "not registered with the controllers yet"};
-    if (lifecycle->SinceLastAnswer() > kCutOffAfter) {
+    if (lifecycle->SinceLastAnswer() > CutOffAfter()) {
       return {false, fmt::format("fenced or about to be: no answer from the controllers for {} ms",
                                  lifecycle->SinceLastAnswer().count())};
     }
@@ -160,7 +166,7 @@ struct BrokerServer::Parts {
       // A broker the controllers have not answered for a while is cut off from them: they
       // fence it after their session timeout (3 s by default), but cannot tell it so. It stops
       // reporting SERVING and ready rather than wait to be told.
-      const bool cut_off = lifecycle->registered() && lifecycle->SinceLastAnswer() > kCutOffAfter;
+      const bool cut_off = lifecycle->registered() && lifecycle->SinceLastAnswer() > CutOffAfter();
       const bool unfenced = lifecycle->registered() && !lifecycle->fenced() && !cut_off;
       if (unfenced && !caught_up.exchange(true)) {
         Log().info("[broker {}] unfenced: caught up with the metadata log at offset {}",
