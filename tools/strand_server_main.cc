@@ -81,8 +81,8 @@ std::string ReadFile(const std::string& path, std::string* error) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "strand-server: a Strand controller or broker. Settings come from --config-file, "
-      "then the command line, then $STRAND_<NAME> (docs/configuration.md)"};
+      "strand-server: a Strand controller, broker, or both (combined mode). Settings come from "
+      "--config-file, then the command line, then $STRAND_<NAME> (docs/configuration.md)"};
   std::string config_file, roles, quorum, data_dir, metrics_listen, rack, cluster_id, log_level,
       node_id_text;
   std::vector<std::string> configs;
@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   app.add_option("--config-file", config_file,
                  "a server.properties file (Kafka's names); the command line and $STRAND_<NAME> "
                  "override it");
-  app.add_option("--roles", roles, "process.roles: controller or broker");
+  app.add_option("--roles", roles,
+                 "process.roles: controller, broker, or broker,controller (combined mode)");
   app.add_option("--node-id", node_id_text, "node.id: this node's id (unique across roles)");
   app.add_option("--controller-quorum", quorum,
                  "controller.quorum.voters: id@host:port,... of every controller");
