@@ -3,8 +3,10 @@
 // AdminProxy: the AdminService on a broker, so that the CLI and grpcurl can administer the
 // cluster through any broker (Kafka's admin clients bootstrap from brokers too). Each call is
 // forwarded as is to a controller — the active one when the metadata names it, else the next
-// that answers — and the controller's answer comes back unchanged (controllers forward writes
-// to the active controller themselves).
+// that answers, retried until the caller's deadline while none answers — and the controller's
+// answer comes back unchanged (controllers forward writes to the active controller themselves).
+
+#include <grpcpp/security/credentials.h>
 
 #include <chrono>
 #include <functional>
@@ -12,8 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
-
-#include <grpcpp/security/credentials.h>
+#include <thread>
 
 #include "broker/server/broker_probe.h"
 #include "broker/server/metadata_follower.h"
@@ -59,22 +60,34 @@ class AdminProxy final : public admin::v1::AdminService::Service {
   template <typename Req, typename Resp>
   using Method = grpc::Status (admin::v1::AdminService::Stub::*)(grpc::ClientContext*, const Req&,
                                                                  Resp*);
+  // Tries the controllers in Order() until one answers, round after round (kRetryBackoff apart)
+  // until the caller's deadline (at most kForwardMax). An attempt does not wait for a
+  // connection: a controller that is down (refused, or a reconnect backing off) fails at once
+  // and the next is asked, so that a dead active controller costs no more than the quorum's
+  // election, never the caller's whole deadline.
   template <typename Req, typename Resp>
   grpc::Status Forward(grpc::ServerContext* context, const Req& request, Resp* response,
                        Method<Req, Resp> method) {
     grpc::Status last(grpc::StatusCode::UNAVAILABLE, "no controller is reachable");
     if (blocked_ && blocked_()) return last;
-    for (NodeId controller : Order()) {
-      grpc::ClientContext client;
-      client.set_wait_for_ready(true);  // a channel that failed once may otherwise fail fast
-      client.set_deadline(std::min(context->deadline(),
-                                   std::chrono::system_clock::now() + std::chrono::seconds(30)));
-      last = (Stub(controller)->*method)(&client, request, response);
-      if (last.error_code() != grpc::StatusCode::UNAVAILABLE) return last;
-      response->Clear();
+    const auto deadline =
+        std::min(context->deadline(), std::chrono::system_clock::now() + kForwardMax);
+    while (true) {
+      for (NodeId controller : Order()) {
+        grpc::ClientContext client;
+        client.set_deadline(deadline);
+        last = (Stub(controller)->*method)(&client, request, response);
+        if (last.error_code() != grpc::StatusCode::UNAVAILABLE) return last;
+        response->Clear();
+      }
+      if (context->IsCancelled() || std::chrono::system_clock::now() + kRetryBackoff >= deadline) {
+        return last;
+      }
+      std::this_thread::sleep_for(kRetryBackoff);
     }
-    return last;
   }
+  static constexpr auto kForwardMax = std::chrono::seconds(30);
+  static constexpr auto kRetryBackoff = std::chrono::milliseconds(50);
   // The active controller first (as the metadata knows it), then the others.
   std::vector<NodeId> Order() const;
   admin::v1::AdminService::Stub* Stub(NodeId controller);
