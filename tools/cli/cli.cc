@@ -45,7 +45,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   if (const char* env = std::getenv(kCommandConfigEnv); env != nullptr) context.command_config = env;
   CLI::App app(
       "strand: use and administer a Strand cluster (produce, consume, perf, topics, configs, "
-      "cluster, leaders, partitions, groups)",
+      "cluster, leaders, partitions, groups, drill)",
       "strand");
   // Global options may also follow the subcommands: strand topics list --bootstrap h:p.
   app.fallthrough();
@@ -63,6 +63,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   AddConsumeCommand(app, context);
   AddPerfCommands(app, context);
   AddGroupsCommands(app, context);
+  AddDrillCommands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

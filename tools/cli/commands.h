@@ -18,5 +18,6 @@ void AddProduceCommand(CLI::App& app, CliContext& context);      // produce (std
 void AddConsumeCommand(CLI::App& app, CliContext& context);      // consume
 void AddPerfCommands(CLI::App& app, CliContext& context);        // perf produce|consume
 void AddGroupsCommands(CLI::App& app, CliContext& context);      // groups list|describe|...
+void AddDrillCommands(CLI::App& app, CliContext& context);       // drill list|run
 
 }  // namespace strand::cli

@@ -13,5 +13,8 @@ inline constexpr int kExitUnreachable = 3;   // no address of the bootstrap list
 inline constexpr int kExitBadInput = 4;
 // consume / perf consume: the idle timeout passed before --max-records / --records arrived.
 inline constexpr int kExitIncomplete = 5;
+// drill run: a scenario found a violation (loss, duplicates, ...), a fault had no effect, or the
+// cluster did not recover.
+inline constexpr int kExitDrillFailed = 6;
 
 }  // namespace strand::cli

@@ -1,0 +1,341 @@
+// LocalTarget: the processes of scripts/local-cluster.sh (see target.h).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "absl/strings/numbers.h"
+#include "tools/drill/target.h"
+
+namespace strand::drill {
+namespace {
+
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> SplitNul(const std::string& bytes) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < bytes.size()) {
+    const size_t end = bytes.find('\0', start);
+    out.push_back(bytes.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+// A value as bash's printf %q writes the simple cases (backslash escapes); quotes stripped.
+std::string Unquote(const std::string& value) {
+  std::string out;
+  if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
+    return value.substr(1, value.size() - 2);
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\\' && i + 1 < value.size()) ++i;
+    out += value[i];
+  }
+  return out;
+}
+
+// "export NAME=VALUE" lines.
+std::map<std::string, std::string> ParseEnvFile(const std::string& text) {
+  std::map<std::string, std::string> vars;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("export ", 0) != 0) continue;
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    vars[line.substr(7, eq - 7)] = Unquote(line.substr(eq + 1));
+  }
+  return vars;
+}
+
+// The state letter of /proc/PID/stat ('R', 'S', 'T', 'Z', ...); 0 when the process is gone.
+char ProcessState(pid_t pid) {
+  const std::string stat = ReadFile(fmt::format("/proc/{}/stat", pid));
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return 0;
+  return stat[paren + 2];
+}
+
+class LocalTarget final : public Target {
+ public:
+  explicit LocalTarget(std::string dir) : dir_(std::move(dir)) {}
+
+  absl::Status Load() {
+    const std::string env_path = dir_ + "/cluster.env";
+    if (!std::filesystem::exists(env_path)) {
+      return absl::FailedPreconditionError(fmt::format(
+          "{} not found: no cluster runs in {} (start one with scripts/local-cluster.sh up --dir "
+          "{})",
+          env_path, dir_, dir_));
+    }
+    env_ = ParseEnvFile(ReadFile(env_path));
+    bootstrap_ = env_["STRAND_BOOTSTRAP"];
+    if (auto it = env_.find("STRAND_COMMAND_CONFIG"); it != env_.end()) {
+      std::ifstream in(it->second);
+      std::stringstream text;
+      text << in.rdbuf();
+      auto parsed = client::ParseProperties(text.str());
+      if (!parsed.ok()) return parsed.status();
+      settings_ = *std::move(parsed);
+    }
+    std::istringstream pids(ReadFile(dir_ + "/pids"));
+    int id = 0;
+    pid_t pid = 0;
+    while (pids >> id >> pid) pids_[id] = pid;
+    for (const auto& [name, value] : env_) {
+      constexpr std::string_view kPrefix = "STRAND_NODE_", kSuffix = "_ADDR";
+      if (name.rfind(kPrefix, 0) != 0 || name.size() <= kPrefix.size() + kSuffix.size() ||
+          name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+        continue;
+      }
+      const std::string digits =
+          name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+      int node = 0;
+      if (!absl::SimpleAtoi(absl::string_view(digits), &node)) continue;  // _REPLICATION_ADDR...
+      Node n;
+      n.id = node;
+      n.role = env_.count(fmt::format("STRAND_NODE_{}_REPLICATION_ADDR", node)) ? Role::kBroker
+                                                                                : Role::kController;
+      n.address = value;
+      n.metrics_address = env_[fmt::format("STRAND_NODE_{}_METRICS", node)];
+      nodes_.push_back(n);
+    }
+    std::sort(nodes_.begin(), nodes_.end(),
+              [](const Node& a, const Node& b) { return a.id < b.id; });
+    if (nodes_.empty()) return absl::FailedPreconditionError(env_path + " names no node");
+    for (const Node& n : nodes_) {
+      auto it = pids_.find(n.id);
+      if (it == pids_.end()) {
+        return absl::FailedPreconditionError(
+            fmt::format("{}/pids has no line for node {}", dir_, n.id));
+      }
+      if (!IsNode(it->second, n.id)) {
+        return absl::FailedPreconditionError(fmt::format(
+            "node {} (pid {}) is not running; a drill starts from a whole cluster (restart it "
+            "with scripts/local-cluster.sh up --dir {})",
+            n.id, it->second, dir_));
+      }
+      Launch launch;
+      launch.argv = SplitNul(ReadFile(fmt::format("/proc/{}/cmdline", it->second)));
+      launch.env = SplitNul(ReadFile(fmt::format("/proc/{}/environ", it->second)));
+      std::error_code ec;
+      launch.cwd = std::filesystem::read_symlink(fmt::format("/proc/{}/cwd", it->second), ec);
+      std::string exe = std::filesystem::read_symlink(fmt::format("/proc/{}/exe", it->second), ec);
+      if (const size_t d = exe.find(" (deleted)"); d != std::string::npos) exe.resize(d);
+      launch.executable = exe;
+      if (launch.argv.empty() || launch.executable.empty()) {
+        return absl::FailedPreconditionError(
+            fmt::format("cannot read node {}'s command line from /proc/{}", n.id, it->second));
+      }
+      launches_[n.id] = std::move(launch);
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Describe() const override { return "local cluster in " + dir_; }
+  const std::vector<Node>& nodes() const override { return nodes_; }
+  std::string bootstrap() const override { return bootstrap_; }
+  const client::Properties& client_settings() const override { return settings_; }
+
+  absl::Status Kill(int node) override {
+    const pid_t pid = PidOf(node);
+    if (!IsNode(pid, node)) return absl::FailedPreconditionError(NotRunning(node));
+    if (::kill(pid, SIGKILL) != 0) return Errno("SIGKILL", node);
+    if (!WaitGone(pid, 10s)) {
+      return absl::DeadlineExceededError(
+          fmt::format("node {} (pid {}) survived SIGKILL", node, pid));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Stop(int node, std::chrono::seconds grace) override {
+    const pid_t pid = PidOf(node);
+    if (!IsNode(pid, node)) return absl::FailedPreconditionError(NotRunning(node));
+    ::kill(pid, SIGCONT);  // a paused process cannot handle SIGTERM
+    if (::kill(pid, SIGTERM) != 0) return Errno("SIGTERM", node);
+    if (WaitGone(pid, grace)) return absl::OkStatus();
+    ::kill(pid, SIGKILL);
+    WaitGone(pid, 10s);
+    return absl::DeadlineExceededError(
+        fmt::format("node {} (pid {}) did not exit within {} s of SIGTERM; SIGKILLed", node, pid,
+                    grace.count()));
+  }
+
+  absl::Status Start(int node) override {
+    if (Running(node)) return absl::FailedPreconditionError(fmt::format("node {} runs", node));
+    const auto it = launches_.find(node);
+    if (it == launches_.end()) return absl::NotFoundError(fmt::format("no node {}", node));
+    const Launch& launch = it->second;
+    const std::string log = fmt::format("{}/node-{}.log", dir_, node);
+    {
+      std::ofstream out(log, std::ios::app);
+      std::string args;
+      for (size_t i = 1; i < launch.argv.size(); ++i) args += " " + launch.argv[i];
+      const std::time_t now = std::time(nullptr);
+      char when[32];
+      std::strftime(when, sizeof when, "%FT%T%z", std::localtime(&now));
+      out << "=== " << when << " strand drill: strand-server" << args << "\n";
+    }
+    std::vector<char*> argv, envp;
+    for (const auto& a : launch.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : launch.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) return Errno("fork", node);
+    if (pid == 0) {
+      ::setsid();  // its own session: a Ctrl-C of the drill does not reach the cluster
+      const int in = ::open("/dev/null", O_RDONLY);
+      const int out = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
+      if (in < 0 || out < 0) ::_exit(126);
+      ::dup2(in, 0);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+      if (!launch.cwd.empty() && ::chdir(launch.cwd.c_str()) != 0) ::_exit(126);
+      ::execve(launch.executable.c_str(), argv.data(), envp.data());
+      ::_exit(127);
+    }
+    children_.insert(pid);
+    pids_[node] = pid;
+    return SavePid(node, pid);
+  }
+
+  absl::Status Pause(int node) override { return Signal(node, SIGSTOP, "SIGSTOP"); }
+  absl::Status Resume(int node) override { return Signal(node, SIGCONT, "SIGCONT"); }
+
+  bool Running(int node) override { return IsNode(PidOf(node), node); }
+  std::string Incarnation(int node) override { return std::to_string(PidOf(node)); }
+
+ private:
+  struct Launch {
+    std::string executable;
+    std::vector<std::string> argv, env;
+    std::string cwd;
+  };
+
+  pid_t PidOf(int node) const {
+    auto it = pids_.find(node);
+    return it == pids_.end() ? -1 : it->second;
+  }
+
+  // PID runs node ID of this cluster (as local-cluster.sh's is_node): its command line names
+  // strand-server and --data-dir=DIR/node-ID, and it is not a zombie.
+  bool IsNode(pid_t pid, int node) {
+    if (pid <= 0) return false;
+    Reap(pid);
+    const char state = ProcessState(pid);
+    if (state == 0 || state == 'Z' || state == 'X') return false;
+    const auto argv = SplitNul(ReadFile(fmt::format("/proc/{}/cmdline", pid)));
+    bool server = false, data_dir = false;
+    for (const auto& a : argv) {
+      server = server || a.find("strand-server") != std::string::npos;
+      data_dir = data_dir || a == fmt::format("--data-dir={}/node-{}", dir_, node);
+    }
+    return server && data_dir;
+  }
+
+  void Reap(pid_t pid) {
+    if (children_.count(pid) && ::waitpid(pid, nullptr, WNOHANG) == pid) children_.erase(pid);
+  }
+
+  bool WaitGone(pid_t pid, std::chrono::milliseconds timeout) {
+    const auto end = SteadyClock::now() + timeout;
+    while (SteadyClock::now() < end) {
+      Reap(pid);
+      const char state = ProcessState(pid);
+      if (state == 0 || state == 'Z' || state == 'X') return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+  absl::Status Signal(int node, int signal, const char* name) {
+    const pid_t pid = PidOf(node);
+    if (!IsNode(pid, node)) return absl::FailedPreconditionError(NotRunning(node));
+    if (::kill(pid, signal) != 0) return Errno(name, node);
+    return absl::OkStatus();
+  }
+
+  std::string NotRunning(int node) const {
+    return fmt::format("node {} (pid {}) is not running", node, PidOf(node));
+  }
+
+  static absl::Status Errno(const char* what, int node) {
+    return absl::InternalError(fmt::format("{} of node {}: {}", what, node, std::strerror(errno)));
+  }
+
+  // The new PID in DIR/pids and DIR/cluster.env (each rewritten whole, then renamed).
+  absl::Status SavePid(int node, pid_t pid) {
+    std::string pids;
+    for (const auto& [id, p] : pids_) pids += fmt::format("{} {}\n", id, p);
+    if (absl::Status s = Replace(dir_ + "/pids", pids); !s.ok()) return s;
+    std::istringstream in(ReadFile(dir_ + "/cluster.env"));
+    std::string env, line;
+    const std::string key = fmt::format("export STRAND_NODE_{}_PID=", node);
+    while (std::getline(in, line)) {
+      env += line.rfind(key, 0) == 0 ? key + std::to_string(pid) : line;
+      env += "\n";
+    }
+    return Replace(dir_ + "/cluster.env", env);
+  }
+
+  static absl::Status Replace(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".drill.tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << text;
+      if (!out) return absl::InternalError("cannot write " + tmp);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return absl::InternalError(fmt::format("cannot replace {}: {}", path, ec.message()));
+    return absl::OkStatus();
+  }
+
+  const std::string dir_;
+  std::map<std::string, std::string> env_;
+  std::string bootstrap_;
+  client::Properties settings_;
+  std::vector<Node> nodes_;
+  std::map<int, pid_t> pids_;
+  std::map<int, Launch> launches_;
+  std::set<pid_t> children_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Target>> OpenLocalTarget(const std::string& dir) {
+  std::error_code ec;
+  const std::filesystem::path physical = std::filesystem::canonical(dir, ec);
+  if (ec) return absl::NotFoundError(fmt::format("--dir {}: {}", dir, ec.message()));
+  auto target = std::make_unique<LocalTarget>(physical.string());
+  if (absl::Status s = target->Load(); !s.ok()) return s;
+  return std::unique_ptr<Target>(std::move(target));
+}
+
+}  // namespace strand::drill
