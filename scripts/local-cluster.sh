@@ -314,7 +314,7 @@ netns_teardown() {
 check_netns_host() {
   ((EUID == 0)) || die "--netns needs root (it makes network namespaces, veth pairs and a bridge)"
   local tool package
-  for tool in ip:iproute2 nft:nftables; do
+  for tool in ip:iproute2 nft:nftables flock:util-linux; do
     package=${tool#*:} tool=${tool%%:*}
     command -v "$tool" >/dev/null ||
       die "--netns needs $tool (Debian package $package; scripts/install-deps.sh installs it)"
@@ -391,6 +391,17 @@ netns_plan() {
   } >"$DIR/netns.tmp"
   mv "$DIR/netns.tmp" "$DIR/netns"
 }
+
+# Two ups at once could both find the same subnet free and both take it: from choosing the subnet
+# to making the bridge, an up holds this lock (released before any node starts, so that no
+# strand-server inherits it).
+readonly NETNS_LOCK=/run/lock/strand-local-cluster-netns.lock
+NETNS_LOCK_FD=""
+netns_lock() {
+  exec {NETNS_LOCK_FD}>>"$NETNS_LOCK" || die "--netns: cannot open the lock file $NETNS_LOCK"
+  flock -w 60 "$NETNS_LOCK_FD" || die "--netns: another up held $NETNS_LOCK for 60 s"
+}
+netns_unlock() { exec {NETNS_LOCK_FD}>&-; }
 
 # must_ip ARGS...: runs ip ARGS, or fails naming the command and its error.
 must_ip() {
@@ -677,12 +688,18 @@ cmd_up() {
   node_ids
   refuse_running_cluster
   # With --netns every node has a new namespace of its own: its ports are free.
-  if ((NETNS)); then netns_plan; else refuse_taken_ports; fi
+  if ((NETNS)); then
+    netns_lock
+    netns_plan
+  else
+    refuse_taken_ports
+  fi
   ((TLS)) && make_certs
   trap 'trap - INT TERM HUP; stop_cluster 5 >&2; exit 130' INT TERM HUP
   if ((NETNS)); then
     trap on_netns_up_exit EXIT
     netns_create
+    netns_unlock
   fi
   local quorum=() i
   for ((i = 1; i <= CONTROLLERS; i++)); do quorum+=("$i@$(grpc_address "$i")"); done
