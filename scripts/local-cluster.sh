@@ -20,21 +20,22 @@
 #   scripts/make-certs.sh makes DIR/certs (a CA, node-<id>.pem per node, client-admin.pem) unless
 #   it holds them already, and DIR/client.properties holds the CLI's settings
 #   (STRAND_COMMAND_CONFIG in cluster.env points at it).
-#   --netns (root only; needs ip and nft, which scripts/install-deps.sh installs): every node runs
-#   in a network namespace of its own, started as `ip netns exec NAMESPACE strand-server ...` (the
-#   PID recorded is strand-server's), with lo up and eth0, one end of a veth pair whose other end
-#   is on a bridge in the root namespace. A node's listeners and /metrics bind its own address
+#   --netns (root only; needs ip, nft and flock, which scripts/install-deps.sh installs): every node
+#   runs in a network namespace of its own, started as `ip netns exec NAMESPACE strand-server ...`
+#   (the PID recorded is strand-server's), with lo up and eth0, one end of a veth pair whose other
+#   end is on a bridge in the root namespace. A node's listeners and /metrics bind its own address
 #   SUBNET.slot (the ports below), SUBNET being 10.213.K of a /24; the bridge holds SUBNET.254, so
 #   the root namespace (the CLI, tests, drills) reaches every node, and nftables rules inside one
 #   node's namespace cut or thin that node's links alone. K is the one DIR/netns recorded, else
 #   derived from DIR's path; while a route of the root namespace overlaps 10.213.K.0/24 (another
 #   cluster's bridge, say) the next K is taken. Names carry KEY, the first 6 hex digits of the
 #   SHA-256 of DIR's absolute path: namespace strand-KEY-ID, host-side veth stv-KEY-ID, bridge
-#   stbr-KEY (at most 14 characters). Ports are not checked (each namespace is new). What a
-#   crashed run left (the namespaces, veths and bridge DIR/netns names) is removed first, unless
-#   a process still runs in one of those namespaces: then up refuses. A name in use that DIR/netns
-#   does not record is refused too. With --tls, each node's certificate also names its address
-#   (an IP subject alternative name); one that does not, from an earlier run, is issued again.
+#   stbr-KEY (at most 14 characters). Ports are not checked (each namespace is new). What a crashed
+#   run left (the namespaces, veths and bridge DIR/netns names) is removed first, unless a process
+#   still runs in one of those namespaces: then up refuses. A name in use that DIR/netns does not
+#   record is refused too. With --tls, each node's certificate also names its address (an IP subject
+#   alternative name); one that does not, from an earlier run, is issued again. A drill that cuts a
+#   link with nft: docs/operations.md, "Network namespaces".
 #
 # Ports (PORT = --base-port; the cluster uses PORT+1 .. PORT+399, never PORT itself). Each node
 #   has a slot: a controller's slot is its id (1..9), a broker's its id - 90 (101 -> 11).
