@@ -17,6 +17,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # test tooling: network namespaces, loop devices, process tools
   iproute2 util-linux procps e2fsprogs python3 openssl
+  # scripts/local-cluster.sh --netns and its fault drills: links between nodes' namespaces cut
+  # and restored with nftables rules
+  nftables
   # tests that drive the cluster with a gRPC client this project did not write; tests/tools/
   # grpcurl.py (grpcurl's command line through server reflection) uses protobuf's Python too
   python3-grpcio python3-protobuf

@@ -148,7 +148,9 @@ test_usage_errors() {
   run 2 "down without --dir" down || true
   run 2 "down with an up option" down --dir "$WORK" --controllers 3 || true
   expect_in "$WORK/err" "down takes only --dir and --grace" "down with an up option"
-  run 0 "--help" --help && expect_in "$WORK/out" "PORT + 100 + slot" "--help"
+  run 2 "down with --netns" down --dir "$WORK" --netns || true
+  run 0 "--help" --help && expect_in "$WORK/out" "PORT + 100 + slot" "--help" &&
+    expect_in "$WORK/out" "STRAND_NODE_<id>_NETNS" "--help names the --netns variables"
   [[ ! -e $WORK/u/pids ]] || fail "a usage error started something"
 }
 
