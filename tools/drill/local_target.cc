@@ -1,5 +1,6 @@
 // LocalTarget: the processes of scripts/local-cluster.sh (see target.h).
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
 #include "tools/drill/target.h"
@@ -80,6 +82,60 @@ char ProcessState(pid_t pid) {
   return stat[paren + 2];
 }
 
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs argv (argv[0] found on PATH) with `input` on its stdin; waits for it.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input) {
+  CommandResult result;
+  int in[2], out[2];
+  if (::pipe(in) != 0) return result;
+  if (::pipe(out) != 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    return result;
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::dup2(out[1], 2);
+    ::close(in[1]);
+    ::close(out[0]);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  if (pid > 0) {
+    size_t written = 0;
+    while (written < input.size()) {
+      const ssize_t n = ::write(in[1], input.data() + written, input.size() - written);
+      if (n <= 0) break;
+      written += static_cast<size_t>(n);
+    }
+  }
+  ::close(in[1]);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buffer, sizeof buffer)) > 0)
+    result.output.append(buffer, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  if (pid > 0 && ::waitpid(pid, &status, 0) == pid && WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  }
+  return result;
+}
+
+// The nftables table every network fault of a drill goes into, in the node's namespace.
+constexpr char kTable[] = "strand_drill";
+
 class LocalTarget final : public Target {
  public:
   explicit LocalTarget(std::string dir) : dir_(std::move(dir)) {}
@@ -122,6 +178,10 @@ class LocalTarget final : public Target {
                                                                                 : Role::kController;
       n.address = value;
       n.metrics_address = env_[fmt::format("STRAND_NODE_{}_METRICS", node)];
+      if (env_["STRAND_NETNS"] == "1") {
+        namespaces_[node] = env_[fmt::format("STRAND_NODE_{}_NETNS", node)];
+        ips_[node] = env_[fmt::format("STRAND_NODE_{}_IP", node)];
+      }
       nodes_.push_back(n);
     }
     std::sort(nodes_.begin(), nodes_.end(),
@@ -205,6 +265,8 @@ class LocalTarget final : public Target {
     argv.push_back(nullptr);
     for (const auto& e : launch.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
+    const std::string netns =
+        namespaces_.count(node) ? "/run/netns/" + namespaces_.at(node) : std::string();
     const pid_t pid = ::fork();
     if (pid < 0) return Errno("fork", node);
     if (pid == 0) {
@@ -217,6 +279,10 @@ class LocalTarget final : public Target {
       ::dup2(out, 2);
       for (int fd = 3; fd < 1024; ++fd) ::close(fd);
       if (!launch.cwd.empty() && ::chdir(launch.cwd.c_str()) != 0) ::_exit(126);
+      if (!netns.empty()) {  // as `ip netns exec NS` started it
+        const int ns = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) ::_exit(125);
+      }
       ::execve(launch.executable.c_str(), argv.data(), envp.data());
       ::_exit(127);
     }
@@ -231,12 +297,91 @@ class LocalTarget final : public Target {
   bool Running(int node) override { return IsNode(PidOf(node), node); }
   std::string Incarnation(int node) override { return std::to_string(PidOf(node)); }
 
+  absl::Status Cut(int node, const std::vector<int>& peers) override {
+    return AddRules(node, peers, "");
+  }
+
+  absl::Status Lossy(int node, const std::vector<int>& peers, int percent) override {
+    if (percent < 1 || percent > 100) return absl::InvalidArgumentError("percent must be 1..100");
+    return AddRules(node, peers, fmt::format("numgen random mod 100 < {} ", percent));
+  }
+
+  absl::Status Heal(int node) override {
+    if (absl::Status s = NeedNamespaces(); !s.ok()) return s;
+    const CommandResult r = Nft(node, {"list", "table", "inet", kTable}, "");
+    if (r.exit_code != 0) return absl::OkStatus();  // no fault made
+    const CommandResult d = Nft(node, {"delete", "table", "inet", kTable}, "");
+    if (d.exit_code != 0) {
+      return absl::InternalError(fmt::format("nft delete table on node {}: {}", node, d.output));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> Dropped(int node) override {
+    if (absl::Status s = NeedNamespaces(); !s.ok()) return s;
+    const CommandResult r = Nft(node, {"-j", "list", "table", "inet", kTable}, "");
+    if (r.exit_code != 0) return int64_t{0};
+    const auto json = nlohmann::json::parse(r.output, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded() || !json.contains("nftables")) {
+      return absl::InternalError("nft -j printed no JSON: " + r.output);
+    }
+    int64_t packets = 0;
+    for (const auto& item : json["nftables"]) {
+      if (!item.contains("rule")) continue;
+      for (const auto& expr : item["rule"].value("expr", nlohmann::json::array())) {
+        if (expr.contains("counter")) packets += expr["counter"].value("packets", int64_t{0});
+      }
+    }
+    return packets;
+  }
+
  private:
   struct Launch {
     std::string executable;
     std::vector<std::string> argv, env;
     std::string cwd;
   };
+
+  absl::Status NeedNamespaces() const {
+    if (!namespaces_.empty()) return absl::OkStatus();
+    return absl::UnimplementedError(
+        "network faults need every node in its own network namespace: start the cluster with "
+        "scripts/local-cluster.sh up --netns");
+  }
+
+  CommandResult Nft(int node, std::vector<std::string> args, const std::string& input) const {
+    std::vector<std::string> argv{"ip", "netns", "exec", namespaces_.at(node), "nft"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, input);
+  }
+
+  // Drop rules (with counters) for traffic between `node` and `peers`, in both directions;
+  // `match` narrows them (e.g. a random share of the packets).
+  absl::Status AddRules(int node, const std::vector<int>& peers, const std::string& match) {
+    if (absl::Status s = NeedNamespaces(); !s.ok()) return s;
+    if (!namespaces_.count(node)) return absl::NotFoundError(fmt::format("no node {}", node));
+    std::vector<std::string> addresses;
+    for (int peer : peers) {
+      auto it = ips_.find(peer);
+      if (it == ips_.end()) return absl::NotFoundError(fmt::format("no node {}", peer));
+      addresses.push_back(it->second);
+    }
+    if (addresses.empty()) return absl::InvalidArgumentError("no peer to cut from");
+    const std::string set = fmt::format("{{ {} }}", fmt::join(addresses, ", "));
+    const std::string rules = fmt::format(
+        "add table inet {0}\n"
+        "add chain inet {0} output {{ type filter hook output priority 0; policy accept; }}\n"
+        "add chain inet {0} input {{ type filter hook input priority 0; policy accept; }}\n"
+        "add rule inet {0} output ip daddr {1} {2}counter drop\n"
+        "add rule inet {0} input ip saddr {1} {2}counter drop\n",
+        kTable, set, match);
+    const CommandResult r = Nft(node, {"-f", "-"}, rules);
+    if (r.exit_code != 0) {
+      return absl::InternalError(
+          fmt::format("nft on node {} (exit {}): {}", node, r.exit_code, r.output));
+    }
+    return absl::OkStatus();
+  }
 
   pid_t PidOf(int node) const {
     auto it = pids_.find(node);
@@ -323,6 +468,7 @@ class LocalTarget final : public Target {
   client::Properties settings_;
   std::vector<Node> nodes_;
   std::map<int, pid_t> pids_;
+  std::map<int, std::string> namespaces_, ips_;  // --netns clusters only
   std::map<int, Launch> launches_;
   std::set<pid_t> children_;
 };

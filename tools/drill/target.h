@@ -49,6 +49,17 @@ class Target {
   virtual bool Running(int node) = 0;
   // The identity of the node's current process (a PID, a pod UID): changes at each restart.
   virtual std::string Incarnation(int node) = 0;
+
+  // Network faults, made on `node`'s side of its links (a target that cannot make them answers
+  // UNIMPLEMENTED saying why). Several may be in force at once; Heal removes every one.
+  // Drops every packet between `node` and each of `peers`, both ways.
+  virtual absl::Status Cut(int node, const std::vector<int>& peers) = 0;
+  // Drops each packet between `node` and each of `peers` with probability percent/100.
+  virtual absl::Status Lossy(int node, const std::vector<int>& peers, int percent) = 0;
+  virtual absl::Status Heal(int node) = 0;
+  // Packets dropped by `node`'s network faults since they were made: the evidence that a cut
+  // took effect.
+  virtual absl::StatusOr<int64_t> Dropped(int node) = 0;
 };
 
 // The cluster scripts/local-cluster.sh runs in `dir` (its cluster.env and pids files). Every node
