@@ -34,6 +34,10 @@ std::shared_ptr<grpc::Channel> ChannelPool::Get(const std::string& address) {
                                                  options_.reconnect_backoff_max_ms)));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(options_.reconnect_backoff_max_ms));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options_.keepalive_ms));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(options_.keepalive_timeout_ms));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // long polls send no data for a while
   PinGrpcCallbackQueue();
   auto channel = grpc::CreateCustomChannel(address, credentials_, args);
   channels_.emplace(address, channel);

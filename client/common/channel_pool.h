@@ -20,6 +20,12 @@ struct ChannelOptions {
   int64_t connect_timeout_ms = 10'000;
   // Cap on the wait between reconnection attempts to an address that refused us.
   int64_t reconnect_backoff_max_ms = 1'000;
+  // While calls are outstanding on a connection, an HTTP/2 ping this often, and the connection
+  // is dropped (its calls fail UNAVAILABLE and are retried elsewhere) when one goes unanswered
+  // for keepalive_timeout_ms: a broker that hangs (stopped, its link black-holed) costs a few
+  // seconds instead of request.timeout.ms. Idle connections are not pinged.
+  int64_t keepalive_ms = 2'000;
+  int64_t keepalive_timeout_ms = 3'000;
 };
 
 class ChannelPool {

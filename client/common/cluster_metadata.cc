@@ -1,8 +1,8 @@
 #include "client/common/cluster_metadata.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
+
+#include <fmt/format.h>
 
 namespace strand::client {
 namespace {
@@ -12,6 +12,7 @@ absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data
 TopicMetadata TopicFrom(const broker::v1::TopicMetadata& t) {
   TopicMetadata topic;
   topic.name = t.name();
+  topic.topic_id = t.topic_id();
   topic.error = static_cast<KafkaError>(t.error().code());
   int32_t count = 0;
   for (const auto& p : t.partitions()) count = std::max(count, p.partition() + 1);
@@ -29,10 +30,26 @@ TopicMetadata TopicFrom(const broker::v1::TopicMetadata& t) {
     m.replicas.assign(p.replicas().begin(), p.replicas().end());
     m.isr.assign(p.isr().begin(), p.isr().end());
   }
+  return topic;
+}
+
+void ListAvailable(TopicMetadata& topic) {
+  topic.available_partitions.clear();
   for (const PartitionMetadata& m : topic.partitions) {
     if (m.leader >= 0) topic.available_partitions.push_back(m.partition);
   }
-  return topic;
+}
+
+// Keeps, per partition, what `known` says when the answer's leader epoch is older (same topic:
+// a recreated topic starts its epochs again).
+void KeepNewerEpochs(const TopicMetadata& known, TopicMetadata& answer) {
+  if (known.topic_id.empty() || known.topic_id != answer.topic_id) return;
+  const size_t n = std::min(known.partitions.size(), answer.partitions.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (known.partitions[i].leader_epoch > answer.partitions[i].leader_epoch) {
+      answer.partitions[i] = known.partitions[i];
+    }
+  }
 }
 
 }  // namespace
@@ -50,7 +67,13 @@ ClusterMetadata ClusterMetadata::FromResponse(const broker::v1::MetadataResponse
     m.brokers_[b.id()] = BrokerNode{b.id(), b.host(), b.port(), b.rack()};
   }
   if (previous != nullptr) m.topics_ = previous->topics_;
-  for (const auto& t : response.topics()) m.topics_[t.name()] = TopicFrom(t);
+  for (const auto& t : response.topics()) {
+    TopicMetadata topic = TopicFrom(t);
+    if (auto it = m.topics_.find(t.name()); it != m.topics_.end())
+      KeepNewerEpochs(it->second, topic);
+    ListAvailable(topic);
+    m.topics_[t.name()] = std::move(topic);
+  }
   return m;
 }
 

@@ -3,7 +3,9 @@
 // ClusterMetadata: one immutable view of the cluster as a broker's Metadata answer described it —
 // brokers (id, address, rack) and, per topic, each partition's leader, leader epoch, replicas and
 // ISR. Clients hold it by shared_ptr<const>; the metadata manager swaps in a new one after each
-// refresh, so readers never lock. Pure data plus lookups.
+// refresh, so readers never lock. Pure data plus lookups. As Kafka's clients do (KIP-320), a
+// partition whose leader epoch in an answer is older than the one already known keeps what is
+// known: a broker with stale metadata cannot send a client back to a deposed leader.
 
 #include <cstdint>
 #include <map>
@@ -39,6 +41,7 @@ struct PartitionMetadata {
 
 struct TopicMetadata {
   std::string name;
+  std::string topic_id;
   KafkaError error = KafkaError::kNone;
   std::vector<PartitionMetadata> partitions;  // indexed by partition number
   std::vector<int32_t> available_partitions;  // those with a leader
