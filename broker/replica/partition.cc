@@ -96,6 +96,7 @@ absl::Status Partition::BecomeLeader(const PartitionAssignment& a, const Partiti
     settings_ = s;
     leader_state_.emplace(self_, a.replicas, a.isr, end, now_ms);
     role_ = PartitionRole::kLeader;
+    stranded_ = false;
     proposal_outstanding_ = false;
     awaited_partition_epoch_ = -1;
   }
@@ -112,6 +113,7 @@ absl::Status Partition::BecomeFollower(const PartitionAssignment& a, const Parti
     settings_ = s;
     leader_state_.reset();
     role_ = PartitionRole::kFollower;
+    stranded_ = false;
     proposal_outstanding_ = false;
     FailWaitersLocked(KafkaError::kNotLeaderOrFollower,
                       fmt::format("leadership moved to broker {}", a.leader), &ready);
@@ -119,6 +121,44 @@ absl::Status Partition::BecomeFollower(const PartitionAssignment& a, const Parti
   Finish(std::move(ready));
   NotifyProgress();
   return absl::OkStatus();
+}
+
+std::string Partition::StrandedMessage() const {
+  return fmt::format(
+      "broker {} is cut off from the controllers and its followers: it may no "
+      "longer lead {}-{} (ask another broker for the leader)",
+      self_, tp_.topic, tp_.partition);
+}
+
+void Partition::CheckStranded(bool cut_off, int64_t now_ms) {
+  Completions ready;
+  {
+    std::lock_guard lock(mu_);
+    if (!cut_off) {
+      stranded_ = false;
+      return;
+    }
+    if (stranded_ || stopped_ || role_ != PartitionRole::kLeader) return;
+    bool others = false;
+    for (NodeId member : leader_state_->isr()) {
+      if (member == self_) continue;
+      others = true;
+      const FollowerProgress* f = leader_state_->follower(member);
+      if (f != nullptr && now_ms - f->last_fetch_ms < kStrandedAfterMs) return;  // still here
+    }
+    if (!others) return;  // alone in the ISR: no other replica can have been elected
+    stranded_ = true;
+    FailWaitersLocked(KafkaError::kNotLeaderOrFollower, StrandedMessage(), &ready);
+  }
+  log_context_.Warn(
+      "stranded: cut off from the controllers and every follower; refusing produce "
+      "and reads until the controllers answer");
+  Finish(std::move(ready));
+}
+
+bool Partition::stranded() const {
+  std::lock_guard lock(mu_);
+  return stranded_;
 }
 
 void Partition::UpdateAssignment(const PartitionAssignment& a, const PartitionSettings& s,
@@ -214,6 +254,9 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     return fail(KafkaError::kNotLeaderOrFollower,
                 fmt::format("broker {} does not lead {}-{}", self_, tp_.topic, tp_.partition));
   }
+  if (stranded_) {
+    return fail(KafkaError::kNotLeaderOrFollower, StrandedMessage());
+  }
   if (acks == -1 &&
       static_cast<int32_t>(leader_state_->isr().size()) < settings_.min_insync_replicas) {
     return fail(KafkaError::kNotEnoughReplicas,
@@ -238,9 +281,9 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
                   "an idempotent produce carries exactly one batch per partition");
     }
     last_sequence = LastSequence(header.base_sequence, header.record_count);
-    auto decision = producers_.Check(header.producer_id, header.producer_epoch,
-                                     header.base_sequence, last_sequence,
-                                     settings_.producer_ids_max);
+    auto decision =
+        producers_.Check(header.producer_id, header.producer_epoch, header.base_sequence,
+                         last_sequence, settings_.producer_ids_max);
     if (!decision.ok()) {
       return fail(ErrcOf<KafkaError>(decision.status()).value_or(KafkaError::kUnknownServerError),
                   std::string(decision.status().message()));
@@ -284,8 +327,8 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
 void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
   if (role_ != PartitionRole::kLeader) return;
   const Offset old = log_->HighWatermark();
-  const Offset hw = leader_state_->HighWatermark(log_->DurableOffset(), old,
-                                                 settings_.min_insync_replicas);
+  const Offset hw =
+      leader_state_->HighWatermark(log_->DurableOffset(), old, settings_.min_insync_replicas);
   // The replication rules (ARCHITECTURE.md section 5): the leader counts itself, and the high
   // watermark neither passes the log end nor moves back.
   STRAND_CHECK_MSG(leader_state_->InIsr(self_), "{} leader {} is not in its ISR",
@@ -342,9 +385,9 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms,
   {
     std::lock_guard lock(mu_);
     while (!waiters_.empty()) {
-      auto it = std::min_element(waiters_.begin(), waiters_.end(), [](const auto& a, const auto& b) {
-        return a.second.deadline_ms < b.second.deadline_ms;
-      });
+      auto it = std::min_element(
+          waiters_.begin(), waiters_.end(),
+          [](const auto& a, const auto& b) { return a.second.deadline_ms < b.second.deadline_ms; });
       if (it->second.deadline_ms > now_ms) break;
       it->second.outcome.error = KafkaError::kRequestTimedOut;
       it->second.outcome.message = "not replicated to the ISR in time";
@@ -425,7 +468,8 @@ void Partition::RebuildProducerStateLocked() {
   auto file = storage::ReadSmallFile(log_->filesystem(), SnapshotPath(), kMaxSnapshotBytes);
   const std::string data = file.ok() ? *std::move(file) : std::string();
   if (data.size() >= 8) {
-    const Offset at(static_cast<int64_t>(LoadBigEndian64(reinterpret_cast<const uint8_t*>(data.data()))));
+    const Offset at(
+        static_cast<int64_t>(LoadBigEndian64(reinterpret_cast<const uint8_t*>(data.data()))));
     auto parsed = ProducerStateManager::Parse(std::string_view(data).substr(8));
     if (parsed.ok() && at <= log_->LogEndOffset() && at >= from) {
       producers_ = *std::move(parsed);
@@ -449,10 +493,11 @@ void Partition::UpdateProducerStateLocked(std::span<const uint8_t> records) {
     const auto h = record::RecordBatchHeader::Parse(records.data() + pos);
     if (h.size_bytes() <= 0 || pos + static_cast<size_t>(h.size_bytes()) > records.size()) break;
     if (h.producer_id >= ProducerId(0) && !h.is_control() && h.base_sequence >= 0) {
-      producers_.Update(h.producer_id, h.producer_epoch,
-                        ProducerBatch{h.base_sequence, LastSequence(h.base_sequence, h.record_count),
-                                      h.base_offset, h.last_offset(), h.max_timestamp},
-                        now_ms);
+      producers_.Update(
+          h.producer_id, h.producer_epoch,
+          ProducerBatch{h.base_sequence, LastSequence(h.base_sequence, h.record_count),
+                        h.base_offset, h.last_offset(), h.max_timestamp},
+          now_ms);
     }
     pos += static_cast<size_t>(h.size_bytes());
   }

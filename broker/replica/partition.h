@@ -117,8 +117,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
                             int64_t max_bytes, int64_t now_ms);
   // A consumer's read, up to the high watermark. Leaders serve it; followers too when
   // `allow_follower` (fetch from the closest replica, KIP-392).
-  ReadOutcome ConsumerRead(Offset fetch_offset, LeaderEpoch current_leader_epoch,
-                           int64_t max_bytes, bool allow_follower);
+  ReadOutcome ConsumerRead(Offset fetch_offset, LeaderEpoch current_leader_epoch, int64_t max_bytes,
+                           bool allow_follower);
   // Expires acks=all waiters past their deadline and returns the ISR change to propose, if any
   // (one at a time: none while a proposal is outstanding, nor for a moment after a refusal).
   // `eligible` (may be null) says which brokers may join the ISR (registered, unfenced, not
@@ -128,6 +128,19 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // The controller's answer to the last proposal. When accepted, no new proposal is made until
   // the metadata log brings the change (partition epoch `partition_epoch`), or for 10 s.
   void IsrProposalDone(bool accepted, int32_t partition_epoch, int64_t now_ms);
+
+  // ---- a leader cut off ----
+  // Told (periodically, by the broker's monitor) whether this broker is cut off from the
+  // controllers. A leader that is cut off while every other ISR member has stopped fetching from
+  // it for kStrandedAfterMs can no longer commit anything (the controllers have most likely
+  // fenced it and elected another leader): it is *stranded* — it fails its acks=all waiters and
+  // refuses produce and consumer reads with NOT_LEADER_OR_FOLLOWER, so that clients look for the
+  // new leader at once instead of waiting for their request timeout. A leader whose followers
+  // still fetch (the controllers are down, not this broker) keeps serving. Cleared when the
+  // controllers answer again or a new role arrives.
+  void CheckStranded(bool cut_off, int64_t now_ms);
+  bool stranded() const;
+  static constexpr int64_t kStrandedAfterMs = 1000;
 
   // ---- follower ----
   // Appends fetched batches and takes the leader's high watermark.
@@ -160,6 +173,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   using Completions = std::vector<std::pair<ProduceDone, ProduceOutcome>>;
 
   std::optional<KafkaError> CheckEpoch(LeaderEpoch requested) const;  // mu_ held
+  std::string StrandedMessage() const;
   ProduceOutcome AppendLocked(std::span<uint8_t> records, int16_t acks, int64_t deadline_ms,
                               ProduceDone* done, bool* wait);  // mu_ held
   void AdvanceHighWatermarkLocked(Completions* ready);
@@ -192,8 +206,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   int32_t awaited_partition_epoch_ = -1;  // an accepted change not yet seen in the metadata
   int64_t next_proposal_ms_ = 0;          // after a refusal, wait before proposing again
   int64_t bytes_since_snapshot_ = 0;
-  Completions deferred_;  // completions found while appending, run by Finish without the lock
+  Completions deferred_;   // completions found while appending, run by Finish without the lock
   bool hw_moved_ = false;  // the high watermark advanced: Finish wakes long-polling fetches
+  bool stranded_ = false;  // see CheckStranded
 };
 
 // The Kafka error for a storage failure (OFFSET_OUT_OF_RANGE, CORRUPT_MESSAGE, ...).

@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 
 #include "broker/replica/partition.h"
-
 #include "common/check.h"
 
 namespace strand::broker {
@@ -24,15 +23,15 @@ ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
     }
     if (auto e = CheckEpoch(current_leader_epoch)) {
       out.error = *e;
-      out.message = fmt::format("leader epoch {} against {}", current_leader_epoch,
-                                assignment_.leader_epoch);
+      out.message =
+          fmt::format("leader epoch {} against {}", current_leader_epoch, assignment_.leader_epoch);
       return out;
     }
     if (std::find(assignment_.replicas.begin(), assignment_.replicas.end(), follower) ==
         assignment_.replicas.end()) {
       out.error = KafkaError::kNotLeaderOrFollower;
-      out.message = fmt::format("broker {} is not a replica of {}-{}", follower, tp_.topic,
-                                tp_.partition);
+      out.message =
+          fmt::format("broker {} is not a replica of {}-{}", follower, tp_.topic, tp_.partition);
       return out;
     }
     const Offset end = log_->LogEndOffset();
@@ -46,8 +45,8 @@ ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
     }
     if (fetch_offset < log_->LogStartOffset() || fetch_offset > end) {
       out.error = KafkaError::kOffsetOutOfRange;
-      out.message = fmt::format("offset {} outside [{}, {}]", fetch_offset,
-                                log_->LogStartOffset(), end);
+      out.message =
+          fmt::format("offset {} outside [{}, {}]", fetch_offset, log_->LogStartOffset(), end);
       out.data.log_start_offset = log_->LogStartOffset();
       return out;
     }
@@ -79,18 +78,23 @@ ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_lea
     std::lock_guard lock(mu_);
     out.leader = assignment_.leader;
     out.leader_epoch = assignment_.leader_epoch;
-    const bool serves = role_ == PartitionRole::kLeader ||
-                        (allow_follower && role_ == PartitionRole::kFollower);
+    const bool serves =
+        role_ == PartitionRole::kLeader || (allow_follower && role_ == PartitionRole::kFollower);
     if (stopped_ || !serves) {
       out.error = KafkaError::kNotLeaderOrFollower;
-      out.message = fmt::format("broker {} does not serve reads of {}-{}", self_, tp_.topic,
-                                tp_.partition);
+      out.message =
+          fmt::format("broker {} does not serve reads of {}-{}", self_, tp_.topic, tp_.partition);
+      return out;
+    }
+    if (stranded_) {
+      out.error = KafkaError::kNotLeaderOrFollower;
+      out.message = StrandedMessage();
       return out;
     }
     if (auto e = CheckEpoch(current_leader_epoch)) {
       out.error = *e;
-      out.message = fmt::format("leader epoch {} against {}", current_leader_epoch,
-                                assignment_.leader_epoch);
+      out.message =
+          fmt::format("leader epoch {} against {}", current_leader_epoch, assignment_.leader_epoch);
       return out;
     }
   }
@@ -98,8 +102,8 @@ ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_lea
   const Offset start = log_->LogStartOffset();
   if (fetch_offset < start || fetch_offset > log_->LogEndOffset()) {
     out.error = KafkaError::kOffsetOutOfRange;
-    out.message = fmt::format("offset {} outside [{}, {}]", fetch_offset, start,
-                              log_->LogEndOffset());
+    out.message =
+        fmt::format("offset {} outside [{}, {}]", fetch_offset, start, log_->LogEndOffset());
     out.data.log_start_offset = start;
     out.data.high_watermark = hw;
     return out;

@@ -5,10 +5,10 @@
 // after a restart.
 #include "broker/replica/partition.h"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <future>
+
+#include <gtest/gtest.h>
 
 #include "record/record_batch_builder.h"
 
@@ -135,10 +135,11 @@ TEST_F(PartitionTest, Fencing_StaleAndFutureEpochs) {
             KafkaError::kUnknownLeaderEpoch);
   EXPECT_EQ(partition_->ConsumerRead(Offset(0), LeaderEpoch(5), 1 << 20, false).error,
             KafkaError::kNone);
-  EXPECT_EQ(partition_->FollowerFetch(kB, Offset(0), kNoLeaderEpoch, Offset(0), LeaderEpoch(4),
-                                      1 << 20, 0)
-                .error,
-            KafkaError::kFencedLeaderEpoch);
+  EXPECT_EQ(
+      partition_
+          ->FollowerFetch(kB, Offset(0), kNoLeaderEpoch, Offset(0), LeaderEpoch(4), 1 << 20, 0)
+          .error,
+      KafkaError::kFencedLeaderEpoch);
 }
 
 TEST_F(PartitionTest, LosingLeadership_FailsWaitersNotLeader) {
@@ -153,6 +154,42 @@ TEST_F(PartitionTest, LosingLeadership_FailsWaitersNotLeader) {
   EXPECT_EQ(o.error, KafkaError::kNotLeaderOrFollower);
   EXPECT_EQ(o.leader, kB);
   EXPECT_EQ(Produce(Batch(1), 1).error, KafkaError::kNotLeaderOrFollower);
+}
+
+TEST_F(PartitionTest, CheckStranded_CutOffLeaderWhoseFollowersLeftGivesUp) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf, kB}), {}, 0).ok());
+  // The follower fetched at 100 ms; an acks=all write waits for it.
+  partition_->FollowerFetch(kB, Offset(0), LeaderEpoch(1), Offset(0), LeaderEpoch(1), 1 << 20, 100);
+  std::promise<ProduceOutcome> p;
+  auto f = p.get_future();
+  auto batch = Batch(1);
+  partition_->Produce(batch.span(), -1, INT64_MAX, [&](ProduceOutcome o) { p.set_value(o); });
+  // Controllers silent but the follower fetched recently: the controllers are the ones down.
+  partition_->CheckStranded(true, 100 + Partition::kStrandedAfterMs - 1);
+  EXPECT_FALSE(partition_->stranded());
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  // Not cut off: nothing changes however long the follower has been gone.
+  partition_->CheckStranded(false, 100 + 10 * Partition::kStrandedAfterMs);
+  EXPECT_FALSE(partition_->stranded());
+  // Cut off and the follower gone: the waiter fails at once, produce and reads are refused.
+  partition_->CheckStranded(true, 100 + Partition::kStrandedAfterMs);
+  EXPECT_TRUE(partition_->stranded());
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(f.get().error, KafkaError::kNotLeaderOrFollower);
+  EXPECT_EQ(Produce(Batch(1), -1).error, KafkaError::kNotLeaderOrFollower);
+  EXPECT_EQ(partition_->ConsumerRead(Offset(0), LeaderEpoch(1), 1 << 20, false).error,
+            KafkaError::kNotLeaderOrFollower);
+  // The controllers answer again: it leads as before (the metadata will say if it still does).
+  partition_->CheckStranded(false, 5000);
+  EXPECT_FALSE(partition_->stranded());
+  EXPECT_EQ(Produce(Batch(1), 1).error, KafkaError::kNone);
+}
+
+TEST_F(PartitionTest, CheckStranded_AloneInIsrKeepsLeading) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}), {}, 0).ok());
+  partition_->CheckStranded(true, 60'000);
+  EXPECT_FALSE(partition_->stranded());  // no other replica can have been elected
+  EXPECT_EQ(Produce(Batch(1), 1).error, KafkaError::kNone);
 }
 
 TEST_F(PartitionTest, AcksAllTimesOut_WhenFollowerSilent) {

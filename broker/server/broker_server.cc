@@ -116,6 +116,14 @@ struct BrokerServer::Parts {
         std::max<int64_t>(5000, 3 * int64_t{options.settings.heartbeat_interval_ms}));
   }
 
+  // Silent controllers for this long let a leader whose followers left give up its leadership:
+  // two missed heartbeats and more, at least 2 s.
+  std::chrono::milliseconds StrandAfter() const {
+    return std::chrono::milliseconds(
+        std::max<int64_t>(2000, 3 * int64_t{options.settings.heartbeat_interval_ms}));
+  }
+  bool checked_stranded = false;  // the monitor told partitions the controllers were silent
+
   ProcessHealth::Report Readiness(bool unfenced, bool exhausted, int64_t out_of_isr) {
     if (shutting_down) return {false, "in controlled shutdown"};
     if (!lifecycle->registered()) return {false, "not registered with the controllers yet"};
@@ -167,6 +175,15 @@ struct BrokerServer::Parts {
       // fence it after their session timeout (3 s by default), but cannot tell it so. It stops
       // reporting SERVING and ready rather than wait to be told.
       const bool cut_off = lifecycle->registered() && lifecycle->SinceLastAnswer() > CutOffAfter();
+      // Leaders whose followers left while the controllers are silent give up early
+      // (Partition::CheckStranded): sooner than the readiness cut-off, since a follower that
+      // stopped fetching is the second witness.
+      const bool silent = lifecycle->registered() && lifecycle->SinceLastAnswer() > StrandAfter();
+      if (silent || checked_stranded) {
+        const int64_t now_ms = NowMs();
+        for (const auto& partition : replicas->All()) partition->CheckStranded(silent, now_ms);
+        checked_stranded = silent;
+      }
       const bool unfenced = lifecycle->registered() && !lifecycle->fenced() && !cut_off;
       if (unfenced && !caught_up.exchange(true)) {
         Log().info("[broker {}] unfenced: caught up with the metadata log at offset {}",
@@ -222,7 +239,9 @@ struct BrokerServer::Parts {
       probe->UpdateLogSizes(sizes);
       UpdateGroupMetrics();
       lock.lock();
-      cv.wait_for(lock, std::chrono::milliseconds(healthy ? 1000 : 50), [&] { return stopping; });
+      // Every second while all is well; often while the controllers are silent or it is not.
+      const bool quiet = healthy && lifecycle->SinceLastAnswer() < std::chrono::seconds(1);
+      cv.wait_for(lock, std::chrono::milliseconds(quiet ? 1000 : 50), [&] { return stopping; });
     }
   }
 };

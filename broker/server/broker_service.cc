@@ -110,6 +110,16 @@ grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::Metadat
         pm->set_partition(static_cast<int32_t>(i));
         pm->set_leader(ps.leader.value());
         pm->set_leader_epoch(ps.leader_epoch.value());
+        // A leadership this broker gave up while cut off (Partition::CheckStranded): its
+        // metadata may be stale, so it names no leader and the client asks another broker.
+        if (ps.leader == options_.self) {
+          auto p = replicas_.Get(storage::TopicPartition{t.name, static_cast<int32_t>(i)});
+          if (p != nullptr && p->stranded()) {
+            pm->set_leader(-1);
+            SetKafkaErrorIfAny(pm->mutable_error(), KafkaError::kLeaderNotAvailable,
+                               "the leader is cut off from the controllers; ask another broker");
+          }
+        }
         for (NodeId r : ps.replicas) {
           pm->add_replicas(r.value());
           if (!image.BrokerIsActive(r)) pm->add_offline_replicas(r.value());
