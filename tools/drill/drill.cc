@@ -248,32 +248,57 @@ std::vector<int> DrillContext::Nodes(Role role) const {
 
 namespace {
 
-void ComputeWindows(const Workload& workload, std::vector<FaultRecord>& faults) {
+// How long after a fault ends its windows are still measured (the cluster settling).
+constexpr auto kSettle = std::chrono::seconds(10);
+
+// The longest stretch in [from, to] without an event, per partition, the worst partition's;
+// `times` holds each partition's event times.
+double LongestGap(std::vector<std::vector<Clock::time_point>>& times, Clock::time_point from,
+                  Clock::time_point to) {
+  double worst = 0;
+  for (auto& t : times) {
+    std::sort(t.begin(), t.end());
+    Clock::time_point previous = from;
+    for (Clock::time_point e : t) {
+      if (e <= from) continue;
+      if (e > to) break;
+      worst = std::max(worst, Ms(e - previous));
+      previous = e;
+    }
+    worst = std::max(worst, Ms(to - previous));
+  }
+  return worst;
+}
+
+// Each fault's windows: the longest stretch without an acknowledgement (and without a delivery
+// to the group) in any partition, from the fault until kSettle after it ended (or the next fault,
+// or the workload stopped); and the time from the fault to the end of the first metadata operation
+// started after it that succeeded.
+void ComputeWindows(const Workload& workload, Clock::time_point stopped,
+                    std::vector<FaultRecord>& faults) {
   const auto acks = workload.acks();
   const auto consumes = workload.consumes();
   const auto admin = workload.admin_events();
-  const int32_t partitions = workload.options().partitions;
-  for (FaultRecord& f : faults) {
-    std::vector<double> produce(static_cast<size_t>(partitions), -1),
-        consume(static_cast<size_t>(partitions), -1);
-    for (const AckEvent& a : acks) {
-      if (a.sent < f.at || a.partition < 0 || a.partition >= partitions) continue;
-      double& w = produce[static_cast<size_t>(a.partition)];
-      const double ms = Ms(a.acked - f.at);
-      if (w < 0 || ms < w) w = ms;
+  const auto partitions = static_cast<size_t>(workload.options().partitions);
+  std::vector<std::vector<Clock::time_point>> acked(partitions), consumed(partitions);
+  for (const AckEvent& a : acks) {
+    if (a.partition >= 0 && static_cast<size_t>(a.partition) < partitions) {
+      acked[static_cast<size_t>(a.partition)].push_back(a.acked);
     }
-    for (const ConsumeEvent& c : consumes) {
-      if (c.sent < f.at || c.partition < 0 || c.partition >= partitions) continue;
-      double& w = consume[static_cast<size_t>(c.partition)];
-      const double ms = Ms(c.at - f.at);
-      if (w < 0 || ms < w) w = ms;
+  }
+  for (const ConsumeEvent& c : consumes) {
+    if (c.partition >= 0 && static_cast<size_t>(c.partition) < partitions) {
+      consumed[static_cast<size_t>(c.partition)].push_back(c.at);
     }
-    auto worst = [](const std::vector<double>& v) {
-      if (std::any_of(v.begin(), v.end(), [](double x) { return x < 0; })) return -1.0;
-      return *std::max_element(v.begin(), v.end());
-    };
-    f.produce_window_ms = worst(produce);
-    f.consume_window_ms = workload.options().consumers > 0 ? worst(consume) : -1;
+  }
+  for (size_t i = 0; i < faults.size(); ++i) {
+    FaultRecord& f = faults[i];
+    const auto ended = f.at + std::chrono::microseconds(static_cast<int64_t>(f.held_ms * 1000));
+    // Until the next fault at the latest: each window is its own fault's.
+    const auto next = i + 1 < faults.size() ? faults[i + 1].at : stopped;
+    const auto to = std::min({ended + kSettle, next, stopped});
+    f.produce_window_ms = LongestGap(acked, f.at, to);
+    f.consume_window_ms = workload.options().consumers > 0 ? LongestGap(consumed, f.at, to) : -1;
     for (const AdminEvent& e : admin) {
       if (!e.ok || e.start < f.at) continue;
       const double ms = Ms(e.end - f.at);
@@ -383,6 +408,21 @@ void DeleteTopics(client::AdminClient& admin, const std::vector<std::string>& na
   }
 }
 
+// Undoes whatever a fault may have left behind, also when it stopped half-way: every network
+// fault healed, every node resumed and running.
+void Restore(Target& target, std::vector<std::string>& errors) {
+  for (const Node& n : target.nodes()) {
+    if (absl::Status s = target.Heal(n.id); !s.ok() && !absl::IsUnimplemented(s)) {
+      errors.push_back(fmt::format("healing node {}: {}", n.id, std::string(s.message())));
+    }
+    if (target.Running(n.id)) {
+      (void)target.Resume(n.id);
+    } else if (absl::Status s = target.Start(n.id); !s.ok()) {
+      errors.push_back(fmt::format("starting node {}: {}", n.id, std::string(s.message())));
+    }
+  }
+}
+
 std::string ProgressLine(const std::string& scenario, Clock::time_point start,
                          const std::string& phase, const Progress& p) {
   return fmt::format(
@@ -417,7 +457,13 @@ ScenarioReport RunScenario(Target& target, const Scenario& scenario, const Drill
   client::AdminClientOptions admin_options;
   admin_options.api_timeout_ms = 30'000;
   admin_options.request_timeout_ms = 10'000;
-  auto admin = client::AdminClient::Create(target.bootstrap(), admin_options, *creds);
+  // The drill's own observations (leaders, fencing, the active controller) ask the controllers
+  // first: a broker cut off from them could only forward the question to nobody.
+  std::string observer;
+  for (const Node& n : target.nodes()) {
+    if (n.role == Role::kController) observer += n.address + ",";
+  }
+  auto admin = client::AdminClient::Create(observer + target.bootstrap(), admin_options, *creds);
   if (!admin.ok()) return fail(std::string(admin.status().message()));
 
   // 2. A fresh topic and group; a topic left by an earlier run of the same seed is replaced.
@@ -511,6 +557,7 @@ ScenarioReport RunScenario(Target& target, const Scenario& scenario, const Drill
       report.errors.push_back("the scenario made no fault");
     }
     ctx.SetPhase("recovery");
+    Restore(target, report.errors);
     if (absl::Status s = ctx.WaitHealthy(); !s.ok()) {
       report.errors.push_back(std::string(s.message()));
     }
@@ -526,6 +573,7 @@ ScenarioReport RunScenario(Target& target, const Scenario& scenario, const Drill
   ctx.SetPhase("cool-down");
   std::this_thread::sleep_for(options.cooldown);
   ctx.SetPhase("draining");
+  const auto stopped = Clock::now();
   workload.StopAdmin();
   workload.StopProducing(60s);
   const bool drained = workload.StopConsuming(60s);
@@ -573,7 +621,7 @@ ScenarioReport RunScenario(Target& target, const Scenario& scenario, const Drill
   report.verdict = Check(logged, copies, options.consumers > 0 ? &observed : nullptr);
   report.metadata_lost = MetadataLost(**admin, admin_events, report.errors);
 
-  ComputeWindows(workload, ctx.faults);
+  ComputeWindows(workload, stopped, ctx.faults);
   report.faults = ctx.faults;
   std::vector<double> produce, consume, admin_windows;
   for (const FaultRecord& f : report.faults) {

@@ -16,12 +16,11 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "strand/admin.h"
@@ -53,9 +52,9 @@ struct FaultRecord {
   double held_ms = 0;  // how long the fault lasted (until the node was back, the link healed)
   std::string effect;  // what showed that it took effect
   bool took_effect = false;
-  // From the fault to: the first acknowledgement, in every partition, of a record sent after it;
-  // the first delivery to the group, in every partition, of a record sent after it; the first
-  // successful metadata operation started after it. -1: never.
+  // The longest stretch, in any partition, without an acknowledgement (produce) or a delivery to
+  // the group (consume), from the fault until 10 s after it ended; the time from the fault to the
+  // first metadata operation started after it that succeeded (-1: none did).
   double produce_window_ms = -1, consume_window_ms = -1, admin_window_ms = -1;
 };
 

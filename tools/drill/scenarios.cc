@@ -1,5 +1,8 @@
 // The drills' scenarios: each makes one fault through the Target and records what showed that it
 // took effect (docs/drills.md describes them for operators).
+#include <algorithm>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "tools/drill/drill.h"
@@ -159,6 +162,176 @@ absl::Status LeaderPause(DrillContext& ctx) {
   return absl::OkStatus();
 }
 
+// Sum of the packets `nodes`' network faults dropped.
+int64_t DroppedBy(DrillContext& ctx, const std::vector<int>& nodes) {
+  int64_t total = 0;
+  for (int n : nodes) {
+    auto d = ctx.target.Dropped(n);
+    if (d.ok()) total += *d;
+  }
+  return total;
+}
+
+// Cuts every node of `side` from every node of `other` (rules on `side`'s nodes).
+absl::Status CutAll(DrillContext& ctx, const std::vector<int>& side,
+                    const std::vector<int>& other) {
+  for (int n : side) {
+    if (absl::Status s = ctx.target.Cut(n, other); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HealAll(DrillContext& ctx, const std::vector<int>& nodes) {
+  for (int n : nodes) {
+    if (absl::Status s = ctx.target.Heal(n); !s.ok()) return Failed("healing", s);
+  }
+  return absl::OkStatus();
+}
+
+bool Fenced(DrillContext& ctx, const std::vector<int>& brokers) {
+  auto c = ctx.Cluster();
+  if (!c.ok()) return false;
+  size_t fenced = 0;
+  for (const auto& b : c->brokers()) {
+    if (std::find(brokers.begin(), brokers.end(), b.id()) != brokers.end() &&
+        b.state() == admin::v1::FENCED) {
+      ++fenced;
+    }
+  }
+  return fenced == brokers.size();
+}
+
+// How long a network fault stays in force once its effect showed.
+constexpr auto kNetworkHold = std::chrono::seconds(3);
+
+// 4. Cut a partition leader from the controllers (not from clients): fenced, it must stop
+//    acknowledging; a new leader takes over; the link heals and it rejoins as a follower.
+absl::Status LeaderIsolate(DrillContext& ctx) {
+  const int32_t partition = ctx.RandomPartition();
+  auto info = LeaderOf(ctx, partition);
+  if (!info.ok()) return Failed("finding the leader", info.status());
+  const int victim = info->leader();
+  const auto controllers = ctx.Nodes(Role::kController);
+  const size_t f = ctx.Begin(
+      fmt::format("cut broker {}, leader of partition {}, from the controllers", victim, partition),
+      victim);
+  const auto at = ctx.faults[f].at;
+  if (absl::Status s = ctx.target.Cut(victim, controllers); !s.ok()) return s;
+  const bool fenced = ctx.Wait([&] { return Fenced(ctx, {victim}); }, kEffectMax);
+  ExpectNewLeader(ctx, f, partition, victim, info->leader_epoch());
+  ctx.Wait([&] { return ctx.workload.WritesResumed(at); }, kResumeMax);
+  std::this_thread::sleep_for(kNetworkHold);
+  const int64_t dropped = DroppedBy(ctx, {victim});
+  ctx.Effect(f, fenced && dropped > 0 && ctx.faults[f].took_effect,
+             fmt::format("{} packets dropped; broker {} {}; {}", dropped, victim,
+                         fenced ? "fenced" : "never fenced", ctx.faults[f].effect));
+  if (absl::Status s = HealAll(ctx, {victim}); !s.ok()) return s;
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
+// 5. Cut the active controller from the other controllers: they elect another; it heals.
+absl::Status ControllerIsolate(DrillContext& ctx) {
+  auto active = ctx.ActiveController();
+  if (!active.ok()) return Failed("finding the active controller", active.status());
+  const int victim = *active;
+  if (victim < 0) return absl::UnavailableError("no active controller");
+  std::vector<int> others;
+  for (int c : ctx.Nodes(Role::kController)) {
+    if (c != victim) others.push_back(c);
+  }
+  const size_t f = ctx.Begin(
+      fmt::format("cut controller {}, the active one, from the other controllers", victim), victim);
+  const auto at = ctx.faults[f].at;
+  if (absl::Status s = ctx.target.Cut(victim, others); !s.ok()) return s;
+  int successor = -1;
+  const bool moved = ctx.Wait(
+      [&] {
+        auto now = ctx.ActiveController();
+        successor = now.ok() ? *now : -1;
+        return successor >= 0 && successor != victim;
+      },
+      kEffectMax);
+  ctx.Wait([&] { return ctx.workload.AdminResumed(at) && ctx.workload.WritesResumed(at); },
+           kResumeMax);
+  std::this_thread::sleep_for(kNetworkHold);
+  const int64_t dropped = DroppedBy(ctx, {victim});
+  ctx.Effect(f, moved && dropped > 0,
+             fmt::format("{} packets dropped; active controller {} -> {}", dropped, victim,
+                         moved ? std::to_string(successor) : "none other"));
+  if (absl::Status s = HealAll(ctx, {victim}); !s.ok()) return s;
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
+// 6. Network partitions of the brokers. Minority: a partition leader alone on one side, every
+//    other broker and the controllers on the other (it is fenced, another leads). Majority: two
+//    brokers on one side, the third and the controllers on the other (both are fenced; with
+//    min.insync.replicas=2 writes wait for the heal, and nothing acknowledged may be lost).
+absl::Status BrokerPartition(DrillContext& ctx) {
+  const auto brokers = ctx.Nodes(Role::kBroker);
+  const auto controllers = ctx.Nodes(Role::kController);
+  if (brokers.size() < 3) return absl::FailedPreconditionError("needs at least 3 brokers");
+  const int32_t partition = ctx.RandomPartition();
+  auto info = LeaderOf(ctx, partition);
+  if (!info.ok()) return Failed("finding the leader", info.status());
+  for (bool majority : {false, true}) {
+    std::vector<int> side{info->leader()}, other = controllers;
+    for (int b : brokers) {
+      if (b == info->leader()) continue;
+      if (majority && side.size() < 2) {
+        side.push_back(b);
+      } else {
+        other.push_back(b);
+      }
+    }
+    const size_t f =
+        ctx.Begin(fmt::format("{} partition: brokers {} cut from brokers and controllers {}",
+                              majority ? "majority" : "minority", fmt::join(side, ","),
+                              fmt::join(other, ",")),
+                  side.front());
+    const auto at = ctx.faults[f].at;
+    if (absl::Status s = CutAll(ctx, side, other); !s.ok()) return s;
+    const bool fenced = ctx.Wait([&] { return Fenced(ctx, side); }, kEffectMax);
+    if (!majority) ctx.Wait([&] { return ctx.workload.WritesResumed(at); }, kResumeMax);
+    std::this_thread::sleep_for(kNetworkHold);
+    const int64_t dropped = DroppedBy(ctx, side);
+    ctx.Effect(f, fenced && dropped > 0,
+               fmt::format("{} packets dropped; brokers {} {}", dropped, fmt::join(side, ","),
+                           fenced ? "fenced" : "not all fenced"));
+    if (absl::Status s = HealAll(ctx, side); !s.ok()) return s;
+    ctx.Held(f);
+    if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
+    info = LeaderOf(ctx, partition);
+    if (!info.ok()) return Failed("finding the leader", info.status());
+  }
+  return absl::OkStatus();
+}
+
+// 8. Lossy links: every broker drops a share of the packets it exchanges with the other
+//    brokers for a while (replication through retransmissions).
+absl::Status LossyLinks(DrillContext& ctx) {
+  const auto brokers = ctx.Nodes(Role::kBroker);
+  constexpr int kPercent = 10;
+  constexpr auto kLossFor = std::chrono::seconds(8);
+  const size_t f = ctx.Begin(fmt::format("drop {}% of the packets between brokers {} for {} s",
+                                         kPercent, fmt::join(brokers, ","), kLossFor.count()),
+                             -1);
+  for (int b : brokers) {
+    std::vector<int> others;
+    for (int o : brokers) {
+      if (o != b) others.push_back(o);
+    }
+    if (absl::Status s = ctx.target.Lossy(b, others, kPercent); !s.ok()) return s;
+  }
+  std::this_thread::sleep_for(kLossFor);
+  const int64_t dropped = DroppedBy(ctx, brokers);
+  ctx.Effect(f, dropped > 0, fmt::format("{} packets dropped", dropped));
+  if (absl::Status s = HealAll(ctx, brokers); !s.ok()) return s;
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
@@ -169,9 +342,21 @@ const std::vector<Scenario>& Scenarios() {
        "SIGTERM and restart every broker, then every controller, one at a time; no request may "
        "fail",
        true, RollingRestart},
+      {"leader-isolate",
+       "cut a partition leader from the controllers (not from clients); it is fenced and stops "
+       "acknowledging; heal (needs --netns)",
+       false, LeaderIsolate},
+      {"controller-isolate",
+       "cut the active controller from the other controllers; heal (needs --netns)", false,
+       ControllerIsolate},
+      {"broker-partition",
+       "a minority, then a majority network partition of the brokers; heal (needs --netns)", false,
+       BrokerPartition},
       {"leader-pause",
        "SIGSTOP a partition leader until it is fenced, then SIGCONT it (a zombie leader)", false,
        LeaderPause},
+      {"lossy-links", "drop 10% of the packets between brokers for 8 s (needs --netns)", false,
+       LossyLinks},
   };
   return kScenarios;
 }
