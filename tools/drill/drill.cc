@@ -112,6 +112,27 @@ absl::StatusOr<std::vector<StoredRecord>> ReadReplica(
 
 std::string StateName(admin::v1::BrokerState s) { return admin::v1::BrokerState_Name(s); }
 
+// How long the preflight waits for any broker to answer at all.
+constexpr int64_t kReachableMs = 10'000;
+
+// OK once any bootstrap address answers DescribeCluster (even with an error of its own); an
+// error when none answers within kReachableMs: a name that does not resolve from here, a cluster
+// that is down. Without it, the first calls' retries would take minutes to say the same.
+absl::Status CheckReachable(const std::string& bootstrap,
+                            const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+  client::AdminClientOptions options;
+  options.api_timeout_ms = kReachableMs;
+  options.request_timeout_ms = kReachableMs / 2;
+  options.connect_timeout_ms = kReachableMs / 2;
+  auto admin = client::AdminClient::Create(bootstrap, options, credentials);
+  if (!admin.ok()) return admin.status();
+  auto cluster = (*admin)->DescribeCluster();
+  if (cluster.ok() || !client::IsUnreachable(cluster.status())) return absl::OkStatus();
+  return absl::UnavailableError(fmt::format("no broker answered within {} s ({}): {}",
+                                            kReachableMs / 1000, bootstrap,
+                                            std::string(cluster.status().message())));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -465,6 +486,9 @@ ScenarioReport RunScenario(Target& target, const Scenario& scenario, const Drill
   }
   auto admin = client::AdminClient::Create(observer + target.bootstrap(), admin_options, *creds);
   if (!admin.ok()) return fail(std::string(admin.status().message()));
+  if (absl::Status s = CheckReachable(target.bootstrap(), *creds); !s.ok()) {
+    return fail("preflight: " + std::string(s.message()));
+  }
 
   // 2. A fresh topic and group; a topic left by an earlier run of the same seed is replaced.
   DeleteTopics(**admin, {run_id});
@@ -686,7 +710,9 @@ std::string FormatReport(const ScenarioReport& r) {
   for (const std::string& e : v.violations) out << "  VIOLATION: " << e << "\n";
   for (const std::string& e : v.lost_records) out << "  lost: " << e << "\n";
   for (const std::string& e : r.failed_examples) out << "  failed delivery: " << e << "\n";
-  if (!r.ok()) out << "  acknowledgement log: " << r.ack_log << "; topic " << r.topic << " kept\n";
+  if (!r.ok() && !r.ack_log.empty()) {  // empty: the run stopped before making anything
+    out << "  acknowledgement log: " << r.ack_log << "; topic " << r.topic << " kept\n";
+  }
   out << fmt::format("  took {:.1f} s\n", r.duration_s);
   return out.str();
 }

@@ -2,7 +2,8 @@
 
 // A drill: one scenario (a fault schedule) run against a target under the workload, then judged
 // by the checker. RunScenario does, in order:
-//   1. preflight: every node running, an active controller, every broker RUNNING;
+//   1. preflight: a broker answers within 10 s, every node running, an active controller, every
+//      broker RUNNING;
 //   2. a fresh topic (RF3, min.insync.replicas=2) and consumer group named after the run;
 //   3. the workload (workload.h), warmed up until every partition is acknowledged and consumed;
 //   4. the scenario's faults, each recorded with the observation that shows it took effect (a

@@ -17,9 +17,9 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
+#include "tools/drill/nft_rules.h"
 #include "tools/drill/target.h"
 
 namespace strand::drill {
@@ -132,9 +132,6 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   }
   return result;
 }
-
-// The nftables table every network fault of a drill goes into, in the node's namespace.
-constexpr char kTable[] = "strand_drill";
 
 class LocalTarget final : public Target {
  public:
@@ -308,9 +305,9 @@ class LocalTarget final : public Target {
 
   absl::Status Heal(int node) override {
     if (absl::Status s = NeedNamespaces(); !s.ok()) return s;
-    const CommandResult r = Nft(node, {"list", "table", "inet", kTable}, "");
+    const CommandResult r = Nft(node, {"list", "table", "inet", kDrillTable}, "");
     if (r.exit_code != 0) return absl::OkStatus();  // no fault made
-    const CommandResult d = Nft(node, {"delete", "table", "inet", kTable}, "");
+    const CommandResult d = Nft(node, {"delete", "table", "inet", kDrillTable}, "");
     if (d.exit_code != 0) {
       return absl::InternalError(fmt::format("nft delete table on node {}: {}", node, d.output));
     }
@@ -319,20 +316,9 @@ class LocalTarget final : public Target {
 
   absl::StatusOr<int64_t> Dropped(int node) override {
     if (absl::Status s = NeedNamespaces(); !s.ok()) return s;
-    const CommandResult r = Nft(node, {"-j", "list", "table", "inet", kTable}, "");
+    const CommandResult r = Nft(node, {"-j", "list", "table", "inet", kDrillTable}, "");
     if (r.exit_code != 0) return int64_t{0};
-    const auto json = nlohmann::json::parse(r.output, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded() || !json.contains("nftables")) {
-      return absl::InternalError("nft -j printed no JSON: " + r.output);
-    }
-    int64_t packets = 0;
-    for (const auto& item : json["nftables"]) {
-      if (!item.contains("rule")) continue;
-      for (const auto& expr : item["rule"].value("expr", nlohmann::json::array())) {
-        if (expr.contains("counter")) packets += expr["counter"].value("packets", int64_t{0});
-      }
-    }
-    return packets;
+    return DroppedPackets(r.output);
   }
 
  private:
@@ -367,14 +353,7 @@ class LocalTarget final : public Target {
       addresses.push_back(it->second);
     }
     if (addresses.empty()) return absl::InvalidArgumentError("no peer to cut from");
-    const std::string set = fmt::format("{{ {} }}", fmt::join(addresses, ", "));
-    const std::string rules = fmt::format(
-        "add table inet {0}\n"
-        "add chain inet {0} output {{ type filter hook output priority 0; policy accept; }}\n"
-        "add chain inet {0} input {{ type filter hook input priority 0; policy accept; }}\n"
-        "add rule inet {0} output ip daddr {1} {2}counter drop\n"
-        "add rule inet {0} input ip saddr {1} {2}counter drop\n",
-        kTable, set, match);
+    const std::string rules = DropRules(addresses, match);
     const CommandResult r = Nft(node, {"-f", "-"}, rules);
     if (r.exit_code != 0) {
       return absl::InternalError(
