@@ -40,6 +40,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "broker/replica/mutants.h"
 #include "broker/server/broker_config.h"
 #include "broker/server/broker_server.h"
 #include "common/grpc_server.h"
@@ -139,6 +140,24 @@ int main(int argc, char** argv) {
   auto items = strand::ParseKeyValueItems(configs);
   if (!items.ok()) return Fail(2, "--config: " + std::string(items.status().message()));
   layers.flags = *std::move(items);
+#ifdef STRAND_BROKER_MUTANTS
+  // strand-server-mutants only: the planted bug $STRAND_MUTANT names (broker/replica/mutants.h).
+  if (const char* name = std::getenv("STRAND_MUTANT"); name != nullptr && *name != '\0') {
+    namespace mutant = strand::broker::mutant;
+    const std::optional<mutant::Mutant> m = mutant::MutantByName(name);
+    if (!m) return Fail(2, std::string("STRAND_MUTANT=") + name + ": no such mutant");
+    mutant::SetActive(m);
+    if (*m == mutant::Mutant::kUncleanElection) {
+      layers.flags["unclean.leader.election.enable"] = "true";  // whatever was asked
+    }
+    for (const auto& info : mutant::AllMutants()) {
+      if (info.mutant == *m) {
+        std::fprintf(stderr, "strand-server-mutants: PLANTED BUG ACTIVE: %s: %s\n", name,
+                     std::string(info.description).c_str());
+      }
+    }
+  }
+#endif
   auto flag = [&](const char* option, const char* setting, const std::string& value) {
     if (app.count(option) > 0) layers.flags[setting] = value;
   };

@@ -1,11 +1,11 @@
 #include "tools/drill/checker.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -38,6 +38,15 @@ class Tally {
   std::vector<std::string> examples_;
 };
 
+// A value without its padding, for reports: "RUN:PRODUCER:SEQUENCE:SENT".
+std::string Shown(const std::string& value) {
+  size_t end = 0;
+  for (int field = 0; field < 4 && end != std::string::npos; ++field) {
+    end = value.find(':', end == 0 ? 0 : end + 1);
+  }
+  return end == std::string::npos ? value : value.substr(0, end);
+}
+
 }  // namespace
 
 bool ParseValue(const std::string& value, int* producer, int64_t* sequence) {
@@ -66,7 +75,7 @@ Verdict Check(const std::vector<AckedRecord>& acked, const std::vector<Partition
     for (const StoredRecord& r : leader.records) {
       if (!where.emplace(r.value, r.offset).second) {
         duplicated.Add(fmt::format("partition {} offsets {} and {}: {}", p.partition,
-                                   where[r.value], r.offset, r.value));
+                                   where[r.value], r.offset, Shown(r.value)));
       }
     }
     for (size_t i = 1; i < p.replicas.size(); ++i) {
@@ -103,14 +112,14 @@ Verdict Check(const std::vector<AckedRecord>& acked, const std::vector<Partition
     auto it = where.find(a.value);
     if (it == where.end()) {
       const std::string name =
-          fmt::format("partition {} offset {}: {}", a.partition, a.offset, a.value);
+          fmt::format("partition {} offset {}: {}", a.partition, a.offset, Shown(a.value));
       lost.Add(name);
       if (v.lost_records.size() < Verdict::kNamedMax) v.lost_records.push_back(name);
       continue;
     }
     if (it->second != a.offset) {
       moved.Add(fmt::format("partition {}: {} acknowledged at {}, found at {}", a.partition,
-                            a.value, a.offset, it->second));
+                            Shown(a.value), a.offset, it->second));
     }
     int producer = 0;
     int64_t sequence = 0;
@@ -146,7 +155,8 @@ Verdict Check(const std::vector<AckedRecord>& acked, const std::vector<Partition
       std::unordered_set<std::string> seen(consumers->consumed.begin(), consumers->consumed.end());
       for (const AckedRecord& a : acked) {
         if (!seen.count(a.value)) {
-          missing.Add(fmt::format("partition {} offset {}: {}", a.partition, a.offset, a.value));
+          missing.Add(
+              fmt::format("partition {} offset {}: {}", a.partition, a.offset, Shown(a.value)));
         }
       }
     } else {

@@ -51,7 +51,7 @@ TEST(DrillChecker, Check_LostRecordIsNamed) {
   const Verdict v = Check(Acked(), copies, nullptr);
   EXPECT_EQ(v.lost, 1);
   ASSERT_EQ(v.lost_records.size(), 1u);
-  EXPECT_EQ(v.lost_records[0], "partition 0 offset 2: " + Value(0, 2));
+  EXPECT_EQ(v.lost_records[0], "partition 0 offset 2: run:0:2:0");
   EXPECT_FALSE(v.ok());
 }
 

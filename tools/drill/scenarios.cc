@@ -1,9 +1,9 @@
 // The drills' scenarios: each makes one fault through the Target and records what showed that it
 // took effect (docs/drills.md describes them for operators).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "tools/drill/drill.h"
 
@@ -332,6 +332,66 @@ absl::Status LossyLinks(DrillContext& ctx) {
   return absl::OkStatus();
 }
 
+// 15. The ISR lost while a stale replica lives: one follower is stopped until it leaves the ISR,
+//     writes go on (acknowledged by the other two), then both ISR members are SIGKILLed and the
+//     stale follower resumed. A clean election leaves the partition without a leader until an ISR
+//     member returns; electing the stale replica would lose what the ISR acknowledged (the
+//     checker names those records). Both are started again.
+absl::Status IsrLoss(DrillContext& ctx) {
+  const int32_t partition = ctx.RandomPartition();
+  auto info = LeaderOf(ctx, partition);
+  if (!info.ok()) return Failed("finding the leader", info.status());
+  const int leader = info->leader();
+  std::vector<int> followers;
+  for (int r : info->replicas()) {
+    if (r != leader) followers.push_back(r);
+  }
+  if (followers.size() < 2) return absl::FailedPreconditionError("needs 3 replicas");
+  const int stale = followers[ctx.rng() % followers.size()];
+  const int other = stale == followers[0] ? followers[1] : followers[0];
+  const size_t f = ctx.Begin(
+      fmt::format("partition {}: broker {} stopped until out of the ISR, then the ISR (brokers {} "
+                  "and {}) SIGKILLed and {} resumed",
+                  partition, stale, leader, other, stale),
+      leader);
+  if (absl::Status s = ctx.target.Pause(stale); !s.ok()) return s;
+  const bool left = ctx.Wait(
+      [&] {
+        auto now = ctx.Partition(partition);
+        return now.ok() &&
+               std::find(now->isr().begin(), now->isr().end(), stale) == now->isr().end();
+      },
+      kEffectMax);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // acknowledged without the stale one
+  for (int victim : {leader, other}) {
+    if (absl::Status s = ctx.target.Kill(victim); !s.ok()) return s;
+  }
+  if (absl::Status s = ctx.target.Resume(stale); !s.ok()) return Failed("resuming", s);
+  // Watch who leads once the controllers have fenced the dead ISR: nobody (a clean election
+  // waits for an ISR member), or the stale replica (an unclean one).
+  std::string seen = "the dead leader was never replaced";
+  ctx.Wait(
+      [&] {
+        auto now = ctx.Partition(partition);
+        if (!now.ok() || now->leader() == leader || now->leader() == other) return false;
+        seen =
+            now->leader() < 0
+                ? fmt::format("no leader at epoch {} (a clean election waits)", now->leader_epoch())
+                : fmt::format("broker {} leads at epoch {}, elected from outside the ISR",
+                              now->leader(), now->leader_epoch());
+        return now->leader() >= 0;
+      },
+      std::chrono::seconds(8));
+  ctx.Effect(f, left,
+             left ? fmt::format("broker {} left the ISR; with the ISR down: {}", stale, seen)
+                  : fmt::format("broker {} never left the ISR", stale));
+  for (int victim : {leader, other}) {
+    if (absl::Status s = ctx.target.Start(victim); !s.ok()) return Failed("restarting", s);
+  }
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
@@ -357,6 +417,10 @@ const std::vector<Scenario>& Scenarios() {
        LeaderPause},
       {"lossy-links", "drop 10% of the packets between brokers for 8 s (needs --netns)", false,
        LossyLinks},
+      {"isr-loss",
+       "stop a follower until it leaves the ISR, SIGKILL the ISR, resume the stale follower: it "
+       "must not be elected",
+       false, IsrLoss},
   };
   return kScenarios;
 }

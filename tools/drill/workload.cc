@@ -1,8 +1,8 @@
 #include "tools/drill/workload.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
@@ -12,6 +12,9 @@ namespace strand::drill {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Draining consumers that get nothing new for this long stop: what they wait for is not there.
+constexpr auto kDrainIdle = 15s;
 
 // The send time a value carries (microseconds since the workload started), in its fourth field.
 bool SentMicros(const std::string& value, int64_t* micros) {
@@ -309,6 +312,8 @@ bool Workload::StopConsuming(std::chrono::milliseconds timeout) {
   }
   const auto deadline = Clock::now() + timeout;
   bool drained = false;
+  std::map<int32_t, int64_t> last;
+  auto progressed = Clock::now();
   while (true) {
     std::map<int32_t, int64_t> high;
     for (const auto& m : members_) {
@@ -318,7 +323,12 @@ bool Workload::StopConsuming(std::chrono::milliseconds timeout) {
       auto it = high.find(t.first);
       return it != high.end() && it->second >= t.second;
     });
-    if (drained || Clock::now() >= deadline) break;
+    if (high != last) {
+      last = high;
+      progressed = Clock::now();
+    }
+    // Done, out of time, or stuck (nothing new for kDrainIdle: the records are not there).
+    if (drained || Clock::now() >= deadline || Clock::now() - progressed >= kDrainIdle) break;
     std::this_thread::sleep_for(50ms);
   }
   for (auto& m : members_) m->Stop();

@@ -88,7 +88,8 @@ class Workload {
   // failed; closes the producers.
   void StopProducing(std::chrono::milliseconds timeout);
   // Lets the consumers read until each partition is delivered past its last acknowledged offset
-  // (or `timeout`); then they commit, close and leave the group. True when they got there.
+  // (or `timeout`, or 15 s without a new record); then they commit, close and leave the group.
+  // True when they got there.
   bool StopConsuming(std::chrono::milliseconds timeout);
   void StopAdmin();
 
