@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from drill_support import fail, namespaces, read_ack_log
+
 # The planted bug and the scenario that must catch it (broker/replica/mutants.cc says the same).
 MUTANTS = {
     "ack-before-replication": "broker-partition",
@@ -28,10 +30,6 @@ MUTANTS = {
 }
 SEEDS = 3
 
-
-def fail(message):
-    print("FAIL: " + message, flush=True)
-    return False
 
 
 def check_caught(mutant, report):
@@ -45,14 +43,9 @@ def check_caught(mutant, report):
     named = report.get("lost_records", [])
     if not named:
         ok = fail(f"{name}: the report names no lost record")
-    acknowledged = set()
     try:
-        with open(report.get("ack_log", ""), encoding="utf-8") as log:
-            for line in log:
-                parts = line.split()
-                if len(parts) == 3:
-                    acknowledged.add((int(parts[0]), int(parts[1]), parts[2]))
-    except OSError as e:
+        acknowledged = {line for line in read_ack_log(report.get("ack_log", "")) if line}
+    except (OSError, ValueError) as e:
         return fail(f"{name}: cannot read the acknowledgement log: {e}")
     for entry in named:
         m = re.fullmatch(r"partition (\d+) offset (\d+): (\S+)", entry)
@@ -67,10 +60,6 @@ def check_caught(mutant, report):
         print(f"caught: {name}: lost {report.get('lost')}, e.g. {named[0]}", flush=True)
     return ok
 
-
-def namespaces():
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
-    return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
 
 
 def run_mutant(args, mutant, scenario, work):

@@ -21,10 +21,8 @@ import sys
 import tempfile
 import time
 
+from drill_support import fail, namespaces, read_ack_log
 
-def fail(message):
-    print("FAIL: " + message, flush=True)
-    return False
 
 
 def check_report(report):
@@ -50,17 +48,15 @@ def check_report(report):
     # The independent count: the acknowledgement log, line by line.
     path = report.get("ack_log", "")
     try:
-        with open(path, encoding="utf-8") as log:
-            lines = [line for line in log if line.strip()]
-    except OSError as e:
+        lines = read_ack_log(path)
+    except (OSError, ValueError) as e:
         return fail(f"{name}: cannot read the acknowledgement log {path}: {e}")
     values = set()
     for line in lines:
-        parts = line.split()
-        if len(parts) != 3 or not parts[2].startswith(report.get("topic", "") + ":"):
+        if line is None or not line[2].startswith(report.get("topic", "") + ":"):
             ok = fail(f"{name}: a malformed acknowledgement log line: {line!r}")
             break
-        values.add(parts[2])
+        values.add(line[2])
     if len(lines) != report.get("acknowledged"):
         ok = fail(f"{name}: the report says {report.get('acknowledged')} acknowledged, the "
                   f"acknowledgement log holds {len(lines)}")
@@ -68,10 +64,6 @@ def check_report(report):
         ok = fail(f"{name}: the acknowledgement log names a record twice")
     return ok
 
-
-def namespaces():
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
-    return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
 
 
 def main():

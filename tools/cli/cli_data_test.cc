@@ -4,17 +4,18 @@
 // Checks what lands in the logs (keys, values, headers, partitions, acks, codecs), what is
 // printed (offsets in input order, --format, --json, perf summaries) and the exit codes: 0, 1
 // (undelivered / error answer), 2 (usage), 3 (unreachable), 4 (bad input), 5 (incomplete).
+#include <sstream>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "client/testing/fake_broker.h"
 #include "client/testing/fake_group_coordinator.h"
 #include "common/murmur2.h"
 #include "tests/integration/test_process.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/testing/run_cli.h"
 
 namespace strand::cli {
 namespace {
@@ -25,11 +26,7 @@ using client::testing::GroupHeartbeat;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = testing::CliRun;
 
 class CliDataTest : public ::testing::Test {
  protected:
@@ -44,15 +41,7 @@ class CliDataTest : public ::testing::Test {
     return Run(args, input);
   }
   static Result Run(const std::vector<std::string>& args, const std::string& input = "") {
-    std::vector<const char*> argv = {"strand"};
-    for (const std::string& a : args) argv.push_back(a.c_str());
-    std::istringstream in(input);
-    std::ostringstream out, err;
-    Result r;
-    r.code = RunCli(static_cast<int>(argv.size()), argv.data(), in, out, err);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return testing::RunStrand(args, input);
   }
   size_t TotalRecords(const std::string& topic, int partitions) {
     size_t n = 0;
@@ -80,8 +69,7 @@ TEST_F(CliDataTest, Produce_KeysHeadersAndOffsetsInInputOrder) {
   EXPECT_EQ(records[1].value, "2:x");  // split at the first separator; CR dropped
   EXPECT_EQ(records[2].key, "");
   using HeaderPair = std::pair<std::string, std::optional<std::string>>;
-  EXPECT_EQ(records[0].headers,
-            (std::vector<HeaderPair>{{"src", "cli"}, {"trace", std::nullopt}}));
+  EXPECT_EQ(records[0].headers, (std::vector<HeaderPair>{{"src", "cli"}, {"trace", std::nullopt}}));
   EXPECT_EQ(cluster_.last_acks(), -1);
   EXPECT_GE(records[0].producer_id, 0);  // idempotent by default
 }
@@ -191,9 +179,9 @@ TEST_F(CliDataTest, Consume_FromBeginningWithFormat) {
   std::istringstream s(r.out);
   for (std::string line; std::getline(s, line);) lines.push_back(line);
   std::sort(lines.begin(), lines.end());
-  EXPECT_EQ(lines, (std::vector<std::string>{"0/0 key-0=a 1000 NO_HEADERS",
-                                             "0/1 key-1=b 1001 NO_HEADERS",
-                                             "1/0 null=c 2000 NO_HEADERS"}));
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"0/0 key-0=a 1000 NO_HEADERS", "0/1 key-1=b 1001 NO_HEADERS",
+                                      "1/0 null=c 2000 NO_HEADERS"}));
   EXPECT_THAT(r.err, HasSubstr("Processed a total of 3 records"));
 }
 
@@ -292,8 +280,8 @@ TEST_F(CliDataTest, PerfProduceThenPerfConsume_JsonSummaries) {
   EXPECT_EQ(j["records"], 3000);
   EXPECT_EQ(j["bytes"], 300000);
 
-  r = Strand({"perf", "consume", "--topic", "perf", "--records", "3001", "--idle-timeout-ms",
-              "300"});
+  r = Strand(
+      {"perf", "consume", "--topic", "perf", "--records", "3001", "--idle-timeout-ms", "300"});
   EXPECT_EQ(r.code, 5);
   EXPECT_THAT(r.out, HasSubstr("3000 records consumed"));
 }
@@ -320,8 +308,8 @@ TEST_F(CliDataTest, Consume_Group_SubscribesStartsAtCommittedAndCommitsWhatItPri
   const int64_t committed1 = groups_.Committed("t", 1).value_or(0);
   EXPECT_EQ((committed0 - 2) + committed1, 6);
   // The next run of the group goes on from there: the two records left.
-  r = Strand({"consume", "--topic", "t", "--group", "cg", "--max-records", "2",
-              "--idle-timeout-ms", "3000"});
+  r = Strand({"consume", "--topic", "t", "--group", "cg", "--max-records", "2", "--idle-timeout-ms",
+              "3000"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(groups_.Committed("t", 0).value_or(0) + groups_.Committed("t", 1).value_or(0), 10);
 }
@@ -331,8 +319,8 @@ TEST_F(CliDataTest, PerfConsume_Group) {
   cluster_.AppendValues("perf", 0, {"x", "y", "z"}, 1);
   cluster_.AppendValues("perf", 1, {"x", "y"}, 1);
   groups_.SetAssignment({{"perf", 0}, {"perf", 1}});
-  Result r = Strand({"perf", "consume", "--topic", "perf", "--group", "pg", "--records", "5",
-                     "--json"});
+  Result r =
+      Strand({"perf", "consume", "--topic", "perf", "--group", "pg", "--records", "5", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["records"], 5);
@@ -362,9 +350,11 @@ TEST_F(CliDataTest, PerfProduce_ThrottledAndHumanSummary) {
 }
 
 TEST_F(CliDataTest, Help_EveryDataCommand) {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"produce", "--help"}, {"consume", "--help"}, {"perf", "--help"},
-        {"perf", "produce", "--help"}, {"perf", "consume", "--help"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"produce", "--help"},
+                                        {"consume", "--help"},
+                                        {"perf", "--help"},
+                                        {"perf", "produce", "--help"},
+                                        {"perf", "consume", "--help"}}) {
     const Result r = Run(args);
     EXPECT_EQ(r.code, 0) << ::testing::PrintToString(args);
     EXPECT_THAT(r.out, HasSubstr("--")) << ::testing::PrintToString(args);

@@ -12,6 +12,7 @@
 
 #include "tools/cli/cli.h"
 #include "tools/cli/exit_codes.h"
+#include "tools/cli/testing/run_cli.h"
 #include "tools/drill/testing/fake_kubectl.h"
 
 namespace strand::cli {
@@ -20,22 +21,8 @@ namespace {
 using drill::testing::FakeKubectl;
 using ::testing::HasSubstr;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Result RunStrand(std::vector<std::string> args) {
-  std::vector<const char*> argv = {"strand"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  Result r;
-  r.code = RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
+using Result = testing::CliRun;
+using testing::RunStrand;
 
 TEST(CliDrill, RunKubernetes_ClusterDoesNotAnswer_FailsFastWithoutAnyFault) {
   FakeKubectl fake("strand-test");

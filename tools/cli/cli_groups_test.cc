@@ -17,6 +17,7 @@
 #include "tools/cli/cli.h"
 #include "tools/cli/format_groups.h"
 #include "tools/cli/parse.h"
+#include "tools/cli/testing/run_cli.h"
 
 namespace strand::cli {
 namespace {
@@ -28,11 +29,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = testing::CliRun;
 
 gv1::DescribedMember Member(const std::string& id, const std::string& topic,
                             std::vector<int32_t> partitions) {
@@ -66,14 +63,7 @@ class CliGroupsTest : public ::testing::Test {
   // Runs `strand --bootstrap <broker 101 only> --timeout-ms 3000 args...`.
   Result Strand(std::vector<std::string> args) {
     args.insert(args.begin(), {"--bootstrap", cluster_.address(101), "--timeout-ms", timeout_ms_});
-    std::vector<const char*> argv = {"strand"};
-    for (const std::string& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    Result r;
-    r.code = RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return testing::RunStrand(args);
   }
 
   FakeGroupCluster cluster_;

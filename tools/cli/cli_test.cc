@@ -4,15 +4,16 @@
 // the cluster, 2 usage, 3 unreachable.
 #include "tools/cli/cli.h"
 
+#include <cstdlib>
+#include <sstream>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <cstdlib>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "client/admin/testing/fake_admin_service.h"
 #include "tests/integration/test_process.h"
+#include "tools/cli/testing/run_cli.h"
 
 namespace strand::cli {
 namespace {
@@ -22,22 +23,8 @@ using client::testing::Fault;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Result RunStrand(std::vector<std::string> args) {
-  std::vector<const char*> argv = {"strand"};
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  Result r;
-  r.code = RunCli(static_cast<int>(argv.size()), argv.data(), out, err);
-  r.out = out.str();
-  r.err = err.str();
-  return r;
-}
+using Result = testing::CliRun;
+using testing::RunStrand;
 
 class CliTest : public ::testing::Test {
  protected:

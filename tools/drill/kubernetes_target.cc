@@ -276,6 +276,14 @@ class KubernetesTarget final : public Target {
   }
   absl::Status Heal(int node) override;
   absl::StatusOr<int64_t> Dropped(int node) override;
+  absl::Status Delay(int, int, std::chrono::microseconds, std::chrono::microseconds) override {
+    return absl::UnimplementedError(
+        "a delayed link needs a proxy in the pods' network path (the drill runs outside it): "
+        "not available on Kubernetes");
+  }
+  absl::StatusOr<int64_t> Delayed(int) override {
+    return absl::UnimplementedError("no delayed links on Kubernetes");
+  }
 
  private:
   // The pod list; `fresh` reads it now, else a list read within poll_interval may do.

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "absl/strings/numbers.h"
+#include "tools/drill/delay_proxy.h"
 #include "tools/drill/nft_rules.h"
 #include "tools/drill/target.h"
 
@@ -133,6 +134,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   return result;
 }
 
+// The nat table delayed links' DNAT rules go into, in the delayed node's namespace.
+constexpr char kNatTable[] = "strand_drill_nat";
+
 class LocalTarget final : public Target {
  public:
   explicit LocalTarget(std::string dir) : dir_(std::move(dir)) {}
@@ -176,6 +180,7 @@ class LocalTarget final : public Target {
       n.address = value;
       n.metrics_address = env_[fmt::format("STRAND_NODE_{}_METRICS", node)];
       if (env_["STRAND_NETNS"] == "1") {
+        replication_addresses_[node] = env_[fmt::format("STRAND_NODE_{}_REPLICATION_ADDR", node)];
         namespaces_[node] = env_[fmt::format("STRAND_NODE_{}_NETNS", node)];
         ips_[node] = env_[fmt::format("STRAND_NODE_{}_IP", node)];
       }
@@ -183,6 +188,19 @@ class LocalTarget final : public Target {
     }
     std::sort(nodes_.begin(), nodes_.end(),
               [](const Node& a, const Node& b) { return a.id < b.id; });
+    // --netns: the bridge's address in the root namespace (DIR/netns: "bridge NAME ADDRESS/LEN"),
+    // where delay proxies listen for what the nodes send them.
+    {
+      std::istringstream layout(ReadFile(dir_ + "/netns"));
+      std::string line;
+      while (std::getline(layout, line)) {
+        std::istringstream fields(line);
+        std::string word, name, address;
+        if (fields >> word >> name >> address && word == "bridge") {
+          bridge_ip_ = address.substr(0, address.find('/'));
+        }
+      }
+    }
     if (nodes_.empty()) return absl::FailedPreconditionError(env_path + " names no node");
     for (const Node& n : nodes_) {
       auto it = pids_.find(n.id);
@@ -305,6 +323,13 @@ class LocalTarget final : public Target {
 
   absl::Status Heal(int node) override {
     if (absl::Status s = NeedNamespaces(); !s.ok()) return s;
+    if (Nft(node, {"list", "table", "ip", kNatTable}, "").exit_code == 0) {
+      const CommandResult d = Nft(node, {"delete", "table", "ip", kNatTable}, "");
+      if (d.exit_code != 0) {
+        return absl::InternalError(fmt::format("nft delete table on node {}: {}", node, d.output));
+      }
+    }
+    proxies_.erase(node);  // stops them: their connections close, the node reconnects directly
     const CommandResult r = Nft(node, {"list", "table", "inet", kDrillTable}, "");
     if (r.exit_code != 0) return absl::OkStatus();  // no fault made
     const CommandResult d = Nft(node, {"delete", "table", "inet", kDrillTable}, "");
@@ -312,6 +337,65 @@ class LocalTarget final : public Target {
       return absl::InternalError(fmt::format("nft delete table on node {}: {}", node, d.output));
     }
     return absl::OkStatus();
+  }
+
+  absl::Status Delay(int from, int to, std::chrono::microseconds delay,
+                     std::chrono::microseconds jitter) override {
+    if (absl::Status s = NeedNamespaces(); !s.ok()) return s;
+    if (!namespaces_.count(from) || !ips_.count(to)) {
+      return absl::NotFoundError(fmt::format("no node {} or {}", from, to));
+    }
+    if (bridge_ip_.empty()) {
+      return absl::FailedPreconditionError(dir_ + "/netns names no bridge address");
+    }
+    // Each listener of `to`: a proxy on the bridge, and a DNAT rule in `from`'s namespace that
+    // sends its new connections there; its open ones are killed so that they reconnect.
+    std::string rules = fmt::format(
+        "add table ip {0}\n"
+        "add chain ip {0} output {{ type nat hook output priority -100; }}\n",
+        kNatTable);
+    std::vector<std::string> upstreams;
+    for (const auto& [id, address] : replication_addresses_) {
+      if (id == to && !address.empty()) upstreams.push_back(address);
+    }
+    for (const Node& n : nodes_) {
+      if (n.id == to) upstreams.push_back(n.address);
+    }
+    std::vector<std::string> ports;
+    for (const std::string& upstream : upstreams) {
+      DelayProxyConfig config;
+      config.listen_address = bridge_ip_ + ":0";
+      config.upstream_address = upstream;
+      config.delay = delay;
+      config.jitter = jitter;
+      config.seed = static_cast<uint64_t>(from) * 1000 + static_cast<uint64_t>(to);
+      auto proxy = DelayProxy::Start(config);
+      if (!proxy.ok()) return proxy.status();
+      const std::string port = upstream.substr(upstream.rfind(':') + 1);
+      rules += fmt::format("add rule ip {} output ip daddr {} tcp dport {} counter dnat to {}\n",
+                           kNatTable, ips_.at(to), port, (*proxy)->address());
+      ports.push_back(port);
+      proxies_[from].push_back(*std::move(proxy));
+    }
+    const CommandResult r = Nft(from, {"-f", "-"}, rules);
+    if (r.exit_code != 0) {
+      return absl::InternalError(
+          fmt::format("nft on node {} (exit {}): {}", from, r.exit_code, r.output));
+    }
+    for (const std::string& port : ports) {
+      RunCommand({"ip", "netns", "exec", namespaces_.at(from), "ss", "-K", "dst", ips_.at(to),
+                  "dport", "=", port},
+                 "");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<int64_t> Delayed(int from) override {
+    int64_t chunks = 0;
+    if (auto it = proxies_.find(from); it != proxies_.end()) {
+      for (const auto& proxy : it->second) chunks += proxy->stats().chunks_delayed;
+    }
+    return chunks;
   }
 
   absl::StatusOr<int64_t> Dropped(int node) override {
@@ -448,6 +532,9 @@ class LocalTarget final : public Target {
   std::vector<Node> nodes_;
   std::map<int, pid_t> pids_;
   std::map<int, std::string> namespaces_, ips_;  // --netns clusters only
+  std::map<int, std::string> replication_addresses_;
+  std::string bridge_ip_;
+  std::map<int, std::vector<std::unique_ptr<DelayProxy>>> proxies_;  // by the delayed node
   std::map<int, Launch> launches_;
   std::set<pid_t> children_;
 };

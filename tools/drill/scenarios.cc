@@ -58,6 +58,19 @@ void ExpectNewLeader(DrillContext& ctx, size_t fault, int32_t partition, int vic
                                  after.leader(), after.leader_epoch(), kEffectMax.count()));
 }
 
+// Waits (kEffectMax) for an active controller other than `victim`; -1 when none came.
+int NewActiveController(DrillContext& ctx, int victim) {
+  int successor = -1;
+  const bool moved = ctx.Wait(
+      [&] {
+        auto now = ctx.ActiveController();
+        successor = now.ok() ? *now : -1;
+        return successor >= 0 && successor != victim;
+      },
+      kEffectMax);
+  return moved ? successor : -1;
+}
+
 // 1. SIGKILL the leader of a partition (chosen by the seed), restart it once writes resumed.
 absl::Status LeaderKill(DrillContext& ctx) {
   const int32_t partition = ctx.RandomPartition();
@@ -85,14 +98,8 @@ absl::Status ControllerKill(DrillContext& ctx) {
   const size_t f = ctx.Begin(fmt::format("SIGKILL controller {}, the active one", victim), victim);
   const auto at = ctx.faults[f].at;
   if (absl::Status s = ctx.target.Kill(victim); !s.ok()) return s;
-  int successor = -1;
-  const bool moved = ctx.Wait(
-      [&] {
-        auto now = ctx.ActiveController();
-        successor = now.ok() ? *now : -1;
-        return successor >= 0 && successor != victim;
-      },
-      kEffectMax);
+  const int successor = NewActiveController(ctx, victim);
+  const bool moved = successor >= 0;
   ctx.Effect(f, moved,
              moved ? fmt::format("active controller {} -> {}", victim, successor)
                    : fmt::format("no other active controller within {} s", kEffectMax.count()));
@@ -244,14 +251,8 @@ absl::Status ControllerIsolate(DrillContext& ctx) {
       fmt::format("cut controller {}, the active one, from the other controllers", victim), victim);
   const auto at = ctx.faults[f].at;
   if (absl::Status s = ctx.target.Cut(victim, others); !s.ok()) return s;
-  int successor = -1;
-  const bool moved = ctx.Wait(
-      [&] {
-        auto now = ctx.ActiveController();
-        successor = now.ok() ? *now : -1;
-        return successor >= 0 && successor != victim;
-      },
-      kEffectMax);
+  const int successor = NewActiveController(ctx, victim);
+  const bool moved = successor >= 0;
   ctx.Wait([&] { return ctx.workload.AdminResumed(at) && ctx.workload.WritesResumed(at); },
            kResumeMax);
   std::this_thread::sleep_for(kNetworkHold);
@@ -392,6 +393,41 @@ absl::Status IsrLoss(DrillContext& ctx) {
   return absl::OkStatus();
 }
 
+// 14. A delayed link: every follower of a partition reaches its leader through a userspace proxy
+//     holding each chunk of bytes 100 ms plus up to 50 ms of jitter, each way, for 8 s.
+absl::Status LinkDelay(DrillContext& ctx) {
+  constexpr auto kDelay = std::chrono::milliseconds(100);
+  constexpr auto kJitter = std::chrono::milliseconds(50);
+  constexpr auto kDelayFor = std::chrono::seconds(8);
+  const int32_t partition = ctx.RandomPartition();
+  auto info = LeaderOf(ctx, partition);
+  if (!info.ok()) return Failed("finding the leader", info.status());
+  const int leader = info->leader();
+  std::vector<int> followers;
+  for (int r : info->replicas()) {
+    if (r != leader) followers.push_back(r);
+  }
+  const size_t f = ctx.Begin(
+      fmt::format("delay the links from brokers {} to broker {}, leader of partition {}, by {} ms "
+                  "+ up to {} ms for {} s",
+                  fmt::join(followers, ","), leader, partition, kDelay.count(), kJitter.count(),
+                  kDelayFor.count()),
+      leader);
+  for (int follower : followers) {
+    if (absl::Status s = ctx.target.Delay(follower, leader, kDelay, kJitter); !s.ok()) return s;
+  }
+  std::this_thread::sleep_for(kDelayFor);
+  int64_t delayed = 0;
+  for (int follower : followers) {
+    auto d = ctx.target.Delayed(follower);
+    if (d.ok()) delayed += *d;
+  }
+  ctx.Effect(f, delayed > 0, fmt::format("{} chunks of bytes delayed", delayed));
+  if (absl::Status s = HealAll(ctx, followers); !s.ok()) return s;
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
@@ -417,6 +453,10 @@ const std::vector<Scenario>& Scenarios() {
        LeaderPause},
       {"lossy-links", "drop 10% of the packets between brokers for 8 s (needs --netns)", false,
        LossyLinks},
+      {"link-delay",
+       "delay the followers' links to a partition leader by 100 ms + jitter for 8 s, through a "
+       "userspace proxy (needs --netns)",
+       false, LinkDelay},
       {"isr-loss",
        "stop a follower until it leaves the ISR, SIGKILL the ISR, resume the stale follower: it "
        "must not be elected",

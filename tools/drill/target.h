@@ -60,6 +60,12 @@ class Target {
   // Packets dropped by `node`'s network faults since they were made: the evidence that a cut
   // took effect.
   virtual absl::StatusOr<int64_t> Dropped(int node) = 0;
+  // Delays the connections `from` opens to `to`'s listeners by `delay` plus a random jitter in
+  // [0, jitter], each direction, through a userspace proxy (delay_proxy.h) until Heal(from).
+  virtual absl::Status Delay(int from, int to, std::chrono::microseconds delay,
+                             std::chrono::microseconds jitter) = 0;
+  // Chunks of bytes `from`'s delayed links held back so far: the evidence that a delay applied.
+  virtual absl::StatusOr<int64_t> Delayed(int from) = 0;
 };
 
 // The cluster scripts/local-cluster.sh runs in `dir` (its cluster.env and pids files). Every node
