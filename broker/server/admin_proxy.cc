@@ -2,7 +2,9 @@
 
 #include "absl/status/status.h"
 #include "common/grpc_channel.h"
+#include "common/kafka_error.h"
 #include "controller/state/metadata_image.h"
+#include "proto/common/v1/error.pb.h"
 
 namespace strand::broker {
 
@@ -27,6 +29,32 @@ grpc::Status AdminProxy::Counted(const char* api, std::chrono::steady_clock::tim
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return status;
+}
+
+bool AdminProxy::NamesNotController(const google::protobuf::Message& answer) {
+  const google::protobuf::Reflection* reflection = answer.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(answer, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_map()) continue;
+    const bool is_error = field->message_type()->full_name() == "strand.common.v1.Error";
+    auto check = [&](const google::protobuf::Message& m) {
+      if (is_error) {
+        return static_cast<const common::v1::Error&>(m).code() ==
+               static_cast<int32_t>(KafkaError::kNotController);
+      }
+      return NamesNotController(m);
+    };
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(answer, field); ++i) {
+        if (check(reflection->GetRepeatedMessage(answer, field, i))) return true;
+      }
+    } else if (check(reflection->GetMessage(answer, field))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::vector<NodeId> AdminProxy::Order() const {

@@ -3,8 +3,9 @@
 // AdminProxy: the AdminService on a broker, so that the CLI and grpcurl can administer the
 // cluster through any broker (Kafka's admin clients bootstrap from brokers too). Each call is
 // forwarded as is to a controller — the active one when the metadata names it, else the next
-// that answers, retried until the caller's deadline while none answers — and the controller's
-// answer comes back unchanged (controllers forward writes to the active controller themselves).
+// that answers, retried until the caller's deadline while none answers or, for a write, the
+// answer is NOT_CONTROLLER (an election under way) — and the controller's answer comes back
+// unchanged (controllers forward writes to the active controller themselves).
 
 #include <grpcpp/security/credentials.h>
 
@@ -31,25 +32,29 @@ class AdminProxy final : public admin::v1::AdminService::Service {
              std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
              BrokerProbe* probe = nullptr);
 
-#define STRAND_ADMIN_PROXY_METHOD(Name)                                                         \
-  grpc::Status Name(grpc::ServerContext* context, const admin::v1::Name##Request* request,      \
-                    admin::v1::Name##Response* response) override {                             \
-    const auto start = std::chrono::steady_clock::now();                                        \
-    return Counted(#Name, start,                                                                \
-                   Forward(context, *request, response, &admin::v1::AdminService::Stub::Name)); \
+// `Write`: a call the active controller carries out (retried while the controllers answer
+// NOT_CONTROLLER); a read's NOT_CONTROLLER answer is the controllers' local view during an
+// outage, which the caller gets as it is.
+#define STRAND_ADMIN_PROXY_METHOD(Name, Write)                                              \
+  grpc::Status Name(grpc::ServerContext* context, const admin::v1::Name##Request* request,  \
+                    admin::v1::Name##Response* response) override {                         \
+    const auto start = std::chrono::steady_clock::now();                                    \
+    return Counted(                                                                         \
+        #Name, start,                                                                       \
+        Forward(context, *request, response, &admin::v1::AdminService::Stub::Name, Write)); \
   }
-  STRAND_ADMIN_PROXY_METHOD(DescribeCluster)
-  STRAND_ADMIN_PROXY_METHOD(CreateTopics)
-  STRAND_ADMIN_PROXY_METHOD(DeleteTopics)
-  STRAND_ADMIN_PROXY_METHOD(ListTopics)
-  STRAND_ADMIN_PROXY_METHOD(DescribeTopics)
-  STRAND_ADMIN_PROXY_METHOD(CreatePartitions)
-  STRAND_ADMIN_PROXY_METHOD(DescribeConfigs)
-  STRAND_ADMIN_PROXY_METHOD(AlterConfigs)
-  STRAND_ADMIN_PROXY_METHOD(ElectLeaders)
-  STRAND_ADMIN_PROXY_METHOD(AlterPartitionReassignments)
-  STRAND_ADMIN_PROXY_METHOD(ListPartitionReassignments)
-  STRAND_ADMIN_PROXY_METHOD(UnregisterBroker)
+  STRAND_ADMIN_PROXY_METHOD(DescribeCluster, false)
+  STRAND_ADMIN_PROXY_METHOD(CreateTopics, true)
+  STRAND_ADMIN_PROXY_METHOD(DeleteTopics, true)
+  STRAND_ADMIN_PROXY_METHOD(ListTopics, false)
+  STRAND_ADMIN_PROXY_METHOD(DescribeTopics, false)
+  STRAND_ADMIN_PROXY_METHOD(CreatePartitions, true)
+  STRAND_ADMIN_PROXY_METHOD(DescribeConfigs, false)
+  STRAND_ADMIN_PROXY_METHOD(AlterConfigs, true)
+  STRAND_ADMIN_PROXY_METHOD(ElectLeaders, true)
+  STRAND_ADMIN_PROXY_METHOD(AlterPartitionReassignments, true)
+  STRAND_ADMIN_PROXY_METHOD(ListPartitionReassignments, false)
+  STRAND_ADMIN_PROXY_METHOD(UnregisterBroker, true)
 #undef STRAND_ADMIN_PROXY_METHOD
 
  private:
@@ -67,7 +72,7 @@ class AdminProxy final : public admin::v1::AdminService::Service {
   // election, never the caller's whole deadline.
   template <typename Req, typename Resp>
   grpc::Status Forward(grpc::ServerContext* context, const Req& request, Resp* response,
-                       Method<Req, Resp> method) {
+                       Method<Req, Resp> method, bool write) {
     grpc::Status last(grpc::StatusCode::UNAVAILABLE, "no controller is reachable");
     if (blocked_ && blocked_()) return last;
     const auto deadline =
@@ -77,6 +82,12 @@ class AdminProxy final : public admin::v1::AdminService::Service {
         grpc::ClientContext client;
         client.set_deadline(deadline);
         last = (Stub(controller)->*method)(&client, request, response);
+        if (write && last.ok() && NamesNotController(*response) &&
+            std::chrono::system_clock::now() + kRetryBackoff < deadline) {
+          // No active controller yet (an election): nothing was done; ask again shortly
+          // rather than hand the caller a retriable error.
+          last = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no active controller yet");
+        }
         if (last.error_code() != grpc::StatusCode::UNAVAILABLE) return last;
         response->Clear();
       }
@@ -88,6 +99,9 @@ class AdminProxy final : public admin::v1::AdminService::Service {
   }
   static constexpr auto kForwardMax = std::chrono::seconds(30);
   static constexpr auto kRetryBackoff = std::chrono::milliseconds(50);
+  // The answer carries NOT_CONTROLLER anywhere (the whole call or one of its items): the
+  // controllers are electing, nothing was done.
+  static bool NamesNotController(const google::protobuf::Message& answer);
   // The active controller first (as the metadata knows it), then the others.
   std::vector<NodeId> Order() const;
   admin::v1::AdminService::Stub* Stub(NodeId controller);

@@ -210,8 +210,14 @@ Accumulator::DrainResult Accumulator::Drain(const ClusterMetadata& cluster, int6
       result.topics_without_leader.insert(tp->topic);
       continue;
     }
+    const PartitionMetadata* known = cluster.partition(tp->topic, tp->partition);
+    const int32_t epoch = known != nullptr ? known->leader_epoch : -1;
+    // As KIP-951: a batch waiting out its retry backoff goes at once once the partition has a
+    // new leader (a higher leader epoch) since its last attempt — the backoff was for the old one.
+    const bool new_leader = head.attempts > 0 && epoch > head.sent_leader_epoch;
     int64_t next = result.next_check_ms;
-    const bool ready = memory_wanted || ReadyLocked(head, deque->size(), now_ms, &next);
+    const bool ready =
+        memory_wanted || new_leader || ReadyLocked(head, deque->size(), now_ms, &next);
     result.next_check_ms = next;
     if (!ready) continue;
     auto [room_it, inserted] = room.try_emplace(leader, false);
@@ -221,6 +227,7 @@ Accumulator::DrainResult Accumulator::Drain(const ClusterMetadata& cluster, int6
     const auto size = static_cast<int64_t>(head.wire_size_bytes());
     if (bytes > 0 && bytes + size > config_.max_request_size_bytes) continue;
     bytes += size;
+    deque->front()->sent_leader_epoch = epoch;
     result.batches[leader].push_back(std::move(deque->front()));
     deque->pop_front();
   }

@@ -228,6 +228,30 @@ TEST_F(AccumulatorTest, Reenqueue_SequencedBatchesInOrderBeforeNewOnes) {
   EXPECT_EQ(order, (std::vector<int32_t>{0, 10, 20, -1}));
 }
 
+TEST_F(AccumulatorTest, Retry_NewLeaderSkipsTheBackoff) {
+  AccumulatorConfig c;
+  c.linger_ms = 0;
+  Make(c);
+  ASSERT_TRUE(Append(0, "x", 0).ok());
+  auto d = Drain(0);
+  ASSERT_EQ(Count(d), 1u);
+  BatchPtr batch = d.batches[101][0];
+  // The attempt failed (its leader died): back off until 1000 ms.
+  batch->attempts = 1;
+  batch->retry_at_ms = 1000;
+  acc_->Reenqueue(batch);
+  EXPECT_EQ(Count(Drain(10)), 0u);
+  EXPECT_EQ(Count(Drain(20)), 0u);  // still the old leader: still backing off
+  // A new leader (higher epoch): the batch goes at once, to it.
+  auto moved = cluster_.WithLeader(TopicPartition{"t", 0}, 102, 1);
+  ASSERT_TRUE(moved.has_value());
+  cluster_ = *moved;
+  d = Drain(30);
+  ASSERT_EQ(Count(d), 1u);
+  EXPECT_EQ(d.batches[102].size(), 1u);
+  EXPECT_EQ(d.batches[102][0]->sent_leader_epoch, 1);
+}
+
 TEST_F(AccumulatorTest, DeliveryTimeout_Expires) {
   AccumulatorConfig c;
   c.linger_ms = 1000;

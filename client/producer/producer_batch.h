@@ -79,10 +79,11 @@ class ProducerBatch {
   uint64_t id = 0;  // assigned by the accumulator, increasing (for Flush)
 
   // Sender-side state (sender thread only).
-  int32_t attempts = 0;        // produce attempts so far
-  int64_t retry_at_ms = 0;     // not before this (backoff after a failed attempt)
-  int32_t base_sequence = -1;  // assigned at first drain by an idempotent producer
-  int64_t producer_id = -1;    // what the sealed bytes carry
+  int32_t attempts = 0;            // produce attempts so far
+  int32_t sent_leader_epoch = -1;  // the partition's leader epoch when it was last drained
+  int64_t retry_at_ms = 0;         // not before this (backoff after a failed attempt)
+  int32_t base_sequence = -1;      // assigned at first drain by an idempotent producer
+  int64_t producer_id = -1;        // what the sealed bytes carry
   int16_t producer_epoch = -1;
   bool outcome_unknown = false;  // the last attempt got no answer: it may have been written
   bool in_flight = false;

@@ -9,7 +9,8 @@
 //     as an independent count;
 //   - a consumer group: client::Consumers subscribed to the topic, committing their positions
 //     every commit interval, watching for offsets that go back;
-//   - metadata operations: a topic created through the brokers every admin interval, as users
+//   - metadata operations: a topic created through the brokers every admin interval (250 ms), as
+//   users
 //     do (each must exist afterwards).
 // Every loop is bounded by the run's stop and by its own timeouts.
 
@@ -45,7 +46,9 @@ struct WorkloadOptions {
   int rate = 600;         // records per second, all producers together
   int value_bytes = 100;  // each value padded to this size
   std::chrono::milliseconds commit_interval{500};
-  std::chrono::milliseconds admin_interval{1000};  // 0: no metadata operations
+  // Between metadata operations' starts (0: none); short, so that the window after a fault is
+  // measured to within it.
+  std::chrono::milliseconds admin_interval{250};
   std::string ack_log_path;
 };
 
