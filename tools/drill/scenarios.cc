@@ -58,6 +58,21 @@ void ExpectNewLeader(DrillContext& ctx, size_t fault, int32_t partition, int vic
                                  after.leader(), after.leader_epoch(), kEffectMax.count()));
 }
 
+// A partition chosen by the seed, with its leader (waiting up to kEffectMax for one).
+absl::StatusOr<admin::v1::PartitionInfo> PickPartition(DrillContext& ctx) {
+  auto info = LeaderOf(ctx, ctx.RandomPartition());
+  if (!info.ok()) return Failed("finding the leader", info.status());
+  return info;
+}
+
+std::vector<int> FollowersOf(const admin::v1::PartitionInfo& info) {
+  std::vector<int> followers;
+  for (int r : info.replicas()) {
+    if (r != info.leader()) followers.push_back(r);
+  }
+  return followers;
+}
+
 // Waits (kEffectMax) for an active controller other than `victim`; -1 when none came.
 int NewActiveController(DrillContext& ctx, int victim) {
   int successor = -1;
@@ -73,9 +88,9 @@ int NewActiveController(DrillContext& ctx, int victim) {
 
 // 1. SIGKILL the leader of a partition (chosen by the seed), restart it once writes resumed.
 absl::Status LeaderKill(DrillContext& ctx) {
-  const int32_t partition = ctx.RandomPartition();
-  auto info = LeaderOf(ctx, partition);
-  if (!info.ok()) return Failed("finding the leader", info.status());
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
   const int victim = info->leader();
   const size_t f = ctx.Begin(
       fmt::format("SIGKILL broker {}, leader of partition {}", victim, partition), victim);
@@ -135,9 +150,9 @@ absl::Status RollingRestart(DrillContext& ctx) {
 //    replaced while it sleeps; SIGCONT then wakes a zombie leader that must not acknowledge
 //    anything (the checker finds any write it took), and must rejoin as a follower.
 absl::Status LeaderPause(DrillContext& ctx) {
-  const int32_t partition = ctx.RandomPartition();
-  auto info = LeaderOf(ctx, partition);
-  if (!info.ok()) return Failed("finding the leader", info.status());
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
   const int victim = info->leader();
   const size_t f =
       ctx.Begin(fmt::format("SIGSTOP broker {}, leader of partition {}, until fenced; then SIGCONT",
@@ -214,9 +229,9 @@ constexpr auto kNetworkHold = std::chrono::seconds(3);
 // 4. Cut a partition leader from the controllers (not from clients): fenced, it must stop
 //    acknowledging; a new leader takes over; the link heals and it rejoins as a follower.
 absl::Status LeaderIsolate(DrillContext& ctx) {
-  const int32_t partition = ctx.RandomPartition();
-  auto info = LeaderOf(ctx, partition);
-  if (!info.ok()) return Failed("finding the leader", info.status());
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
   const int victim = info->leader();
   const auto controllers = ctx.Nodes(Role::kController);
   const size_t f = ctx.Begin(
@@ -273,9 +288,9 @@ absl::Status BrokerPartition(DrillContext& ctx) {
   const auto brokers = ctx.Nodes(Role::kBroker);
   const auto controllers = ctx.Nodes(Role::kController);
   if (brokers.size() < 3) return absl::FailedPreconditionError("needs at least 3 brokers");
-  const int32_t partition = ctx.RandomPartition();
-  auto info = LeaderOf(ctx, partition);
-  if (!info.ok()) return Failed("finding the leader", info.status());
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
   for (bool majority : {false, true}) {
     std::vector<int> side{info->leader()}, other = controllers;
     for (int b : brokers) {
@@ -339,14 +354,11 @@ absl::Status LossyLinks(DrillContext& ctx) {
 //     member returns; electing the stale replica would lose what the ISR acknowledged (the
 //     checker names those records). Both are started again.
 absl::Status IsrLoss(DrillContext& ctx) {
-  const int32_t partition = ctx.RandomPartition();
-  auto info = LeaderOf(ctx, partition);
-  if (!info.ok()) return Failed("finding the leader", info.status());
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
   const int leader = info->leader();
-  std::vector<int> followers;
-  for (int r : info->replicas()) {
-    if (r != leader) followers.push_back(r);
-  }
+  const std::vector<int> followers = FollowersOf(*info);
   if (followers.size() < 2) return absl::FailedPreconditionError("needs 3 replicas");
   const int stale = followers[ctx.rng() % followers.size()];
   const int other = stale == followers[0] ? followers[1] : followers[0];
@@ -399,14 +411,11 @@ absl::Status LinkDelay(DrillContext& ctx) {
   constexpr auto kDelay = std::chrono::milliseconds(100);
   constexpr auto kJitter = std::chrono::milliseconds(50);
   constexpr auto kDelayFor = std::chrono::seconds(8);
-  const int32_t partition = ctx.RandomPartition();
-  auto info = LeaderOf(ctx, partition);
-  if (!info.ok()) return Failed("finding the leader", info.status());
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
   const int leader = info->leader();
-  std::vector<int> followers;
-  for (int r : info->replicas()) {
-    if (r != leader) followers.push_back(r);
-  }
+  const std::vector<int> followers = FollowersOf(*info);
   const size_t f = ctx.Begin(
       fmt::format("delay the links from brokers {} to broker {}, leader of partition {}, by {} ms "
                   "+ up to {} ms for {} s",
