@@ -122,7 +122,6 @@ struct BrokerServer::Parts {
     return std::chrono::milliseconds(
         std::max<int64_t>(2000, 3 * int64_t{options.settings.heartbeat_interval_ms}));
   }
-  bool checked_stranded = false;  // the monitor told partitions the controllers were silent
 
   ProcessHealth::Report Readiness(bool unfenced, bool exhausted, int64_t out_of_isr) {
     if (shutting_down) return {false, "in controlled shutdown"};
@@ -178,12 +177,8 @@ struct BrokerServer::Parts {
       // Leaders whose followers left while the controllers are silent give up early
       // (Partition::CheckStranded): sooner than the readiness cut-off, since a follower that
       // stopped fetching is the second witness.
-      const bool silent = lifecycle->registered() && lifecycle->SinceLastAnswer() > StrandAfter();
-      if (silent || checked_stranded) {
-        const int64_t now_ms = NowMs();
-        for (const auto& partition : replicas->All()) partition->CheckStranded(silent, now_ms);
-        checked_stranded = silent;
-      }
+      replicas->CheckStranded(
+          lifecycle->registered() && lifecycle->SinceLastAnswer() > StrandAfter(), NowMs());
       const bool unfenced = lifecycle->registered() && !lifecycle->fenced() && !cut_off;
       if (unfenced && !caught_up.exchange(true)) {
         Log().info("[broker {}] unfenced: caught up with the metadata log at offset {}",

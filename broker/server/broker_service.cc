@@ -87,6 +87,7 @@ grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::Metadat
   if (grpc::Status s = OnPlane(kClientPlane, "Metadata"); !s.ok()) return s;
   const auto start = std::chrono::steady_clock::now();
   resp->set_cluster_id(options_.cluster_id);
+  const bool controllers_silent = replicas_.ControllersSilent();  // else nothing is stranded
   metadata_.Read([&](const MetadataImage& image) {
     resp->set_controller_id(image.active_controller().value());
     resp->set_metadata_offset(image.offset());
@@ -112,13 +113,11 @@ grpc::Status BrokerServiceImpl::Metadata(grpc::ServerContext*, const v1::Metadat
         pm->set_leader_epoch(ps.leader_epoch.value());
         // A leadership this broker gave up while cut off (Partition::CheckStranded): its
         // metadata may be stale, so it names no leader and the client asks another broker.
-        if (ps.leader == options_.self) {
-          auto p = replicas_.Get(storage::TopicPartition{t.name, static_cast<int32_t>(i)});
-          if (p != nullptr && p->stranded()) {
-            pm->set_leader(-1);
-            SetKafkaErrorIfAny(pm->mutable_error(), KafkaError::kLeaderNotAvailable,
-                               "the leader is cut off from the controllers; ask another broker");
-          }
+        if (ps.leader == options_.self && controllers_silent &&
+            replicas_.Stranded(storage::TopicPartition{t.name, static_cast<int32_t>(i)})) {
+          pm->set_leader(-1);
+          SetKafkaErrorIfAny(pm->mutable_error(), KafkaError::kLeaderNotAvailable,
+                             "the leader is cut off from the controllers; ask another broker");
         }
         for (NodeId r : ps.replicas) {
           pm->add_replicas(r.value());

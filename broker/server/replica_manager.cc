@@ -137,6 +137,18 @@ std::shared_ptr<Partition> ReplicaManager::Get(const storage::TopicPartition& tp
   return it == hosted_.end() ? nullptr : it->second.partition;
 }
 
+void ReplicaManager::CheckStranded(bool controllers_silent, int64_t now_ms) {
+  if (!controllers_silent && !controllers_silent_.load()) return;
+  for (const auto& partition : All()) partition->CheckStranded(controllers_silent, now_ms);
+  controllers_silent_ = controllers_silent;
+}
+
+bool ReplicaManager::Stranded(const storage::TopicPartition& tp) const {
+  if (!controllers_silent_.load()) return false;
+  auto p = Get(tp);
+  return p != nullptr && p->stranded();
+}
+
 std::vector<std::shared_ptr<Partition>> ReplicaManager::All() const {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Partition>> out;

@@ -97,6 +97,15 @@ class ReplicaManager {
   // Reconciles now and waits for it (tests, start-up).
   void ReconcileNow();
 
+  // Tells every partition whether the controllers have been silent too long
+  // (Partition::CheckStranded). From the broker's monitor.
+  void CheckStranded(bool controllers_silent, int64_t now_ms);
+  // Whether the last CheckStranded found the controllers silent: only then can a partition here
+  // be stranded.
+  bool ControllersSilent() const { return controllers_silent_.load(); }
+  // Whether `tp` is a leadership this broker gave up while cut off (Partition::stranded).
+  bool Stranded(const storage::TopicPartition& tp) const;
+
   std::shared_ptr<Partition> Get(const storage::TopicPartition& tp) const;
   std::vector<std::shared_ptr<Partition>> All() const;
   ReplicaCounts Counts() const;
@@ -175,6 +184,7 @@ class ReplicaManager {
   PartitionTicker ticker_;
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> controllers_silent_{false};  // the last CheckStranded's
   std::thread reconciler_;
 };
 
