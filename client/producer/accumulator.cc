@@ -205,13 +205,13 @@ Accumulator::DrainResult Accumulator::Drain(const ClusterMetadata& cluster, int6
   for (size_t i = 0; i < queues.size(); ++i) {
     auto& [tp, deque] = queues[(start + i) % queues.size()];
     const ProducerBatch& head = *deque->front();
-    const int32_t leader = cluster.leader(tp->topic, tp->partition);
+    const PartitionMetadata* known = cluster.partition(tp->topic, tp->partition);
+    const int32_t leader = known != nullptr ? known->leader : -1;
     if (leader < 0) {
       result.topics_without_leader.insert(tp->topic);
       continue;
     }
-    const PartitionMetadata* known = cluster.partition(tp->topic, tp->partition);
-    const int32_t epoch = known != nullptr ? known->leader_epoch : -1;
+    const int32_t epoch = known->leader_epoch;
     // As KIP-951: a batch waiting out its retry backoff goes at once once the partition has a
     // new leader (a higher leader epoch) since its last attempt — the backoff was for the old one.
     const bool new_leader = head.attempts > 0 && epoch > head.sent_leader_epoch;
