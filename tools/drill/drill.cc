@@ -12,8 +12,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "client/common/broker_channels.h"
+#include "client/consumer/fetch_decoder.h"
 #include "proto/broker/v1/broker.grpc.pb.h"
-#include "record/record_batch_reader.h"
 
 namespace strand::drill {
 namespace {
@@ -57,6 +57,7 @@ absl::StatusOr<std::vector<StoredRecord>> ReadReplica(
     const std::shared_ptr<grpc::ChannelCredentials>& credentials, const std::string& address,
     const std::string& topic, int32_t partition) {
   auto stub = broker::v1::BrokerService::NewStub(grpc::CreateChannel(address, credentials));
+  const auto name = std::make_shared<const std::string>(topic);
   std::vector<StoredRecord> out;
   int64_t offset = 0;
   for (int round = 0; round < 1'000'000; ++round) {
@@ -89,23 +90,19 @@ absl::StatusOr<std::vector<StoredRecord>> ReadReplica(
     if (r.preferred_read_replica() >= 0) {
       return absl::FailedPreconditionError("redirected to another replica");
     }
-    const std::string& bytes = r.records();
-    size_t pos = 0;
-    while (pos + record::batch_layout::kHeaderSize <= bytes.size()) {
-      const auto* base = reinterpret_cast<const uint8_t*>(bytes.data()) + pos;
-      const auto h = record::RecordBatchHeader::Parse(base);
-      const auto size = static_cast<size_t>(h.size_bytes());
-      if (size == 0 || pos + size > bytes.size()) break;
-      auto batch = record::DecodedBatch::Decode(std::span(base, size), 64 << 20);
-      if (!batch.ok()) return batch.status();
-      for (const auto& rv : batch->records()) {
-        if (rv.offset.value() < offset) continue;
-        out.push_back(StoredRecord{rv.offset.value(), std::string(rv.value.value_or(""))});
-      }
-      offset = h.last_offset().value() + 1;
-      pos += size;
+    const int64_t high_watermark = r.high_watermark();
+    auto decoded = client::DecodeFetchedRecords(
+        std::make_shared<const std::string>(
+            std::move(*resp.mutable_topics(0)->mutable_partitions(0)->mutable_records())),
+        name, partition, offset, /*check_crcs=*/false);
+    if (!decoded.ok()) return decoded.status();
+    for (const auto& record : decoded->records) {
+      out.push_back(StoredRecord{record.offset(), std::string(record.value().value_or(""))});
     }
-    if (pos == 0 || offset >= r.high_watermark()) break;
+    // Nothing complete came back, or the copy is read to its high watermark.
+    if (decoded->next_fetch_offset <= offset) break;
+    offset = decoded->next_fetch_offset;
+    if (offset >= high_watermark) break;
   }
   return out;
 }

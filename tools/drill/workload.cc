@@ -232,8 +232,8 @@ void Workload::ProduceLoop() {
     client::ProducerRecord record{.topic = options_.topic, .partition = partition, .value = value};
     ++sent_;
     absl::Status queued = producers_[static_cast<size_t>(producer)]->Send(
-        std::move(record), [this, producer, seq, partition, sent](const auto& result) {
-          OnAck(producer, seq, partition, sent, result);
+        std::move(record), [this, value, partition, sent](const auto& result) {
+          OnAck(value, partition, sent, result);
         });
     if (!queued.ok()) {
       std::lock_guard lock(mu_);
@@ -242,14 +242,9 @@ void Workload::ProduceLoop() {
   }
 }
 
-void Workload::OnAck(int producer, int64_t sequence, int32_t partition, Clock::time_point sent,
+void Workload::OnAck(std::string value, int32_t partition, Clock::time_point sent,
                      const absl::StatusOr<client::RecordMetadata>& result) {
   const auto now = Clock::now();
-  std::string value =
-      fmt::format("{}:{}:{}:{}:", options_.run_id, producer, sequence, Micros(sent - started_));
-  if (static_cast<int>(value.size()) < options_.value_bytes) {
-    value.resize(static_cast<size_t>(options_.value_bytes), 'x');
-  }
   std::lock_guard lock(mu_);
   if (!result.ok()) {
     failures_.push_back(fmt::format("{}: {}", value, std::string(result.status().message())));

@@ -119,7 +119,7 @@ class Workload {
   void AdminLoop();
   int64_t AcknowledgedCommit(int32_t partition) const;  // -1: none
   void CommitAcknowledged(int32_t partition, int64_t offset);
-  void OnAck(int producer, int64_t sequence, int32_t partition, Clock::time_point sent,
+  void OnAck(std::string value, int32_t partition, Clock::time_point sent,
              const absl::StatusOr<client::RecordMetadata>& result);
 
   Target& target_;
