@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "storage/errc.h"
 
@@ -19,8 +20,10 @@ class FaultyFile final : public File {
     if (d.allowed_bytes > 0) {
       STRAND_RETURN_IF_ERROR(base_->WriteAt(offset, data.first(d.allowed_bytes)));
       fs_->CountWrite(d.allowed_bytes);
+      fs_->Wrote(path(), offset + d.allowed_bytes);
     }
     if (d.fail) {
+      fs_->CountError();
       return StorageError(d.no_space ? Errc::kDiskFull : Errc::kIoError,
                           fmt::format("write {}: injected {} after {} of {} bytes", path(),
                                       d.no_space ? "ENOSPC" : "EIO", d.allowed_bytes, data.size()));
@@ -30,17 +33,28 @@ class FaultyFile final : public File {
   absl::StatusOr<size_t> ReadAt(int64_t offset, std::span<uint8_t> out) const override {
     return base_->ReadAt(offset, out);
   }
-  absl::Status Truncate(int64_t size) override { return base_->Truncate(size); }
+  absl::Status Truncate(int64_t size) override {
+    STRAND_RETURN_IF_ERROR(base_->Truncate(size));
+    fs_->Truncated(path(), size);
+    return absl::OkStatus();
+  }
   absl::Status Sync() override {
-    if (fs_->ShouldFailSync(path())) {
+    if (!fs_->BeforeSync(path())) {
+      fs_->CountError();
       return StorageError(Errc::kIoError, fmt::format("fdatasync {}: injected EIO", path()));
     }
     fs_->CountSync();
-    return base_->Sync();
+    const int64_t durable = fs_->SyncStarts(path());
+    STRAND_RETURN_IF_ERROR(base_->Sync());
+    fs_->Synced(path(), durable);
+    return absl::OkStatus();
   }
   absl::Status Allocate(int64_t offset, int64_t length) override {
     auto d = fs_->DecideWrite(path(), 0);
-    if (d.fail) return StorageError(Errc::kDiskFull, "fallocate: injected ENOSPC");
+    if (d.fail) {
+      fs_->CountError();
+      return StorageError(Errc::kDiskFull, "fallocate: injected ENOSPC");
+    }
     return base_->Allocate(offset, length);
   }
   absl::StatusOr<int64_t> Size() const override { return base_->Size(); }
@@ -87,6 +101,24 @@ void FaultInjectingFilesystem::FailCreates() {
   creates_fail_ = true;
 }
 
+void FaultInjectingFilesystem::DelaySyncs(std::chrono::milliseconds delay) {
+  std::lock_guard lock(mu_);
+  sync_delay_ = delay;
+}
+
+void FaultInjectingFilesystem::HoldSyncs() {
+  std::lock_guard lock(mu_);
+  syncs_held_ = true;
+}
+
+void FaultInjectingFilesystem::ReleaseSyncs() {
+  {
+    std::lock_guard lock(mu_);
+    syncs_held_ = false;
+  }
+  syncs_released_.notify_all();
+}
+
 void FaultInjectingFilesystem::set_path_filter(std::string filter) {
   std::lock_guard lock(mu_);
   filter_ = std::move(filter);
@@ -98,6 +130,9 @@ void FaultInjectingFilesystem::ClearFaults() {
   prefix_bytes_ = 0;
   budget_bytes_ = -1;
   filter_.clear();
+  sync_delay_ = std::chrono::milliseconds(0);
+  syncs_held_ = false;
+  syncs_released_.notify_all();
 }
 
 bool FaultInjectingFilesystem::Matches(const std::string& path) const {
@@ -122,9 +157,23 @@ FaultInjectingFilesystem::WriteDecision FaultInjectingFilesystem::DecideWrite(
   return {bytes, false, false};
 }
 
-bool FaultInjectingFilesystem::ShouldFailSync(const std::string& path) {
-  std::lock_guard lock(mu_);
-  return syncs_fail_ && Matches(path);
+bool FaultInjectingFilesystem::BeforeSync(const std::string& path) {
+  std::chrono::milliseconds delay{0};
+  {
+    std::unique_lock lock(mu_);
+    if (!Matches(path)) return true;
+    if (syncs_fail_) return false;
+    if (syncs_held_) {
+      ++syncs_slowed_;
+      syncs_released_.wait(lock, [this] { return !syncs_held_; });
+    }
+    delay = sync_delay_;
+  }
+  if (delay.count() > 0) {
+    ++syncs_slowed_;
+    std::this_thread::sleep_for(delay);
+  }
+  return true;
 }
 
 absl::StatusOr<std::unique_ptr<File>> FaultInjectingFilesystem::Open(const std::string& path,
@@ -139,6 +188,15 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectingFilesystem::Open(const std::
   }
   auto file = base_.Open(path, mode);
   if (!file.ok()) return file.status();
+  if (mode != OpenMode::kRead) {
+    std::lock_guard lock(journal_mu_);
+    if (!journal_path_.empty() && !tracked_.count(path)) {
+      auto size = (*file)->Size();
+      const int64_t length = size.ok() ? *size : 0;
+      tracked_[path] = Tracked{length, length};
+      Journal(path, length);
+    }
+  }
   return std::unique_ptr<File>(new FaultyFile(std::move(*file), this));
 }
 
@@ -149,15 +207,111 @@ absl::Status FaultInjectingFilesystem::Rename(const std::string& from, const std
       return StorageError(Errc::kIoError, fmt::format("rename {}: injected EIO", from));
     }
   }
-  return base_.Rename(from, to);
+  STRAND_RETURN_IF_ERROR(base_.Rename(from, to));
+  std::lock_guard lock(journal_mu_);
+  if (journal_path_.empty()) return absl::OkStatus();
+  auto it = tracked_.find(from);
+  if (it != tracked_.end()) {
+    Tracked moved = it->second;
+    tracked_.erase(it);
+    Journal(from, -1);
+    tracked_[to] = moved;
+    Journal(to, moved.synced);
+  } else if (tracked_.erase(to) > 0) {
+    Journal(to, -1);  // replaced by a file that was never written here: its length is durable
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FaultInjectingFilesystem::Remove(const std::string& path) {
+  STRAND_RETURN_IF_ERROR(base_.Remove(path));
+  std::lock_guard lock(journal_mu_);
+  if (tracked_.erase(path) > 0) Journal(path, -1);
+  return absl::OkStatus();
 }
 
 absl::Status FaultInjectingFilesystem::SyncDirectory(const std::string& path) {
-  if (ShouldFailSync(path)) {
+  if (!BeforeSync(path)) {
+    CountError();
     return StorageError(Errc::kIoError, fmt::format("fsync {}: injected EIO", path));
   }
   CountSync();
   return base_.SyncDirectory(path);
+}
+
+absl::Status FaultInjectingFilesystem::RecordSyncedLengths(const std::string& journal_path) {
+  auto file = base_.Open(journal_path, OpenMode::kCreateTruncate);
+  if (!file.ok()) return file.status();
+  std::lock_guard lock(journal_mu_);
+  journal_ = std::move(*file);
+  journal_path_ = journal_path;
+  journal_size_ = 0;
+  tracked_.clear();
+  return absl::OkStatus();
+}
+
+void FaultInjectingFilesystem::Wrote(const std::string& path, int64_t end) {
+  std::lock_guard lock(journal_mu_);
+  auto it = tracked_.find(path);
+  if (it != tracked_.end()) it->second.end = std::max(it->second.end, end);
+}
+
+int64_t FaultInjectingFilesystem::SyncStarts(const std::string& path) {
+  std::lock_guard lock(journal_mu_);
+  auto it = tracked_.find(path);
+  return it == tracked_.end() ? -1 : it->second.end;
+}
+
+void FaultInjectingFilesystem::Synced(const std::string& path, int64_t length) {
+  std::lock_guard lock(journal_mu_);
+  auto it = tracked_.find(path);
+  if (it == tracked_.end() || length < 0 || length == it->second.synced) return;
+  // A truncation while the sync ran lowered `end` below what the sync started with.
+  it->second.synced = std::min(length, it->second.end);
+  Journal(path, it->second.synced);
+}
+
+void FaultInjectingFilesystem::Truncated(const std::string& path, int64_t size) {
+  std::lock_guard lock(journal_mu_);
+  auto it = tracked_.find(path);
+  if (it == tracked_.end()) return;
+  it->second.end = size;
+  if (it->second.synced > size) {
+    it->second.synced = size;
+    Journal(path, size);
+  }
+}
+
+void FaultInjectingFilesystem::Journal(const std::string& path, int64_t length) {
+  if (!journal_) return;
+  // Past 4 MiB the journal starts over with one line per tracked file. (A SIGKILL between the
+  // truncation and the write leaves it short: the drill then cuts fewer files, never more.)
+  constexpr int64_t kCompactAt = 4 << 20;
+  if (journal_size_ > kCompactAt) {
+    std::string all;
+    for (const auto& [p, t] : tracked_) all += fmt::format("{} {}\n", t.synced, p);
+    auto file = base_.Open(journal_path_, OpenMode::kCreateTruncate);
+    if (!file.ok()) {
+      journal_.reset();  // a journal that cannot be kept is dropped, never half-kept
+      return;
+    }
+    journal_ = std::move(*file);
+    journal_size_ = 0;
+    auto bytes = std::span(reinterpret_cast<const uint8_t*>(all.data()), all.size());
+    if (!journal_->WriteAt(0, bytes).ok()) {
+      journal_.reset();
+      return;
+    }
+    journal_size_ = static_cast<int64_t>(all.size());
+    return;  // callers update tracked_ first: `all` has this change already
+  }
+  const std::string line = fmt::format("{} {}\n", length, path);
+  auto bytes = std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size());
+  if (!journal_->WriteAt(journal_size_, bytes).ok()) {
+    journal_.reset();
+    return;
+  }
+  journal_size_ += static_cast<int64_t>(line.size());
 }
 
 }  // namespace strand::storage

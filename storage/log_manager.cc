@@ -319,6 +319,22 @@ std::shared_ptr<Log> LogManager::GetLog(const TopicPartition& tp) const {
   return it == logs_.end() ? nullptr : it->second;
 }
 
+absl::Status LogManager::ProbeSpace(int64_t bytes) {
+  const std::string path = JoinPath(config_.data_dir, ".space-probe");
+  absl::Status written = [&]() -> absl::Status {
+    auto file = fs_.Open(path, OpenMode::kCreateTruncate);
+    if (!file.ok()) return file.status();
+    const std::vector<uint8_t> chunk(64 << 10, 0);
+    for (int64_t at = 0; at < bytes; at += static_cast<int64_t>(chunk.size())) {
+      const size_t n = static_cast<size_t>(std::min<int64_t>(bytes - at, chunk.size()));
+      STRAND_RETURN_IF_ERROR((*file)->WriteAt(at, std::span(chunk).first(n)));
+    }
+    return (*file)->Sync();
+  }();
+  absl::Status removed = fs_.Remove(path);
+  return written.ok() ? removed : written;
+}
+
 absl::Status LogManager::DeleteLog(const TopicPartition& tp) {
   std::shared_ptr<Log> log;
   {

@@ -124,6 +124,10 @@ class LogManager {
   // Paths of the directories set aside as strays.
   std::vector<std::string> Strays() const;
   DescriptorBudget& descriptors() { return descriptors_; }
+  // Whether `bytes` fit on the logs' disk now: writes a file of that size in data_dir, fsyncs and
+  // removes it (".space-probe", which start-up ignores). Kept off the logs themselves, so that a
+  // broker waiting for a full disk to drain can tell when it may lead again.
+  absl::Status ProbeSpace(int64_t bytes);
   absl::Status UpdateLogConfig(const TopicPartition& tp, const LogConfig& config);
 
   const StartupReport& startup_report() const { return startup_; }

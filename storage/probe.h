@@ -38,6 +38,7 @@ class StorageProbe {
   void OnRetentionDeleted(int64_t segments, int64_t bytes);
   void OnCleaned(int64_t bytes_read, int64_t bytes_reclaimed);
   void OnDiskFull() { disk_full_.Increment(); }
+  int64_t disk_full_errors() const { return static_cast<int64_t>(disk_full_.Value()); }
   // Log directories set aside as strays (not adopted: another topic id, or none).
   void SetStrays(int64_t count) { strays_.Set(static_cast<double>(count)); }
   // The process's open file descriptors, its limit and the reserve logs may not use.
