@@ -70,10 +70,11 @@ class BrokerLifecycle {
         std::chrono::steady_clock::now().time_since_epoch() -
         std::chrono::nanoseconds(last_answer_ns_.load()));
   }
-  // This broker cannot serve (a log failed: I/O error, full disk): heartbeats ask the controller
-  // to fence it, which moves its leaderships and ISR seats to other brokers. Lasts until the
-  // process restarts.
+  // This broker cannot serve (a log failed on an I/O error; the disk is full): heartbeats ask the
+  // controller to fence it, which moves its leaderships and ISR seats to other brokers, until
+  // CancelFenceRequest (a full disk drained; a failed log keeps it until the process restarts).
   void RequestFence() { want_fence_ = true; }
+  void CancelFenceRequest() { want_fence_ = false; }
   bool fence_requested() const { return want_fence_.load(); }
   const std::string& incarnation_id() const { return options_.incarnation_id; }
   // Waits until the broker is registered and unfenced.

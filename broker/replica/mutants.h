@@ -8,15 +8,19 @@
 // the branches are removed, and the release strand-server holds none of it. The mutant binary
 // takes the active mutant from $STRAND_MUTANT at start-up.
 
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#include "storage/file.h"
 
 namespace strand::broker::mutant {
 
 enum class Mutant {
   kAckBeforeReplication,  // acks=all answered once the leader appended, before any follower
   kUncleanElection,       // an out-of-sync replica may be elected leader (whatever the config)
+  kSkipFsync,             // partition logs are never fsynced, yet reported durable
 };
 
 struct MutantInfo {
@@ -32,6 +36,8 @@ std::optional<Mutant> MutantByName(std::string_view name);
 #ifdef STRAND_BROKER_MUTANTS
 void SetActive(std::optional<Mutant> mutant);
 bool IsActive(Mutant mutant);
+// kSkipFsync: `base` with every File::Sync and SyncDirectory answered OK without syncing.
+std::unique_ptr<storage::Filesystem> SkipSyncs(storage::Filesystem& base);
 #define STRAND_BROKER_MUTANT(name) \
   (::strand::broker::mutant::IsActive(::strand::broker::mutant::Mutant::name))
 #else

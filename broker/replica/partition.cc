@@ -26,8 +26,9 @@ constexpr int64_t kRefusedBackoffMs = 500;
 KafkaError StorageError(const absl::Status& status) { return storage::ToKafkaError(status); }
 
 void Partition::TakeOfflineOnIoError(const absl::Status& status) {
-  // An I/O error (not a full disk, which passes) means a dying disk: stop using the log, as
-  // Kafka takes a log directory offline. The broker then asks to be fenced (broker_server.cc).
+  // An I/O error means a dying disk: stop using the log, as Kafka takes a log directory
+  // offline. The broker then asks to be fenced (broker_server.cc). A full disk passes: the log
+  // cut the failed append back, and the broker stays fenced only while the disk is full.
   if (storage::StorageErrcOf(status) == storage::Errc::kIoError) log_->TakeOffline(status);
 }
 

@@ -5,12 +5,14 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "broker/lifecycle/broker_lifecycle.h"
 #include "broker/lifecycle/controller_client.h"
+#include "broker/replica/mutants.h"
 #include "broker/server/admin_proxy.h"
 #include "broker/server/broker_probe.h"
 #include "broker/server/broker_service.h"
@@ -49,20 +51,39 @@ class FaultService final : public v1::FaultInjectionService::Service {
     isolated_ = req->isolate_from_controllers();
     {
       std::lock_guard lock(mu_);
-      if (req->fail_log_writes() != failing_writes_) {
+      const auto state = std::make_tuple(req->fail_log_writes(), req->disk_full(),
+                                         req->sync_delay_ms(), req->hold_syncs());
+      if (state != state_) {
+        disk_->ClearFaults();
         if (req->fail_log_writes()) {
           disk_->FailWritesWithIoError();
           disk_->FailSyncs();
-        } else {
-          disk_->ClearFaults();
         }
-        failing_writes_ = req->fail_log_writes();
+        if (req->disk_full()) {
+          disk_->FailWritesWithNoSpace();
+          disk_->FailCreates();
+        }
+        disk_->DelaySyncs(std::chrono::milliseconds(req->sync_delay_ms()));
+        if (req->hold_syncs()) disk_->HoldSyncs();
+        state_ = state;
       }
-      resp->set_fail_log_writes(failing_writes_);
+      resp->set_fail_log_writes(std::get<0>(state_));
+      resp->set_disk_full(std::get<1>(state_));
+      resp->set_sync_delay_ms(std::get<2>(state_));
+      resp->set_hold_syncs(std::get<3>(state_));
     }
-    Log().warn("fault injection: isolate_from_controllers={} fail_log_writes={}",
-               req->isolate_from_controllers(), req->fail_log_writes());
+    Log().warn(
+        "fault injection: isolate_from_controllers={} fail_log_writes={} disk_full={} "
+        "sync_delay_ms={} hold_syncs={}",
+        req->isolate_from_controllers(), req->fail_log_writes(), req->disk_full(),
+        req->sync_delay_ms(), req->hold_syncs());
     resp->set_isolate_from_controllers(isolated_.load());
+    resp->set_syncs(disk_->syncs());
+    resp->set_syncs_slowed(disk_->syncs_slowed());
+    resp->set_injected_errors(disk_->injected_errors());
+    resp->set_wall_clock_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
     return grpc::Status::OK;
   }
 
@@ -70,7 +91,8 @@ class FaultService final : public v1::FaultInjectionService::Service {
   std::atomic<bool>& isolated_;
   storage::FaultInjectingFilesystem* const disk_;
   std::mutex mu_;
-  bool failing_writes_ = false;
+  // fail_log_writes, disk_full, sync_delay_ms, hold_syncs
+  std::tuple<bool, bool, uint32_t, bool> state_{false, false, 0, false};
 };
 
 }  // namespace
@@ -80,6 +102,11 @@ struct BrokerServer::Parts {
   std::atomic<bool> isolated{false};
   std::atomic<bool> caught_up{false};
   std::unique_ptr<storage::FaultInjectingFilesystem> disk;  // --enable-fault-injection only
+  std::unique_ptr<storage::Filesystem> mutant_fs;  // strand-server-mutants' skip-fsync only
+  // The monitor thread's view of a full disk (CheckDiskFull).
+  bool disk_full = false;
+  int64_t disk_full_errors_seen = 0;
+  std::chrono::steady_clock::time_point next_space_probe;
   std::unique_ptr<storage::LogManager> logs;
   std::unique_ptr<MetadataFollower> metadata;
   std::unique_ptr<ControllerClient> controllers;
@@ -164,6 +191,25 @@ struct BrokerServer::Parts {
                                        });
   }
 
+  // A full disk: any write that failed with ENOSPC since the last look sets disk_full; while it
+  // is set, a probe write of kSpaceProbeBytes every second clears it once it fits again.
+  static constexpr int64_t kSpaceProbeBytes = 1 << 20;
+  void CheckDiskFull() {
+    const int64_t errors = logs->probe().disk_full_errors();
+    const auto now = std::chrono::steady_clock::now();
+    if (errors > disk_full_errors_seen) {
+      disk_full_errors_seen = errors;
+      if (!disk_full) next_space_probe = now + std::chrono::seconds(1);
+      disk_full = true;
+    } else if (disk_full && now >= next_space_probe) {
+      next_space_probe = now + std::chrono::seconds(1);
+      if (logs->ProbeSpace(kSpaceProbeBytes).ok()) {
+        disk_full = false;
+        disk_full_errors_seen = logs->probe().disk_full_errors();
+      }
+    }
+  }
+
   void Monitor() {
     bool serving = false;
     bool out_of_descriptors = false;
@@ -212,15 +258,29 @@ struct BrokerServer::Parts {
           Readiness(unfenced, exhausted, unfenced ? replicas->OutOfIsr() : 0);
       options.health->SetReady("broker", ready.ok, std::move(ready.reason));
       options.health->Beat(monitor_loop);
-      if (counts.failed_logs > 0 && !lifecycle->fence_requested()) {
+      CheckDiskFull();
+      const bool want_fence = counts.failed_logs > 0 || disk_full;
+      if (want_fence && !lifecycle->fence_requested()) {
         // As Kafka does when its only log directory fails: stop leading anything. The other
-        // replicas take over; an operator fixes the disk and restarts this broker.
-        Log().error(
-            "[broker {}] {} partition log(s) failed (I/O error or full disk); asking the "
-            "controller to fence this broker so other replicas take over its "
-            "leaderships. Fix the disk, then restart the broker.",
-            options.node_id, counts.failed_logs);
+        // replicas take over.
+        if (counts.failed_logs > 0) {
+          Log().error(
+              "[broker {}] {} partition log(s) failed on an I/O error; asking the controller to "
+              "fence this broker so other replicas take over its leaderships. Fix the disk, "
+              "then restart the broker.",
+              options.node_id, counts.failed_logs);
+        } else {
+          Log().error(
+              "[broker {}] the disk of {} is full (writes fail with ENOSPC); asking the "
+              "controller to fence this broker so other replicas take over its leaderships. It "
+              "asks to be unfenced once {} bytes fit again: free space or grow the volume.",
+              options.node_id, logs->config().data_dir, kSpaceProbeBytes);
+        }
         lifecycle->RequestFence();
+      } else if (!want_fence && lifecycle->fence_requested()) {
+        Log().info("[broker {}] space on {} again; asking the controller to unfence this broker",
+                   options.node_id, logs->config().data_dir);
+        lifecycle->CancelFenceRequest();
       }
       probe->Update(counts, replicas->isr_shrinks(), replicas->isr_expands(), metadata->offset(),
                     !unfenced, purgatory->waiting());
@@ -272,8 +332,17 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   log_options.registry = o.registry;
   if (o.enable_fault_injection) {
     p->disk = std::make_unique<storage::FaultInjectingFilesystem>(storage::PosixFilesystem());
+    // The power-loss drill's record of what an fsync made durable (beside logs/, not in it).
+    const std::string journal = o.data_dir + "/fault-synced-lengths";
+    if (absl::Status s = p->disk->RecordSyncedLengths(journal); !s.ok()) return s;
     log_options.fs = p->disk.get();
   }
+#ifdef STRAND_BROKER_MUTANTS
+  if (STRAND_BROKER_MUTANT(kSkipFsync)) {
+    p->mutant_fs = mutant::SkipSyncs(log_options.fs ? *log_options.fs : storage::PosixFilesystem());
+    log_options.fs = p->mutant_fs.get();
+  }
+#endif
   auto logs = storage::LogManager::Open(log_config, storage::LogConfig{}, log_options);
   if (!logs.ok()) return logs.status();
   p->logs = *std::move(logs);

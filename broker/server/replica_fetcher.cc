@@ -1,6 +1,7 @@
 #include "broker/server/replica_fetcher.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -52,7 +53,8 @@ class ReplicaFetcherManager::Fetcher {
  private:
   void Run();
   bool FetchOnce(const std::map<storage::TopicPartition, std::shared_ptr<Partition>>& parts);
-  void Handle(Partition& p, const v1::FetchPartitionResponse& r, Offset fetch_offset,
+  // False when the fetched records could not be appended (a full disk, say).
+  bool Handle(Partition& p, const v1::FetchPartitionResponse& r, Offset fetch_offset,
               std::vector<std::shared_ptr<Partition>>* appended,
               const std::shared_ptr<Partition>& shared);
   v1::BrokerService::Stub* Stub();
@@ -82,6 +84,8 @@ class ReplicaFetcherManager::Fetcher {
   std::shared_ptr<grpc::ClientContext> context_;
   std::string address_;
   std::unique_ptr<v1::BrokerService::Stub> stub_;
+  // Partitions whose last append failed (Run thread only): warned about once, not per fetch.
+  std::set<storage::TopicPartition> failing_;
   std::thread thread_;
 };
 
@@ -184,13 +188,13 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
     return false;
   }
   std::vector<std::shared_ptr<Partition>> appended;
-  bool progress = false;
+  bool progress = false, append_failed = false;
   for (const auto& topic : resp.topics()) {
     for (const auto& r : topic.partitions()) {
       storage::TopicPartition tp{topic.topic(), r.partition()};
       auto it = parts.find(tp);
       if (it == parts.end() || !offsets.count(tp)) continue;
-      Handle(*it->second, r, offsets[tp], &appended, it->second);
+      append_failed = !Handle(*it->second, r, offsets[tp], &appended, it->second) || append_failed;
       progress = progress || r.error().code() == 0;
     }
   }
@@ -199,10 +203,11 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
     const Offset end = p->log()->LogEndOffset();
     if (end > Offset(0)) (void)p->log()->WaitDurable(end - 1, o.durable_wait_ms);
   }
-  return progress;
+  // A failed append backs off (replica.fetch.backoff.ms) rather than refetch at once.
+  return progress && !append_failed;
 }
 
-void ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartitionResponse& r,
+bool ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartitionResponse& r,
                                             Offset fetch_offset,
                                             std::vector<std::shared_ptr<Partition>>* appended,
                                             const std::shared_ptr<Partition>& shared) {
@@ -212,9 +217,9 @@ void ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartiti
     Log().warn("[{}-{}] offset {} is below the leader's log start {}; starting over there",
                p.tp().topic, p.tp().partition, fetch_offset, r.log_start_offset());
     (void)p.ResetTo(Offset(r.log_start_offset()));
-    return;
+    return true;
   }
-  if (error != KafkaError::kNone) return;  // not leader / fenced: metadata will catch up
+  if (error != KafkaError::kNone) return true;  // not leader / fenced: metadata will catch up
   if (r.has_diverging_epoch()) {
     Divergence d{LeaderEpoch(r.diverging_epoch().epoch()), Offset(r.diverging_epoch().end_offset())};
     auto end = p.Truncate(d);
@@ -222,15 +227,21 @@ void ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartiti
       Log().info("[{}-{}] truncated to {} after a leader change (leader's epoch {} ends at {})",
                  p.tp().topic, p.tp().partition, *end, d.epoch, d.end_offset);
     }
-    return;
+    return true;
   }
   std::string records = r.records();  // AppendAsFollower checks, and may rewrite, in place
   std::span<uint8_t> span(reinterpret_cast<uint8_t*>(records.data()), records.size());
   auto info = p.AppendFromLeader(span, Offset(r.high_watermark()), Offset(r.log_start_offset()));
   if (!info.ok()) {
-    Log().warn("[{}-{}] appending from leader failed: {}", p.tp().topic, p.tp().partition,
-               info.status().ToString());
-    return;
+    if (failing_.insert(p.tp()).second) {
+      Log().warn("[{}-{}] appending from leader failed (retried every {} ms, warned once): {}",
+                 p.tp().topic, p.tp().partition, manager_.options_.backoff_ms,
+                 info.status().ToString());
+    }
+    return false;
+  }
+  if (failing_.erase(p.tp()) > 0) {
+    Log().info("[{}-{}] appending from leader works again", p.tp().topic, p.tp().partition);
   }
   if (!records.empty()) {
     // Every byte of a throttled partition counts against the rate, in sync or not (as Kafka).
@@ -243,6 +254,7 @@ void ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartiti
       manager_.options_.on_appended(static_cast<int64_t>(records.size()));
     }
   }
+  return true;
 }
 
 ReplicaFetcherManager::ReplicaFetcherManager(FetcherOptions options, AddressOf address_of,
