@@ -143,10 +143,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
   static constexpr int64_t kStrandedAfterMs = 1000;
 
   // ---- follower ----
-  // Appends fetched batches and takes the leader's high watermark.
-  absl::StatusOr<storage::AppendInfo> AppendFromLeader(std::span<uint8_t> records,
-                                                       Offset leader_high_watermark,
-                                                       Offset leader_log_start);
+  // Appends fetched batches and takes the leader's high watermark. With `fetched_at` (the
+  // fetch offset the records answer), fails with ABORTED, appending nothing, when the log end
+  // moved since the fetch was sent (a corrupt suffix was cut meanwhile): the next fetch asks
+  // again from the new end.
+  absl::StatusOr<storage::AppendInfo> AppendFromLeader(
+      std::span<uint8_t> records, Offset leader_high_watermark, Offset leader_log_start,
+      std::optional<Offset> fetched_at = std::nullopt);
   // Truncates a divergent suffix; returns the new log end.
   absl::StatusOr<Offset> Truncate(const Divergence& divergence);
   // Starts over at `offset` (the follower is behind the leader's log start).
@@ -184,6 +187,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   void Finish(Completions ready);
   void NotifyProgress();
   void TakeOfflineOnIoError(const absl::Status& status);
+  // A read found a stored batch failing its CRC (storage never serves it). On a follower: cut
+  // the log back to the first corrupt batch, so that the fetcher copies the rest from the
+  // leader again. A leader keeps refusing the read (its followers hold the good copy; an
+  // operator moves leadership).
+  void RepairCorruption(const absl::Status& status);
   std::string SnapshotPath() const;
 
   const storage::TopicPartition tp_;

@@ -1,8 +1,11 @@
 // Partition: reads (followers and consumers) and the follower's append, truncation and reset.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "broker/replica/partition.h"
 #include "common/check.h"
+#include "storage/errc.h"
 
 namespace strand::broker {
 
@@ -119,6 +122,7 @@ ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_lea
   if (!read.ok()) {
     out.error = StorageError(read.status());
     out.message = std::string(read.status().message());
+    RepairCorruption(read.status());
     return out;
   }
   out.data = *std::move(read);
@@ -127,12 +131,17 @@ ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_lea
 
 absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_t> records,
                                                                 Offset leader_high_watermark,
-                                                                Offset leader_log_start) {
+                                                                Offset leader_log_start,
+                                                                std::optional<Offset> fetched_at) {
   absl::StatusOr<storage::AppendInfo> info;
   {
     std::lock_guard lock(mu_);
     if (stopped_ || role_ != PartitionRole::kFollower) {
       return absl::FailedPreconditionError("not a follower any more");
+    }
+    if (fetched_at && *fetched_at != log_->LogEndOffset()) {
+      return absl::AbortedError(fmt::format("fetched at {}, but the log ends at {} now",
+                                            *fetched_at, log_->LogEndOffset()));
     }
     if (!records.empty()) {
       info = log_->AppendAsFollower(records);
@@ -160,6 +169,32 @@ absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_
   }
   NotifyProgress();
   return info;
+}
+
+void Partition::RepairCorruption(const absl::Status& status) {
+  if (storage::StorageErrcOf(status) != storage::Errc::kCorruptLog ||
+      role() != PartitionRole::kFollower) {
+    return;
+  }
+  // Every corrupt batch, not only the one this read met (a scan of the whole log, done only
+  // when corruption shows): the cut goes to the first.
+  auto corrupt = log_->Scrub();
+  if (!corrupt.ok() || corrupt->empty()) return;
+  const Offset first = *std::min_element(corrupt->begin(), corrupt->end());
+  std::lock_guard lock(mu_);
+  if (stopped_ || role_ != PartitionRole::kFollower) return;
+  auto end = log_->TruncateTo(first);
+  if (!end.ok()) {
+    log_context_.Error("a stored batch at offset {} fails its CRC, and truncating to it failed: {}",
+                       first, end.status().ToString());
+    return;
+  }
+  RebuildProducerStateLocked();
+  SaveProducerStateLocked();
+  log_context_.Warn(
+      "a stored batch at offset {} fails its CRC (never served): truncated to {}, fetching the "
+      "rest again from leader {}",
+      first, *end, assignment_.leader);
 }
 
 absl::StatusOr<Offset> Partition::Truncate(const Divergence& divergence) {

@@ -231,7 +231,9 @@ bool ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartiti
   }
   std::string records = r.records();  // AppendAsFollower checks, and may rewrite, in place
   std::span<uint8_t> span(reinterpret_cast<uint8_t*>(records.data()), records.size());
-  auto info = p.AppendFromLeader(span, Offset(r.high_watermark()), Offset(r.log_start_offset()));
+  auto info = p.AppendFromLeader(span, Offset(r.high_watermark()), Offset(r.log_start_offset()),
+                                 fetch_offset);
+  if (absl::IsAborted(info.status())) return true;  // the log end moved: fetch again from there
   if (!info.ok()) {
     if (failing_.insert(p.tp()).second) {
       Log().warn("[{}-{}] appending from leader failed (retried every {} ms, warned once): {}",

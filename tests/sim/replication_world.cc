@@ -410,12 +410,12 @@ void World::HandleFetchResponse(Broker& b, const ReadOutcome& out, int64_t fetch
     }
     return;
   }
-  if (Offset(fetch_offset) != b.log->LogEndOffset()) return;  // the log moved meanwhile
   std::string records(reinterpret_cast<const char*>(out.data.records.data()),
                       out.data.records.size());
   std::span<uint8_t> span(reinterpret_cast<uint8_t*>(records.data()), records.size());
   auto info = b.partition->AppendFromLeader(span, out.data.high_watermark,
-                                            out.data.log_start_offset);
+                                            out.data.log_start_offset, Offset(fetch_offset));
+  if (absl::IsAborted(info.status())) return;  // the log moved meanwhile
   if (!info.ok()) {
     Trace(fmt::format("broker {} cannot append from the leader: {}", b.id,
                       info.status().ToString()));
