@@ -20,6 +20,8 @@ packages=(
   # scripts/local-cluster.sh --netns and its fault drills: links between nodes' namespaces cut
   # and restored with nftables rules
   nftables
+  # the clock-jump drill: CLOCK_REALTIME of one broker shifted while it runs (LD_PRELOAD)
+  libfaketime
   # tests that drive the cluster with a gRPC client this project did not write; tests/tools/
   # grpcurl.py (grpcurl's command line through server reflection) uses protobuf's Python too
   python3-grpcio python3-protobuf

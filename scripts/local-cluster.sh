@@ -3,7 +3,7 @@
 # each in a network namespace of its own).
 #
 #   scripts/local-cluster.sh up --controllers N --brokers B --dir DIR --base-port PORT
-#       [--foreground] [--tls] [--netns] [--timeout SECONDS] [--log-level LEVEL]
+#       [--foreground] [--tls] [--netns] [--fault-injection] [--timeout SECONDS] [--log-level LEVEL]
 #       [--config KEY=VALUE ...]
 #   scripts/local-cluster.sh down --dir DIR [--grace SECONDS]
 #
@@ -36,6 +36,9 @@
 #   record is refused too. With --tls, each node's certificate also names its address (an IP subject
 #   alternative name); one that does not, from an earlier run, is issued again. A drill that cuts a
 #   link with nft: docs/operations.md, "Network namespaces".
+#   --fault-injection: brokers run with --enable-fault-injection (FaultInjectionService on their
+#   REPLICATION listener, and DIR/node-ID/fault-synced-lengths, the power-loss journal): what the
+#   disk drills need (docs/drills.md). Tests and drills only, never production.
 #
 # Ports (PORT = --base-port; the cluster uses PORT+1 .. PORT+399, never PORT itself). Each node
 #   has a slot: a controller's slot is its id (1..9), a broker's its id - 90 (101 -> 11).
@@ -60,6 +63,7 @@
 #                with --tls, STRAND_COMMAND_CONFIG (the strand CLI's TLS settings). With --netns,
 #                STRAND_NETNS=1 and per node STRAND_NODE_<id>_NETNS (its namespace) and
 #                STRAND_NODE_<id>_IP (its address, the host of every address variable above).
+#                With --fault-injection, STRAND_FAULT_INJECTION=1.
 #
 # down: SIGTERM to every broker in DIR/pids, then to every controller (brokers' controlled
 #   shutdown needs the controllers), each phase waiting up to --grace seconds (default 10) before
@@ -135,7 +139,7 @@ is_running() {
 COMMAND=${1:-}
 (($# > 0)) && shift
 CONTROLLERS="" BROKERS=0 DIR="" BASE_PORT="" FOREGROUND=0 TLS=0 TIMEOUT_S=60 GRACE_S=10 LOG_LEVEL=info
-NETNS=0
+NETNS=0 FAULT_INJECTION=0
 SERVER_CONFIGS=()
 UP_ONLY=()  # up-only options seen, refused by down
 
@@ -148,6 +152,7 @@ parse_args() {
       --foreground) FOREGROUND=1 UP_ONLY+=("$opt"); shift; continue ;;
       --tls) TLS=1 UP_ONLY+=("$opt"); shift; continue ;;
       --netns) NETNS=1 UP_ONLY+=("$opt"); shift; continue ;;
+      --fault-injection) FAULT_INJECTION=1 UP_ONLY+=("$opt"); shift; continue ;;
       --controllers | --brokers | --dir | --base-port | --timeout | --grace | --log-level | --config) ;;
       *) die_usage "unknown option '$opt'" ;;
     esac
@@ -510,6 +515,7 @@ start_node() {
       --config="listeners=CLIENT://$(grpc_address "$id"),REPLICATION://$(replication_address "$id"),CONTROLLER://$(broker_controller_address "$id")"
       --config="listener.security.protocol.map=CLIENT:$protocol,REPLICATION:$protocol,CONTROLLER:$protocol"
       --config=inter.broker.listener.name=REPLICATION)
+    ((FAULT_INJECTION)) && args+=(--enable-fault-injection)
   else
     args+=(--config="listeners=CONTROLLER://$(grpc_address "$id")"
       --config="listener.security.protocol.map=CONTROLLER:$protocol")
@@ -628,6 +634,7 @@ write_env() {
     echo "export STRAND_CONTROLLERS=$(controller_addresses)"
     ((TLS)) && echo "export STRAND_COMMAND_CONFIG=$(printf '%q' "$DIR/client.properties")"
     ((NETNS)) && echo "export STRAND_NETNS=1"
+    ((FAULT_INJECTION)) && echo "export STRAND_FAULT_INJECTION=1"
     while read -r id pid; do
       echo "export STRAND_NODE_${id}_ADDR=$(grpc_address "$id")"
       echo "export STRAND_NODE_${id}_PID=$pid"

@@ -2,7 +2,8 @@
 """Planted bugs prove the drills (ctest: drill_mutants_test; docs/drills.md "Mutants").
 
 For each planted bug of strand-server-mutants (broker/replica/mutants.h), starts 3 controllers
-and 3 brokers from that binary with $STRAND_MUTANT naming the bug (local-cluster.sh up --netns,
+and 3 brokers from that binary with $STRAND_MUTANT naming the bug (local-cluster.sh up --netns
+--fault-injection,
 the mutant binary standing in for strand-server), runs the scenario that must catch it on three
 seeds, and checks that each run fails with acknowledged records lost, that the report names lost
 records, and that every record it names is in the producers' acknowledgement log (it was
@@ -27,6 +28,7 @@ from drill_support import fail, namespaces, read_ack_log
 MUTANTS = {
     "ack-before-replication": "broker-partition",
     "unclean-election": "isr-loss",
+    "skip-fsync": "power-loss",
 }
 SEEDS = 3
 
@@ -72,7 +74,8 @@ def run_mutant(args, mutant, scenario, work):
     env = dict(os.environ, STRAND_BIN_DIR=bin_dir, STRAND_MUTANT=mutant)
     ok = True
     try:
-        up = subprocess.run([args.script, "up", "--netns", "--controllers", "3", "--brokers", "3",
+        up = subprocess.run([args.script, "up", "--netns", "--fault-injection",
+                             "--controllers", "3", "--brokers", "3",
                              "--dir", cluster, "--base-port", str(args.base_port)],
                             env=env, capture_output=True, text=True, timeout=180, check=False)
         if up.returncode != 0:

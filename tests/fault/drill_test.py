@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The failover drills against real processes (ctest: drill_test; docs/drills.md).
 
-Starts 3 controllers and 3 brokers with scripts/local-cluster.sh up --netns (every node in its
-own network namespace, so that network scenarios can cut links with nftables), runs
+Starts 3 controllers and 3 brokers with scripts/local-cluster.sh up --netns --fault-injection
+(every node in its own network namespace, so that network scenarios can cut links with nftables;
+brokers serving FaultInjectionService and keeping the power-loss journal, for the disk
+scenarios), runs
 `strand drill run SCENARIO... --json --seed SEED` and checks every scenario's report: passed,
 nothing acknowledged lost, duplicated or reordered, no divergent replica, every fault took
 effect, and the acknowledged count equal to the lines of the producers' acknowledgement log,
@@ -90,7 +92,8 @@ def main():
     ok = True
     started = time.monotonic()
     try:
-        up = subprocess.run([args.script, "up", "--netns", "--controllers", "3", "--brokers", "3",
+        up = subprocess.run([args.script, "up", "--netns", "--fault-injection",
+                             "--controllers", "3", "--brokers", "3",
                              "--dir", cluster, "--base-port", str(args.base_port)],
                             env=env, capture_output=True, text=True, timeout=180, check=False)
         if up.returncode != 0:

@@ -1,5 +1,9 @@
 #include "tools/drill/drill.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -94,7 +98,7 @@ absl::StatusOr<std::vector<StoredRecord>> ReadReplica(
     auto decoded = client::DecodeFetchedRecords(
         std::make_shared<const std::string>(
             std::move(*resp.mutable_topics(0)->mutable_partitions(0)->mutable_records())),
-        name, partition, offset, /*check_crcs=*/false);
+        name, partition, offset, /*check_crcs=*/true);
     if (!decoded.ok()) return decoded.status();
     for (const auto& record : decoded->records) {
       out.push_back(StoredRecord{record.offset(), std::string(record.value().value_or(""))});
@@ -108,6 +112,46 @@ absl::StatusOr<std::vector<StoredRecord>> ReadReplica(
 }
 
 std::string StateName(admin::v1::BrokerState s) { return admin::v1::BrokerState_Name(s); }
+
+// GET http://ADDRESS/metrics (plain HTTP/1.0, as Prometheus scrapes it).
+absl::StatusOr<std::string> ScrapeMetrics(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return absl::InvalidArgumentError("no port in " + address);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(address.substr(0, colon).c_str(), address.substr(colon + 1).c_str(), &hints,
+                    &found) != 0 ||
+      found == nullptr) {
+    return absl::UnavailableError("cannot resolve " + address);
+  }
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval timeout{5, 0};
+  bool connected = fd >= 0 &&
+                   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) == 0 &&
+                   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) == 0 &&
+                   ::connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  ::freeaddrinfo(found);
+  std::string body;
+  if (connected) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: " + address + "\r\n\r\n";
+    connected = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+                static_cast<ssize_t>(request.size());
+    char buffer[16384];
+    ssize_t n;
+    while (connected && (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) {
+      body.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  if (!connected) return absl::UnavailableError("cannot scrape " + address);
+  const size_t start = body.find("\r\n\r\n");
+  if (body.rfind("HTTP/1.", 0) != 0 || start == std::string::npos) {
+    return absl::UnavailableError("not an HTTP answer from " + address);
+  }
+  return body.substr(start + 4);
+}
 
 // How long the preflight waits for any broker to answer at all.
 constexpr int64_t kReachableMs = 10'000;
@@ -247,6 +291,27 @@ absl::Status DrillContext::WaitHealthy() {
   if (healthy) return absl::OkStatus();
   return absl::DeadlineExceededError(
       fmt::format("the cluster did not recover within {} s: {}", recovery_max.count(), missing));
+}
+
+absl::StatusOr<double> DrillContext::Metric(int node, const std::string& name) {
+  std::string address;
+  for (const Node& n : target.nodes()) {
+    if (n.id == node) address = n.metrics_address;
+  }
+  if (address.empty()) return absl::NotFoundError(fmt::format("no metrics address for {}", node));
+  auto text = ScrapeMetrics(address);
+  if (!text.ok()) return text.status();
+  double sum = 0;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size() ||
+        (line[name.size()] != ' ' && line[name.size()] != '{')) {
+      continue;
+    }
+    sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+  }
+  return sum;
 }
 
 int32_t DrillContext::RandomPartition() {
@@ -435,6 +500,20 @@ void Restore(Target& target, std::vector<std::string>& errors) {
     }
     if (target.Running(n.id)) {
       (void)target.Resume(n.id);
+      if (n.role == Role::kBroker) {
+        // Clears held or slowed fsyncs and a full disk (a cluster without fault injection
+        // answers UNIMPLEMENTED: nothing to clear).
+        // A broker just restarted may not listen yet: a few tries.
+        auto cleared = target.SetDiskFaults(n.id, DiskFaults{});
+        for (int i = 0; i < 100 && absl::IsUnavailable(cleared.status()); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          cleared = target.SetDiskFaults(n.id, DiskFaults{});
+        }
+        if (!cleared.ok() && !absl::IsUnimplemented(cleared.status())) {
+          errors.push_back(fmt::format("clearing the disk faults of node {}: {}", n.id,
+                                       std::string(cleared.status().message())));
+        }
+      }
     } else if (absl::Status s = target.Start(n.id); !s.ok()) {
       errors.push_back(fmt::format("starting node {}: {}", n.id, std::string(s.message())));
     }
@@ -501,6 +580,13 @@ ScenarioReport RunScenario(Target& target, const Scenario& scenario, const Drill
   report.ack_log = w.ack_log_path;
   Workload workload(target, w);
   DrillContext ctx(target, **admin, workload, run_id, options.seed, options.recovery_max);
+  ctx.read_replica = [&ctx, &target, creds = *creds](int node, int32_t partition) {
+    std::string address;
+    for (const Node& n : target.nodes()) {
+      if (n.id == node) address = n.address;
+    }
+    return ReadReplica(creds, address, ctx.topic, partition);
+  };
 
   // 1. Preflight (needs the topic name only for its ISR check, which is skipped: no topic yet).
   ctx.SetPhase("preflight");
@@ -511,6 +597,9 @@ ScenarioReport RunScenario(Target& target, const Scenario& scenario, const Drill
     t->set_partitions(options.partitions);
     t->set_replication_factor(3);
     (*t->mutable_configs())["min.insync.replicas"] = "2";
+    // Segments of 256 KiB: a drill of a few seconds crosses segment boundaries (rolls, closed
+    // segments for the bit-flip drill).
+    (*t->mutable_configs())["segment.bytes"] = "262144";
     bool created = false;
     std::string last;
     ctx.Wait(

@@ -135,6 +135,12 @@ class DrillContext {
   absl::Status WaitHealthy();
   int32_t RandomPartition();
   std::vector<int> Nodes(Role role) const;
+  // Broker `node`'s copy of the topic's partition read back (as the checker does, CRCs
+  // checked); set by RunScenario.
+  std::function<absl::StatusOr<std::vector<StoredRecord>>(int node, int32_t partition)>
+      read_replica;
+  // The sum of the samples of metric `name` on node's /metrics.
+  absl::StatusOr<double> Metric(int node, const std::string& name);
 
  private:
   mutable std::mutex mu_;

@@ -284,6 +284,26 @@ class KubernetesTarget final : public Target {
   absl::StatusOr<int64_t> Delayed(int) override {
     return absl::UnimplementedError("no delayed links on Kubernetes");
   }
+  absl::StatusOr<DiskCounters> SetDiskFaults(int, const DiskFaults&) override {
+    return absl::UnimplementedError(
+        "disk faults need brokers started with --enable-fault-injection, which the shipped "
+        "manifests never do: not available on Kubernetes");
+  }
+  absl::StatusOr<PowerCutReport> PowerCut(const std::vector<int>&) override {
+    return absl::UnimplementedError(
+        "a power cut needs the brokers' synced-length journal (--enable-fault-injection) and "
+        "their files: not available on Kubernetes");
+  }
+  absl::StatusOr<BitFlip> FlipBit(int, const std::string&, int32_t) override {
+    return absl::UnimplementedError(
+        "flipping a bit needs the broker's files, inside its volume: not available on "
+        "Kubernetes");
+  }
+  absl::Status ShiftClock(int, std::chrono::seconds) override {
+    return absl::UnimplementedError(
+        "a clock jump needs libfaketime preloaded into the broker, which the shipped image "
+        "lacks: not available on Kubernetes");
+  }
 
  private:
   // The pod list; `fresh` reads it now, else a list read within poll_interval may do.

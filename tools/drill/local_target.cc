@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -17,8 +18,12 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "client/common/broker_channels.h"
+#include "proto/broker/v1/fault.grpc.pb.h"
 #include "tools/drill/delay_proxy.h"
 #include "tools/drill/nft_rules.h"
 #include "tools/drill/target.h"
@@ -179,8 +184,10 @@ class LocalTarget final : public Target {
                                                                                 : Role::kController;
       n.address = value;
       n.metrics_address = env_[fmt::format("STRAND_NODE_{}_METRICS", node)];
-      if (env_["STRAND_NETNS"] == "1") {
+      if (n.role == Role::kBroker) {
         replication_addresses_[node] = env_[fmt::format("STRAND_NODE_{}_REPLICATION_ADDR", node)];
+      }
+      if (env_["STRAND_NETNS"] == "1") {
         namespaces_[node] = env_[fmt::format("STRAND_NODE_{}_NETNS", node)];
         ips_[node] = env_[fmt::format("STRAND_NODE_{}_IP", node)];
       }
@@ -405,12 +412,210 @@ class LocalTarget final : public Target {
     return DroppedPackets(r.output);
   }
 
+  absl::StatusOr<DiskCounters> SetDiskFaults(int node, const DiskFaults& faults) override {
+    if (absl::Status s = NeedFaultInjection(); !s.ok()) return s;
+    auto address = replication_addresses_.find(node);
+    if (address == replication_addresses_.end() || address->second.empty()) {
+      return absl::NotFoundError(fmt::format("no broker {}", node));
+    }
+    auto setting = [this](const char* name) {
+      auto it = settings_.find(name);
+      return it == settings_.end() ? std::string() : it->second;
+    };
+    auto credentials = client::CredentialsFromFiles(
+        absl::EqualsIgnoreCase(setting("security.protocol"), "ssl"), setting("ssl.ca.location"),
+        setting("ssl.certificate.location"), setting("ssl.key.location"));
+    if (!credentials.ok()) return credentials.status();
+    auto stub = broker::v1::FaultInjectionService::NewStub(
+        grpc::CreateChannel(address->second, *credentials));
+    broker::v1::SetFaultsRequest request;
+    request.set_disk_full(faults.full);
+    request.set_sync_delay_ms(static_cast<uint32_t>(faults.sync_delay.count()));
+    request.set_hold_syncs(faults.hold_syncs);
+    broker::v1::SetFaultsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 10s);
+    const grpc::Status status = stub->SetFaults(&context, request, &response);
+    if (!status.ok()) {
+      return absl::UnavailableError(fmt::format("SetFaults on broker {} ({}): {}", node,
+                                                address->second, status.error_message()));
+    }
+    DiskCounters counters;
+    counters.syncs = response.syncs();
+    counters.syncs_slowed = response.syncs_slowed();
+    counters.injected_errors = response.injected_errors();
+    counters.wall_clock_ms = response.wall_clock_ms();
+    return counters;
+  }
+
+  absl::StatusOr<PowerCutReport> PowerCut(const std::vector<int>& nodes) override {
+    if (absl::Status s = NeedFaultInjection(); !s.ok()) return s;
+    std::vector<std::pair<int, pid_t>> victims;
+    for (int node : nodes) {
+      const pid_t pid = PidOf(node);
+      if (!IsNode(pid, node)) return absl::FailedPreconditionError(NotRunning(node));
+      if (!std::filesystem::exists(JournalOf(node))) {
+        return absl::FailedPreconditionError(
+            fmt::format("node {} keeps no synced-length journal ({}): is it a broker started with "
+                        "--enable-fault-injection?",
+                        node, JournalOf(node)));
+      }
+      victims.emplace_back(node, pid);
+    }
+    for (const auto& [node, pid] : victims) ::kill(pid, SIGKILL);  // all at once
+    for (const auto& [node, pid] : victims) {
+      if (!WaitGone(pid, 10s)) {
+        return absl::DeadlineExceededError(
+            fmt::format("node {} (pid {}) survived SIGKILL", node, pid));
+      }
+    }
+    PowerCutReport report;
+    for (const auto& [node, pid] : victims) {
+      std::map<std::string, int64_t> synced;  // the journal's last word on each file
+      std::istringstream journal(ReadFile(JournalOf(node)));
+      std::string line;
+      while (std::getline(journal, line)) {
+        const size_t space = line.find(' ');
+        int64_t length = 0;
+        if (space == std::string::npos ||
+            !absl::SimpleAtoi(absl::string_view(line).substr(0, space), &length)) {
+          continue;  // a torn last line
+        }
+        synced[line.substr(space + 1)] = length;
+      }
+      for (const auto& [path, length] : synced) {
+        if (length < 0) continue;  // removed
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(CwdPath(node, path), ec);
+        if (ec || static_cast<int64_t>(size) <= length) continue;
+        std::filesystem::resize_file(CwdPath(node, path), static_cast<uintmax_t>(length), ec);
+        if (ec) {
+          return absl::InternalError(
+              fmt::format("cutting {} to {} bytes: {}", path, length, ec.message()));
+        }
+        report.bytes_cut += static_cast<int64_t>(size) - length;
+        ++report.files_cut;
+      }
+    }
+    return report;
+  }
+
+  absl::Status ShiftClock(int node, std::chrono::seconds offset) override {
+    auto launch = launches_.find(node);
+    if (launch == launches_.end()) return absl::NotFoundError(fmt::format("no node {}", node));
+    const std::string file = fmt::format("{}/node-{}.faketime", dir_, node);
+    if (absl::Status s = Replace(file, fmt::format("{:+d}\n", offset.count())); !s.ok()) {
+      return s;
+    }
+    if (faked_.count(node)) return absl::OkStatus();
+    std::string library;
+    for (const char* candidate : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                                  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                                  "/usr/lib/faketime/libfaketime.so.1"}) {
+      if (std::filesystem::exists(candidate)) library = candidate;
+    }
+    if (library.empty()) {
+      return absl::FailedPreconditionError(
+          "libfaketime is not installed (scripts/install-deps.sh installs it)");
+    }
+    // libfaketime re-reads the file at most once a second; CLOCK_MONOTONIC stays real.
+    auto& env = launch->second.env;
+    std::erase_if(env, [](const std::string& e) {
+      return e.rfind("LD_PRELOAD=", 0) == 0 || e.rfind("FAKETIME", 0) == 0;
+    });
+    env.push_back("LD_PRELOAD=" + library);
+    env.push_back("FAKETIME_TIMESTAMP_FILE=" + file);
+    env.push_back("FAKETIME_CACHE_DURATION=1");
+    env.push_back("FAKETIME_DONT_FAKE_MONOTONIC=1");
+    if (Running(node)) {
+      if (absl::Status s = Stop(node, 60s); !s.ok()) return s;
+    }
+    if (absl::Status s = Start(node); !s.ok()) return s;
+    faked_.insert(node);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<BitFlip> FlipBit(int node, const std::string& topic, int32_t partition) override {
+    if (Running(node)) {
+      return absl::FailedPreconditionError(fmt::format("node {} runs: stop it first", node));
+    }
+    const std::string dir = fmt::format("{}/logs/{}-{}", DataDirOf(node), topic, partition);
+    std::vector<std::string> segments;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (entry.path().extension() == ".log") segments.push_back(entry.path().string());
+    }
+    if (ec) return absl::NotFoundError(fmt::format("{}: {}", dir, ec.message()));
+    std::sort(segments.begin(), segments.end());  // zero-padded base offsets
+    if (segments.size() < 2) {
+      return absl::FailedPreconditionError(
+          fmt::format("{} has no closed segment yet ({} segment(s))", dir, segments.size()));
+    }
+    const std::string& segment = segments.front();
+    const std::string bytes = ReadFile(segment);
+    // The batches: base offset (8 bytes), length (4, counting from the next field), ... a
+    // 61-byte header, then the records. Pick the middle batch, flip a bit in its records.
+    constexpr size_t kHeader = 61;
+    std::vector<std::pair<size_t, size_t>> batches;  // position, size
+    for (size_t at = 0; at + kHeader <= bytes.size();) {
+      uint32_t length = 0;
+      for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<uint8_t>(bytes[at + 8 + i]);
+      const size_t size = 12 + static_cast<size_t>(length);
+      if (length == 0 || size <= kHeader || at + size > bytes.size()) break;
+      batches.emplace_back(at, size);
+      at += size;
+    }
+    if (batches.empty()) return absl::FailedPreconditionError(segment + " holds no whole batch");
+    const auto [at, size] = batches[batches.size() / 2];
+    BitFlip flip;
+    flip.segment = segment;
+    flip.position = static_cast<int64_t>(at + kHeader + (size - kHeader) / 2);
+    for (int i = 0; i < 8; ++i) {
+      flip.batch_offset = (flip.batch_offset << 8) | static_cast<uint8_t>(bytes[at + i]);
+    }
+    const int fd = ::open(segment.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Errno("open segment", node);
+    uint8_t byte = static_cast<uint8_t>(bytes[static_cast<size_t>(flip.position)]) ^ 0x10;
+    const bool written = ::pwrite(fd, &byte, 1, flip.position) == 1 && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written) return Errno("write segment", node);
+    return flip;
+  }
+
  private:
   struct Launch {
     std::string executable;
     std::vector<std::string> argv, env;
     std::string cwd;
   };
+
+  absl::Status NeedFaultInjection() const {
+    auto it = env_.find("STRAND_FAULT_INJECTION");
+    if (it != env_.end() && it->second == "1") return absl::OkStatus();
+    return absl::UnimplementedError(
+        "disk faults need brokers with fault injection: start the cluster with "
+        "scripts/local-cluster.sh up --fault-injection");
+  }
+
+  // The node's --data-dir (as its command line gave it).
+  std::string DataDirOf(int node) const {
+    auto it = launches_.find(node);
+    if (it == launches_.end()) return {};
+    constexpr std::string_view kFlag = "--data-dir=";
+    for (const auto& a : it->second.argv) {
+      if (a.rfind(kFlag, 0) == 0) return CwdPath(node, a.substr(kFlag.size()));
+    }
+    return {};
+  }
+  std::string JournalOf(int node) const { return DataDirOf(node) + "/fault-synced-lengths"; }
+  // `path` as the node's process resolved it (relative to its working directory).
+  std::string CwdPath(int node, const std::string& path) const {
+    auto it = launches_.find(node);
+    if (path.empty() || path[0] == '/' || it == launches_.end() || it->second.cwd.empty()) {
+      return path;
+    }
+    return it->second.cwd + "/" + path;
+  }
 
   absl::Status NeedNamespaces() const {
     if (!namespaces_.empty()) return absl::OkStatus();
@@ -537,6 +742,7 @@ class LocalTarget final : public Target {
   std::map<int, std::vector<std::unique_ptr<DelayProxy>>> proxies_;  // by the delayed node
   std::map<int, Launch> launches_;
   std::set<pid_t> children_;
+  std::set<int> faked_;  // nodes restarted under libfaketime
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "tools/drill/drill.h"
@@ -437,6 +439,270 @@ absl::Status LinkDelay(DrillContext& ctx) {
   return absl::OkStatus();
 }
 
+// The replicas of the topic's partition `partition` as the controllers answer now.
+std::vector<int> ReplicasOf(const admin::v1::PartitionInfo& info) {
+  return std::vector<int>(info.replicas().begin(), info.replicas().end());
+}
+
+bool InIsr(DrillContext& ctx, int32_t partition, int broker) {
+  auto now = ctx.Partition(partition);
+  return now.ok() && std::find(now->isr().begin(), now->isr().end(), broker) != now->isr().end();
+}
+
+// 9. A full disk, on a follower of a partition and then on its leader: every write to the
+//    broker's partition logs fails with ENOSPC. The broker asks to be fenced: its leaderships
+//    move, it leaves the ISRs, writes go on with the other two replicas. Space returns: the
+//    broker asks to be unfenced by itself (no restart) and catches up into the ISRs again.
+absl::Status FullDisk(DrillContext& ctx) {
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
+  for (bool on_leader : {false, true}) {
+    info = LeaderOf(ctx, partition);
+    if (!info.ok()) return Failed("finding the leader", info.status());
+    const std::vector<int> followers = FollowersOf(*info);
+    if (followers.empty()) return absl::FailedPreconditionError("needs 3 replicas");
+    const int victim = on_leader ? info->leader() : followers[ctx.rng() % followers.size()];
+    const std::string incarnation = ctx.target.Incarnation(victim);
+    const size_t f = ctx.Begin(fmt::format("disk full on broker {}, {} of partition {}", victim,
+                                           on_leader ? "leader" : "a follower", partition),
+                               victim);
+    const auto at = ctx.faults[f].at;
+    auto before = ctx.target.SetDiskFaults(victim, DiskFaults{.full = true});
+    if (!before.ok()) return before.status();
+    const bool fenced = ctx.Wait([&] { return Fenced(ctx, {victim}); }, kEffectMax);
+    const bool out = ctx.Wait([&] { return !InIsr(ctx, partition, victim); }, kEffectMax);
+    if (on_leader) ExpectNewLeader(ctx, f, partition, victim, info->leader_epoch());
+    ctx.Wait([&] { return ctx.workload.WritesResumed(at); }, kResumeMax);
+    auto after = ctx.target.SetDiskFaults(victim, DiskFaults{});  // space returns
+    if (!after.ok()) return after.status();
+    const int64_t errors = after->injected_errors - before->injected_errors;
+    // Back by itself: unfenced and in the ISR again, the same process.
+    const bool back = ctx.Wait(
+        [&] { return !Fenced(ctx, {victim}) && InIsr(ctx, partition, victim); }, kResumeMax);
+    const bool same = ctx.target.Incarnation(victim) == incarnation;
+    const bool moved = !on_leader || ctx.faults[f].took_effect;
+    ctx.Effect(
+        f, errors > 0 && fenced && out && moved && back && same,
+        fmt::format("{} writes failed with ENOSPC; broker {} {}, {} the ISR of partition "
+                    "{}{}{}; space returned: {}",
+                    errors, victim, fenced ? "fenced" : "never fenced", out ? "out of" : "still in",
+                    partition, on_leader ? "; " : "", on_leader ? ctx.faults[f].effect : "",
+                    !same  ? "the broker restarted (it should have recovered by itself)"
+                    : back ? "unfenced and back in the ISR without a restart"
+                           : "still fenced or out of the ISR"));
+    if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
+    ctx.Held(f);
+  }
+  return absl::OkStatus();
+}
+
+// 10. Power loss: every replica of a partition (then, with more brokers than replicas, every
+//     broker) loses power at once: SIGKILLed together, each file cut to what its last fsync made
+//     durable. Fsyncs are held for a moment first, so that the cut has unsynced bytes to take
+//     (a busy disk when the power fails). Nothing acknowledged may be lost: acks=all waits for
+//     the fsync of every ISR member.
+absl::Status PowerLoss(DrillContext& ctx) {
+  constexpr auto kBusyDisk = std::chrono::milliseconds(300);
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
+  std::vector<std::vector<int>> cuts{ReplicasOf(*info)};
+  const auto brokers = ctx.Nodes(Role::kBroker);
+  if (brokers.size() > cuts.front().size()) cuts.push_back(brokers);
+  for (const std::vector<int>& victims : cuts) {
+    info = LeaderOf(ctx, partition);
+    if (!info.ok()) return Failed("finding the leader", info.status());
+    const size_t f = ctx.Begin(
+        fmt::format("power cut of brokers {} ({})", fmt::join(victims, ","),
+                    victims.size() == brokers.size()
+                        ? fmt::format("every broker; partition {}'s replicas among them", partition)
+                        : fmt::format("every replica of partition {}", partition)),
+        info->leader());
+    for (int v : victims) {
+      if (auto held = ctx.target.SetDiskFaults(v, DiskFaults{.hold_syncs = true}); !held.ok()) {
+        return held.status();
+      }
+    }
+    std::this_thread::sleep_for(kBusyDisk);
+    auto cut = ctx.target.PowerCut(victims);
+    if (!cut.ok()) return cut.status();
+    for (int v : victims) {
+      if (absl::Status s = ctx.target.Start(v); !s.ok()) return Failed("restarting", s);
+    }
+    // The controllers elect again once they notice the dead brokers (their sessions expire or
+    // the new processes register).
+    absl::StatusOr<admin::v1::PartitionInfo> after;
+    const bool bumped = ctx.Wait(
+        [&] {
+          after = ctx.Partition(partition);
+          return after.ok() && after->leader() >= 0 && after->leader_epoch() > info->leader_epoch();
+        },
+        kEffectMax);
+    if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
+    ctx.Effect(f, cut->bytes_cut > 0 && bumped,
+               fmt::format("{} unsynced bytes cut from {} files; partition {} leader epoch {} -> "
+                           "{}",
+                           cut->bytes_cut, cut->files_cut, partition, info->leader_epoch(),
+                           after.ok() ? std::to_string(after->leader_epoch()) : "unknown"));
+    ctx.Held(f);
+  }
+  return absl::OkStatus();
+}
+
+// 11. A bit flipped in a closed segment of a follower (the oldest one; not the partition's
+//     preferred leader, so that it stays a follower). The follower is stopped, one bit of a
+//     batch's records flipped on disk, the follower started again. Reading its copy meets the
+//     batch, which fails its CRC-32C: it must be refused (never served), counted
+//     (strand_storage_corrupt_batches_total), and the follower must cut its log back to it and
+//     fetch the rest again from the leader, ending with the leader's records.
+absl::Status BitFlipScenario(DrillContext& ctx) {
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const int32_t partition = info->partition();
+  std::vector<int> candidates;
+  for (int f : FollowersOf(*info)) {
+    if (info->replicas_size() == 0 || f != info->replicas(0)) candidates.push_back(f);
+  }
+  if (candidates.empty()) return absl::FailedPreconditionError("no follower to corrupt");
+  const int victim = candidates[ctx.rng() % candidates.size()];
+  const size_t f =
+      ctx.Begin(fmt::format("flip a bit in a closed segment of broker {}'s replica of partition {}",
+                            victim, partition),
+                victim);
+  const auto metric_before = ctx.Metric(victim, "strand_storage_corrupt_batches_total");
+  // The topic rolls every 256 KiB: wait for a closed segment, the replica stopped each try.
+  absl::StatusOr<BitFlip> flip;
+  const auto give_up = Clock::now() + std::chrono::seconds(90);
+  while (true) {
+    if (absl::Status s = ctx.target.Stop(victim, kStopGrace); !s.ok()) return s;
+    flip = ctx.target.FlipBit(victim, ctx.topic, partition);
+    if (absl::Status s = ctx.target.Start(victim); !s.ok()) return Failed("restarting", s);
+    if (flip.ok() || !absl::IsFailedPrecondition(flip.status()) || Clock::now() > give_up) break;
+    if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
+  if (!flip.ok()) return Failed("flipping a bit", flip.status());
+  if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
+  // Read the replica back as a consumer would from that follower (KIP-392).
+  auto first = ctx.read_replica(victim, partition);
+  const std::string refused = first.ok() ? "" : std::string(first.status().message());
+  absl::StatusOr<std::vector<StoredRecord>> now;
+  const bool repaired = ctx.Wait(
+      [&] {
+        now = ctx.read_replica(victim, partition);
+        return now.ok() && std::any_of(now->begin(), now->end(), [&](const StoredRecord& r) {
+                 return r.offset == flip->batch_offset;
+               });
+      },
+      kResumeMax);
+  const auto metric_after = ctx.Metric(victim, "strand_storage_corrupt_batches_total");
+  const double counted =
+      metric_before.ok() && metric_after.ok() ? *metric_after - *metric_before : 0;
+  const bool detected = !first.ok() && refused.find("CRC") != std::string::npos;
+  ctx.Effect(f, detected && counted > 0 && repaired,
+             fmt::format("bit flipped at {} byte {} (batch at offset {}); the read {}; {} corrupt "
+                         "batch(es) counted; {}",
+                         flip->segment, flip->position, flip->batch_offset,
+                         detected     ? "refused it: " + refused
+                         : first.ok() ? "SERVED IT (no CRC error)"
+                                      : "failed otherwise: " + refused,
+                         counted,
+                         repaired ? "the follower refetched it and serves it whole again"
+                                  : "the follower never served the batch again"));
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
+// 12. A clock jump: one broker's CLOCK_REALTIME (not its CLOCK_MONOTONIC) jumps an hour ahead,
+//     then an hour back, while it runs (libfaketime; the broker is first restarted under it).
+//     Nothing may be deleted (the checker reads every record back) and the broker must stay
+//     unfenced: leases, sessions and timeouts run on the monotonic clock.
+absl::Status ClockJump(DrillContext& ctx) {
+  constexpr auto kJumpFor = std::chrono::seconds(5);
+  const auto brokers = ctx.Nodes(Role::kBroker);
+  if (brokers.empty()) return absl::FailedPreconditionError("no broker");
+  const int victim = brokers[ctx.rng() % brokers.size()];
+  // Set-up, not yet the fault: a graceful restart under libfaketime at offset zero.
+  if (absl::Status s = ctx.target.ShiftClock(victim, std::chrono::seconds(0)); !s.ok()) {
+    return Failed("restarting under libfaketime", s);
+  }
+  if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
+  const size_t f = ctx.Begin(fmt::format("broker {}'s wall clock jumps +1 h for {} s, then -1 h "
+                                         "for {} s",
+                                         victim, kJumpFor.count(), kJumpFor.count()),
+                             victim);
+  auto skew_s = [&]() -> std::optional<int64_t> {
+    auto c = ctx.target.SetDiskFaults(victim, DiskFaults{});
+    if (!c.ok()) return std::nullopt;
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    return (c->wall_clock_ms - now_ms) / 1000;
+  };
+  std::vector<std::string> seen;
+  bool jumped = true, stayed = true;
+  for (const int64_t offset : {int64_t{3600}, int64_t{-3600}}) {
+    if (absl::Status s = ctx.target.ShiftClock(victim, std::chrono::seconds(offset)); !s.ok()) {
+      (void)ctx.target.ShiftClock(victim, std::chrono::seconds(0));
+      return s;
+    }
+    std::optional<int64_t> skew;
+    const bool applied = ctx.Wait(
+        [&] {
+          skew = skew_s();
+          return skew && std::abs(*skew - offset) < 60;
+        },
+        std::chrono::seconds(10));
+    jumped = jumped && applied;
+    const auto until = Clock::now() + kJumpFor;
+    while (Clock::now() < until) {
+      if (Fenced(ctx, {victim})) stayed = false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    seen.push_back(skew ? fmt::format("{:+d} s", *skew) : "unknown");
+  }
+  if (absl::Status s = ctx.target.ShiftClock(victim, std::chrono::seconds(0)); !s.ok()) return s;
+  ctx.Effect(f, jumped && stayed,
+             fmt::format("broker {}'s wall clock seen at {} from the real one; {}", victim,
+                         fmt::join(seen, " then "),
+                         stayed ? "never fenced" : "FENCED while its clock was off"));
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
+// 13. A slow disk on one follower of a partition: every fsync takes 250 ms for 4 s, then fsyncs
+//     hang for 3 s. acks=all waits for that follower's fsync while it is in the ISR; nothing
+//     acknowledged may be lost, and writes flow again once the disk recovers.
+absl::Status SlowDisk(DrillContext& ctx) {
+  constexpr auto kSlowFor = std::chrono::seconds(4);
+  constexpr auto kHangFor = std::chrono::seconds(3);
+  auto info = PickPartition(ctx);
+  if (!info.ok()) return info.status();
+  const std::vector<int> followers = FollowersOf(*info);
+  if (followers.empty()) return absl::FailedPreconditionError("needs 3 replicas");
+  const int victim = followers[ctx.rng() % followers.size()];
+  const size_t f = ctx.Begin(
+      fmt::format("slow disk on broker {}, a follower of partition {}: fsyncs take 250 ms for {} "
+                  "s, then hang for {} s",
+                  victim, info->partition(), kSlowFor.count(), kHangFor.count()),
+      victim);
+  auto before =
+      ctx.target.SetDiskFaults(victim, DiskFaults{.sync_delay = std::chrono::milliseconds(250)});
+  if (!before.ok()) return before.status();
+  std::this_thread::sleep_for(kSlowFor);
+  if (auto s = ctx.target.SetDiskFaults(victim, DiskFaults{.hold_syncs = true}); !s.ok()) {
+    return s.status();
+  }
+  std::this_thread::sleep_for(kHangFor);
+  auto after = ctx.target.SetDiskFaults(victim, DiskFaults{});
+  if (!after.ok()) return after.status();
+  const int64_t slowed = after->syncs_slowed - before->syncs_slowed;
+  ctx.Effect(f, slowed > 0, fmt::format("{} fsyncs on broker {} slowed or held", slowed, victim));
+  ctx.Held(f);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<Scenario>& Scenarios() {
@@ -470,6 +736,25 @@ const std::vector<Scenario>& Scenarios() {
        "stop a follower until it leaves the ISR, SIGKILL the ISR, resume the stale follower: it "
        "must not be elected",
        false, IsrLoss},
+      {"full-disk",
+       "fill the disk of a follower, then of a leader (ENOSPC): it is fenced and replaced, and "
+       "back by itself once space returns (needs --fault-injection)",
+       false, FullDisk},
+      {"power-loss",
+       "cut the power of every replica of a partition (then of every broker): files cut to what "
+       "was fsynced (needs --fault-injection)",
+       false, PowerLoss},
+      {"bit-flip",
+       "flip a bit in a closed segment of a follower while it is down: refused when read, cut "
+       "back and fetched again from the leader (local target)",
+       false, BitFlipScenario},
+      {"clock-jump",
+       "jump one broker's wall clock +1 h, then -1 h, while it runs (libfaketime; needs "
+       "--fault-injection)",
+       false, ClockJump},
+      {"slow-disk",
+       "fsyncs of one follower take 250 ms for 4 s, then hang for 3 s (needs --fault-injection)",
+       false, SlowDisk},
   };
   return kScenarios;
 }

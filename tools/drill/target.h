@@ -18,6 +18,34 @@ namespace strand::drill {
 
 enum class Role { kController, kBroker };
 
+// Faults of a broker's partition-log disk, made by its FaultInjectionService (brokers started
+// with --enable-fault-injection: `scripts/local-cluster.sh up --fault-injection`).
+struct DiskFaults {
+  bool full = false;                        // writes and creations fail with ENOSPC
+  std::chrono::milliseconds sync_delay{0};  // each fsync waits this long first
+  bool hold_syncs = false;                  // fsyncs block until cleared
+};
+
+// The broker's counters since it started (the evidence that a disk fault took effect) and its
+// wall clock (CLOCK_REALTIME) when it answered.
+struct DiskCounters {
+  int64_t syncs = 0, syncs_slowed = 0, injected_errors = 0;
+  int64_t wall_clock_ms = 0;
+};
+
+// What a power cut did.
+struct PowerCutReport {
+  int64_t bytes_cut = 0;  // bytes written but never fsynced, cut off the nodes' files
+  int64_t files_cut = 0;
+};
+
+// Where a bit was flipped.
+struct BitFlip {
+  std::string segment;       // the file
+  int64_t batch_offset = 0;  // the base offset of the batch it landed in
+  int64_t position = 0;      // its byte position in the file
+};
+
 struct Node {
   int id = 0;
   Role role = Role::kBroker;
@@ -66,6 +94,24 @@ class Target {
                              std::chrono::microseconds jitter) = 0;
   // Chunks of bytes `from`'s delayed links held back so far: the evidence that a delay applied.
   virtual absl::StatusOr<int64_t> Delayed(int from) = 0;
+
+  // Puts `faults` in force on broker `node`'s disk (replacing the ones before; DiskFaults{}
+  // clears them) and answers its counters.
+  virtual absl::StatusOr<DiskCounters> SetDiskFaults(int node, const DiskFaults& faults) = 0;
+  // A power cut of `nodes` (brokers): SIGKILLs them all at once, then cuts every file they wrote
+  // back to the length their last fsync made durable (each broker's synced-length journal,
+  // storage/fault_injecting_filesystem.h). They stay down until Start.
+  virtual absl::StatusOr<PowerCutReport> PowerCut(const std::vector<int>& nodes) = 0;
+  // Sets the offset of `node`'s CLOCK_REALTIME from the real one (CLOCK_MONOTONIC untouched)
+  // while it runs: the first call restarts the node (SIGTERM) under libfaketime, reading its
+  // offset from a file the later calls rewrite. An offset of zero leaves it under libfaketime.
+  virtual absl::Status ShiftClock(int node, std::chrono::seconds offset) = 0;
+  // Flips one bit inside a record batch of the oldest closed segment of broker `node`'s replica
+  // of topic/partition (framing intact, so only its CRC-32C can tell). The node must be down:
+  // what a process appended itself it has checked already, and a restart reads it afresh.
+  // FAILED_PRECONDITION while the replica has no closed segment yet.
+  virtual absl::StatusOr<BitFlip> FlipBit(int node, const std::string& topic,
+                                          int32_t partition) = 0;
 };
 
 // The cluster scripts/local-cluster.sh runs in `dir` (its cluster.env and pids files). Every node
