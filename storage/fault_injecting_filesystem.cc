@@ -10,10 +10,10 @@
 namespace strand::storage {
 namespace {
 
-class FaultyFile final : public File {
+class FaultyFile final : public ForwardingFile {
  public:
   FaultyFile(std::unique_ptr<File> base, FaultInjectingFilesystem* fs)
-      : base_(std::move(base)), fs_(fs) {}
+      : ForwardingFile(std::move(base)), fs_(fs) {}
 
   absl::Status WriteAt(int64_t offset, std::span<const uint8_t> data) override {
     auto d = fs_->DecideWrite(path(), static_cast<int64_t>(data.size()));
@@ -29,9 +29,6 @@ class FaultyFile final : public File {
                                       d.no_space ? "ENOSPC" : "EIO", d.allowed_bytes, data.size()));
     }
     return absl::OkStatus();
-  }
-  absl::StatusOr<size_t> ReadAt(int64_t offset, std::span<uint8_t> out) const override {
-    return base_->ReadAt(offset, out);
   }
   absl::Status Truncate(int64_t size) override {
     STRAND_RETURN_IF_ERROR(base_->Truncate(size));
@@ -57,17 +54,14 @@ class FaultyFile final : public File {
     }
     return base_->Allocate(offset, length);
   }
-  absl::StatusOr<int64_t> Size() const override { return base_->Size(); }
-  const std::string& path() const override { return base_->path(); }
 
  private:
-  std::unique_ptr<File> base_;
   FaultInjectingFilesystem* fs_;
 };
 
 }  // namespace
 
-FaultInjectingFilesystem::FaultInjectingFilesystem(Filesystem& base) : base_(base) {}
+FaultInjectingFilesystem::FaultInjectingFilesystem(Filesystem& base) : ForwardingFilesystem(base) {}
 FaultInjectingFilesystem::~FaultInjectingFilesystem() = default;
 
 void FaultInjectingFilesystem::FailWritesWithNoSpace(int64_t prefix_bytes) {

@@ -29,7 +29,7 @@
 
 namespace strand::storage {
 
-class FaultInjectingFilesystem final : public Filesystem {
+class FaultInjectingFilesystem final : public ForwardingFilesystem {
  public:
   explicit FaultInjectingFilesystem(Filesystem& base);
   ~FaultInjectingFilesystem() override;
@@ -63,24 +63,7 @@ class FaultInjectingFilesystem final : public Filesystem {
   absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override;
   absl::Status Rename(const std::string& from, const std::string& to) override;
   absl::Status Remove(const std::string& path) override;
-  absl::Status RemoveAll(const std::string& path) override { return base_.RemoveAll(path); }
-  absl::Status CreateDirectories(const std::string& path) override {
-    return base_.CreateDirectories(path);
-  }
   absl::Status SyncDirectory(const std::string& path) override;
-  absl::StatusOr<std::vector<std::string>> List(const std::string& dir) override {
-    return base_.List(dir);
-  }
-  absl::StatusOr<bool> Exists(const std::string& path) override { return base_.Exists(path); }
-  absl::StatusOr<bool> IsDirectory(const std::string& path) override {
-    return base_.IsDirectory(path);
-  }
-  absl::StatusOr<int64_t> FileSize(const std::string& path) override {
-    return base_.FileSize(path);
-  }
-  absl::StatusOr<std::unique_ptr<DirectoryLock>> Lock(const std::string& path) override {
-    return base_.Lock(path);
-  }
 
   // Used by the wrapped files.
   struct WriteDecision {
@@ -109,7 +92,6 @@ class FaultInjectingFilesystem final : public Filesystem {
   bool Matches(const std::string& path) const;  // with mu_ held
   void Journal(const std::string& path, int64_t length);  // with journal_mu_ held
 
-  Filesystem& base_;
   mutable std::mutex mu_;
   std::string filter_;
   bool writes_no_space_ = false;

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -71,6 +72,61 @@ class Filesystem {
   virtual absl::StatusOr<int64_t> FileSize(const std::string& path) = 0;
   // Takes an exclusive lock on `path` (created if missing); fails if another holder has it.
   virtual absl::StatusOr<std::unique_ptr<DirectoryLock>> Lock(const std::string& path) = 0;
+};
+
+// Wrappers that change a few calls derive from these: every call not overridden goes to `base_`.
+class ForwardingFile : public File {
+ public:
+  explicit ForwardingFile(std::unique_ptr<File> base) : base_(std::move(base)) {}
+  absl::Status WriteAt(int64_t offset, std::span<const uint8_t> data) override {
+    return base_->WriteAt(offset, data);
+  }
+  absl::StatusOr<size_t> ReadAt(int64_t offset, std::span<uint8_t> out) const override {
+    return base_->ReadAt(offset, out);
+  }
+  absl::Status Truncate(int64_t size) override { return base_->Truncate(size); }
+  absl::Status Sync() override { return base_->Sync(); }
+  absl::Status Allocate(int64_t offset, int64_t length) override {
+    return base_->Allocate(offset, length);
+  }
+  absl::StatusOr<int64_t> Size() const override { return base_->Size(); }
+  const std::string& path() const override { return base_->path(); }
+
+ protected:
+  const std::unique_ptr<File> base_;
+};
+
+class ForwardingFilesystem : public Filesystem {
+ public:
+  explicit ForwardingFilesystem(Filesystem& base) : base_(base) {}
+  absl::StatusOr<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    return base_.Open(path, mode);
+  }
+  absl::Status Rename(const std::string& from, const std::string& to) override {
+    return base_.Rename(from, to);
+  }
+  absl::Status Remove(const std::string& path) override { return base_.Remove(path); }
+  absl::Status RemoveAll(const std::string& path) override { return base_.RemoveAll(path); }
+  absl::Status CreateDirectories(const std::string& path) override {
+    return base_.CreateDirectories(path);
+  }
+  absl::Status SyncDirectory(const std::string& path) override { return base_.SyncDirectory(path); }
+  absl::StatusOr<std::vector<std::string>> List(const std::string& dir) override {
+    return base_.List(dir);
+  }
+  absl::StatusOr<bool> Exists(const std::string& path) override { return base_.Exists(path); }
+  absl::StatusOr<bool> IsDirectory(const std::string& path) override {
+    return base_.IsDirectory(path);
+  }
+  absl::StatusOr<int64_t> FileSize(const std::string& path) override {
+    return base_.FileSize(path);
+  }
+  absl::StatusOr<std::unique_ptr<DirectoryLock>> Lock(const std::string& path) override {
+    return base_.Lock(path);
+  }
+
+ protected:
+  Filesystem& base_;
 };
 
 // The process-wide POSIX file system.
