@@ -3,9 +3,11 @@
 #
 #   sudo bench/drills.sh                        # leader-kill and controller-kill, 20 faults each
 #   sudo REPEAT=5 bench/drills.sh leader-kill leader-isolate leader-pause
+#   sudo REPEAT=5 bench/drills.sh all           # every scenario `strand drill list` names
 #
-# Starts 3 controllers and 3 brokers with scripts/local-cluster.sh up --netns (default settings;
-# root and nftables needed for the network scenarios) in a fresh temp dir, runs
+# Starts 3 controllers and 3 brokers with scripts/local-cluster.sh up --netns --fault-injection
+# (default settings otherwise; root and nftables needed for the network scenarios, fault
+# injection for the disk and clock ones) in a fresh temp dir, runs
 # `strand drill run SCENARIO --repeat REPEAT --json` for each scenario (default: leader-kill and
 # controller-kill), and prints per scenario the windows over its REPEAT faults: writes (the
 # longest stretch without an acknowledgement in any partition), consumers (without a delivery to
@@ -25,6 +27,10 @@ SEED=${SEED:-1}
 BASE_PORT=${BASE_PORT:-29500}
 SCENARIOS=("$@")
 ((${#SCENARIOS[@]})) || SCENARIOS=(leader-kill controller-kill)
+if [[ ${SCENARIOS[*]} == all ]]; then
+  mapfile -t SCENARIOS < <("$BIN_DIR/strand" drill list --json |
+    python3 -c 'import json, sys; [print(s["scenario"]) for s in json.load(sys.stdin)]')
+fi
 
 for b in strand strand-server; do
   [[ -x $BIN_DIR/$b ]] || { echo "drills.sh: $BIN_DIR/$b not found (build first)" >&2; exit 2; }
@@ -36,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-STRAND_BIN_DIR=$BIN_DIR "$REPO/scripts/local-cluster.sh" up --netns --controllers 3 --brokers 3 \
+STRAND_BIN_DIR=$BIN_DIR "$REPO/scripts/local-cluster.sh" up --netns --fault-injection --controllers 3 --brokers 3 \
   --dir "$WORK/cluster" --base-port "$BASE_PORT" >"$WORK/up.log" 2>&1 ||
   { cat "$WORK/up.log" >&2; exit 1; }
 
