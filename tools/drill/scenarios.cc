@@ -570,7 +570,6 @@ absl::Status BitFlipScenario(DrillContext& ctx) {
       ctx.Begin(fmt::format("flip a bit in a closed segment of broker {}'s replica of partition {}",
                             victim, partition),
                 victim);
-  const auto metric_before = ctx.Metric(victim, "strand_storage_corrupt_batches_total");
   // The topic rolls every 256 KiB: wait for a closed segment, the replica stopped each try.
   absl::StatusOr<BitFlip> flip;
   const auto give_up = Clock::now() + std::chrono::seconds(90);
@@ -584,6 +583,8 @@ absl::Status BitFlipScenario(DrillContext& ctx) {
   }
   if (!flip.ok()) return Failed("flipping a bit", flip.status());
   if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
+  // The restarted process's count, before anything read the flipped batch.
+  const auto metric_before = ctx.Metric(victim, "strand_storage_corrupt_batches_total");
   // Read the replica back as a consumer would from that follower (KIP-392).
   auto first = ctx.read_replica(victim, partition);
   const std::string refused = first.ok() ? "" : std::string(first.status().message());
