@@ -154,9 +154,23 @@ class Partition : public std::enable_shared_from_this<Partition> {
   absl::StatusOr<Offset> Truncate(const Divergence& divergence);
   // Starts over at `offset` (the follower is behind the leader's log start).
   absl::Status ResetTo(Offset offset);
+  // A read found a stored batch failing its CRC (storage never serves it). On a follower this
+  // schedules a repair from the first corrupt batch (a scrub of the whole log, only when
+  // corruption shows). While RepairPending(), the broker reports the replica offline to the
+  // controllers, which take it out of the ISR and keep it out. The log is cut back only once
+  // the replica is out of the ISR, never while it counts toward the high watermark, and the
+  // repair ends once the fetched log reaches the end it had when the corruption showed: only
+  // then may the leader bring it back (on fetches made after the cut).
+  // A leader keeps refusing the read (its followers hold the good copy).
+  void RepairCorruption(const absl::Status& status);
+  bool RepairPending() const;
+  // The fetcher calls this before each fetch of the partition: cuts the log back once the
+  // replica is out of the ISR, and ends the repair once it has fetched far enough.
+  void AdvanceRepair();
 
   // ---- facts ----
   const storage::TopicPartition& tp() const { return tp_; }
+  std::string topic_id() const;
   std::shared_ptr<storage::Log> log() const { return log_; }
   PartitionRole role() const;
   LeaderEpoch leader_epoch() const;
@@ -187,11 +201,6 @@ class Partition : public std::enable_shared_from_this<Partition> {
   void Finish(Completions ready);
   void NotifyProgress();
   void TakeOfflineOnIoError(const absl::Status& status);
-  // A read found a stored batch failing its CRC (storage never serves it). On a follower: cut
-  // the log back to the first corrupt batch, so that the fetcher copies the rest from the
-  // leader again. A leader keeps refusing the read (its followers hold the good copy; an
-  // operator moves leadership).
-  void RepairCorruption(const absl::Status& status);
   std::string SnapshotPath() const;
 
   const storage::TopicPartition tp_;
@@ -204,6 +213,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   PartitionRole role_ = PartitionRole::kNone;
   bool stopped_ = false;
   PartitionAssignment assignment_;
+  // A repair (RepairCorruption): cut back to corrupt_from_ once out of the ISR (repair_cut_),
+  // done once the log reaches repair_until_ again.
+  std::optional<Offset> corrupt_from_;
+  Offset repair_until_{0};
+  bool repair_cut_ = false;
   PartitionSettings settings_;
   std::optional<LeaderState> leader_state_;
   ProducerStateManager producers_;

@@ -172,29 +172,60 @@ absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_
 }
 
 void Partition::RepairCorruption(const absl::Status& status) {
-  if (storage::StorageErrcOf(status) != storage::Errc::kCorruptLog ||
-      role() != PartitionRole::kFollower) {
-    return;
+  if (storage::StorageErrcOf(status) != storage::Errc::kCorruptLog) return;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_ || role_ != PartitionRole::kFollower || corrupt_from_) return;
   }
-  // Every corrupt batch, not only the one this read met (a scan of the whole log, done only
-  // when corruption shows): the cut goes to the first.
+  // Every corrupt batch, not only the one this read met: the cut goes to the first.
   auto corrupt = log_->Scrub();
   if (!corrupt.ok() || corrupt->empty()) return;
   const Offset first = *std::min_element(corrupt->begin(), corrupt->end());
   std::lock_guard lock(mu_);
-  if (stopped_ || role_ != PartitionRole::kFollower) return;
-  auto end = log_->TruncateTo(first);
-  if (!end.ok()) {
-    log_context_.Error("a stored batch at offset {} fails its CRC, and truncating to it failed: {}",
-                       first, end.status().ToString());
-    return;
-  }
-  RebuildProducerStateLocked();
-  SaveProducerStateLocked();
+  if (stopped_ || role_ != PartitionRole::kFollower || corrupt_from_) return;
+  corrupt_from_ = first;
+  repair_until_ = log_->LogEndOffset();
+  repair_cut_ = false;
   log_context_.Warn(
-      "a stored batch at offset {} fails its CRC (never served): truncated to {}, fetching the "
-      "rest again from leader {}",
-      first, *end, assignment_.leader);
+      "a stored batch at offset {} fails its CRC (never served): this replica is reported "
+      "offline to leave the ISR, then cut back to {} and fetched again from leader {} up to {}",
+      first, first, assignment_.leader, repair_until_);
+}
+
+bool Partition::RepairPending() const {
+  std::lock_guard lock(mu_);
+  return corrupt_from_.has_value();
+}
+
+void Partition::AdvanceRepair() {
+  std::lock_guard lock(mu_);
+  if (!corrupt_from_ || stopped_ || role_ != PartitionRole::kFollower) return;
+  if (!repair_cut_) {
+    if (assignment_.InIsr(self_)) return;  // not yet: the high watermark counts on this copy
+    auto end = log_->TruncateTo(*corrupt_from_);
+    if (!end.ok()) {
+      log_context_.Error("cutting back to the corrupt batch at offset {} failed: {}",
+                         *corrupt_from_, end.status().ToString());
+      return;
+    }
+    RebuildProducerStateLocked();
+    SaveProducerStateLocked();
+    repair_cut_ = true;
+    log_context_.Warn(
+        "out of the ISR: cut back to {} (the first corrupt batch); fetching the "
+        "rest again from leader {}",
+        *end, assignment_.leader);
+  }
+  if (log_->LogEndOffset() >= repair_until_) {
+    log_context_.Info("repaired: fetched again up to {}; no longer reported offline",
+                      log_->LogEndOffset());
+    corrupt_from_.reset();
+  }
+}
+
+std::string Partition::topic_id() const {
+  std::lock_guard lock(mu_);
+  return assignment_.topic_id;
 }
 
 absl::StatusOr<Offset> Partition::Truncate(const Divergence& divergence) {

@@ -257,9 +257,20 @@ TEST_F(PartitionTest, Follower_CorruptBatchIsRefusedCutBackAndFetchedAgain) {
   EXPECT_NE(bad.error, KafkaError::kNone);
   EXPECT_NE(bad.message.find("CRC"), std::string::npos) << bad.message;
   EXPECT_TRUE(bad.data.records.empty());
-  // Cut back to the corrupt batch: the fetcher copies 2.. from the leader again.
+  // Never cut while in the ISR (the high watermark counts on this copy): reported offline
+  // until the controllers take it out, then cut back to the corrupt batch.
+  EXPECT_TRUE(partition_->RepairPending());
+  partition_->AdvanceRepair();
+  EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(6));
+  PartitionAssignment out = a;
+  out.isr = {kB};
+  out.partition_epoch = a.partition_epoch + 1;
+  partition_->UpdateAssignment(out, {}, 0);
+  partition_->AdvanceRepair();
   EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(2));
   EXPECT_LE(partition_->high_watermark(), Offset(2));
+  // Still reported offline (kept out of the ISR) until fetched back to where it was.
+  EXPECT_TRUE(partition_->RepairPending());
   auto again = Batch(4);
   record::SetBaseOffset(again.span(), Offset(2));
   record::SetPartitionLeaderEpoch(again.span(), LeaderEpoch(3));
@@ -269,6 +280,8 @@ TEST_F(PartitionTest, Follower_CorruptBatchIsRefusedCutBackAndFetchedAgain) {
       partition_->AppendFromLeader(again.span(), Offset(6), Offset(0), Offset(6)).status()));
   EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(2));
   ASSERT_TRUE(partition_->AppendFromLeader(again.span(), Offset(6), Offset(0), Offset(2)).ok());
+  partition_->AdvanceRepair();
+  EXPECT_FALSE(partition_->RepairPending());
   auto whole = partition_->ConsumerRead(Offset(2), LeaderEpoch(3), 1 << 20, true);
   EXPECT_EQ(whole.error, KafkaError::kNone) << whole.message;
   EXPECT_EQ(whole.data.next_offset, Offset(6));

@@ -107,6 +107,9 @@ struct BrokerServer::Parts {
   bool disk_full = false;
   int64_t disk_full_errors_seen = 0;
   std::chrono::steady_clock::time_point next_space_probe;
+  std::chrono::steady_clock::time_point disk_full_cleared;
+  std::chrono::milliseconds space_probe_interval{1000};
+  bool io_failed = false;  // a log failed on an I/O error: fenced until restart
   std::unique_ptr<storage::LogManager> logs;
   std::unique_ptr<MetadataFollower> metadata;
   std::unique_ptr<ControllerClient> controllers;
@@ -192,19 +195,29 @@ struct BrokerServer::Parts {
   }
 
   // A full disk: any write that failed with ENOSPC since the last look sets disk_full; while it
-  // is set, a probe write of kSpaceProbeBytes every second clears it once it fits again.
+  // is set, a probe write of kSpaceProbeBytes clears it once it fits again. Probes start 1 s
+  // apart; a disk that fills again within a minute of being cleared doubles the interval (up
+  // to a minute), so that a nearly full disk does not flap leaderships every second.
   static constexpr int64_t kSpaceProbeBytes = 1 << 20;
+  static constexpr std::chrono::seconds kSpaceProbeMax{60};
   void CheckDiskFull() {
     const int64_t errors = logs->probe().disk_full_errors();
     const auto now = std::chrono::steady_clock::now();
     if (errors > disk_full_errors_seen) {
       disk_full_errors_seen = errors;
-      if (!disk_full) next_space_probe = now + std::chrono::seconds(1);
+      if (!disk_full) {
+        const bool again = now - disk_full_cleared < kSpaceProbeMax;
+        space_probe_interval =
+            again ? std::min<std::chrono::milliseconds>(space_probe_interval * 2, kSpaceProbeMax)
+                  : std::chrono::milliseconds(1000);
+        next_space_probe = now + space_probe_interval;
+      }
       disk_full = true;
     } else if (disk_full && now >= next_space_probe) {
-      next_space_probe = now + std::chrono::seconds(1);
+      next_space_probe = now + space_probe_interval;
       if (logs->ProbeSpace(kSpaceProbeBytes).ok()) {
         disk_full = false;
+        disk_full_cleared = now;
         disk_full_errors_seen = logs->probe().disk_full_errors();
       }
     }
@@ -259,11 +272,14 @@ struct BrokerServer::Parts {
       options.health->SetReady("broker", ready.ok, std::move(ready.reason));
       options.health->Beat(monitor_loop);
       CheckDiskFull();
-      const bool want_fence = counts.failed_logs > 0 || disk_full;
+      // A log that failed on an I/O error keeps the broker fenced until it restarts, even once
+      // that replica is deleted or moved away (the disk is still dying).
+      io_failed = io_failed || counts.failed_logs > 0;
+      const bool want_fence = io_failed || disk_full;
       if (want_fence && !lifecycle->fence_requested()) {
         // As Kafka does when its only log directory fails: stop leading anything. The other
         // replicas take over.
-        if (counts.failed_logs > 0) {
+        if (io_failed) {
           Log().error(
               "[broker {}] {} partition log(s) failed on an I/O error; asking the controller to "
               "fence this broker so other replicas take over its leaderships. Fix the disk, "

@@ -133,6 +133,7 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
   bool held_back = false;
   for (const auto& [tp, p] : parts) {
     if (p->role() != PartitionRole::kFollower || p->leader() != leader_) continue;
+    p->AdvanceRepair();  // a corrupt suffix is cut once out of the ISR: fetch from the new end
     if (HeldBack(*p)) {
       held_back = true;
       continue;

@@ -563,10 +563,16 @@ void ReplicaManager::MarkOnline(const storage::TopicPartition& tp) {
 }
 
 std::vector<OfflineReplica> ReplicaManager::OfflineReplicas() const {
-  std::lock_guard lock(mu_);
   std::vector<OfflineReplica> out;
-  out.reserve(offline_.size());
-  for (const auto& [tp, o] : offline_) out.push_back({o.topic_id, tp.partition});
+  {
+    std::lock_guard lock(mu_);
+    out.reserve(offline_.size());
+    for (const auto& [tp, o] : offline_) out.push_back({o.topic_id, tp.partition});
+  }
+  // Replicas waiting to cut a corrupt suffix: out of the ISR first (Partition::RepairCorruption).
+  for (const auto& p : All()) {
+    if (p->RepairPending()) out.push_back({p->topic_id(), p->tp().partition});
+  }
   return out;
 }
 
