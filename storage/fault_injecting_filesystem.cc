@@ -201,6 +201,12 @@ absl::Status FaultInjectingFilesystem::Rename(const std::string& from, const std
       return StorageError(Errc::kIoError, fmt::format("rename {}: injected EIO", from));
     }
   }
+  {
+    // `to` forgotten first: a SIGKILL right after the rename must not leave the journal naming
+    // the replaced file's length for the new one (a power cut would cut it back to that).
+    std::lock_guard lock(journal_mu_);
+    if (tracked_.erase(to) > 0) Journal(to, -1);
+  }
   STRAND_RETURN_IF_ERROR(base_.Rename(from, to));
   std::lock_guard lock(journal_mu_);
   if (journal_path_.empty()) return absl::OkStatus();
@@ -211,8 +217,6 @@ absl::Status FaultInjectingFilesystem::Rename(const std::string& from, const std
     Journal(from, -1);
     tracked_[to] = moved;
     Journal(to, moved.synced);
-  } else if (tracked_.erase(to) > 0) {
-    Journal(to, -1);  // replaced by a file that was never written here: its length is durable
   }
   return absl::OkStatus();
 }
@@ -276,24 +280,31 @@ void FaultInjectingFilesystem::Truncated(const std::string& path, int64_t size) 
   }
 }
 
+void FaultInjectingFilesystem::DropJournal() {
+  // A journal that cannot be kept is removed, never left stale: a power cut would cut files back
+  // to lengths it no longer follows (tools/drill refuses a broker without one).
+  journal_.reset();
+  (void)base_.Remove(journal_path_);
+}
+
 void FaultInjectingFilesystem::Journal(const std::string& path, int64_t length) {
   if (!journal_) return;
   // Past 4 MiB the journal starts over with one line per tracked file. (A SIGKILL between the
   // truncation and the write leaves it short: the drill then cuts fewer files, never more.)
-  constexpr int64_t kCompactAt = 4 << 20;
-  if (journal_size_ > kCompactAt) {
+  constexpr int64_t kJournalCompactBytes = 4 << 20;
+  if (journal_size_ > kJournalCompactBytes) {
     std::string all;
     for (const auto& [p, t] : tracked_) all += fmt::format("{} {}\n", t.synced, p);
     auto file = base_.Open(journal_path_, OpenMode::kCreateTruncate);
     if (!file.ok()) {
-      journal_.reset();  // a journal that cannot be kept is dropped, never half-kept
+      DropJournal();
       return;
     }
     journal_ = std::move(*file);
     journal_size_ = 0;
     auto bytes = std::span(reinterpret_cast<const uint8_t*>(all.data()), all.size());
     if (!journal_->WriteAt(0, bytes).ok()) {
-      journal_.reset();
+      DropJournal();
       return;
     }
     journal_size_ = static_cast<int64_t>(all.size());
@@ -302,7 +313,7 @@ void FaultInjectingFilesystem::Journal(const std::string& path, int64_t length) 
   const std::string line = fmt::format("{} {}\n", length, path);
   auto bytes = std::span(reinterpret_cast<const uint8_t*>(line.data()), line.size());
   if (!journal_->WriteAt(journal_size_, bytes).ok()) {
-    journal_.reset();
+    DropJournal();
     return;
   }
   journal_size_ += static_cast<int64_t>(line.size());

@@ -91,6 +91,7 @@ class FaultInjectingFilesystem final : public ForwardingFilesystem {
   };
   bool Matches(const std::string& path) const;  // with mu_ held
   void Journal(const std::string& path, int64_t length);  // with journal_mu_ held
+  void DropJournal();                                     // with journal_mu_ held
 
   mutable std::mutex mu_;
   std::string filter_;

@@ -503,10 +503,11 @@ void Restore(Target& target, std::vector<std::string>& errors) {
       if (n.role == Role::kBroker) {
         // Clears held or slowed fsyncs and a full disk (a cluster without fault injection
         // answers UNIMPLEMENTED: nothing to clear).
-        // A broker just restarted may not listen yet: a few tries.
+        // A broker just restarted may not listen yet: tries for up to 30 s.
+        const auto give_up = Clock::now() + 30s;
         auto cleared = target.SetDiskFaults(n.id, DiskFaults{});
-        for (int i = 0; i < 100 && absl::IsUnavailable(cleared.status()); ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        while (absl::IsUnavailable(cleared.status()) && Clock::now() < give_up) {
+          std::this_thread::sleep_for(200ms);
           cleared = target.SetDiskFaults(n.id, DiskFaults{});
         }
         if (!cleared.ok() && !absl::IsUnimplemented(cleared.status())) {

@@ -519,12 +519,18 @@ absl::Status PowerLoss(DrillContext& ctx) {
                         ? fmt::format("every broker; partition {}'s replicas among them", partition)
                         : fmt::format("every replica of partition {}", partition)),
         info->leader());
+    int64_t held_before = 0, held_after = 0;
     for (int v : victims) {
-      if (auto held = ctx.target.SetDiskFaults(v, DiskFaults{.hold_syncs = true}); !held.ok()) {
-        return held.status();
-      }
+      auto held = ctx.target.SetDiskFaults(v, DiskFaults{.hold_syncs = true});
+      if (!held.ok()) return held.status();
+      held_before += held->syncs_slowed;
     }
     std::this_thread::sleep_for(kBusyDisk);
+    for (int v : victims) {  // the same faults again: only the counters are read
+      auto held = ctx.target.SetDiskFaults(v, DiskFaults{.hold_syncs = true});
+      if (!held.ok()) return held.status();
+      held_after += held->syncs_slowed;
+    }
     auto cut = ctx.target.PowerCut(victims);
     if (!cut.ok()) return cut.status();
     for (int v : victims) {
@@ -540,10 +546,13 @@ absl::Status PowerLoss(DrillContext& ctx) {
         },
         kEffectMax);
     if (absl::Status s = ctx.WaitHealthy(); !s.ok()) return s;
-    ctx.Effect(f, cut->bytes_cut > 0 && bumped,
-               fmt::format("{} unsynced bytes cut from {} files; partition {} leader epoch {} -> "
-                           "{}",
-                           cut->bytes_cut, cut->files_cut, partition, info->leader_epoch(),
+    // Preallocated space past the data counts as cut too: the held fsyncs are the evidence
+    // that written data was waiting for one.
+    const int64_t held = held_after - held_before;
+    ctx.Effect(f, held > 0 && cut->bytes_cut > 0 && bumped,
+               fmt::format("{} fsyncs held when the power went; {} unsynced bytes cut from {} "
+                           "files; partition {} leader epoch {} -> {}",
+                           held, cut->bytes_cut, cut->files_cut, partition, info->leader_epoch(),
                            after.ok() ? std::to_string(after->leader_epoch()) : "unknown"));
     ctx.Held(f);
   }
@@ -624,6 +633,10 @@ absl::Status ClockJump(DrillContext& ctx) {
   const auto brokers = ctx.Nodes(Role::kBroker);
   if (brokers.empty()) return absl::FailedPreconditionError("no broker");
   const int victim = brokers[ctx.rng() % brokers.size()];
+  // The broker's clock is read through its FaultInjectionService: none, no drill.
+  if (auto probe = ctx.target.SetDiskFaults(victim, DiskFaults{}); !probe.ok()) {
+    return probe.status();
+  }
   // Set-up, not yet the fault: a graceful restart under libfaketime at offset zero.
   if (absl::Status s = ctx.target.ShiftClock(victim, std::chrono::seconds(0)); !s.ok()) {
     return Failed("restarting under libfaketime", s);
