@@ -216,14 +216,16 @@ void Partition::Produce(std::span<uint8_t> records, int16_t acks, int64_t deadli
                         ProduceDone done) {
   bool wait = false;
   ProduceOutcome outcome;
+  Offset appended{-1};
   {
     std::lock_guard lock(mu_);
-    outcome = AppendLocked(records, acks, deadline_ms, &done, &wait);
+    outcome = AppendLocked(records, acks, deadline_ms, &done, &wait, /*released=*/false);
+    appended = std::exchange(appended_up_to_, Offset(-1));
   }
-  if (outcome.error == KafkaError::kNone) {
+  if (appended >= Offset(0)) {
     // Outside the lock: the callback may run inline when the offset is already durable.
     std::weak_ptr<Partition> self = weak_from_this();
-    log_->NotifyWhenDurable(outcome.last_offset, [self](absl::Status status) {
+    log_->NotifyWhenDurable(appended, [self](absl::Status status) {
       // Not durable (truncated away, log closed or failed): nothing to advance. This runs
       // inline from TruncateTo, which Truncate calls with mu_ held — so never lock then.
       // Waiters end at their deadline or when the partition changes role.
@@ -244,8 +246,11 @@ void Partition::Produce(std::span<uint8_t> records, int16_t acks, int64_t deadli
 }
 
 ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
-                                       int64_t deadline_ms, ProduceDone* done, bool* wait) {
+                                       int64_t deadline_ms, ProduceDone* done, bool* wait,
+                                       bool released) {
+  const bool may_hold = !released;
   ProduceOutcome out;
+  out.held = released;
   out.leader = assignment_.leader;
   out.leader_epoch = assignment_.leader_epoch;
   auto fail = [&](KafkaError e, std::string message) {
@@ -262,9 +267,10 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
   }
   if (acks == -1 &&
       static_cast<int32_t>(leader_state_->isr().size()) < settings_.min_insync_replicas) {
-    return fail(KafkaError::kNotEnoughReplicas,
-                fmt::format("the ISR has {} replica(s); min.insync.replicas is {}",
-                            leader_state_->isr().size(), settings_.min_insync_replicas));
+    std::string message = fmt::format("the ISR has {} replica(s); min.insync.replicas is {}",
+                                      leader_state_->isr().size(), settings_.min_insync_replicas);
+    FailHeldLocked(KafkaError::kNotEnoughReplicas, message);
+    return fail(KafkaError::kNotEnoughReplicas, std::move(message));
   }
   if (records.size() < record::batch_layout::kHeaderSize) {
     return fail(KafkaError::kCorruptMessage, "the records are shorter than a batch header");
@@ -288,8 +294,34 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
         producers_.Check(header.producer_id, header.producer_epoch, header.base_sequence,
                          last_sequence, settings_.producer_ids_max);
     if (!decision.ok()) {
-      return fail(ErrcOf<KafkaError>(decision.status()).value_or(KafkaError::kUnknownServerError),
-                  std::string(decision.status().message()));
+      const KafkaError e =
+          ErrcOf<KafkaError>(decision.status()).value_or(KafkaError::kUnknownServerError);
+      const bool ahead =
+          (e == KafkaError::kOutOfOrderSequenceNumber || e == KafkaError::kUnknownProducerId) &&
+          producers_.MayFollowLater(header.producer_id, header.producer_epoch,
+                                    header.base_sequence);
+      if (ahead && may_hold) {
+        auto& held = held_[header.producer_id];
+        if (held.size() < kHeldPerProducer && held_count_ < kHeldMax) {
+          // Overtook batches sent before it: wait for them (in-order produce, see Produce).
+          held.push_back(Held{header.producer_epoch, header.base_sequence,
+                              std::string(records.begin(), records.end()), acks, deadline_ms,
+                              std::min(deadline_ms, clock_.NowMonotonicMs() + kInOrderWaitMs),
+                              std::move(*done)});
+          ++held_count_;
+          *wait = true;
+          return out;
+        }
+        if (held.empty()) held_.erase(header.producer_id);
+      }
+      if (!ahead) {
+        // A refused batch leaves a gap its producer's held batches would wait on in vain.
+        FailHeldLocked(KafkaError::kOutOfOrderSequenceNumber,
+                       fmt::format("a batch of producer {} sent before this one was refused ({})",
+                                   header.producer_id, KafkaErrorName(e)),
+                       std::pair{header.producer_id, header.producer_epoch});
+      }
+      return fail(e, std::string(decision.status().message()));
     }
     if (decision->duplicate) {
       // A retry: answer with the original offsets, and (for acks=all) once they are committed.
@@ -302,6 +334,12 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     auto info = log_->AppendAsLeader(records, assignment_.leader_epoch);
     if (!info.ok()) {
       TakeOfflineOnIoError(info.status());
+      if (idempotent) {
+        FailHeldLocked(KafkaError::kOutOfOrderSequenceNumber,
+                       fmt::format("a batch of producer {} sent before this one failed: {}",
+                                   header.producer_id, std::string(info.status().message())),
+                       std::pair{header.producer_id, header.producer_epoch});
+      }
       return fail(StorageError(info.status()), std::string(info.status().message()));
     }
     out.base_offset = info->base_offset;
@@ -316,6 +354,7 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     }
     bytes_since_snapshot_ += static_cast<int64_t>(records.size());
   }
+  appended_up_to_ = std::max(appended_up_to_, out.last_offset);
   // (A planted bug in strand-server-mutants only: answer at once, as if acks were 1.)
   if (acks == -1 && !STRAND_BROKER_MUTANT(kAckBeforeReplication)) {
     *wait = true;
@@ -325,7 +364,57 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     // Completions found here run on return, outside the lock (Finish is lock-free of mu_).
     for (auto& [cb, o] : ready) deferred_.emplace_back(std::move(cb), std::move(o));
   }
+  if (idempotent && may_hold && !held_.empty()) ReleaseHeldLocked(header.producer_id);
   return out;
+}
+
+void Partition::ReleaseHeldLocked(ProducerId producer) {
+  while (true) {
+    auto it = held_.find(producer);
+    if (it == held_.end()) return;
+    auto& held = it->second;
+    // The first held batch whose outcome is now known: in sequence, a duplicate, or refused.
+    auto next = std::find_if(held.begin(), held.end(), [&](const Held& h) {
+      return !producers_.MayFollowLater(producer, h.epoch, h.first_sequence);
+    });
+    if (next == held.end()) return;
+    Held h = std::move(*next);
+    held.erase(next);
+    --held_count_;
+    if (held.empty()) held_.erase(it);
+    bool wait = false;
+    std::span<uint8_t> span(reinterpret_cast<uint8_t*>(h.records.data()), h.records.size());
+    ProduceOutcome o = AppendLocked(span, h.acks, h.deadline_ms, &h.done, &wait,
+                                    /*released=*/true);
+    if (!wait) deferred_.emplace_back(std::move(h.done), std::move(o));
+  }
+}
+
+void Partition::FailHeldLocked(KafkaError error, const std::string& message,
+                               std::optional<std::pair<ProducerId, ProducerEpoch>> only) {
+  for (auto it = held_.begin(); it != held_.end();) {
+    if (only && it->first != only->first) {
+      ++it;
+      continue;
+    }
+    auto& held = it->second;
+    for (auto h = held.begin(); h != held.end();) {
+      if (only && h->epoch != only->second) {
+        ++h;
+        continue;
+      }
+      ProduceOutcome o;
+      o.held = true;
+      o.error = error;
+      o.message = message;
+      o.leader = assignment_.leader;
+      o.leader_epoch = assignment_.leader_epoch;
+      deferred_.emplace_back(std::move(h->done), std::move(o));
+      h = held.erase(h);
+      --held_count_;
+    }
+    it = held.empty() ? held_.erase(it) : std::next(it);
+  }
 }
 
 void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
@@ -363,6 +452,10 @@ void Partition::FailWaitersLocked(KafkaError error, const std::string& message,
     ready->emplace_back(std::move(w.done), std::move(w.outcome));
   }
   waiters_.clear();
+  // Held batches were never appended (the ISR shrinking after an append does not concern them).
+  FailHeldLocked(
+      error == KafkaError::kNotEnoughReplicasAfterAppend ? KafkaError::kNotEnoughReplicas : error,
+      message);
 }
 
 void Partition::Finish(Completions ready) {
@@ -397,6 +490,26 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms,
       it->second.outcome.message = "not replicated to the ISR in time";
       ready.emplace_back(std::move(it->second.done), std::move(it->second.outcome));
       waiters_.erase(it);
+    }
+    for (auto it = held_.begin(); it != held_.end();) {
+      auto& held = it->second;
+      for (auto h = held.begin(); h != held.end();) {
+        if (h->give_up_ms > now_ms) {
+          ++h;
+          continue;
+        }
+        ProduceOutcome o;
+        o.held = true;
+        o.error = KafkaError::kOutOfOrderSequenceNumber;
+        o.message = fmt::format(
+            "producer {} sent sequence {}; the batches it sent before never came (waited up to "
+            "{} ms)",
+            it->first, h->first_sequence, kInOrderWaitMs);
+        ready.emplace_back(std::move(h->done), std::move(o));
+        h = held.erase(h);
+        --held_count_;
+      }
+      it = held.empty() ? held_.erase(it) : std::next(it);
     }
     if (role_ == PartitionRole::kLeader) {
       AdvanceHighWatermarkLocked(&ready);

@@ -67,6 +67,7 @@ struct ProduceOutcome {
   Offset log_start_offset{0};
   NodeId leader = kNoNode;  // hint, with NOT_LEADER_OR_FOLLOWER
   LeaderEpoch leader_epoch{-1};
+  bool held = false;  // the batch overtook earlier ones of its producer and was held (Produce)
 };
 
 struct ReadOutcome {
@@ -109,6 +110,16 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // ---- leader ----
   // Appends and answers per `acks` (0 and 1 at once; -1 once the high watermark passes the
   // batch, or with REQUEST_TIMED_OUT at deadline_ms). `records` is rewritten in place.
+  //
+  // In-order produce: the requests of one connection are handled concurrently, so an idempotent
+  // producer's batch can get here before the batches it sent earlier. Such a batch (its sequence
+  // past the next one expected: ProducerStateManager::MayFollowLater) is held back, copied, for
+  // up to kInOrderWaitMs, and appended as soon as the batches before it are; only if they never
+  // come (or fail) is it refused with OUT_OF_ORDER_SEQUENCE_NUMBER, which the producer resends.
+  // At most kHeldPerProducer batches per producer and kHeldMax per partition are held.
+  static constexpr int64_t kInOrderWaitMs = 500;
+  static constexpr size_t kHeldPerProducer = 5;  // Kafka's max.in.flight for idempotence
+  static constexpr size_t kHeldMax = 1000;
   void Produce(std::span<uint8_t> records, int16_t acks, int64_t deadline_ms, ProduceDone done);
   // A follower's fetch: bookkeeping (its progress, the high watermark) and its data, unless its
   // log diverged (then only the divergence).
@@ -188,11 +199,29 @@ class Partition : public std::enable_shared_from_this<Partition> {
     ProduceDone done;
   };
   using Completions = std::vector<std::pair<ProduceDone, ProduceOutcome>>;
+  // A batch held back until the batches its producer sent before it land (in-order produce).
+  struct Held {
+    ProducerEpoch epoch{0};
+    int32_t first_sequence = 0;
+    std::string records;  // a copy: the caller's buffer is gone by the time it is appended
+    int16_t acks = -1;
+    int64_t deadline_ms = 0;
+    int64_t give_up_ms = 0;  // then OUT_OF_ORDER_SEQUENCE_NUMBER
+    ProduceDone done;
+  };
 
   std::optional<KafkaError> CheckEpoch(LeaderEpoch requested) const;  // mu_ held
   std::string StrandedMessage() const;
+  // A batch ahead of its producer's sequence is held (*wait is then set) rather than refused,
+  // unless it is `released` (a held batch let through by ReleaseHeldLocked).
   ProduceOutcome AppendLocked(std::span<uint8_t> records, int16_t acks, int64_t deadline_ms,
-                              ProduceDone* done, bool* wait);  // mu_ held
+                              ProduceDone* done, bool* wait, bool released);  // mu_ held
+  // Appends the held batches of `producer` that are now in sequence (or answers those that can
+  // no longer be), in sequence order.
+  void ReleaseHeldLocked(ProducerId producer);
+  // Answers held batches with `error`: all of them (no producer), or one producer's of `epoch`.
+  void FailHeldLocked(KafkaError error, const std::string& message,
+                      std::optional<std::pair<ProducerId, ProducerEpoch>> only = std::nullopt);
   void AdvanceHighWatermarkLocked(Completions* ready);
   void FailWaitersLocked(KafkaError error, const std::string& message, Completions* ready);
   void RebuildProducerStateLocked();
@@ -223,6 +252,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
   ProducerStateManager producers_;
   Clock& clock_;
   std::multimap<Offset, Waiter> waiters_;  // by the last offset they wait for
+  std::map<ProducerId, std::vector<Held>> held_;  // in-order produce (see Produce)
+  size_t held_count_ = 0;
+  Offset appended_up_to_{-1};  // the last offset appended (or deduplicated) under this lock hold
   bool proposal_outstanding_ = false;
   int64_t proposal_since_ms_ = 0;
   int32_t awaited_partition_epoch_ = -1;  // an accepted change not yet seen in the metadata

@@ -64,6 +64,15 @@ class PartitionTest : public ::testing::Test {
     return f.get();
   }
 
+  // Produce without waiting for the answer (the batch is copied: the partition may hold it).
+  std::future<ProduceOutcome> ProduceAsync(ByteBuffer batch, int16_t acks) {
+    auto p = std::make_shared<std::promise<ProduceOutcome>>();
+    auto f = p->get_future();
+    partition_->Produce(batch.span(), acks, INT64_MAX, [p](ProduceOutcome o) { p->set_value(o); });
+    return f;
+  }
+  static int64_t NowMs() { return SystemClock::Instance().NowMonotonicMs(); }
+
   std::string dir_;
   storage::TopicPartition tp_{"t", 0};
   std::unique_ptr<storage::LogManager> manager_;
@@ -113,7 +122,82 @@ TEST_F(PartitionTest, IdempotentRetry_AnsweredWithOriginalOffsets) {
   EXPECT_EQ(retry.error, KafkaError::kNone);
   EXPECT_EQ(retry.base_offset, Offset(0));
   EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(10));  // not written twice
-  EXPECT_EQ(Produce(Batch(5, 42, 20), -1).error, KafkaError::kOutOfOrderSequenceNumber);
+  // A gap: held for the batches before it, which never come, then refused.
+  auto gap = ProduceAsync(Batch(5, 42, 20), -1);
+  EXPECT_EQ(gap.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  partition_->Tick(NowMs() + Partition::kInOrderWaitMs + 1);
+  ASSERT_EQ(gap.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(gap.get().error, KafkaError::kOutOfOrderSequenceNumber);
+  EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(10));
+  // A repeat that is not one of the last batches is refused at once.
+  EXPECT_EQ(Produce(Batch(5, 42, 2), -1).error, KafkaError::kOutOfOrderSequenceNumber);
+}
+
+// In-order produce: one producer's batches that overtake the ones it sent before them (the
+// requests of a connection are handled concurrently) are held, then appended in sequence order.
+TEST_F(PartitionTest, OvertakingBatches_AppendedInSequenceOrder) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}, {kSelf}), {}, 0).ok());
+  auto third = ProduceAsync(Batch(5, 42, 10), 1);
+  auto second = ProduceAsync(Batch(5, 42, 5), 1);
+  EXPECT_EQ(third.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(0));  // nothing appended out of order
+  ProduceOutcome first = Produce(Batch(5, 42, 0), 1);
+  EXPECT_EQ(first.error, KafkaError::kNone);
+  EXPECT_EQ(first.base_offset, Offset(0));
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  ASSERT_EQ(third.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  ProduceOutcome b = second.get(), c = third.get();
+  EXPECT_EQ(b.error, KafkaError::kNone);
+  EXPECT_EQ(b.base_offset, Offset(5));
+  EXPECT_EQ(c.error, KafkaError::kNone);
+  EXPECT_EQ(c.base_offset, Offset(10));
+  EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(15));
+  // acks=all batches held the same way are answered once committed.
+  auto late = ProduceAsync(Batch(1, 42, 16), -1);
+  EXPECT_EQ(Produce(Batch(1, 42, 15), -1).base_offset, Offset(15));
+  ASSERT_EQ(late.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(late.get().base_offset, Offset(16));
+}
+
+TEST_F(PartitionTest, OvertakingBatches_ProducerWithoutStateWaitsForItsFirst) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}, {kSelf}), {}, 0).ok());
+  auto second = ProduceAsync(Batch(2, 7, 2), 1);  // UNKNOWN_PRODUCER_ID until sequence 0 lands
+  EXPECT_EQ(second.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(Produce(Batch(2, 7, 0), 1).base_offset, Offset(0));
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(second.get().base_offset, Offset(2));
+}
+
+TEST_F(PartitionTest, HeldBatches_AnsweredWhenTheirGapCannotFill) {
+  ASSERT_TRUE(partition_->BecomeLeader(Assign(1, {kSelf}, {kSelf}), {}, 0).ok());
+  ASSERT_EQ(Produce(Batch(5, 42, 0), 1).error, KafkaError::kNone);
+  // An earlier batch refused (a repeat of sequences 2..6): the held one can never follow.
+  auto held = ProduceAsync(Batch(5, 42, 10), 1);
+  EXPECT_EQ(held.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(Produce(Batch(5, 42, 2), 1).error, KafkaError::kOutOfOrderSequenceNumber);
+  ASSERT_EQ(held.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(held.get().error, KafkaError::kOutOfOrderSequenceNumber);
+  // At most kHeldPerProducer are held; the next is refused at once.
+  std::vector<std::future<ProduceOutcome>> many;
+  for (size_t i = 0; i < Partition::kHeldPerProducer; ++i) {
+    many.push_back(ProduceAsync(Batch(1, 42, 10 + static_cast<int32_t>(i)), 1));
+  }
+  EXPECT_EQ(Produce(Batch(1, 42, 20), 1).error, KafkaError::kOutOfOrderSequenceNumber);
+  for (auto& f : many)
+    EXPECT_EQ(f.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  // Losing the leadership answers them all.
+  ASSERT_TRUE(partition_
+                  ->BecomeFollower(
+                      PartitionAssignment{
+                          std::string(16, 't'), kB, LeaderEpoch(2), 0, {kSelf, kB}, {kSelf, kB}},
+                      {})
+                  .ok());
+  for (auto& f : many) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_EQ(f.get().error, KafkaError::kNotLeaderOrFollower);
+  }
+  EXPECT_EQ(partition_->log()->LogEndOffset(), Offset(5));
 }
 
 TEST_F(PartitionTest, ProducerState_SurvivesRestart) {

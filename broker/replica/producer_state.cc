@@ -74,6 +74,19 @@ absl::StatusOr<ProducerStateManager::Decision> ProducerStateManager::Check(
   return Decision{};
 }
 
+bool ProducerStateManager::MayFollowLater(ProducerId id, ProducerEpoch epoch,
+                                          int32_t first_sequence) const {
+  auto it = producers_.find(id);
+  if (it == producers_.end() || epoch > it->second.epoch) return first_sequence != 0;
+  const Entry& e = it->second;
+  if (epoch < e.epoch) return false;
+  // Sequences wrap at INT32_MAX: a gap is ahead by less than half the range, a repeat behind.
+  const int64_t expected = e.batches.empty() ? 0 : NextSequence(e.batches.back().last_sequence);
+  int64_t ahead = int64_t{first_sequence} - expected;
+  if (ahead < 0) ahead += int64_t{INT32_MAX} + 1;
+  return ahead > 0 && ahead < (int64_t{1} << 30);
+}
+
 void ProducerStateManager::Update(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch,
                                   int64_t now_ms) {
   Entry& e = producers_[id];

@@ -50,6 +50,13 @@ class ProducerStateManager {
                                  int32_t last_sequence,
                                  size_t producers_max = SIZE_MAX) const;
 
+  // Whether a batch Check refuses as out of order (or from an unknown producer) may yet be in
+  // sequence once batches the producer sent before it land: it is not the producer's first
+  // batch and the partition has no state for the producer, or the batch opens a newer epoch at a
+  // sequence other than 0, or it starts past the next expected sequence (a gap, not a repeat).
+  // The leader holds such a batch back for a moment rather than refuse it (in-order produce).
+  bool MayFollowLater(ProducerId id, ProducerEpoch epoch, int32_t first_sequence) const;
+
   // Records a batch written to the log (by the leader, a follower, or while replaying) at
   // broker wall time `now_ms` (never the batch's own timestamps, which a client chooses).
   void Update(ProducerId id, ProducerEpoch epoch, const ProducerBatch& batch, int64_t now_ms);

@@ -31,6 +31,14 @@ BrokerProbe::BrokerProbe(std::shared_ptr<prometheus::Registry> registry)
            .Help("Long-polling fetches answered at once because the fetch purgatory was full")
            .Register(r)
            .Add({});
+  produce_held_ =
+      &BuildCounter()
+           .Name("strand_broker_produce_held_total")
+           .Help(
+               "Idempotent batches that reached their partition before batches their producer "
+               "sent earlier, held back and appended in sequence order (in-order produce)")
+           .Register(r)
+           .Add({});
   records_in_ = &BuildCounter()
                      .Name("strand_broker_records_in_total")
                      .Help("Records appended by producers to partitions led here")

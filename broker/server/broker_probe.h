@@ -39,6 +39,8 @@ class BrokerProbe {
   void ReplicationBytesIn(int64_t bytes);
   // A long-polling fetch answered at once because the purgatory was full.
   void FetchNotParked() { fetches_not_parked_->Increment(); }
+  // An idempotent batch that overtook earlier ones of its producer and was held (Partition).
+  void ProduceHeld() { produce_held_->Increment(); }
   void Update(const ReplicaCounts& counts, uint64_t isr_shrinks, uint64_t isr_expands,
               uint64_t metadata_offset, bool fenced, size_t waiting_fetches);
   // Each hosted partition's log size; partitions no longer hosted lose their series.
@@ -85,6 +87,7 @@ class BrokerProbe {
   prometheus::Gauge* fenced_;
   prometheus::Gauge* waiting_fetches_;
   prometheus::Counter* fetches_not_parked_;
+  prometheus::Counter* produce_held_;
   struct ThrottleMetrics {
     prometheus::Counter* bytes = nullptr;
     prometheus::Counter* held_back = nullptr;

@@ -281,6 +281,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
     w.partition->Produce(
         span, static_cast<int16_t>(acks), deadline,
         [call, slot, bytes, probe, topic = w.partition->tp().topic](ProduceOutcome o) {
+          if (o.held) probe->ProduceHeld();
           if (o.error != KafkaError::kNone) {
             SetKafkaErrorIfAny(slot->mutable_error(), o.error, o.message);
             if (o.error == KafkaError::kNotLeaderOrFollower ||
