@@ -2,23 +2,32 @@
 # bench/broker-produce.sh: the brokers' produce path end to end, measured with `strand perf`
 # on a local 3 controller + 3 broker cluster, beside NATS JetStream R3 in the same run.
 #
-#   bench/broker-produce.sh            # ~5 min: Strand cases, then NATS (bench/peers/nats.sh)
+#   bench/broker-produce.sh            # ~15 min: Strand cases, then NATS twice
 #   SKIP_NATS=1 bench/broker-produce.sh
 #
 # Every topic: replication factor 3, min.insync.replicas=2; one `strand perf produce` process
 # (one idempotent producer, acks=all, compression none, batch.size 64 KiB, linger.ms 1).
 #   throughput  100 B and 1 KiB records, 1 and 16 partitions, as fast as possible: records/s,
-#               MB/s and publish latency (Send -> acknowledgement)
+#               MB/s, publish latency (Send -> acknowledgement), and CPU-s/GB: utime+stime
+#               (/proc/PID/stat) of all 6 strand-server processes, from before `perf produce`
+#               starts to after it exits, per 10^9 B acknowledged (records x record size)
 #   fixed rate  1 KiB records at each rate of RATES (records/s), on 1 and 16 partitions, for
 #               RATE_SECONDS each, as OpenMessaging Benchmark does: publish latency, and
 #               publish -> consume latency from a `strand perf consume` reading the same topic
-#               live (record age: consume time - the record's CreateTime, millisecond clock)
-# NATS: ../shared/bench/peers/nats.sh (3 nodes, R3 file stream, 1 KiB, one Node.js client):
-# async publish throughput, sync publish ack latency, e2e latency at 1000 msg/s.
+#               live (record age: consume time - the record's CreateTime, millisecond clock).
+#               RUNS runs of each case (runs interleaved, a fresh topic each, deleted after it);
+#               the summary quotes each column's median over the runs
+#   every case  resend %: producer.batches_retried / producer.batches (sends, resends included)
+# NATS: ../shared/bench/peers/nats.sh (3 nodes, R3 file stream, 1 KiB, one Node.js client), from
+# a patched copy (bench/lib.sh run_nats), twice: (a) as nats.sh configures it, (b) with fsync on
+# every write: `sync_interval: always` where nats-server takes it, else (v2.9) its store dirs on
+# a filesystem mounted -o sync; the summary says which, and why. Each: async publish throughput
+# and the 3 servers' CPU-s/GB over that phase, sync publish ack latency, e2e latency at 1000/s.
 #
 # Env: STRAND_BIN_DIR (build/bin), BASE_PORT (39090), RECORDS_SMALL (1000000),
-#      RECORDS_LARGE (300000), RATES ("1000 5000 20000"), RATE_SECONDS (8), SKIP_NATS,
-#      NATS_DUR (8), PEERS_DIR (../shared/bench/peers), KEEP_WORK=1 keeps the temp dir.
+#      RECORDS_LARGE (300000), RATES ("1000 5000 20000"), RATE_SECONDS (30), RUNS (3),
+#      SKIP_NATS, NATS_DUR (8), NATS_SYNC (auto; setting: the server setting or no (b); off: no
+#      (b)), PEERS_DIR (../shared/bench/peers), KEEP_WORK=1 keeps the temp dir.
 # Exit codes: 0 done, 1 a step failed, 2 missing binaries.
 set -euo pipefail
 
@@ -27,8 +36,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RECORDS_SMALL=${RECORDS_SMALL:-1000000}
 RECORDS_LARGE=${RECORDS_LARGE:-300000}
 RATES=${RATES:-"1000 5000 20000"}
-RATE_SECONDS=${RATE_SECONDS:-8}
+RATE_SECONDS=${RATE_SECONDS:-30}
+RUNS=${RUNS:-3}
 NATS_DUR=${NATS_DUR:-8}
+CLK_TCK=$(getconf CLK_TCK)
 
 bench_init broker-produce
 bench_cluster_up "${BASE_PORT:-39090}"
@@ -36,31 +47,37 @@ bench_cluster_up "${BASE_PORT:-39090}"
 PRODUCER=(--acks all --compression none --json -X enable.idempotence=true -X batch.size=65536
   -X linger.ms=1)
 
-# record NAME JSON [KEY JSON]: one result line (the case name, the produce summary, and the
-# consumer's summary when there is one).
+# record NAME JSON [CONSUME_JSON [CPU_TICKS [RUN]]]: one result line (the case name, the produce
+# summary, the consumer's summary, the servers' CPU seconds, the run number, where given).
 record() {
-  python3 -c '
-import json, sys
-d = json.loads(sys.argv[2]); d["case"] = sys.argv[1]
-if len(sys.argv) > 3 and sys.argv[3]: d["consume"] = json.loads(sys.argv[3])
+  CLK_TCK=$CLK_TCK python3 -c '
+import json, os, sys
+name, out, cons, ticks, run = (sys.argv[1:] + [""] * 5)[:5]
+d = json.loads(out); d["case"] = name
+if cons: d["consume"] = json.loads(cons)
+if ticks: d["server_cpu_s"] = int(ticks) / int(os.environ["CLK_TCK"])
+if run: d["run"] = int(run)
 print(json.dumps(d))' "$@" | tee -a "$RESULTS"
 }
 
 # throughput NAME PARTITIONS RECORDS SIZE
 throughput() {
-  local name=$1 topic="tp-$2-$4" out
+  local name=$1 topic="tp-$2-$4" out c0 c1
   create_topic "$topic" "$2"
   log "$name: perf produce --records $3 --record-size $4"
+  c0=$(cluster_cpu_ticks)
   out=$(strand perf produce --topic "$topic" --records "$3" --record-size "$4" "${PRODUCER[@]}") ||
     { log "$name failed"; echo "$out" >&2; return 1; }
-  record "$name" "$out"
+  c1=$(cluster_cpu_ticks)
+  record "$name" "$out" "" "$((c1 - c0))"
 }
 
-# fixed_rate NAME PARTITIONS RATE: 1 KiB records, a live consumer beside the producer.
+# fixed_rate NAME PARTITIONS RATE RUN: 1 KiB records, a live consumer beside the producer, on a
+# topic of its own, deleted after the run.
 fixed_rate() {
-  local name=$1 topic="fr-$2-$3" records=$(($3 * RATE_SECONDS)) out cout
+  local name=$1 topic="fr-$2-$3-r$4" records=$(($3 * RATE_SECONDS)) out cout
   create_topic "$topic" "$2"
-  log "$name: perf produce --throughput $3 for ${RATE_SECONDS}s, perf consume beside it"
+  log "$name run $4/$RUNS: perf produce --throughput $3 for ${RATE_SECONDS}s, perf consume beside it"
   strand perf consume --topic "$topic" --records "$records" --idle-timeout-ms 30000 --json \
     >"$WORK/consume.json" &
   BENCH_CHILD=$!
@@ -70,51 +87,130 @@ fixed_rate() {
   wait "$BENCH_CHILD" || { log "$name: perf consume failed"; cat "$WORK/consume.json" >&2; return 1; }
   BENCH_CHILD=""
   cout=$(cat "$WORK/consume.json")
-  record "$name" "$out" "$cout"
+  record "$name" "$out" "$cout" "" "$4"
+  strand topics delete "$topic" >&2 || log "could not delete $topic (left in place)"
 }
 
 for p in 1 16; do
   throughput "100B p$p max" "$p" "$RECORDS_SMALL" 100
   throughput "1KiB p$p max" "$p" "$RECORDS_LARGE" 1024
 done
-for p in 1 16; do
-  for r in $RATES; do fixed_rate "1KiB p$p @$r/s" "$p" "$r"; done
+for run in $(seq 1 "$RUNS"); do
+  for p in 1 16; do
+    for r in $RATES; do fixed_rate "1KiB p$p @$r/s" "$p" "$r" "$run"; done
+  done
 done
 
 bench_cluster_down
 run_nats "$NATS_DUR"
+NATS_DEFAULT=$NATS_LINE
+run_nats "$NATS_DUR" sync
+NATS_FSYNC=$NATS_LINE
 
-python3 - "$RESULTS" "$NATS_LINE" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-nats = dict(kv.split("=", 1) for kv in sys.argv[2].split()[1:] if "=" in kv) if sys.argv[2] else {}
-print()
-print(f"{'case':<18} {'records/s':>10} {'MB/s':>7} {'pub p50':>8} {'pub p99':>8} {'pub p99.9':>9} "
-      f"{'e2e p50':>8} {'e2e p99':>8} {'e2e p99.9':>9}   (ms)")
-by = {}
+python3 - "$RESULTS" "$RUNS" "$CLK_TCK" "$NATS_DEFAULT" "$NATS_FSYNC" "${NATS_SYNC_LABEL:-}" <<'PY'
+import json, statistics, sys
+path, runs, clk, line_a, line_b, label_b = sys.argv[1:]
+rows = [json.loads(l) for l in open(path)]
+kv = lambda line: dict(x.split("=", 1) for x in line.split()[1:] if "=" in x) if line else {}
+med = statistics.median
+
+by = {}  # case -> its runs, in order of first appearance
 for r in rows:
-    by[r["case"]] = r
-    lat = r["latency_ms"]
-    line = (f"{r['case']:<18} {r['records_per_sec']:>10,.0f} {r['mb_per_sec']:>7.1f} "
-            f"{lat['p50']:>8.2f} {lat['p99']:>8.2f} {lat['p999']:>9.2f}")
-    c = r.get("consume")
-    if c:
-        age = c["record_age_ms"]
-        line += f" {age['p50']:>8.2f} {age['p99']:>8.2f} {age['p999']:>9.2f}"
+    by.setdefault(r["case"], []).append(r)
+
+def summary(rs):
+    """One row's figures: medians over the runs; resend % over all their batches."""
+    s = {"n": len(rs), "rps": med(r["records_per_sec"] for r in rs),
+         "mbps": med(r["mb_per_sec"] for r in rs)}
+    for k in ("p50", "p99", "p999"):
+        s["pub_" + k] = med(r["latency_ms"][k] for r in rs)
+        if all("consume" in r for r in rs):
+            s["e2e_" + k] = med(r["consume"]["record_age_ms"][k] for r in rs)
+    sent = sum(r["producer"]["batches"] for r in rs)
+    s["resend"] = 100.0 * sum(r["producer"]["batches_retried"] for r in rs) / sent if sent else float("nan")
+    if all("server_cpu_s" in r for r in rs):
+        gb = sum(r["records"] * r["record_size"] for r in rs) / 1e9
+        s["cpu_gb"] = sum(r["server_cpu_s"] for r in rs) / gb
+    return s
+
+S = {c: summary(rs) for c, rs in by.items()}
+print()
+print(f"{'case':<18} {'runs':>4} {'records/s':>10} {'MB/s':>7} {'pub p50':>8} {'pub p99':>8} "
+      f"{'pub p99.9':>9} {'e2e p50':>8} {'e2e p99':>8} {'e2e p99.9':>9} {'resend %':>8} {'CPU-s/GB':>8}")
+dash = "-"
+for c, s in S.items():
+    line = (f"{c:<18} {s['n']:>4} {s['rps']:>10,.0f} {s['mbps']:>7.1f} "
+            f"{s['pub_p50']:>8.2f} {s['pub_p99']:>8.2f} {s['pub_p999']:>9.2f}")
+    if "e2e_p50" in s:
+        line += f" {s['e2e_p50']:>8.2f} {s['e2e_p99']:>8.2f} {s['e2e_p999']:>9.2f}"
+    else:
+        line += f" {dash:>8} {dash:>8} {dash:>9}"
+    line += f" {s['resend']:>8.2f}"
+    line += f" {s['cpu_gb']:>8.1f}" if "cpu_gb" in s else f" {dash:>8}"
     print(line)
-if nats:
-    f = lambda k: float(nats[k])
+print(f"latencies in ms. Fixed-rate rows: median of {runs} runs of every column (each run a fresh "
+      f"topic); resend % over all their batches (batches_retried / batches sent, resends included).")
+print(f"CPU-s/GB: utime+stime (/proc/PID/stat, CLK_TCK {clk}) of all strand-server processes "
+      "(3 controllers + 3 brokers) from before `perf produce` started to after it exited, per "
+      "10^9 B acknowledged (records x record size); client processes and kernel threads not counted.")
+multi = [c for c, rs in by.items() if len(rs) > 1]
+if multi:
+    print("per run p99 (publish | e2e), ms:")
+    for c in multi:
+        pub = " ".join(f"{r['latency_ms']['p99']:.2f}" for r in by[c])
+        e2e = " ".join(f"{r['consume']['record_age_ms']['p99']:.2f}" for r in by[c] if "consume" in r)
+        print(f"  {c:<18} {pub} | {e2e}")
+
+def nats_summary(n):
+    f = lambda k: float(n[k])
+    out = {"async": f("async_msgs_s"), "async_MBps": f("async_MBps"), "sync_p50": f("sync_ack_p50_ms"),
+           "sync_p99": f("sync_ack_p99_ms"), "e2e_p50": f("e2e_p50_ms"), "e2e_p99": f("e2e_p99_ms"),
+           "e2e_rate": f("e2e_rate"), "e2e_recv": n.get("e2e_recv", "?"),
+           "version": n.get("version", "?")}
+    acked, ticks = float(n.get("async_acked", "nan")), float(n.get("async_cpu_ticks", "nan"))
+    out["cpu_gb"] = ticks / float(clk) / (acked * float(n.get("msg_size", 1024)) / 1e9) if acked > 0 else float("nan")
+    out["cpu_note"] = f"{ticks / float(clk):.2f} CPU-s / {acked:,.0f} msgs acked"
+    return out
+
+variants = []  # (tag, how, figures)
+if line_a:
+    variants.append(("(a) default", "as nats.sh configures it: no sync setting, nats-server's own fsync policy",
+                     nats_summary(kv(line_a))))
+if line_b:
+    variants.append(("(b) fsync on every write", label_b, nats_summary(kv(line_b))))
+def ratio(x, y):
+    r = x / y if y else float("nan")
+    return f"{r:.2f}x" if not r < 0.1 else f"{r:.2g}x"
+if not line_a and not line_b:
+    sys.exit(0)
+print()
+print("NATS JetStream R3 (3 nats-server on this machine, file storage, 1 KiB messages, one Node.js client):")
+for tag, how, n in variants:
+    print(f"  {tag}: {how}")
+    print(f"      nats-server {n['version']}: async publish {n['async']:,.0f} msgs/s ({n['async_MBps']:.1f} MB/s, "
+          f"10^6 B); sync publish ack p50 {n['sync_p50']:.2f} / p99 {n['sync_p99']:.2f} ms; e2e at "
+          f"{n['e2e_rate']:.0f}/s p50 {n['e2e_p50']:.2f} / p99 {n['e2e_p99']:.2f} ms (received {n['e2e_recv']}); "
+          f"CPU-s/GB {n['cpu_gb']:.1f} ({n['cpu_note']}, async phase)")
+    if n["async"] < n["e2e_rate"]:
+        print(f"      its async maximum is below {n['e2e_rate']:.0f}/s: the e2e figures are queueing delay")
+if line_a and not line_b:
+    print(f"  (b) fsync on every write: {label_b or 'not measured'}")
+print("  NATS CPU-s/GB: utime+stime of the 3 nats-server from the start of the async publish phase to its "
+      "last ack, per 10^9 B acknowledged in it (msgs acked x 1024 B).")
+for tag, how, n in variants:
     print()
+    print(f"Strand vs NATS {tag}:")
     for p in (1, 16):
-        big = by[f"1KiB p{p} max"]["records_per_sec"]
-        print(f"1 KiB throughput, {p} partition(s): Strand {big:,.0f} records/s vs NATS R3 async "
-              f"{f('async_msgs_s'):,.0f} msgs/s -> {big / f('async_msgs_s'):.2f}x")
+        s = S.get(f"1KiB p{p} max")
+        if s:
+            print(f"  1 KiB max, {p:>2} partition(s): Strand {s['rps']:,.0f} records/s vs NATS async "
+                  f"{n['async']:,.0f} msgs/s -> {ratio(s['rps'], n['async'])}; CPU-s/GB Strand "
+                  f"{s['cpu_gb']:.1f} vs NATS {n['cpu_gb']:.1f} -> {ratio(s['cpu_gb'], n['cpu_gb'])} (lower is better)")
     for p in (1, 16):
-        r = by.get(f"1KiB p{p} @1000/s")
-        if r:
-            lat, age = r["latency_ms"], r["consume"]["record_age_ms"]
-            print(f"at 1000/s, {p} partition(s): Strand publish p99 {lat['p99']:.2f} ms vs NATS sync "
-                  f"publish p99 {f('sync_ack_p99_ms'):.2f} ms ({lat['p99'] / f('sync_ack_p99_ms'):.2f}x); "
-                  f"e2e p99 {age['p99']:.2f} ms vs NATS {f('e2e_p99_ms'):.2f} ms "
-                  f"({age['p99'] / f('e2e_p99_ms'):.2f}x; lower is better)")
+        s = S.get(f"1KiB p{p} @1000/s")
+        if s and "e2e_p99" in s:
+            print(f"  at 1000/s, {p:>2} partition(s), Strand median of {s['n']} runs: publish p99 "
+                  f"{s['pub_p99']:.2f} ms vs NATS sync publish p99 {n['sync_p99']:.2f} ms "
+                  f"({ratio(s['pub_p99'], n['sync_p99'])}); e2e p99 {s['e2e_p99']:.2f} ms vs NATS "
+                  f"{n['e2e_p99']:.2f} ms ({ratio(s['e2e_p99'], n['e2e_p99'])}; lower is better)")
 PY
