@@ -45,14 +45,18 @@ void LeaderState::OnFollowerFetch(NodeId follower, Offset fetch_offset, Offset d
   auto it = followers_.find(follower);
   if (it == followers_.end()) return;
   FollowerProgress& p = it->second;
-  if (fetch_offset >= leader_end) {
+  // A durable offset beyond what was fetched would be a confused follower; trust only data.
+  const Offset durable = std::min(durable_offset, fetch_offset);
+  // Caught up means durable, not only fetched: a follower whose fsyncs hang may keep fetching
+  // but holds the high watermark back, so it must leave the ISR after replica.lag.time.max.ms
+  // like one that stopped fetching.
+  if (durable >= leader_end) {
     p.last_caught_up_ms = std::max(p.last_caught_up_ms, now_ms);
-  } else if (fetch_offset >= p.leader_end_at_last_fetch) {
+  } else if (durable >= p.leader_end_at_last_fetch) {
     p.last_caught_up_ms = std::max(p.last_caught_up_ms, p.last_fetch_ms);
   }
   p.fetch_offset = fetch_offset;
-  // A durable offset beyond what was fetched would be a confused follower; trust only data.
-  p.durable_offset = std::min(durable_offset, fetch_offset);
+  p.durable_offset = durable;
   p.last_fetch_ms = now_ms;
   p.leader_end_at_last_fetch = leader_end;
 }

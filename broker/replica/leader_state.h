@@ -11,10 +11,12 @@
 //     leave; replicas whose durable log reaches the high watermark (and the start of this
 //     leader's epoch) join.
 //
-// "Caught up" follows Kafka: a fetch at or beyond the leader's log end makes the follower caught
-// up now; a fetch at or beyond the leader's log end as of the previous fetch makes it caught up
-// as of that previous fetch. Pure: time comes in as arguments. Owned by a Partition, used under
-// its lock.
+// "Caught up" follows Kafka, counting what the follower reports durable rather than what it
+// fetched (acks=all waits for its fsync): durable at or beyond the leader's log end makes the
+// follower caught up now; at or beyond the leader's log end as of its previous report makes it
+// caught up as of that previous report (a fetch). A follower whose fsyncs hang so leaves the
+// ISR after replica.lag.time.max.ms even though it keeps fetching. Pure: time comes in as
+// arguments. Owned by a Partition, used under its lock.
 
 #include <cstdint>
 #include <map>

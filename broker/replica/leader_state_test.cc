@@ -74,6 +74,20 @@ TEST(LeaderState, CaughtUpAsOfPreviousFetch) {
   EXPECT_TRUE(s.ProposedIsr(11'001, 10'000, Offset(0)).has_value());  // lagged since 1'000
 }
 
+TEST(LeaderState, FollowerFetchingButNotDurable_IsShrunkAfterLagTime) {
+  // C keeps fetching to the leader's end, but its fsyncs hang: its durable offset stays at 40.
+  // It holds the high watermark back, so it must leave like a follower that stopped fetching.
+  LeaderState s(kA, {kA, kB, kC}, {kA, kB, kC}, Offset(0), 0);
+  for (int64_t t = 1'000; t <= 11'000; t += 1'000) {
+    s.OnFollowerFetch(kB, Offset(t / 10), Offset(t / 10), Offset(t / 10), t);
+    s.OnFollowerFetch(kC, Offset(t / 10), Offset(40), Offset(t / 10), t);
+  }
+  EXPECT_EQ(s.HighWatermark(Offset(1'100), Offset(0), 2), Offset(40));
+  auto proposed = s.ProposedIsr(11'000, 10'000, Offset(40));
+  ASSERT_TRUE(proposed.has_value());
+  EXPECT_EQ(*proposed, (std::vector<NodeId>{kA, kB}));
+}
+
 TEST(LeaderState, CaughtUpFollower_JoinsOnceDurableAtHighWatermark) {
   LeaderState s(kA, {kA, kB}, {kA}, Offset(20), 0);
   s.OnFollowerFetch(kB, Offset(30), Offset(25), Offset(30), 100);
