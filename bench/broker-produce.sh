@@ -6,8 +6,9 @@
 #   SKIP_NATS=1 bench/broker-produce.sh
 #
 # Every topic: replication factor 3, min.insync.replicas=2; one `strand perf produce` process
-# (one idempotent producer, acks=all, compression none, batch.size 64 KiB, linger.ms 1).
-#   throughput  100 B and 1 KiB records, 1 and 16 partitions, as fast as possible: records/s,
+# (one idempotent producer, acks=all, compression none).
+#   throughput  the producer's default settings (batch.size, linger.ms 5, 5 requests in flight):
+#               100 B and 1 KiB records, 1 and 16 partitions, as fast as possible: records/s,
 #               MB/s, publish latency (Send -> acknowledgement), and CPU-s/GB: utime+stime
 #               (/proc/PID/stat) of all 6 strand-server processes, from before `perf produce`
 #               starts to after it exits, per 10^9 B acknowledged (records x record size)
@@ -15,8 +16,12 @@
 #               RATE_SECONDS each, as OpenMessaging Benchmark does: publish latency, and
 #               publish -> consume latency from a `strand perf consume` reading the same topic
 #               live (record age: consume time - the record's CreateTime, millisecond clock).
-#               RUNS runs of each case (runs interleaved, a fresh topic each, deleted after it);
-#               the summary quotes each column's median over the runs
+#               linger.ms 0: each record is sent at once. RUNS runs of each case (runs
+#               interleaved, a fresh topic each, deleted after it); the summary quotes each
+#               column's median over the runs, and where the time went on the brokers
+#               (bench/stage_breakdown.py: their produce and follower stage histograms, summed
+#               over the runs, and the client's latency minus the broker's produce request time:
+#               network, gRPC and the client)
 #   every case  resend %: producer.batches_retried / producer.batches (sends, resends included)
 # NATS: ../shared/bench/peers/nats.sh (3 nodes, R3 file stream, 1 KiB, one Node.js client), from
 # a patched copy (bench/lib.sh run_nats), twice: (a) as nats.sh configures it, (b) with fsync on
@@ -44,19 +49,21 @@ CLK_TCK=$(getconf CLK_TCK)
 bench_init broker-produce
 bench_cluster_up "${BASE_PORT:-39090}"
 
-PRODUCER=(--acks all --compression none --json -X enable.idempotence=true -X batch.size=65536
-  -X linger.ms=1)
+PRODUCER=(--acks all --compression none --json -X enable.idempotence=true)
+FIXED_RATE=(-X linger.ms=0)
 
-# record NAME JSON [CONSUME_JSON [CPU_TICKS [RUN]]]: one result line (the case name, the produce
-# summary, the consumer's summary, the servers' CPU seconds, the run number, where given).
+# record NAME JSON [CONSUME_JSON [CPU_TICKS [RUN [STAGES_JSON]]]]: one result line (the case
+# name, the produce summary, the consumer's summary, the servers' CPU seconds, the run number,
+# the brokers' stage histograms over the run, where given).
 record() {
   CLK_TCK=$CLK_TCK python3 -c '
 import json, os, sys
-name, out, cons, ticks, run = (sys.argv[1:] + [""] * 5)[:5]
+name, out, cons, ticks, run, stages = (sys.argv[1:] + [""] * 6)[:6]
 d = json.loads(out); d["case"] = name
 if cons: d["consume"] = json.loads(cons)
 if ticks: d["server_cpu_s"] = int(ticks) / int(os.environ["CLK_TCK"])
 if run: d["run"] = int(run)
+if stages: d["stages"] = json.loads(stages)
 print(json.dumps(d))' "$@" | tee -a "$RESULTS"
 }
 
@@ -82,12 +89,16 @@ fixed_rate() {
     >"$WORK/consume.json" &
   BENCH_CHILD=$!
   sleep 1  # the consumer has its partitions before the first record
+  python3 "$REPO/bench/stage_breakdown.py" snap "$WORK/stages0.json"
   out=$(strand perf produce --topic "$topic" --records "$records" --record-size 1024 \
-    --throughput "$3" "${PRODUCER[@]}") || { log "$name failed"; echo "$out" >&2; return 1; }
+    --throughput "$3" "${PRODUCER[@]}" "${FIXED_RATE[@]}") ||
+    { log "$name failed"; echo "$out" >&2; return 1; }
+  python3 "$REPO/bench/stage_breakdown.py" snap "$WORK/stages1.json"
   wait "$BENCH_CHILD" || { log "$name: perf consume failed"; cat "$WORK/consume.json" >&2; return 1; }
   BENCH_CHILD=""
   cout=$(cat "$WORK/consume.json")
-  record "$name" "$out" "$cout" "" "$4"
+  record "$name" "$out" "$cout" "" "$4" \
+    "$(python3 "$REPO/bench/stage_breakdown.py" diff "$WORK/stages0.json" "$WORK/stages1.json")"
   strand topics delete "$topic" >&2 || log "could not delete $topic (left in place)"
 }
 
@@ -160,6 +171,34 @@ if multi:
         pub = " ".join(f"{r['latency_ms']['p99']:.2f}" for r in by[c])
         e2e = " ".join(f"{r['consume']['record_age_ms']['p99']:.2f}" for r in by[c] if "consume" in r)
         print(f"  {c:<18} {pub} | {e2e}")
+
+staged = [c for c, rs in by.items() if all("stages" in r for r in rs)]
+if staged:
+    cols = [("produce.append", "append"), ("produce.leader_fsync", "ldr fsync"),
+            ("produce.commit", "commit"), ("produce.respond", "respond"),
+            ("follower.append", "flw append"), ("follower.fsync", "flw fsync")]
+    print()
+    print("Where the time went at fixed rates, mean ms (median over the runs): the client's publish "
+          "latency; the broker's produce request (arrival to answer); their difference (network, gRPC,")
+    print("the client); then the leader's stages from the request's arrival: append, append -> its own "
+          "fsync, append -> commit (every ISR member durable), commit -> answer; and the followers' "
+          "append and fsync wait per fetch.")
+    print(f"{'case':<18} {'client':>7} {'broker':>7} {'net+rpc':>7} " +
+          " ".join(f"{h:>10}" for _, h in cols))
+    for c in staged:
+        rs = by[c]
+        mean = lambda k: med(r["stages"][k]["mean_ms"] if k in r["stages"] else float("nan") for r in rs)
+        client = med(r["latency_ms"]["avg"] for r in rs)
+        broker = mean("broker_produce_request")
+        print(f"{c:<18} {client:>7.3f} {broker:>7.3f} {client - broker:>7.3f} " +
+              " ".join(f"{mean(k):>10.3f}" for k, _ in cols))
+    print("p99 (bucket upper bounds, ms; median over the runs):")
+    for c in staged:
+        rs = by[c]
+        p99 = lambda k: med(r["stages"][k]["p99_ms"] if k in r["stages"] else float("nan") for r in rs)
+        print(f"{c:<18} {med(r['latency_ms']['p99'] for r in rs):>7.3f} "
+              f"{p99('broker_produce_request'):>7.3f} {dash:>7} " +
+              " ".join(f"{p99(k):>10.3f}" for k, _ in cols))
 
 def nats_summary(n):
     f = lambda k: float(n[k])

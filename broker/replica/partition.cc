@@ -344,6 +344,7 @@ ProduceOutcome Partition::AppendLocked(std::span<uint8_t> records, int16_t acks,
     }
     out.base_offset = info->base_offset;
     out.last_offset = info->last_offset;
+    out.appended_us = clock_.NowMonotonicUs();
     out.log_append_time_ms = info->log_append_time_ms;
     out.log_start_offset = info->log_start_offset;
     if (idempotent) {
@@ -434,10 +435,17 @@ void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
     log_->SetHighWatermark(hw);
     hw_moved_ = true;
   }
-  // Waiters whose last offset is below the high watermark are committed (a retried batch may
-  // have been committed long ago).
+  if (waiters_.empty()) return;
+  // Stage times (ProduceOutcome): the waiters the leader's fsync now covers, then those the
+  // high watermark passed — committed (a retried batch may have been committed long ago).
+  const int64_t now_us = clock_.NowMonotonicUs();
+  const Offset durable = log_->DurableOffset();
+  for (auto it = waiters_.begin(); it != waiters_.end() && it->first < durable; ++it) {
+    if (it->second.outcome.leader_durable_us == 0) it->second.outcome.leader_durable_us = now_us;
+  }
   while (!waiters_.empty() && waiters_.begin()->first < hw) {
     auto node = waiters_.extract(waiters_.begin());
+    node.mapped().outcome.committed_us = now_us;
     ready->emplace_back(std::move(node.mapped().done), std::move(node.mapped().outcome));
   }
 }

@@ -68,6 +68,12 @@ struct ProduceOutcome {
   NodeId leader = kNoNode;  // hint, with NOT_LEADER_OR_FOLLOWER
   LeaderEpoch leader_epoch{-1};
   bool held = false;  // the batch overtook earlier ones of its producer and was held (Produce)
+  // Where an acks=all write's time went, in the partition clock's monotonic microseconds (0: not
+  // reached): appended to the leader's log, fsynced there, and committed (the high watermark
+  // passed it: every ISR member reported it durable).
+  int64_t appended_us = 0;
+  int64_t leader_durable_us = 0;
+  int64_t committed_us = 0;
 };
 
 struct ReadOutcome {

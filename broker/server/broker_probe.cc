@@ -39,6 +39,30 @@ BrokerProbe::BrokerProbe(std::shared_ptr<prometheus::Registry> registry)
                "sent earlier, held back and appended in sequence order (in-order produce)")
            .Register(r)
            .Add({});
+  const prometheus::Histogram::BucketBoundaries stage_buckets{
+      0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003,
+      0.005,   0.0075, 0.01,    0.025,  0.05,    0.1,   0.25,   0.5,   1};
+  auto& produce_stages =
+      prometheus::BuildHistogram()
+          .Name("strand_broker_produce_stage_seconds")
+          .Help(
+              "Where acks=all produce time goes on the leader, by stage: append (request "
+              "arrival to append), leader_fsync (append to the leader's fsync), commit (append "
+              "to every ISR member durable), respond (commit to the answer)")
+          .Register(r);
+  int stage_index = 0;
+  for (const char* stage : {"append", "leader_fsync", "commit", "respond"}) {
+    produce_stage_[stage_index++] = &produce_stages.Add({{"stage", stage}}, stage_buckets);
+  }
+  auto& follower_stages =
+      prometheus::BuildHistogram()
+          .Name("strand_broker_follower_stage_seconds")
+          .Help(
+              "A follower's time per fetched batch set, by stage: append (into its log), fsync "
+              "(waiting for it to be durable before the next fetch reports it)")
+          .Register(r);
+  follower_stage_[0] = &follower_stages.Add({{"stage", "append"}}, stage_buckets);
+  follower_stage_[1] = &follower_stages.Add({{"stage", "fsync"}}, stage_buckets);
   records_in_ = &BuildCounter()
                      .Name("strand_broker_records_in_total")
                      .Help("Records appended by producers to partitions led here")
@@ -196,6 +220,18 @@ void BrokerProbe::Request(const std::string& api, std::string_view error, double
   }
   counter->Increment();
   histogram->Observe(seconds);
+}
+
+void BrokerProbe::ProduceStages(double append, double leader_fsync, double commit, double respond) {
+  produce_stage_[0]->Observe(append);
+  produce_stage_[1]->Observe(leader_fsync);
+  produce_stage_[2]->Observe(commit);
+  produce_stage_[3]->Observe(respond);
+}
+
+void BrokerProbe::FollowerStages(double append, double fsync) {
+  follower_stage_[0]->Observe(append);
+  follower_stage_[1]->Observe(fsync);
 }
 
 std::string_view BrokerProbe::PlaneOf(std::string_view api) {

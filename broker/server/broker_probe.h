@@ -41,6 +41,12 @@ class BrokerProbe {
   void FetchNotParked() { fetches_not_parked_->Increment(); }
   // An idempotent batch that overtook earlier ones of its producer and was held (Partition).
   void ProduceHeld() { produce_held_->Increment(); }
+  // Where an acks=all produce's time went on the leader (seconds): from the request's arrival to
+  // the append, from the append to the leader's fsync and to the commit (every ISR member
+  // durable), and from the commit to the answer.
+  void ProduceStages(double append, double leader_fsync, double commit, double respond);
+  // A follower's fetched batches: the append, and the wait for their fsync before the next fetch.
+  void FollowerStages(double append, double fsync);
   void Update(const ReplicaCounts& counts, uint64_t isr_shrinks, uint64_t isr_expands,
               uint64_t metadata_offset, bool fenced, size_t waiting_fetches);
   // Each hosted partition's log size; partitions no longer hosted lose their series.
@@ -88,6 +94,8 @@ class BrokerProbe {
   prometheus::Gauge* waiting_fetches_;
   prometheus::Counter* fetches_not_parked_;
   prometheus::Counter* produce_held_;
+  prometheus::Histogram* produce_stage_[4];   // append, leader_fsync, commit, respond
+  prometheus::Histogram* follower_stage_[2];  // append, fsync
   struct ThrottleMetrics {
     prometheus::Counter* bytes = nullptr;
     prometheus::Counter* held_back = nullptr;

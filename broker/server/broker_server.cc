@@ -451,6 +451,9 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   r.inter_broker_listener = o.listeners.inter_broker_listener_name;
   BrokerProbe* probe = p->probe.get();
   r.fetcher.on_appended = [probe](int64_t bytes) { probe->ReplicationBytesIn(bytes); };
+  r.fetcher.on_stages = [probe](double append_s, double fsync_s) {
+    probe->FollowerStages(append_s, fsync_s);
+  };
   r.static_configs = o.settings.cluster;
   p->replicas =
       std::make_unique<ReplicaManager>(r, *p->logs, *p->metadata, *p->controllers, *p->purgatory,

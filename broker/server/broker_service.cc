@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/error_proto.h"
 #include "common/internal_topics.h"
 #include "common/logging.h"
@@ -282,6 +283,19 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
         span, static_cast<int16_t>(acks), deadline,
         [call, slot, bytes, probe, topic = w.partition->tp().topic](ProduceOutcome o) {
           if (o.held) probe->ProduceHeld();
+          if (o.committed_us > 0 && o.appended_us > 0) {
+            // Partition stamps come from the same monotonic clock (steady_clock).
+            const auto us = [](int64_t d) { return static_cast<double>(d) / 1e6; };
+            const int64_t start_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                         call->start.time_since_epoch())
+                                         .count();
+            const int64_t leader_durable_us =
+                o.leader_durable_us > 0 ? o.leader_durable_us : o.committed_us;
+            probe->ProduceStages(us(o.appended_us - start_us),
+                                 us(leader_durable_us - o.appended_us),
+                                 us(o.committed_us - o.appended_us),
+                                 us(SystemClock::Instance().NowMonotonicUs() - o.committed_us));
+          }
           if (o.error != KafkaError::kNone) {
             SetKafkaErrorIfAny(slot->mutable_error(), o.error, o.message);
             if (o.error == KafkaError::kNotLeaderOrFollower ||

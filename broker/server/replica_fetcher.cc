@@ -190,6 +190,7 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
   }
   std::vector<std::shared_ptr<Partition>> appended;
   bool progress = false, append_failed = false;
+  const auto received = std::chrono::steady_clock::now();
   for (const auto& topic : resp.topics()) {
     for (const auto& r : topic.partitions()) {
       storage::TopicPartition tp{topic.topic(), r.partition()};
@@ -200,9 +201,15 @@ bool ReplicaFetcherManager::Fetcher::FetchOnce(
     }
   }
   // The next fetch reports these as durable: wait for the group commit that covers them.
+  const auto append_done = std::chrono::steady_clock::now();
   for (const auto& p : appended) {
     const Offset end = p->log()->LogEndOffset();
     if (end > Offset(0)) (void)p->log()->WaitDurable(end - 1, o.durable_wait_ms);
+  }
+  if (!appended.empty() && o.on_stages) {
+    const std::chrono::duration<double> append_s = append_done - received;
+    const std::chrono::duration<double> fsync_s = std::chrono::steady_clock::now() - append_done;
+    o.on_stages(append_s.count(), fsync_s.count());
   }
   // A failed append backs off (replica.fetch.backoff.ms) rather than refetch at once.
   return progress && !append_failed;

@@ -43,6 +43,9 @@ struct FetcherOptions {
   std::string incarnation;
   // Told the size of every batch set appended from a leader (metrics); may be empty.
   std::function<void(int64_t bytes)> on_appended;
+  // Told, per fetch that appended something, how long the appends took and how long the wait
+  // for their fsync took (seconds; metrics); may be empty.
+  std::function<void(double append_s, double fsync_s)> on_stages;
   // The follower side of the replication throttle (follower.replication.throttled.*); null: none.
   ReplicationQuota* quota = nullptr;
 };
