@@ -21,7 +21,7 @@ TEST(ProducerConfig, DefaultsAreKafkas) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->bootstrap_servers.size(), 2u);
   EXPECT_EQ(c->acks, -1);
-  EXPECT_EQ(c->batch_size_bytes, 16384);
+  EXPECT_EQ(c->batch_size_bytes, 262144);
   EXPECT_EQ(c->linger_ms, 5);
   EXPECT_EQ(c->buffer_memory_bytes, 33554432);
   EXPECT_EQ(c->max_block_ms, 60000);

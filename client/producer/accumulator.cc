@@ -65,9 +65,14 @@ int32_t Accumulator::PartitionCount(std::string_view topic) const {
   return it == topics_.end() ? -1 : it->second.partition_count;
 }
 
-size_t Accumulator::NewBatchCapacity(const TopicState& topic, size_t record_bytes) const {
+size_t Accumulator::NewBatchCapacity(const TopicState& topic, size_t record_bytes,
+                                     const ProducerBatch* previous) const {
   const size_t header = record::batch_layout::kHeaderSize;
-  size_t capacity = static_cast<size_t>(std::max(config_.batch_size_bytes, 0));
+  const size_t batch_size = static_cast<size_t>(std::max(config_.batch_size_bytes, 0));
+  size_t capacity = std::min(batch_size, kFirstBatchBytes);
+  if (previous != nullptr && previous->attempts == 0 && previous->full()) {
+    capacity = std::min(batch_size, std::max(capacity, 2 * previous->capacity_bytes()));
+  }
   if (config_.compressed) {
     const double ratio = std::max(topic.compression_ratio, kCompressionRatioMin);
     capacity = static_cast<size_t>(static_cast<double>(capacity) / ratio);
@@ -143,7 +148,10 @@ absl::StatusOr<Accumulator::AppendResult> Accumulator::Append(const RecordRef& r
       if (reserved > 0) memory_.Release(reserved);
       return AppendResult{std::move(tp), full};
     }
-    const size_t capacity = NewBatchCapacity(*topic, record_bytes);
+    auto queued = deques_.find(tp);
+    const size_t capacity = NewBatchCapacity(
+        *topic, record_bytes,
+        queued != deques_.end() && !queued->second.empty() ? queued->second.back().get() : nullptr);
     const int64_t needed = static_cast<int64_t>(capacity);
     if (reserved < needed) {
       if (reserved > 0) memory_.Release(reserved);

@@ -58,6 +58,9 @@ struct AccumulatorConfig {
 
 class Accumulator {
  public:
+  // A partition's first batch, and one after its queue emptied (see NewBatchCapacity).
+  static constexpr size_t kFirstBatchBytes = 16384;
+
   Accumulator(AccumulatorConfig config, MemoryBudget& memory);
 
   // A record on its way in. `partition` -1: sticky (keyless, or keys ignored).
@@ -139,7 +142,11 @@ class Accumulator {
   };
   TopicState* FindTopic(std::string_view topic);
   // The batch capacity for a new batch of `topic` able to take a record of `record_bytes`.
-  size_t NewBatchCapacity(const TopicState& topic, size_t record_bytes) const;
+  // A new batch's capacity: kFirstBatchBytes (or batch.size when smaller), doubling up to
+  // batch.size for each batch that follows a full one still queued. A partition written slowly
+  // holds small batches; a busy one grows to batch.size within a few batches.
+  size_t NewBatchCapacity(const TopicState& topic, size_t record_bytes,
+                          const ProducerBatch* previous) const;
   // Appends to the open batch of `tp` if there is one with room (lock held).
   bool TryAppendLocked(const TopicPartition& tp, const RecordRef& r, SendCallback& callback,
                        bool* full);

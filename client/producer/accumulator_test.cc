@@ -67,6 +67,40 @@ class AccumulatorTest : public ::testing::Test {
   ClusterMetadata cluster_;
 };
 
+TEST_F(AccumulatorTest, BatchesStartSmallAndDoubleWhileThePartitionIsBusy) {
+  AccumulatorConfig c;
+  c.batch_size_bytes = 128 * 1024;
+  c.linger_ms = 1000;
+  Make(c, 8 << 20);
+  const std::string value(1000, 'v');
+  // Nothing drained: each batch that fills up is followed by one twice its size, up to batch.size.
+  for (int i = 0; i < 400; ++i) ASSERT_TRUE(Append(0, value, 100).ok());
+  std::vector<size_t> capacities;
+  for (int round = 0; round < 10; ++round) {
+    auto d = Drain(100);
+    if (Count(d) == 0) break;
+    for (const auto& [node, batches] : d.batches) {
+      for (const auto& b : batches) capacities.push_back(b->capacity_bytes());
+    }
+  }
+  ASSERT_GE(capacities.size(), 5u);
+  EXPECT_EQ(capacities[0], Accumulator::kFirstBatchBytes);
+  EXPECT_EQ(capacities[1], 2 * Accumulator::kFirstBatchBytes);
+  EXPECT_EQ(capacities[2], 4 * Accumulator::kFirstBatchBytes);
+  EXPECT_EQ(capacities[3], 128u * 1024);
+  EXPECT_EQ(capacities[4], 128u * 1024);
+  // Once its queue is empty, a partition's next batch starts small again, and so does a
+  // partition written for the first time.
+  EXPECT_EQ(Count(Drain(1200)), 1u);  // the last batch, not full: after linger.ms
+  ASSERT_TRUE(Append(0, value, 1300).ok());
+  ASSERT_TRUE(Append(1, value, 1300).ok());
+  auto d = Drain(2300);
+  ASSERT_EQ(Count(d), 2u);
+  for (const auto& [node, batches] : d.batches) {
+    for (const auto& b : batches) EXPECT_EQ(b->capacity_bytes(), Accumulator::kFirstBatchBytes);
+  }
+}
+
 TEST_F(AccumulatorTest, Linger_NotReadyBeforeReadyAfter) {
   AccumulatorConfig c;
   c.linger_ms = 10;

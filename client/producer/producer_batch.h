@@ -75,6 +75,7 @@ class ProducerBatch {
   void mark_full() { full_ = true; }
   // Room left for more uncompressed bytes.
   size_t free_bytes() const { return capacity_bytes_ - buffer_.size(); }
+  size_t capacity_bytes() const { return capacity_bytes_; }
 
   uint64_t id = 0;  // assigned by the accumulator, increasing (for Flush)
 

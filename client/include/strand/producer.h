@@ -61,7 +61,7 @@ struct ProducerConfig {
   std::vector<std::string> bootstrap_servers;  // bootstrap.servers
   std::string client_id;                       // client.id
   int32_t acks = -1;                           // acks (all = -1)
-  int32_t batch_size_bytes = 16384;            // batch.size
+  int32_t batch_size_bytes = 262144;           // batch.size
   int64_t linger_ms = 5;                       // linger.ms
   int64_t buffer_memory_bytes = 32 << 20;      // buffer.memory
   int64_t max_block_ms = 60'000;               // max.block.ms
