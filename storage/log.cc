@@ -234,7 +234,7 @@ absl::StatusOr<AppendInfo> Log::AppendAsLeader(std::span<uint8_t> records, Leade
   return info;
 }
 
-absl::StatusOr<AppendInfo> Log::AppendAsFollower(std::span<uint8_t> records) {
+absl::StatusOr<AppendInfo> Log::AppendAsFollower(std::span<uint8_t> records, bool caller_flushes) {
   LogConfig config = this->config();
   int64_t now = clock_.NowWallMs();
   auto prepared =
@@ -266,7 +266,7 @@ absl::StatusOr<AppendInfo> Log::AppendAsFollower(std::span<uint8_t> records) {
   }
   absl::Status s = MaybeAssignEpochs(epoch_starts);
   if (!s.ok()) return RecordAppendError(s);
-  auto info = Write(records, placements, config, now);
+  auto info = Write(records, placements, config, now, /*schedule_flush=*/!caller_flushes);
   if (!info.ok()) return info;
   for (const Prepared& p : *prepared) info->records += p.summary.header.record_count;
   if (probe_) probe_->OnAppend(info->bytes, info->batches, info->records);
@@ -356,7 +356,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Log::MaybeRoll(int64_t incoming_bytes, 
 
 absl::StatusOr<AppendInfo> Log::Write(std::span<uint8_t> records,
                                       const std::vector<BatchPlacement>& placements,
-                                      const LogConfig& config, int64_t now_ms) {
+                                      const LogConfig& config, int64_t now_ms,
+                                      bool schedule_flush) {
   Offset first = placements.front().base_offset;
   Offset last = placements.back().last_offset;
   auto active = MaybeRoll(static_cast<int64_t>(records.size()), first, last, config, now_ms);
@@ -388,7 +389,7 @@ absl::StatusOr<AppendInfo> Log::Write(std::span<uint8_t> records,
     flush = unflushed_records_ >= config.flush_messages;
   }
   CountSegments(0, info.bytes);
-  if (flush) ScheduleFlush();
+  if (flush && schedule_flush) ScheduleFlush();
   return info;
 }
 
@@ -578,6 +579,10 @@ absl::Status Log::WaitDurable(Offset offset, int64_t timeout_ms) {
   auto promise = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> future = promise->get_future();
   NotifyWhenDurable(offset, [promise](absl::Status s) { promise->set_value(std::move(s)); });
+  // A flush is running (or `offset` is not appended yet): the running one may have started before
+  // `offset` was appended, and an append whose caller flushes scheduled none, so make sure one
+  // follows (a no-op when one is queued already).
+  if (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) ScheduleFlush();
   if (future.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) {
     return StorageError(Errc::kTimeout,
                         fmt::format("offset {} not durable after {} ms", offset, timeout_ms));

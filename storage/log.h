@@ -145,8 +145,11 @@ class Log : public std::enable_shared_from_this<Log> {
   absl::StatusOr<AppendInfo> AppendAsLeader(std::span<uint8_t> records, LeaderEpoch epoch,
                                             AppendOrigin origin = AppendOrigin::kClient);
   // Batches fetched from the leader, offsets already assigned; the first must start at or after
-  // the log end and each after the previous (compaction may leave gaps).
-  absl::StatusOr<AppendInfo> AppendAsFollower(std::span<uint8_t> records);
+  // the log end and each after the previous (compaction may leave gaps). `caller_flushes`: the
+  // caller makes them durable itself right after (WaitDurable), so the flush policy does not
+  // hand them to a flusher thread (a follower's fetcher fsyncs on its own thread).
+  absl::StatusOr<AppendInfo> AppendAsFollower(std::span<uint8_t> records,
+                                              bool caller_flushes = false);
 
   // ---- Reads ----
 
@@ -255,9 +258,11 @@ class Log : public std::enable_shared_from_this<Log> {
   absl::StatusOr<ByteBuffer> Recompress(std::span<const uint8_t> records,
                                         std::vector<Prepared>& prepared, record::Compression codec,
                                         const LogConfig& config);
+  // `schedule_flush` false: the caller flushes (AppendAsFollower's caller_flushes).
   absl::StatusOr<AppendInfo> Write(std::span<uint8_t> records,
                                    const std::vector<BatchPlacement>& placements,
-                                   const LogConfig& config, int64_t now_ms)
+                                   const LogConfig& config, int64_t now_ms,
+                                   bool schedule_flush = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // Removes segments from the list and their files, or (file.delete.delay.ms > 0) renames the
   // files "<file>.deleted" for RemoveDeletedSegmentFiles to remove once the delay has passed.

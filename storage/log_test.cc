@@ -493,6 +493,23 @@ TEST_F(LogTest, Follower_AppendsTheLeadersOffsetsAndEpochs) {
   EXPECT_EQ((*follower)->LogEndOffset(), Offset(42));
 }
 
+TEST_F(LogTest, FollowerAppend_CallerFlushes_NoFlusherHandOffAndWaitDurableFsyncs) {
+  auto leader = OpenLog();
+  Append(*leader, 3);
+  auto fetched = leader->Read(Offset(0), 1 << 20);
+  ASSERT_TRUE(fetched.ok());
+  auto follower = OpenLog({}, "follower-0");
+  const int64_t fsyncs_before = faulty_.syncs();
+  ASSERT_TRUE(follower->AppendAsFollower(fetched->records.span(), /*caller_flushes=*/true).ok());
+  // No flusher thread was asked (flush.messages=1 would have): nothing fsynced meanwhile.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(follower->DurableOffset(), Offset(0));
+  // The caller's own wait fsyncs, on its thread.
+  ASSERT_TRUE(follower->WaitDurable(Offset(2), 5000).ok());
+  EXPECT_EQ(follower->DurableOffset(), Offset(3));
+  EXPECT_GT(faulty_.syncs(), fsyncs_before);
+}
+
 TEST_F(LogTest, Epochs_EndOffsetForEpochAndFencing) {
   auto log = OpenLog();
   Append(*log, 5, 10, 0, LeaderEpoch(1));  // 0..4

@@ -164,9 +164,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // fetch offset the records answer), fails with ABORTED, appending nothing, when the log end
   // moved since the fetch was sent (a corrupt suffix was cut meanwhile): the next fetch asks
   // again from the new end.
+  // `caller_flushes`: the caller waits for durability right after (Log::WaitDurable, which
+  // fsyncs on its thread): no flusher thread is woken for these records.
   absl::StatusOr<storage::AppendInfo> AppendFromLeader(
       std::span<uint8_t> records, Offset leader_high_watermark, Offset leader_log_start,
-      std::optional<Offset> fetched_at = std::nullopt);
+      std::optional<Offset> fetched_at = std::nullopt, bool caller_flushes = false);
   // Truncates a divergent suffix; returns the new log end.
   absl::StatusOr<Offset> Truncate(const Divergence& divergence);
   // Starts over at `offset` (the follower is behind the leader's log start).

@@ -132,7 +132,8 @@ ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_lea
 absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_t> records,
                                                                 Offset leader_high_watermark,
                                                                 Offset leader_log_start,
-                                                                std::optional<Offset> fetched_at) {
+                                                                std::optional<Offset> fetched_at,
+                                                                bool caller_flushes) {
   absl::StatusOr<storage::AppendInfo> info;
   {
     std::lock_guard lock(mu_);
@@ -144,7 +145,7 @@ absl::StatusOr<storage::AppendInfo> Partition::AppendFromLeader(std::span<uint8_
                                             *fetched_at, log_->LogEndOffset()));
     }
     if (!records.empty()) {
-      info = log_->AppendAsFollower(records);
+      info = log_->AppendAsFollower(records, caller_flushes);
       if (!info.ok()) {
         TakeOfflineOnIoError(info.status());
         return info.status();

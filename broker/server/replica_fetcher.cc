@@ -239,8 +239,9 @@ bool ReplicaFetcherManager::Fetcher::Handle(Partition& p, const v1::FetchPartiti
   }
   std::string records = r.records();  // AppendAsFollower checks, and may rewrite, in place
   std::span<uint8_t> span(reinterpret_cast<uint8_t*>(records.data()), records.size());
+  // The fetch loop waits for durability right after (FetchOnce), fsyncing on this thread.
   auto info = p.AppendFromLeader(span, Offset(r.high_watermark()), Offset(r.log_start_offset()),
-                                 fetch_offset);
+                                 fetch_offset, /*caller_flushes=*/true);
   if (absl::IsAborted(info.status())) return true;  // the log end moved: fetch again from there
   if (!info.ok()) {
     if (failing_.insert(p.tp()).second) {

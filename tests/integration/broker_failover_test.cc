@@ -9,19 +9,21 @@
 //     falsely, and writes resume once they are back;
 //   - a leader cut off from the controllers (fault injection) but not from clients is fenced:
 //     everything it ever acknowledged survives, and it rejoins as a follower;
+//   - a follower whose fsyncs are held (fault injection): no acks=all answer until it is
+//     durable there;
 //   - every broker restarted in turn with SIGTERM under load: no failed request;
 //   - retention deletes old segments; deleting a topic removes its data.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 
 #include "proto/broker/v1/fault.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
@@ -347,6 +349,42 @@ TEST(BrokerFailoverTest, LeaderDiskFails_BrokerIsFencedAndAnotherReplicaTakesOve
   c.Kill(sick);
   c.Start(sick);
   ASSERT_TRUE(c.WaitForPartition("disk", 0, 30s, 3)) << "the restarted broker never rejoined";
+}
+
+TEST(BrokerFailoverTest, FollowerFsyncHeld_NoAcksAllAnswerUntilItIsDurable) {
+  // acks=all means fsynced on every ISR member: while one follower's fsyncs are held (a stuck
+  // disk), it fetches and appends the batch but cannot report it durable, so the leader must
+  // not answer; once the fsync goes through, the follower reports it and the answer comes.
+  StrandCluster c(Options({"--enable-fault-injection"}));
+  ASSERT_TRUE(c.WaitForBrokers(30s));
+  ASSERT_EQ(c.CreateTopic("held", 1, 3, {{"min.insync.replicas", "3"}}), "NONE");
+  const auto view = c.WaitForPartition("held", 0, 10s, 3);
+  ASSERT_TRUE(view);
+  TestProducer producer(c, "held", 0, -1, true);
+  ASSERT_TRUE(producer.Send(Values(0), 10s).acked);  // the producer id and the fetchers are up
+  int follower = -1;
+  for (int r : view->replicas) {
+    if (r != view->leader) follower = r;
+  }
+  bv1::SetFaultsRequest hold;
+  hold.set_hold_syncs(true);
+  auto held = SetFaults(c, follower, hold);
+  ASSERT_TRUE(held.ok()) << held.status();
+  const int64_t held_before = held->syncs_slowed();
+  auto answer = std::async(std::launch::async, [&] { return producer.Send(Values(1), 30s, 30s); });
+  EXPECT_EQ(answer.wait_for(2s), std::future_status::timeout)
+      << "acks=all answered while follower " << follower << " could not fsync the batch";
+  // The follower did get to the fsync (and is held there), so the wait was the hold's doing.
+  auto during = SetFaults(c, follower, hold);
+  ASSERT_TRUE(during.ok()) << during.status();
+  EXPECT_GT(during->syncs_slowed(), held_before) << "the follower never tried to fsync";
+  ASSERT_TRUE(SetFaults(c, follower, bv1::SetFaultsRequest()).ok());
+  ASSERT_EQ(answer.wait_for(20s), std::future_status::ready);
+  SendResult r = answer.get();
+  ASSERT_TRUE(r.acked) << r.error;
+  const auto log = ReadAtLeast(c, "held", follower, 2 * kRecordsPerBatch, /*as_follower=*/true);
+  ASSERT_GE(log.size(), 2u * kRecordsPerBatch);
+  EXPECT_EQ(log.back().value, Values(1).back());
 }
 
 TEST(BrokerFailoverTest, RollingRestartUnderLoad_NoFailedRequests) {

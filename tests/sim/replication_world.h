@@ -19,6 +19,8 @@
 //   hw-monotonic      a replica's high watermark never goes back (within one process life)
 //   agree-below-hw    every replica holds the same batches below its high watermark
 //   one-writer-epoch  at most one broker appends producer batches in any leader epoch
+//   acked-durable-on-isr  when a leader answers acks=all, every ISR member that is up has the
+//                     batch fsynced
 //   producer-error    the producer never sees a non-retriable error (e.g. a sequence gap)
 //   liveness          after faults stop, writes succeed again and the replicas converge
 

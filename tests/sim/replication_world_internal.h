@@ -179,6 +179,7 @@ class World {
   // ---- client ----
   void ProducerLoop(int64_t delay_ms);
   void SendBatch();
+  void CheckAckedDurable(int leader, const ProduceOutcome& o);
   void OnProduceResult(uint64_t request, const ProduceOutcome& o, int broker, bool current_leader);
   int ChooseTarget();
 

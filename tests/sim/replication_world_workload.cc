@@ -68,6 +68,7 @@ void World::SendBatch() {
                          t->partitions[0].leader_epoch == b.partition->leader_epoch();
     b.partition->Produce(span, -1, now_ + kProduceTimeoutMs,
                          [this, target, request, current](ProduceOutcome o) {
+                           if (o.error == KafkaError::kNone) CheckAckedDurable(target, o);
                            Send(target, kClient, [this, target, request, o, current] {
                              OnProduceResult(request, o, target, current);
                            });
@@ -88,6 +89,22 @@ void World::SendBatch() {
       ProducerLoop(random_.Range(20, 100));  // retry
     }
   });
+}
+
+void World::CheckAckedDurable(int leader, const ProduceOutcome& o) {
+  // The moment the leader answers acks=all, every ISR member that is up has the batch fsynced
+  // (a member that crashed kept what it had fsynced; no-acked-loss covers it if it leads).
+  for (NodeId member : brokers_.at(leader)->partition->isr()) {
+    auto it = brokers_.find(static_cast<int>(member.value()));
+    if (it == brokers_.end() || !it->second->up || it->second->log == nullptr) continue;
+    const Offset durable = it->second->log->DurableOffset();
+    if (durable <= o.last_offset) {
+      Fail("acked-durable-on-isr",
+           fmt::format("broker {} answered acks=all for offsets {}..{} while ISR member {} was "
+                       "durable only below {}",
+                       leader, o.base_offset, o.last_offset, member, durable));
+    }
+  }
 }
 
 void World::OnProduceResult(uint64_t request, const ProduceOutcome& o, int broker,
