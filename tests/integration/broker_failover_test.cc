@@ -13,8 +13,6 @@
 //     durable there;
 //   - every broker restarted in turn with SIGTERM under load: no failed request;
 //   - retention deletes old segments; deleting a topic removes its data.
-#include <fmt/format.h>
-#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <atomic>
@@ -24,6 +22,9 @@
 #include <map>
 #include <set>
 #include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "proto/broker/v1/fault.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
