@@ -404,7 +404,8 @@ std::vector<std::shared_ptr<Segment>> Log::SegmentsFrom(Offset offset) const {
 }
 
 absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
-                                     std::optional<Offset> max_offset) {
+                                     std::optional<Offset> max_offset, std::string* into) {
+  if (into != nullptr) into->clear();
   constexpr int kAttempts = 5;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     ReadResult result;
@@ -432,12 +433,13 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
     Offset upper = std::min(max_offset.value_or(result.log_end_offset), result.log_end_offset);
     absl::Status failed;
     for (const auto& segment : segments) {
-      auto read = segment->Read(std::max(start, segment->base_offset()), max_bytes, upper, verify);
+      auto read =
+          segment->Read(std::max(start, segment->base_offset()), max_bytes, upper, verify, into);
       if (!read.ok()) {
         failed = read.status();
         break;
       }
-      if (!read->data.empty()) {
+      if (!read->data.empty() || (into != nullptr && !into->empty())) {
         result.records = std::move(read->data);
         result.next_offset = read->next_offset;
         break;
@@ -446,16 +448,22 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
     }
     {
       absl::ReaderMutexLock lock(&mu_);
-      if (generation_ != generation) continue;  // truncated or trimmed meanwhile: read again
+      if (generation_ != generation) {  // truncated or trimmed meanwhile: read again
+        if (into != nullptr) into->clear();
+        continue;
+      }
     }
     if (!failed.ok()) {
+      if (into != nullptr) into->clear();
       if (StorageErrcOf(failed) == Errc::kCorruptLog) {
         if (probe_) probe_->OnCorruptBatch();
         log_.Error("refusing to serve corrupt data: {}", MessageOf(failed));
       }
       return failed;
     }
-    if (probe_) probe_->OnRead(static_cast<int64_t>(result.records.size()));
+    if (probe_) {
+      probe_->OnRead(static_cast<int64_t>(into != nullptr ? into->size() : result.records.size()));
+    }
     return result;
   }
   return StorageError(Errc::kIoError,

@@ -706,7 +706,7 @@ absl::StatusOr<std::optional<BatchLocation>> Segment::FindBatch(Offset target, O
 }
 
 absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offset upper,
-                                          bool verify) {
+                                          bool verify, std::string* into) {
   auto file = Acquire();
   if (!file.ok()) return file.status();
   int64_t limit = DamagedLimit();
@@ -727,14 +727,28 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
   // Read max_bytes from the first batch on (the first batch whole even when larger), then keep
   // the whole batches below `upper` that verify.
   int64_t want = std::min(std::max(max_bytes, first.size_bytes()), limit - position);
-  out.data.ResizeUninitialized(static_cast<size_t>(want));
-  auto n = (*file)->ReadAt(position, out.data.span());
-  if (!n.ok()) return n.status();
+  // Straight from the file (the page cache) into the caller's buffer when there is one: the
+  // fetch path's only copy before gRPC's own.
+  auto resize = [&](size_t size) {
+    if (into != nullptr) {
+      into->resize(size);
+    } else {
+      out.data.ResizeUninitialized(size);
+    }
+  };
+  resize(static_cast<size_t>(want));
+  uint8_t* const bytes =
+      into != nullptr ? reinterpret_cast<uint8_t*>(into->data()) : out.data.data();
+  auto n = (*file)->ReadAt(position, std::span<uint8_t>(bytes, static_cast<size_t>(want)));
+  if (!n.ok()) {
+    resize(0);
+    return n.status();
+  }
   int64_t got = static_cast<int64_t>(*n);
   int64_t kept = 0;
   Offset floor = first.base_offset;
   while (kept + static_cast<int64_t>(L::kHeaderSize) <= got) {
-    const uint8_t* p = out.data.data() + kept;
+    const uint8_t* p = bytes + kept;
     record::RecordBatchHeader h = record::RecordBatchHeader::Parse(p);
     if (h.magic != L::kMagicV2 || h.size_bytes() < static_cast<int64_t>(L::kHeaderSize) ||
         h.base_offset < floor || h.last_offset_delta < 0) {
@@ -765,7 +779,7 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
     floor = h.next_offset();
     out.next_offset = floor;
   }
-  out.data.ResizeUninitialized(static_cast<size_t>(kept));
+  resize(static_cast<size_t>(kept));
   if (verify && kept > 0) {
     // A checked range that continues the verified prefix extends it.
     int64_t expected = position;

@@ -493,7 +493,8 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
         }
         o = p->FollowerFetch(replica, Offset(fp.fetch_offset()),
                              LeaderEpoch(fp.last_fetched_epoch()), Offset(fp.durable_offset()),
-                             LeaderEpoch(fp.current_leader_epoch()), follower_limit, now);
+                             LeaderEpoch(fp.current_leader_epoch()), follower_limit, now,
+                             pr->mutable_records());
       } else {
         if (rack_aware && p->role() == PartitionRole::kLeader) {
           // KIP-392: point the consumer at an in-sync replica in its own rack.
@@ -524,9 +525,11 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
           continue;
         }
         o = p->ConsumerRead(Offset(fp.fetch_offset()), LeaderEpoch(fp.current_leader_epoch()),
-                            std::max<int64_t>(limit, 1), rack_aware);
+                            std::max<int64_t>(limit, 1), rack_aware, pr->mutable_records());
       }
+      // The records were read straight into the response (pr->records): no copy here.
       if (o.error != KafkaError::kNone) {
+        pr->clear_records();
         SetKafkaErrorIfAny(pr->mutable_error(), o.error, o.message);
         SetHint(pr->mutable_current_leader(), o.leader, o.leader_epoch);
         pr->set_log_start_offset(o.data.log_start_offset.value());
@@ -538,18 +541,16 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
       pr->set_last_stable_offset(o.data.high_watermark.value());
       pr->set_log_start_offset(o.data.log_start_offset.value());
       if (o.divergence) {
+        pr->clear_records();
         pr->mutable_diverging_epoch()->set_epoch(o.divergence->epoch.value());
         pr->mutable_diverging_epoch()->set_end_offset(o.divergence->end_offset.value());
         diverged = true;
         continue;
       }
-      if (!o.data.records.empty()) {
-        pr->set_records(reinterpret_cast<const char*>(o.data.records.data()),
-                        o.data.records.size());
-        total += static_cast<int64_t>(o.data.records.size());
-        if (!call.follower)
-          out_by_topic[p->tp().topic] += static_cast<int64_t>(o.data.records.size());
-        if (throttled) throttled_bytes += static_cast<int64_t>(o.data.records.size());
+      if (const auto bytes = static_cast<int64_t>(pr->records().size()); bytes > 0) {
+        total += bytes;
+        if (!call.follower) out_by_topic[p->tp().topic] += bytes;
+        if (throttled) throttled_bytes += bytes;
       }
     }
   }
