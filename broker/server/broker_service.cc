@@ -415,8 +415,11 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
   const int64_t wait_ms = call->throttle_delay_ms >= 0
                               ? std::min(call->max_wait_ms, call->throttle_delay_ms)
                               : call->max_wait_ms;
-  purgatory_.Watch(tps, NowMs() + wait_ms,
-                   [this, call](bool final) { return TryFetch(*call, final); });
+  // Followers' fetches are retried by whoever reports progress (the producer's thread): they are
+  // few, on the acks=all path, and small to read.
+  purgatory_.Watch(
+      tps, NowMs() + wait_ms, [this, call](bool final) { return TryFetch(*call, final); },
+      /*inline_retry=*/call->follower);
   return call->reactor;
 }
 

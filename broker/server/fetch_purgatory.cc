@@ -1,6 +1,8 @@
 #include "broker/server/fetch_purgatory.h"
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "common/clock.h"
 
@@ -13,7 +15,7 @@ FetchPurgatory::FetchPurgatory() { thread_ = std::thread([this] { Run(); }); }
 FetchPurgatory::~FetchPurgatory() { Stop(); }
 
 void FetchPurgatory::Watch(const std::vector<storage::TopicPartition>& tps, int64_t deadline_ms,
-                           Attempt attempt) {
+                           Attempt attempt, bool inline_retry) {
   std::unique_lock lock(mu_);
   if (stopping_) {
     lock.unlock();
@@ -22,16 +24,52 @@ void FetchPurgatory::Watch(const std::vector<storage::TopicPartition>& tps, int6
   }
   const uint64_t id = next_id_++;
   for (const auto& tp : tps) watchers_[tp].insert(id);
-  ops_.emplace(id, Op{tps, deadline_ms, std::move(attempt)});
+  ops_.emplace(id, Op{tps, deadline_ms, std::move(attempt), inline_retry});
   fresh_.insert(id);
   cv_.notify_one();
 }
 
 void FetchPurgatory::Notify(const storage::TopicPartition& tp) {
-  std::lock_guard lock(mu_);
-  if (!watchers_.count(tp)) return;
-  progressed_.insert(tp);
-  cv_.notify_one();
+  std::vector<std::pair<uint64_t, Attempt>> mine;  // tried on this thread
+  {
+    std::lock_guard lock(mu_);
+    auto w = watchers_.find(tp);
+    if (w == watchers_.end()) return;
+    bool others = false;
+    for (uint64_t id : w->second) {
+      Op& op = ops_.at(id);
+      if (op.busy) {
+        op.dirty = true;
+      } else if (op.inline_retry && !stopping_) {
+        op.busy = true;
+        mine.emplace_back(id, op.attempt);
+      } else {
+        others = true;
+      }
+    }
+    if (others) {
+      progressed_.insert(tp);
+      cv_.notify_one();
+    }
+  }
+  for (auto& [id, attempt] : mine) {
+    const bool done = attempt(false);
+    std::lock_guard lock(mu_);
+    Tried(id, done);
+  }
+}
+
+void FetchPurgatory::Tried(uint64_t id, bool done) {
+  auto it = ops_.find(id);
+  if (it == ops_.end()) return;
+  it->second.busy = false;
+  if (stopping_) cv_.notify_all();  // Run's last step waits for tries in progress
+  if (done) {
+    Remove(id);
+  } else if (std::exchange(it->second.dirty, false)) {
+    fresh_.insert(id);
+    cv_.notify_one();
+  }
 }
 
 size_t FetchPurgatory::waiting() const {
@@ -55,7 +93,10 @@ void FetchPurgatory::Run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     int64_t next_deadline = NowMs() + 1000;
-    for (const auto& [id, op] : ops_) next_deadline = std::min(next_deadline, op.deadline_ms);
+    for (const auto& [id, op] : ops_) {
+      // One being tried elsewhere comes back through fresh_ when it needs this thread.
+      if (!op.busy) next_deadline = std::min(next_deadline, op.deadline_ms);
+    }
     cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, next_deadline - NowMs())),
                  [&] { return stopping_ || !progressed_.empty() || !fresh_.empty(); });
     if (stopping_) break;
@@ -66,20 +107,28 @@ void FetchPurgatory::Run() {
     }
     const int64_t now = NowMs();
     for (const auto& [id, op] : ops_) {
-      if (op.deadline_ms <= now) candidates.insert(id);
+      if (op.deadline_ms <= now && !op.busy) candidates.insert(id);
     }
     for (uint64_t id : candidates) {
       auto it = ops_.find(id);
       if (it == ops_.end()) continue;
+      if (it->second.busy) {  // another thread is trying it: it tries again when done
+        it->second.dirty = true;
+        continue;
+      }
       const bool final = it->second.deadline_ms <= now;
       Attempt attempt = it->second.attempt;
+      it->second.busy = true;
       lock.unlock();
       const bool done = attempt(final);
       lock.lock();
-      if (done || final) Remove(id);
+      Tried(id, done || final);
     }
   }
-  // Answer what is left.
+  // Answer what is left, once no other thread is trying one of them.
+  cv_.wait(lock, [&] {
+    return std::none_of(ops_.begin(), ops_.end(), [](const auto& kv) { return kv.second.busy; });
+  });
   auto ops = std::exchange(ops_, {});
   watchers_.clear();
   lock.unlock();

@@ -3,8 +3,10 @@
 // FetchPurgatory: long-polling fetches waiting for data (Kafka's delayed fetch). A waiting fetch
 // watches some partitions; when one of them makes progress (its log end or high watermark moved)
 // the fetch is retried, and at its deadline it answers with whatever there is. Retries run on
-// the purgatory's own thread, never on the thread that reported progress (a producer or a
-// flusher), so reads never slow down appends or group commit.
+// the purgatory's own thread, except for fetches registered `inline_retry` (followers': a few
+// per broker, and on the acks=all path), which the thread reporting progress (a producer, a
+// flusher, another fetch) retries itself: one thread wake-up fewer per write. A fetch is never
+// tried by two threads at once; progress reported while it is being tried makes it try again.
 //
 // Thread-safe. Stop() answers every waiting fetch (final attempt) and joins the thread.
 
@@ -30,8 +32,8 @@ class FetchPurgatory {
   FetchPurgatory();
   ~FetchPurgatory();
 
-  void Watch(const std::vector<storage::TopicPartition>& tps, int64_t deadline_ms,
-             Attempt attempt);
+  void Watch(const std::vector<storage::TopicPartition>& tps, int64_t deadline_ms, Attempt attempt,
+             bool inline_retry = false);
   void Notify(const storage::TopicPartition& tp);
   void Stop();
   size_t waiting() const;
@@ -41,9 +43,15 @@ class FetchPurgatory {
     std::vector<storage::TopicPartition> tps;
     int64_t deadline_ms;
     Attempt attempt;
+    bool inline_retry = false;
+    bool busy = false;   // a thread is trying it now (mu_ not held)
+    bool dirty = false;  // progress came while it was busy: try again
   };
   void Run();
   void Remove(uint64_t id);  // mu_ held
+  // After a try of `id` (mu_ held): removes it when done, else queues it again if progress came
+  // meanwhile.
+  void Tried(uint64_t id, bool done);
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
