@@ -29,10 +29,17 @@
 # a filesystem mounted -o sync; the summary says which, and why. Each: async publish throughput
 # and the 3 servers' CPU-s/GB over that phase, sync publish ack latency, e2e latency at 1000/s.
 #
+# Page cache: as root, every case starts with `sync; echo 1 > /proc/sys/vm/drop_caches`
+# (DROP_CACHES=0: not). On these VMs a page cache growing into memory the guest never touched
+# halved the throughput of whichever case came fourth (213,000 -> 113,000 1 KiB records/s in
+# one cluster, the same case each time) and left tails of hundreds of ms in the fixed-rate
+# cases after it; dropped before each case, the same runs held 204,000-219,000.
+#
 # Env: STRAND_BIN_DIR (build/bin), BASE_PORT (39090), RECORDS_SMALL (1000000),
 #      RECORDS_LARGE (300000), RATES ("1000 5000 20000"), RATE_SECONDS (30), RUNS (3),
 #      SKIP_NATS, NATS_DUR (8), NATS_SYNC (auto; setting: the server setting or no (b); off: no
-#      (b)), PEERS_DIR (../shared/bench/peers), KEEP_WORK=1 keeps the temp dir.
+#      (b)), PEERS_DIR (../shared/bench/peers), KEEP_WORK=1 keeps the temp dir, DROP_CACHES
+#      (1 as root).
 # Exit codes: 0 done, 1 a step failed, 2 missing binaries.
 set -euo pipefail
 
@@ -67,9 +74,17 @@ if stages: d["stages"] = json.loads(stages)
 print(json.dumps(d))' "$@" | tee -a "$RESULTS"
 }
 
+# drop_caches: a clean page cache for the next case (see the header), when root.
+drop_caches() {
+  [[ ${DROP_CACHES:-1} == 1 && -w /proc/sys/vm/drop_caches ]] || return 0
+  sync
+  echo 1 >/proc/sys/vm/drop_caches
+}
+
 # throughput NAME PARTITIONS RECORDS SIZE
 throughput() {
   local name=$1 topic="tp-$2-$4" out c0 c1
+  drop_caches
   create_topic "$topic" "$2"
   log "$name: perf produce --records $3 --record-size $4"
   c0=$(cluster_cpu_ticks)
@@ -77,12 +92,14 @@ throughput() {
     { log "$name failed"; echo "$out" >&2; return 1; }
   c1=$(cluster_cpu_ticks)
   record "$name" "$out" "" "$((c1 - c0))"
+  strand topics delete "$topic" >&2 || log "could not delete $topic (left in place)"
 }
 
 # fixed_rate NAME PARTITIONS RATE RUN: 1 KiB records, a live consumer beside the producer, on a
 # topic of its own, deleted after the run.
 fixed_rate() {
   local name=$1 topic="fr-$2-$3-r$4" records=$(($3 * RATE_SECONDS)) out cout
+  drop_caches
   create_topic "$topic" "$2"
   log "$name run $4/$RUNS: perf produce --throughput $3 for ${RATE_SECONDS}s, perf consume beside it"
   strand perf consume --topic "$topic" --records "$records" --idle-timeout-ms 30000 --json \

@@ -66,10 +66,14 @@ int32_t Accumulator::PartitionCount(std::string_view topic) const {
 }
 
 size_t Accumulator::NewBatchCapacity(const TopicState& topic, size_t record_bytes,
+                                     const TopicPartition& tp,
                                      const ProducerBatch* previous) const {
   const size_t header = record::batch_layout::kHeaderSize;
   const size_t batch_size = static_cast<size_t>(std::max(config_.batch_size_bytes, 0));
   size_t capacity = std::min(batch_size, kFirstBatchBytes);
+  if (auto grown = next_capacity_.find(tp); grown != next_capacity_.end()) {
+    capacity = std::min(batch_size, std::max(capacity, grown->second));
+  }
   if (previous != nullptr && previous->attempts == 0 && previous->full()) {
     capacity = std::min(batch_size, std::max(capacity, 2 * previous->capacity_bytes()));
   }
@@ -150,7 +154,7 @@ absl::StatusOr<Accumulator::AppendResult> Accumulator::Append(const RecordRef& r
     }
     auto queued = deques_.find(tp);
     const size_t capacity = NewBatchCapacity(
-        *topic, record_bytes,
+        *topic, record_bytes, tp,
         queued != deques_.end() && !queued->second.empty() ? queued->second.back().get() : nullptr);
     const int64_t needed = static_cast<int64_t>(capacity);
     if (reserved < needed) {
@@ -235,6 +239,14 @@ Accumulator::DrainResult Accumulator::Drain(const ClusterMetadata& cluster, int6
     const auto size = static_cast<int64_t>(head.wire_size_bytes());
     if (bytes > 0 && bytes + size > config_.max_request_size_bytes) continue;
     bytes += size;
+    if (head.attempts == 0) {
+      // Its partition's next batch: twice this one when it filled up, else back to the start.
+      if (head.full() || head.free_bytes() < record::batch_layout::kMinRecordSize) {
+        next_capacity_[*tp] = 2 * head.capacity_bytes();
+      } else {
+        next_capacity_.erase(*tp);
+      }
+    }
     deque->front()->sent_leader_epoch = epoch;
     result.batches[leader].push_back(std::move(deque->front()));
     deque->pop_front();

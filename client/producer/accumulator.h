@@ -143,9 +143,12 @@ class Accumulator {
   TopicState* FindTopic(std::string_view topic);
   // The batch capacity for a new batch of `topic` able to take a record of `record_bytes`.
   // A new batch's capacity: kFirstBatchBytes (or batch.size when smaller), doubling up to
-  // batch.size for each batch that follows a full one still queued. A partition written slowly
-  // holds small batches; a busy one grows to batch.size within a few batches.
-  size_t NewBatchCapacity(const TopicState& topic, size_t record_bytes,
+  // batch.size for each batch of the partition that was full (still queued, or sent full); a
+  // batch sent before it was full (after linger.ms) brings the partition back to
+  // kFirstBatchBytes. A partition written slowly holds small batches; a busy one grows to
+  // batch.size within a few batches, also under sticky partitioning (a batch per partition in
+  // turn).
+  size_t NewBatchCapacity(const TopicState& topic, size_t record_bytes, const TopicPartition& tp,
                           const ProducerBatch* previous) const;
   // Appends to the open batch of `tp` if there is one with room (lock held).
   bool TryAppendLocked(const TopicPartition& tp, const RecordRef& r, SendCallback& callback,
@@ -161,6 +164,8 @@ class Accumulator {
   std::condition_variable flush_cv_;
   absl::flat_hash_map<std::string, TopicState> topics_;
   std::map<TopicPartition, std::deque<BatchPtr>> deques_;
+  // Partitions whose next batch is larger than kFirstBatchBytes (NewBatchCapacity).
+  std::map<TopicPartition, size_t> next_capacity_;
   std::set<uint64_t> incomplete_;  // ids of batches not yet deallocated
   uint64_t next_batch_id_ = 1;
   int flushes_in_progress_ = 0;

@@ -99,6 +99,15 @@ TEST_F(AccumulatorTest, BatchesStartSmallAndDoubleWhileThePartitionIsBusy) {
   for (const auto& [node, batches] : d.batches) {
     for (const auto& b : batches) EXPECT_EQ(b->capacity_bytes(), Accumulator::kFirstBatchBytes);
   }
+  // A batch sent full (as sticky partitioning sends them, one partition after another) makes the
+  // partition's next batch twice as large even though nothing was queued behind it.
+  for (int i = 0; i < 17; ++i) ASSERT_TRUE(Append(2, value, 3000).ok());  // 16 fit in 16 KiB
+  d = Drain(3000);
+  ASSERT_EQ(Count(d), 1u);
+  EXPECT_EQ(d.batches.begin()->second[0]->capacity_bytes(), Accumulator::kFirstBatchBytes);
+  d = Drain(5000);  // the 17th record's batch, after linger.ms
+  ASSERT_EQ(Count(d), 1u);
+  EXPECT_EQ(d.batches.begin()->second[0]->capacity_bytes(), 2 * Accumulator::kFirstBatchBytes);
 }
 
 TEST_F(AccumulatorTest, Linger_NotReadyBeforeReadyAfter) {
