@@ -2,7 +2,7 @@
 # bench/broker-produce.sh: the brokers' produce path end to end, measured with `strand perf`
 # on a local 3 controller + 3 broker cluster, beside NATS JetStream R3 in the same run.
 #
-#   bench/broker-produce.sh            # ~15 min: Strand cases, then NATS twice
+#   bench/broker-produce.sh            # ~20 min: Strand cases, then NATS twice
 #   SKIP_NATS=1 bench/broker-produce.sh
 #
 # Every topic: replication factor 3, min.insync.replicas=2; one `strand perf produce` process
