@@ -393,24 +393,31 @@ void Partition::ReleaseHeldLocked(ProducerId producer) {
 
 void Partition::FailHeldLocked(KafkaError error, const std::string& message,
                                std::optional<std::pair<ProducerId, ProducerEpoch>> only) {
+  AnswerHeldLocked(
+      [&](ProducerId producer, const Held& h) {
+        return !only || (producer == only->first && h.epoch == only->second);
+      },
+      error, [&](ProducerId, const Held&) { return message; }, &deferred_);
+}
+
+void Partition::AnswerHeldLocked(const std::function<bool(ProducerId, const Held&)>& pick,
+                                 KafkaError error,
+                                 const std::function<std::string(ProducerId, const Held&)>& message,
+                                 Completions* out) {
   for (auto it = held_.begin(); it != held_.end();) {
-    if (only && it->first != only->first) {
-      ++it;
-      continue;
-    }
     auto& held = it->second;
     for (auto h = held.begin(); h != held.end();) {
-      if (only && h->epoch != only->second) {
+      if (!pick(it->first, *h)) {
         ++h;
         continue;
       }
       ProduceOutcome o;
       o.held = true;
       o.error = error;
-      o.message = message;
+      o.message = message(it->first, *h);
       o.leader = assignment_.leader;
       o.leader_epoch = assignment_.leader_epoch;
-      deferred_.emplace_back(std::move(h->done), std::move(o));
+      out->emplace_back(std::move(h->done), std::move(o));
       h = held.erase(h);
       --held_count_;
     }
@@ -499,26 +506,16 @@ std::optional<IsrProposal> Partition::Tick(int64_t now_ms,
       ready.emplace_back(std::move(it->second.done), std::move(it->second.outcome));
       waiters_.erase(it);
     }
-    for (auto it = held_.begin(); it != held_.end();) {
-      auto& held = it->second;
-      for (auto h = held.begin(); h != held.end();) {
-        if (h->give_up_ms > now_ms) {
-          ++h;
-          continue;
-        }
-        ProduceOutcome o;
-        o.held = true;
-        o.error = KafkaError::kOutOfOrderSequenceNumber;
-        o.message = fmt::format(
-            "producer {} sent sequence {}; the batches it sent before never came (waited up to "
-            "{} ms)",
-            it->first, h->first_sequence, kInOrderWaitMs);
-        ready.emplace_back(std::move(h->done), std::move(o));
-        h = held.erase(h);
-        --held_count_;
-      }
-      it = held.empty() ? held_.erase(it) : std::next(it);
-    }
+    AnswerHeldLocked(
+        [&](ProducerId, const Held& h) { return h.give_up_ms <= now_ms; },
+        KafkaError::kOutOfOrderSequenceNumber,
+        [](ProducerId producer, const Held& h) {
+          return fmt::format(
+              "producer {} sent sequence {}; the batches it sent before never came (waited up to "
+              "{} ms)",
+              producer, h.first_sequence, kInOrderWaitMs);
+        },
+        &ready);
     if (role_ == PartitionRole::kLeader) {
       AdvanceHighWatermarkLocked(&ready);
       if (proposal_outstanding_ && now_ms - proposal_since_ms_ > kProposalWaitMs) {

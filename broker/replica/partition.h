@@ -231,6 +231,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Answers held batches with `error`: all of them (no producer), or one producer's of `epoch`.
   void FailHeldLocked(KafkaError error, const std::string& message,
                       std::optional<std::pair<ProducerId, ProducerEpoch>> only = std::nullopt);
+  // Answers the held batches `pick` selects with `error` and `message`, into `out`.
+  void AnswerHeldLocked(const std::function<bool(ProducerId, const Held&)>& pick, KafkaError error,
+                        const std::function<std::string(ProducerId, const Held&)>& message,
+                        Completions* out);
   void AdvanceHighWatermarkLocked(Completions* ready);
   void FailWaitersLocked(KafkaError error, const std::string& message, Completions* ready);
   void RebuildProducerStateLocked();
