@@ -10,7 +10,8 @@
 # min.insync.replicas=2; one `strand perf produce` process (one producer, acks=all, idempotent)
 # per case:
 #   throughput  100 B and 1 KiB records, compression none and lz4, as fast as possible, with
-#               Kafka's default batch.size (16 KiB); 100 B none also with batch.size=64 KiB
+#               the default batch.size (256 KiB, batches growing from 16 KiB); 100 B none
+#               also with batch.size=64 KiB
 #   latency     1 KiB at 1,000 records/s with linger.ms=0 (each record goes when sent, as a
 #               sync publish does), and 100 B at 10,000 records/s with the default linger.ms=5
 #               (at that rate batching pays for itself), LAT_SECONDS each
