@@ -405,9 +405,9 @@ std::vector<std::shared_ptr<Segment>> Log::SegmentsFrom(Offset offset) const {
 
 absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
                                      std::optional<Offset> max_offset, std::string* into) {
-  if (into != nullptr) into->clear();
   constexpr int kAttempts = 5;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (into != nullptr) into->clear();  // nothing from an earlier attempt, or from the caller
     ReadResult result;
     std::vector<std::shared_ptr<Segment>> segments;
     int64_t generation;
@@ -448,10 +448,7 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
     }
     {
       absl::ReaderMutexLock lock(&mu_);
-      if (generation_ != generation) {  // truncated or trimmed meanwhile: read again
-        if (into != nullptr) into->clear();
-        continue;
-      }
+      if (generation_ != generation) continue;  // truncated or trimmed meanwhile: read again
     }
     if (!failed.ok()) {
       if (into != nullptr) into->clear();

@@ -740,10 +740,7 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
   uint8_t* const bytes =
       into != nullptr ? reinterpret_cast<uint8_t*>(into->data()) : out.data.data();
   auto n = (*file)->ReadAt(position, std::span<uint8_t>(bytes, static_cast<size_t>(want)));
-  if (!n.ok()) {
-    resize(0);
-    return n.status();
-  }
+  if (!n.ok()) return n.status();
   int64_t got = static_cast<int64_t>(*n);
   int64_t kept = 0;
   Offset floor = first.base_offset;

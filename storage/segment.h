@@ -155,7 +155,8 @@ class Segment : public std::enable_shared_from_this<Segment> {
   // the read fails with Errc::kCorruptLog naming its offset.
   // An empty result with reached_upper == false means no batch here holds an offset >= start.
   // `into`: the batches go there (a caller's buffer, e.g. a response's bytes field) instead of
-  // SegmentRead::data, which stays empty.
+  // SegmentRead::data, which stays empty; after a failure it holds anything (Log::Read empties
+  // it).
   absl::StatusOr<SegmentRead> Read(Offset start, int64_t max_bytes, Offset upper, bool verify,
                                    std::string* into = nullptr);
   // The first batch whose last offset is >= target and below `upper`.

@@ -428,8 +428,8 @@ void Partition::AnswerHeldLocked(const std::function<bool(ProducerId, const Held
 void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
   if (role_ != PartitionRole::kLeader) return;
   const Offset old = log_->HighWatermark();
-  const Offset hw =
-      leader_state_->HighWatermark(log_->DurableOffset(), old, settings_.min_insync_replicas);
+  const Offset durable = log_->DurableOffset();
+  const Offset hw = leader_state_->HighWatermark(durable, old, settings_.min_insync_replicas);
   // The replication rules (ARCHITECTURE.md section 5): the leader counts itself, and the high
   // watermark neither passes the log end nor moves back.
   STRAND_CHECK_MSG(leader_state_->InIsr(self_), "{} leader {} is not in its ISR",
@@ -444,9 +444,9 @@ void Partition::AdvanceHighWatermarkLocked(Completions* ready) {
   }
   if (waiters_.empty()) return;
   // Stage times (ProduceOutcome): the waiters the leader's fsync now covers, then those the
-  // high watermark passed — committed (a retried batch may have been committed long ago).
+  // high watermark (never past `durable`) passed — committed (a retried batch may have been
+  // committed long ago).
   const int64_t now_us = clock_.NowMonotonicUs();
-  const Offset durable = log_->DurableOffset();
   for (auto it = waiters_.begin(); it != waiters_.end() && it->first < durable; ++it) {
     if (it->second.outcome.leader_durable_us == 0) it->second.outcome.leader_durable_us = now_us;
   }

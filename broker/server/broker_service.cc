@@ -289,10 +289,9 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Produce(grpc::CallbackServerContext
             const int64_t start_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                          call->start.time_since_epoch())
                                          .count();
-            const int64_t leader_durable_us =
-                o.leader_durable_us > 0 ? o.leader_durable_us : o.committed_us;
+            // Committed implies durable on the leader, stamped in the same pass or earlier.
             probe->ProduceStages(us(o.appended_us - start_us),
-                                 us(leader_durable_us - o.appended_us),
+                                 us(o.leader_durable_us - o.appended_us),
                                  us(o.committed_us - o.appended_us),
                                  us(SystemClock::Instance().NowMonotonicUs() - o.committed_us));
           }
@@ -530,9 +529,9 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
         o = p->ConsumerRead(Offset(fp.fetch_offset()), LeaderEpoch(fp.current_leader_epoch()),
                             std::max<int64_t>(limit, 1), rack_aware, pr->mutable_records());
       }
-      // The records were read straight into the response (pr->records): no copy here.
+      // The records were read straight into the response (pr->records), which a failed read
+      // leaves empty (Log::Read), as does a divergence (nothing is read).
       if (o.error != KafkaError::kNone) {
-        pr->clear_records();
         SetKafkaErrorIfAny(pr->mutable_error(), o.error, o.message);
         SetHint(pr->mutable_current_leader(), o.leader, o.leader_epoch);
         pr->set_log_start_offset(o.data.log_start_offset.value());
@@ -544,7 +543,6 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
       pr->set_last_stable_offset(o.data.high_watermark.value());
       pr->set_log_start_offset(o.data.log_start_offset.value());
       if (o.divergence) {
-        pr->clear_records();
         pr->mutable_diverging_epoch()->set_epoch(o.divergence->epoch.value());
         pr->mutable_diverging_epoch()->set_end_offset(o.divergence->end_offset.value());
         diverged = true;
