@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace strand {
 namespace {
@@ -161,7 +162,10 @@ void LimitedAcceptor::Start(
     std::shared_ptr<ConnectionLimiter> limiter) {
   acceptor_ = std::move(acceptor);
   limiter_ = std::move(limiter);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("conn-acceptor");
+    Run();
+  });
 }
 
 void LimitedAcceptor::Stop() {

@@ -10,6 +10,7 @@
 #include "common/connection_limiter.h"
 #include "common/grpc_channel.h"
 #include "common/grpc_server.h"
+#include "common/thread_name.h"
 #include "common/tls_credentials.h"
 
 namespace strand {
@@ -175,6 +176,7 @@ void ListenerServers::SetServing(bool serving) {
 
 void ListenerServers::WatchHealth(std::shared_ptr<ProcessHealth> health) {
   watcher_ = std::thread([this, health = std::move(health)] {
+    NameThisThread("health-watch");
     std::unique_lock lock(watch_mu_);
     while (!watch_stop_) {
       lock.unlock();

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/thread_name.h"
 #include "storage/log.h"
 
 namespace strand::storage {
@@ -18,7 +19,12 @@ inline void CpuRelax() {
 }  // namespace
 
 Flusher::Flusher(int32_t threads, int64_t spin_us) : spin_us_(spin_us) {
-  for (int32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  for (int32_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      NameThisThread("log-flusher");
+      Run();
+    });
+  }
 }
 
 Flusher::~Flusher() { Stop(); }

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <random>
 
+#include "common/thread_name.h"
 #include "storage/errc.h"
 #include "storage/logger.h"
 #include "storage/partition_metadata.h"
@@ -84,9 +85,15 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(const LogManagerCon
   manager->lock_ = std::move(*lock);
   STRAND_RETURN_IF_ERROR(manager->Recover());
   if (manager->options_.background_threads) {
-    manager->threads_.emplace_back([m = manager.get()] { m->SchedulerLoop(); });
+    manager->threads_.emplace_back([m = manager.get()] {
+      NameThisThread("log-scheduler");
+      m->SchedulerLoop();
+    });
     for (int32_t i = 0; i < config.cleaner_threads; ++i) {
-      manager->threads_.emplace_back([m = manager.get()] { m->CleanerLoop(); });
+      manager->threads_.emplace_back([m = manager.get()] {
+        NameThisThread("log-cleaner");
+        m->CleanerLoop();
+      });
     }
   }
   return manager;

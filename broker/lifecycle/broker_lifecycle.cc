@@ -7,6 +7,7 @@
 #include "common/grpc_channel.h"
 #include "common/kafka_error.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace strand::broker {
 namespace {
@@ -37,7 +38,10 @@ BrokerLifecycle::BrokerLifecycle(BrokerLifecycleOptions options,
 BrokerLifecycle::~BrokerLifecycle() { Stop(); }
 
 void BrokerLifecycle::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("lifecycle");
+    Run();
+  });
 }
 
 void BrokerLifecycle::Stop() {

@@ -5,12 +5,18 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/thread_name.h"
 
 namespace strand::broker {
 
 int64_t NowMs() { return SystemClock::Instance().NowMonotonicMs(); }
 
-FetchPurgatory::FetchPurgatory() { thread_ = std::thread([this] { Run(); }); }
+FetchPurgatory::FetchPurgatory() {
+  thread_ = std::thread([this] {
+    NameThisThread("fetch-purgatory");
+    Run();
+  });
+}
 
 FetchPurgatory::~FetchPurgatory() { Stop(); }
 

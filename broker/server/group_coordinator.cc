@@ -10,6 +10,7 @@
 #include "common/group_partition.h"
 #include "broker/server/fetch_purgatory.h"
 #include "common/error_proto.h"
+#include "common/thread_name.h"
 #include "record/batch_validator.h"
 #include "record/record_batch_builder.h"
 #include "record/record_batch_reader.h"
@@ -75,7 +76,10 @@ GroupCoordinator::GroupCoordinator(GroupCoordinatorOptions options, ReplicaManag
 GroupCoordinator::~GroupCoordinator() { Stop(); }
 
 void GroupCoordinator::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("group-coord");
+    Loop();
+  });
 }
 
 void GroupCoordinator::Stop() {

@@ -7,6 +7,7 @@
 
 #include "broker/server/fetch_purgatory.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace strand::broker {
 namespace {
@@ -28,7 +29,12 @@ IsrChangeSender::IsrChangeSender(IsrChangeSenderOptions options, ControllerClien
 
 IsrChangeSender::~IsrChangeSender() { Stop(); }
 
-void IsrChangeSender::Start() { thread_ = std::thread([this] { Run(); }); }
+void IsrChangeSender::Start() {
+  thread_ = std::thread([this] {
+    NameThisThread("isr-sender");
+    Run();
+  });
+}
 
 void IsrChangeSender::Stop() {
   {

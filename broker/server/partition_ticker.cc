@@ -3,6 +3,7 @@
 #include <set>
 
 #include "broker/server/fetch_purgatory.h"
+#include "common/thread_name.h"
 #include "controller/state/metadata_image.h"
 
 namespace strand::broker {
@@ -14,7 +15,12 @@ PartitionTicker::PartitionTicker(
 
 PartitionTicker::~PartitionTicker() { Stop(); }
 
-void PartitionTicker::Start() { thread_ = std::thread([this] { Run(); }); }
+void PartitionTicker::Start() {
+  thread_ = std::thread([this] {
+    NameThisThread("partition-tick");
+    Run();
+  });
+}
 
 void PartitionTicker::Stop() {
   {

@@ -8,6 +8,7 @@
 #include "broker/server/fetch_purgatory.h"
 #include "common/grpc_channel.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 
 namespace strand::broker {
 namespace {
@@ -23,7 +24,10 @@ class ReplicaFetcherManager::Fetcher {
  public:
   Fetcher(const ReplicaFetcherManager& manager, NodeId leader)
       : manager_(manager), leader_(leader) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+      NameThisThread(fmt::format("fetch-from-{}", leader_.value()));
+      Run();
+    });
   }
   ~Fetcher() { Stop(); }
 

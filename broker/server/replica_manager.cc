@@ -9,6 +9,7 @@
 #include "broker/server/local_changes.h"
 #include "common/listener_config.h"
 #include "common/logging.h"
+#include "common/thread_name.h"
 #include "controller/state/config_defs.h"
 #include "controller/state/metadata_image.h"
 #include "controller/state/topic_id.h"
@@ -93,7 +94,10 @@ ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManage
 ReplicaManager::~ReplicaManager() { Stop(); }
 
 void ReplicaManager::Start() {
-  reconciler_ = std::thread([this] { ReconcileLoop(); });
+  reconciler_ = std::thread([this] {
+    NameThisThread("reconciler");
+    ReconcileLoop();
+  });
   isr_sender_.Start();
   ticker_.Start();
 }

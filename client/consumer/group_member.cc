@@ -7,6 +7,7 @@
 #include "client/logger.h"
 #include "common/kafka_error.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 #include "strand/record.h"
 
 namespace strand::client {
@@ -26,7 +27,10 @@ GroupMember::~GroupMember() { StopThread(); }
 void GroupMember::StartThread() {
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("group-member");
+    Run();
+  });
 }
 
 void GroupMember::StopThread() {

@@ -10,6 +10,7 @@
 #include "client/producer/sender_internal.h"
 #include "common/check.h"
 #include "common/status.h"
+#include "common/thread_name.h"
 
 namespace strand::client {
 
@@ -30,7 +31,10 @@ Sender::~Sender() {
 }
 
 void Sender::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("producer-sender");
+    Run();
+  });
 }
 
 void Sender::Wakeup() {

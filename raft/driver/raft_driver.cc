@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/check.h"
+#include "common/thread_name.h"
 #include "raft/core/errc.h"
 #include "raft/driver/logger.h"
 
@@ -49,7 +50,10 @@ absl::Status RaftDriver::Start() {
     running_ = true;
   }
   PublishStatus();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("raft-driver");
+    Run();
+  });
   return absl::OkStatus();
 }
 
