@@ -30,9 +30,24 @@ void FetchPurgatory::Watch(const std::vector<storage::TopicPartition>& tps, int6
   }
   const uint64_t id = next_id_++;
   for (const auto& tp : tps) watchers_[tp].insert(id);
-  ops_.emplace(id, Op{tps, deadline_ms, std::move(attempt), inline_retry});
-  fresh_.insert(id);
-  cv_.notify_one();
+  Op& op = ops_.emplace(id, Op{tps, deadline_ms, attempt, inline_retry}).first->second;
+  if (!inline_retry) {
+    fresh_.insert(id);
+    cv_.notify_one();
+    return;
+  }
+  // Progress may have come between the caller's own try and now: try once more, here rather than
+  // on the purgatory's thread (a follower parks a fetch for every write it fetches).
+  op.busy = true;
+  lock.unlock();
+  const bool done = attempt(false);
+  lock.lock();
+  Tried(id, done);
+  // The purgatory's thread is woken only when it would sleep past this deadline.
+  if (!done && deadline_ms < sleeping_until_ms_) {
+    rescan_ = true;
+    cv_.notify_one();
+  }
 }
 
 void FetchPurgatory::Notify(const storage::TopicPartition& tp) {
@@ -103,8 +118,11 @@ void FetchPurgatory::Run() {
       // One being tried elsewhere comes back through fresh_ when it needs this thread.
       if (!op.busy) next_deadline = std::min(next_deadline, op.deadline_ms);
     }
+    sleeping_until_ms_ = next_deadline;
     cv_.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, next_deadline - NowMs())),
-                 [&] { return stopping_ || !progressed_.empty() || !fresh_.empty(); });
+                 [&] { return stopping_ || rescan_ || !progressed_.empty() || !fresh_.empty(); });
+    sleeping_until_ms_ = 0;  // awake: sees every deadline on its next pass
+    rescan_ = false;
     if (stopping_) break;
     std::set<uint64_t> candidates = std::exchange(fresh_, {});
     for (const auto& tp : std::exchange(progressed_, {})) {

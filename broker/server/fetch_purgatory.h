@@ -5,8 +5,10 @@
 // the fetch is retried, and at its deadline it answers with whatever there is. Retries run on
 // the purgatory's own thread, except for fetches registered `inline_retry` (followers': a few
 // per broker, and on the acks=all path), which the thread reporting progress (a producer, a
-// flusher, another fetch) retries itself: one thread wake-up fewer per write. A fetch is never
-// tried by two threads at once; progress reported while it is being tried makes it try again.
+// flusher, another fetch) retries itself, as the thread registering them tries them once more
+// (progress may come between a fetch's first try and its registration): the purgatory's thread
+// wakes for them only at their deadline. A fetch is never tried by two threads at once; progress
+// reported while it is being tried makes it try again.
 //
 // Thread-safe. Stop() answers every waiting fetch (final attempt) and joins the thread.
 
@@ -59,6 +61,10 @@ class FetchPurgatory {
   std::map<storage::TopicPartition, std::set<uint64_t>> watchers_;
   std::set<storage::TopicPartition> progressed_;
   std::set<uint64_t> fresh_;  // just registered: try once (progress may have come in between)
+  // When the thread sleeping in Run wakes for the next deadline (0 while it is awake); rescan_
+  // wakes it earlier, for a fetch due before then.
+  int64_t sleeping_until_ms_ = 0;
+  bool rescan_ = false;
   uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;

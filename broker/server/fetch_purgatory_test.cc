@@ -1,7 +1,7 @@
 // Tests FetchPurgatory: a waiting fetch is retried when a partition it watches progresses and
 // answered at its deadline; an inline-retry fetch (a follower's) is retried on the thread that
-// reports progress, never by two threads at once, and again when progress came meanwhile; Stop
-// answers what is left only once no try is in progress.
+// reports progress (and once by the thread registering it), never by two threads at once, and
+// again when progress came meanwhile; Stop answers what is left only once no try is in progress.
 #include "broker/server/fetch_purgatory.h"
 
 #include <atomic>
@@ -58,11 +58,45 @@ TEST(FetchPurgatory, InlineRetry_OnTheNotifyingThread) {
         return true;
       },
       /*inline_retry=*/true);
-  EXPECT_TRUE(Eventually([&] { return tries >= 1; }));  // the first try, on the purgatory thread
+  EXPECT_EQ(tries, 1);  // the try after registering, by Watch itself
   data = true;
   purgatory.Notify(kTp);  // retried here, before Notify returns
   EXPECT_EQ(answered_on, std::this_thread::get_id());
   EXPECT_EQ(purgatory.waiting(), 0u);
+}
+
+TEST(FetchPurgatory, InlineRetry_ProgressBeforeRegistering_AnsweredByTheRegisteringThread) {
+  FetchPurgatory purgatory;
+  std::thread::id answered_on;
+  int tries = 0;
+  // The data came after the caller's own try and before Watch: Watch's try answers at once.
+  purgatory.Watch(
+      {kTp}, NowMs() + 60'000,
+      [&](bool) {
+        ++tries;
+        answered_on = std::this_thread::get_id();
+        return true;
+      },
+      /*inline_retry=*/true);
+  EXPECT_EQ(tries, 1);
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+  EXPECT_EQ(purgatory.waiting(), 0u);
+}
+
+TEST(FetchPurgatory, InlineRetry_AnsweredAtItsDeadline) {
+  FetchPurgatory purgatory;
+  std::atomic<int> finals{0};
+  // Another fetch keeps the purgatory's thread asleep towards a later deadline.
+  purgatory.Watch({kTp}, NowMs() + 60'000, [](bool final) { return final; });
+  purgatory.Watch(
+      {kTp}, NowMs() + 50,
+      [&](bool final) {
+        if (final) ++finals;
+        return final;
+      },
+      /*inline_retry=*/true);
+  EXPECT_TRUE(Eventually([&] { return finals == 1; }));
+  EXPECT_EQ(purgatory.waiting(), 1u);
 }
 
 TEST(FetchPurgatory, InlineRetry_NeverTwoTriesAtOnceAndProgressMeanwhileIsNotLost) {
