@@ -185,6 +185,9 @@ class Log : public std::enable_shared_from_this<Log> {
   // Blocks until `offset` is durable (Errc::kTimeout after timeout_ms). When no flush is running
   // the caller runs it itself instead of waking the flusher and sleeping.
   absl::Status WaitDurable(Offset offset, int64_t timeout_ms);
+  // Hands a flush to a flusher thread now (nothing when one is queued already): a caller about
+  // to wait for several logs starts their fsyncs at once instead of one after the other.
+  void FlushInBackground() { ScheduleFlush(); }
   // One group-commit round now, on the calling thread.
   absl::Status Flush();
   // Called by the Flusher for a scheduled flush.
