@@ -7,7 +7,7 @@ strand_broker_request_seconds{api="Produce"}), scraped from every broker's /metr
                                         metrics addresses from STRAND_NODE_<id>_METRICS, which
                                         local-cluster.sh's cluster.env exports; ids >= 100)
   stage_breakdown.py diff BEFORE AFTER  the difference as JSON: per stage, count, mean and the
-                                        p50 / p99 bucket bounds (ms)
+                                        p50 / p99 / p99.9 / max bucket bounds (ms)
 
 Histograms are summed over the brokers: the leader's produce stages and both followers' stages.
 """
@@ -83,7 +83,8 @@ def diff(before, after):
             continue
         buckets = {le: c - b["buckets"].get(le, 0.0) for le, c in a["buckets"].items()}
         out[key] = {"count": int(n), "mean_ms": (a["sum"] - b["sum"]) / n * 1000,
-                    "p50_ms": quantile(buckets, n, 0.5), "p99_ms": quantile(buckets, n, 0.99)}
+                    "p50_ms": quantile(buckets, n, 0.5), "p99_ms": quantile(buckets, n, 0.99),
+                    "p999_ms": quantile(buckets, n, 0.999), "max_ms": quantile(buckets, n, 1.0)}
     return out
 
 
