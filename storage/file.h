@@ -8,7 +8,9 @@
 // with the path and strerror in the message. Both File and Filesystem are thread-safe:
 // positional reads and writes on one File may run concurrently.
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -142,5 +144,20 @@ absl::Status WriteFileAtomically(Filesystem& fs, const std::string& path,
 // Reads a whole (small) file, at most max_bytes.
 absl::StatusOr<std::string> ReadSmallFile(Filesystem& fs, const std::string& path,
                                           int64_t max_bytes);
+
+// How RemoveGradually frees a large file: `step_bytes` at a time (cut from its end), with
+// `pause` between steps, unless `hurry` says to stop pausing (a shutdown).
+struct RemovalPace {
+  int64_t step_bytes = 8 << 20;
+  std::chrono::microseconds pause{5'000};
+  std::function<bool()> hurry;
+};
+
+// Removes a file, or a directory tree file by file, freeing each file larger than a step a step
+// at a time before unlinking it. On ext4 mounted with `discard` (these VMs), unlinking a 600 MB
+// segment at once stalled every fsync on the disk for about 45 ms (on the brokers of a local
+// cluster, acks=all writes waited up to 100 ms); 8 MiB steps 5 ms apart kept a concurrent fsync
+// under 2.5 ms, deleting at about 1.2 GB/s. Missing is OK.
+absl::Status RemoveGradually(Filesystem& fs, const std::string& path, const RemovalPace& pace);
 
 }  // namespace strand::storage

@@ -218,8 +218,9 @@ class Log : public std::enable_shared_from_this<Log> {
 
   absl::StatusOr<RetentionResult> ApplyRetention(int64_t now_ms);
   // Removes the ".deleted" files of removed segments whose file.delete.delay.ms has passed (all
-  // of them when `all`); the log manager calls it every second. Cheap when there are none.
-  void RemoveDeletedSegmentFiles(int64_t now_ms, bool all);
+  // of them when `all`), at `pace` (RemoveGradually); the log manager's deleter thread calls it
+  // every second. Cheap when there are none.
+  void RemoveDeletedSegmentFiles(int64_t now_ms, bool all, const RemovalPace& pace = {});
   // Writes log.checkpoint (recovery point, log start, high watermark, cleaner offset).
   absl::Status Checkpoint();
   // Checks every batch of every segment; returns the offsets of corrupt batches found.

@@ -89,6 +89,10 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(const LogManagerCon
       NameThisThread("log-scheduler");
       m->SchedulerLoop();
     });
+    manager->threads_.emplace_back([m = manager.get()] {
+      NameThisThread("log-deleter");
+      m->DeleterLoop();
+    });
     for (int32_t i = 0; i < config.cleaner_threads; ++i) {
       manager->threads_.emplace_back([m = manager.get()] {
         NameThisThread("log-cleaner");
@@ -421,7 +425,6 @@ void LogManager::RunTimedWorkOnce() {
   int64_t now = clock_.NowWallMs();
   for (const auto& log : Snapshot()) {
     log->MaybeScheduleTimedFlush(now);
-    log->RemoveDeletedSegmentFiles(now, /*all=*/false);
   }
 }
 
@@ -488,7 +491,7 @@ void LogManager::RemoveDeletedDirs(bool all) {
     });
   }
   for (const auto& dir : due) {
-    absl::Status s = fs_.RemoveAll(dir);
+    absl::Status s = RemoveGradually(fs_, dir, pace_);
     if (!s.ok()) ContextLogger("log-manager").Warn("removing {}: {}", dir, MessageOf(s));
   }
 }
@@ -513,6 +516,18 @@ void LogManager::SchedulerLoop() {
       CheckpointAll();
       next_checkpoint = now + config_.checkpoint_interval_ms;
     }
+    lock.lock();
+  }
+}
+
+void LogManager::DeleterLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(config_.flush_check_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    const int64_t now = clock_.NowWallMs();
+    for (const auto& log : Snapshot()) log->RemoveDeletedSegmentFiles(now, /*all=*/false, pace_);
     RemoveDeletedDirs(false);
     lock.lock();
   }
@@ -535,6 +550,7 @@ void LogManager::Shutdown() {
     std::lock_guard lock(mu_);
     if (stopping_ && threads_.empty() && logs_.empty()) return;
     stopping_ = true;
+    hurry_ = true;  // a removal in progress finishes without its pauses
   }
   wake_.notify_all();
   for (auto& t : threads_) t.join();

@@ -20,8 +20,10 @@
 // error rather than creating an empty log over data. Then it starts the background work:
 //   - the group-commit flushers (flush_threads),
 //   - one scheduler thread: retention every retention_check_interval_ms, flush.ms-driven
-//     flushes, checkpoints (recovery points, log starts, high watermarks) every
-//     checkpoint_interval_ms, and removal of deleted logs after file.delete.delay.ms,
+//     flushes, and checkpoints (recovery points, log starts, high watermarks) every
+//     checkpoint_interval_ms,
+//   - one deleter thread: the files of removed segments and deleted logs once
+//     file.delete.delay.ms has passed, a few MiB at a time (RemoveGradually),
 //   - cleaner threads (cleaner_threads) compacting the dirtiest compacted log each round.
 // Shutdown (or the destructor) stops them and closes every log cleanly, so that the next Open
 // scans nothing.
@@ -31,6 +33,7 @@
 // Limits: logs_max logs, open_segments_max sealed segments with open files, and a reserve of
 // file descriptors that logs may not use (DescriptorBudget).
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -138,8 +141,7 @@ class LogManager {
 
   // One round of each background task (what the threads run; tests call them directly).
   void RunRetentionOnce();
-  // Every second, for every log: flush.ms flushes that are due, and the files of removed
-  // segments whose file.delete.delay.ms has passed.
+  // Every second, for every log: flush.ms flushes that are due.
   void RunTimedWorkOnce();
   void CheckpointAll();
   // Compacts the dirtiest compacted log that is due; returns whether a pass ran.
@@ -158,6 +160,9 @@ class LogManager {
   LogOptions OptionsFor(const TopicPartition& tp);
   void SchedulerLoop();
   void CleanerLoop();
+  // Every second: removed segments' and deleted logs' files whose file.delete.delay.ms has
+  // passed, freed gradually (RemoveGradually) so that the fsyncs of other logs do not stall.
+  void DeleterLoop();
   std::vector<std::shared_ptr<Log>> Snapshot() const;
   // The error for a directory that holds data but records no topic id.
   static absl::Status NoTopicIdError(const std::string& dir);
@@ -203,6 +208,8 @@ class LogManager {
   std::set<const Log*> cleaning_;  // logs a cleaner thread is compacting
 
   std::vector<std::thread> threads_;
+  std::atomic<bool> hurry_{false};  // shutting down: removals stop pausing
+  const RemovalPace pace_{.hurry = [this] { return hurry_.load(); }};
 };
 
 }  // namespace strand::storage

@@ -152,6 +152,22 @@ TEST_F(LogManagerTest, DeleteLogRemovesItsDirectory) {
   EXPECT_EQ((*manager->GetOrCreateLog({"gone", 0}, kId))->LogEndOffset(), Offset(0));
 }
 
+TEST_F(LogManagerTest, DeleterThreadRemovesDeletedLogsOnceTheDelayHasPassed) {
+  auto manager = Open({.flush_check_interval_ms = 50, .log_delete_delay_ms = 0}, {},
+                      /*threads=*/true);
+  Append(**manager->GetOrCreateLog({"gone", 0}, kId), 3);
+  ASSERT_TRUE(manager->DeleteLog({"gone", 0}).ok());
+  bool left = true;
+  for (int i = 0; i < 500 && left; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const auto entries = Entries();
+    left = std::any_of(entries.begin(), entries.end(),
+                       [](const std::string& e) { return e.find("gone") != std::string::npos; });
+  }
+  EXPECT_FALSE(left) << "the deleter thread left the deleted log's directory";
+  manager->Shutdown();
+}
+
 TEST_F(LogManagerTest, LongestNamesDeleteRecreateAndReopen) {
   // 249 characters: "<dir>.<ms>-delete" would pass 255 bytes; the marker name is cut short.
   const std::string name(249, 'q');

@@ -283,7 +283,7 @@ absl::Status Log::RetireSegment(const std::shared_ptr<Segment>& segment, const L
   return absl::OkStatus();
 }
 
-void Log::RemoveDeletedSegmentFiles(int64_t now_ms, bool all) {
+void Log::RemoveDeletedSegmentFiles(int64_t now_ms, bool all, const RemovalPace& pace) {
   if (!has_deleted_files_.load(std::memory_order_acquire)) return;
   std::vector<std::string> due;
   {
@@ -297,7 +297,7 @@ void Log::RemoveDeletedSegmentFiles(int64_t now_ms, bool all) {
   }
   for (const std::string& path : due) {
     // A failure leaves the file for the loader, which removes "*.deleted" at the next start.
-    if (absl::Status s = fs_.Remove(path); !s.ok())
+    if (absl::Status s = RemoveGradually(fs_, path, pace); !s.ok())
       log_.Warn("removing {}: {}", path, MessageOf(s));
   }
 }

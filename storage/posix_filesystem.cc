@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "storage/errc.h"
 #include "storage/file.h"
@@ -252,6 +253,34 @@ absl::StatusOr<std::string> ReadSmallFile(Filesystem& fs, const std::string& pat
   if (!n.ok()) return n.status();
   contents.resize(*n);
   return contents;
+}
+
+absl::Status RemoveGradually(Filesystem& fs, const std::string& path, const RemovalPace& pace) {
+  auto exists = fs.Exists(path);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return absl::OkStatus();
+  auto directory = fs.IsDirectory(path);
+  if (!directory.ok()) return directory.status();
+  if (*directory) {
+    auto names = fs.List(path);
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      STRAND_RETURN_IF_ERROR(RemoveGradually(fs, JoinPath(path, name), pace));
+    }
+    return fs.RemoveAll(path);
+  }
+  auto size = fs.FileSize(path);
+  if (!size.ok()) return size.status();
+  if (*size > pace.step_bytes && pace.step_bytes > 0) {
+    auto file = fs.Open(path, OpenMode::kReadWrite);
+    if (!file.ok()) return file.status();
+    for (int64_t left = *size - pace.step_bytes; left > 0; left -= pace.step_bytes) {
+      STRAND_RETURN_IF_ERROR((*file)->Truncate(left));
+      if (pace.hurry && pace.hurry()) break;
+      std::this_thread::sleep_for(pace.pause);
+    }
+  }
+  return fs.Remove(path);
 }
 
 }  // namespace strand::storage
