@@ -145,8 +145,9 @@ absl::Status WriteFileAtomically(Filesystem& fs, const std::string& path,
 absl::StatusOr<std::string> ReadSmallFile(Filesystem& fs, const std::string& path,
                                           int64_t max_bytes);
 
-// How RemoveGradually frees a large file: `step_bytes` at a time (cut from its end), with
-// `pause` between steps, unless `hurry` says to stop pausing (a shutdown).
+// How RemoveGradually frees files: a large one `step_bytes` at a time (cut from its end), and a
+// pause each time another `step_bytes` have been freed, counted across files (a directory of many
+// small segments is paced too), unless `hurry` says to stop pausing (a shutdown).
 struct RemovalPace {
   int64_t step_bytes = 8 << 20;
   std::chrono::microseconds pause{5'000};

@@ -1,6 +1,6 @@
 // Tests RemoveGradually: a large file is cut from its end a step at a time before it is
-// unlinked, a small one is unlinked at once, a directory tree goes file by file, a missing path
-// is not an error, and a hurry skips the pauses.
+// unlinked, a small one is unlinked at once, a directory tree goes file by file and is paced
+// across its files, a missing path is not an error, and a hurry skips the pauses.
 #include "storage/file.h"
 
 #include <gtest/gtest.h>
@@ -86,6 +86,29 @@ TEST(RemoveGradually, DirectoryTreeFileByFile) {
   EXPECT_TRUE(std::search(fs.ops.begin(), fs.ops.end(), want.begin(), want.end()) != fs.ops.end())
       << "the segment was not cut in steps";
   EXPECT_NE(std::find(fs.ops.begin(), fs.ops.end(), "remove leader-epoch-checkpoint"), fs.ops.end());
+}
+
+TEST(RemoveGradually, PacedAcrossSmallFiles) {
+  TempDir dir;
+  const std::string root = dir.Sub("topic-0.deleted");
+  std::filesystem::create_directories(root);
+  for (const char* name : {"a.log", "b.log", "c.log"}) WriteFile(root + "/" + name, 3'000);
+  RecordingFilesystem fs;
+  int pauses = 0;  // the hurry is asked each time a pause is due
+  ASSERT_TRUE(RemoveGradually(fs, root,
+                              {.step_bytes = 4'000,
+                               .pause = {},
+                               .hurry =
+                                   [&] {
+                                     ++pauses;
+                                     return false;
+                                   }})
+                  .ok());
+  EXPECT_EQ(pauses, 1) << "9,000 bytes freed in 4,000-byte steps, none of its files cut";
+  EXPECT_EQ(std::count_if(fs.ops.begin(), fs.ops.end(),
+                          [](const std::string& op) { return op.starts_with("truncate"); }),
+            0);
+  EXPECT_FALSE(std::filesystem::exists(root));
 }
 
 TEST(RemoveGradually, AHurryStopsCuttingAndUnlinks) {

@@ -255,7 +255,11 @@ absl::StatusOr<std::string> ReadSmallFile(Filesystem& fs, const std::string& pat
   return contents;
 }
 
-absl::Status RemoveGradually(Filesystem& fs, const std::string& path, const RemovalPace& pace) {
+namespace {
+
+// RemoveGradually's walk; `freed` counts the bytes freed since the last pause, across files.
+absl::Status RemovePaced(Filesystem& fs, const std::string& path, const RemovalPace& pace,
+                         int64_t& freed) {
   auto exists = fs.Exists(path);
   if (!exists.ok()) return exists.status();
   if (!*exists) return absl::OkStatus();
@@ -265,22 +269,41 @@ absl::Status RemoveGradually(Filesystem& fs, const std::string& path, const Remo
     auto names = fs.List(path);
     if (!names.ok()) return names.status();
     for (const std::string& name : *names) {
-      STRAND_RETURN_IF_ERROR(RemoveGradually(fs, JoinPath(path, name), pace));
+      STRAND_RETURN_IF_ERROR(RemovePaced(fs, JoinPath(path, name), pace, freed));
     }
     return fs.RemoveAll(path);
   }
   auto size = fs.FileSize(path);
   if (!size.ok()) return size.status();
-  if (*size > pace.step_bytes && pace.step_bytes > 0) {
+  // Sleeps once a step's worth is freed; false in a hurry (no more pauses, and no more steps).
+  auto paced = [&](int64_t bytes) {
+    freed += bytes;
+    if (pace.step_bytes <= 0 || freed < pace.step_bytes) return true;
+    freed = 0;
+    if (pace.hurry && pace.hurry()) return false;
+    std::this_thread::sleep_for(pace.pause);
+    return true;
+  };
+  int64_t left = *size;
+  if (pace.step_bytes > 0 && left > pace.step_bytes) {
     auto file = fs.Open(path, OpenMode::kReadWrite);
     if (!file.ok()) return file.status();
-    for (int64_t left = *size - pace.step_bytes; left > 0; left -= pace.step_bytes) {
+    while (left > pace.step_bytes) {
+      left -= pace.step_bytes;
       STRAND_RETURN_IF_ERROR((*file)->Truncate(left));
-      if (pace.hurry && pace.hurry()) break;
-      std::this_thread::sleep_for(pace.pause);
+      if (!paced(pace.step_bytes)) break;
     }
   }
-  return fs.Remove(path);
+  STRAND_RETURN_IF_ERROR(fs.Remove(path));
+  paced(left);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RemoveGradually(Filesystem& fs, const std::string& path, const RemovalPace& pace) {
+  int64_t freed = 0;
+  return RemovePaced(fs, path, pace, freed);
 }
 
 }  // namespace strand::storage
