@@ -463,6 +463,7 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
     }
     return result;
   }
+  if (into != nullptr) into->clear();  // what the last attempt read is not served
   return StorageError(Errc::kIoError,
                       fmt::format("log {} kept changing during a read of offset {}", name_, start));
 }
