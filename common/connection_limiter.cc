@@ -162,10 +162,7 @@ void LimitedAcceptor::Start(
     std::shared_ptr<ConnectionLimiter> limiter) {
   acceptor_ = std::move(acceptor);
   limiter_ = std::move(limiter);
-  thread_ = std::thread([this] {
-    NameThisThread("conn-acceptor");
-    Run();
-  });
+  thread_ = NamedThread("conn-acceptor", [this] { Run(); });
 }
 
 void LimitedAcceptor::Stop() {

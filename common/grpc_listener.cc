@@ -175,8 +175,7 @@ void ListenerServers::SetServing(bool serving) {
 }
 
 void ListenerServers::WatchHealth(std::shared_ptr<ProcessHealth> health) {
-  watcher_ = std::thread([this, health = std::move(health)] {
-    NameThisThread("health-watch");
+  watcher_ = NamedThread("health-watch", [this, health = std::move(health)] {
     std::unique_lock lock(watch_mu_);
     while (!watch_stop_) {
       lock.unlock();

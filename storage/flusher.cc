@@ -6,12 +6,8 @@
 namespace strand::storage {
 
 Flusher::Flusher(int32_t threads) {
-  for (int32_t i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] {
-      NameThisThread("log-flusher");
-      Run();
-    });
-  }
+  for (int32_t i = 0; i < threads; ++i)
+    threads_.push_back(NamedThread("log-flusher", [this] { Run(); }));
 }
 
 Flusher::~Flusher() { Stop(); }

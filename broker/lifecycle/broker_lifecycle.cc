@@ -38,10 +38,7 @@ BrokerLifecycle::BrokerLifecycle(BrokerLifecycleOptions options,
 BrokerLifecycle::~BrokerLifecycle() { Stop(); }
 
 void BrokerLifecycle::Start() {
-  thread_ = std::thread([this] {
-    NameThisThread("lifecycle");
-    Run();
-  });
+  thread_ = NamedThread("lifecycle", [this] { Run(); });
 }
 
 void BrokerLifecycle::Stop() {

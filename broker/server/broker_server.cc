@@ -575,10 +575,7 @@ absl::StatusOr<std::unique_ptr<BrokerServer>> BrokerServer::Start(BrokerServerOp
   p->lifecycle->Start();
   // The monitor passes at least once a second while healthy; 15 s of silence is a stuck process.
   p->monitor_loop = o.health->AddLoop("broker monitor", std::chrono::seconds(15));
-  p->monitor = std::thread([parts] {
-    NameThisThread("broker-monitor");
-    parts->Monitor();
-  });
+  p->monitor = NamedThread("broker-monitor", [parts] { parts->Monitor(); });
   Log().info("[broker {}] serving on {} (cluster '{}', rack '{}', data {})", o.node_id,
              p->servers->Describe(), o.cluster_id, o.rack, o.data_dir);
   return std::unique_ptr<BrokerServer>(new BrokerServer(std::move(p)));

@@ -12,10 +12,7 @@ namespace strand::broker {
 int64_t NowMs() { return SystemClock::Instance().NowMonotonicMs(); }
 
 FetchPurgatory::FetchPurgatory() {
-  thread_ = std::thread([this] {
-    NameThisThread("fetch-purgatory");
-    Run();
-  });
+  thread_ = NamedThread("fetch-purgatory", [this] { Run(); });
 }
 
 FetchPurgatory::~FetchPurgatory() { Stop(); }

@@ -76,10 +76,7 @@ GroupCoordinator::GroupCoordinator(GroupCoordinatorOptions options, ReplicaManag
 GroupCoordinator::~GroupCoordinator() { Stop(); }
 
 void GroupCoordinator::Start() {
-  thread_ = std::thread([this] {
-    NameThisThread("group-coord");
-    Loop();
-  });
+  thread_ = NamedThread("group-coord", [this] { Loop(); });
 }
 
 void GroupCoordinator::Stop() {

@@ -30,10 +30,7 @@ IsrChangeSender::IsrChangeSender(IsrChangeSenderOptions options, ControllerClien
 IsrChangeSender::~IsrChangeSender() { Stop(); }
 
 void IsrChangeSender::Start() {
-  thread_ = std::thread([this] {
-    NameThisThread("isr-sender");
-    Run();
-  });
+  thread_ = NamedThread("isr-sender", [this] { Run(); });
 }
 
 void IsrChangeSender::Stop() {

@@ -16,10 +16,7 @@ PartitionTicker::PartitionTicker(
 PartitionTicker::~PartitionTicker() { Stop(); }
 
 void PartitionTicker::Start() {
-  thread_ = std::thread([this] {
-    NameThisThread("partition-tick");
-    Run();
-  });
+  thread_ = NamedThread("partition-tick", [this] { Run(); });
 }
 
 void PartitionTicker::Stop() {

@@ -24,10 +24,7 @@ class ReplicaFetcherManager::Fetcher {
  public:
   Fetcher(const ReplicaFetcherManager& manager, NodeId leader)
       : manager_(manager), leader_(leader) {
-    thread_ = std::thread([this] {
-      NameThisThread(fmt::format("fetch-from-{}", leader_.value()));
-      Run();
-    });
+    thread_ = NamedThread(fmt::format("fetch-from-{}", leader_.value()), [this] { Run(); });
   }
   ~Fetcher() { Stop(); }
 

@@ -94,10 +94,7 @@ ReplicaManager::ReplicaManager(ReplicaManagerOptions options, storage::LogManage
 ReplicaManager::~ReplicaManager() { Stop(); }
 
 void ReplicaManager::Start() {
-  reconciler_ = std::thread([this] {
-    NameThisThread("reconciler");
-    ReconcileLoop();
-  });
+  reconciler_ = NamedThread("reconciler", [this] { ReconcileLoop(); });
   isr_sender_.Start();
   ticker_.Start();
 }

@@ -27,10 +27,7 @@ GroupMember::~GroupMember() { StopThread(); }
 void GroupMember::StartThread() {
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] {
-    NameThisThread("group-member");
-    Run();
-  });
+  thread_ = NamedThread("group-member", [this] { Run(); });
 }
 
 void GroupMember::StopThread() {

@@ -31,10 +31,7 @@ Sender::~Sender() {
 }
 
 void Sender::Start() {
-  thread_ = std::thread([this] {
-    NameThisThread("producer-sender");
-    Run();
-  });
+  thread_ = NamedThread("producer-sender", [this] { Run(); });
 }
 
 void Sender::Wakeup() {

@@ -50,10 +50,7 @@ absl::Status RaftDriver::Start() {
     running_ = true;
   }
   PublishStatus();
-  thread_ = std::thread([this] {
-    NameThisThread("raft-driver");
-    Run();
-  });
+  thread_ = NamedThread("raft-driver", [this] { Run(); });
   return absl::OkStatus();
 }
 
