@@ -85,19 +85,13 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(const LogManagerCon
   manager->lock_ = std::move(*lock);
   STRAND_RETURN_IF_ERROR(manager->Recover());
   if (manager->options_.background_threads) {
-    manager->threads_.emplace_back([m = manager.get()] {
-      NameThisThread("log-scheduler");
-      m->SchedulerLoop();
-    });
-    manager->threads_.emplace_back([m = manager.get()] {
-      NameThisThread("log-deleter");
-      m->DeleterLoop();
-    });
+    manager->threads_.push_back(
+        NamedThread("log-scheduler", [m = manager.get()] { m->SchedulerLoop(); }));
+    manager->threads_.push_back(
+        NamedThread("log-deleter", [m = manager.get()] { m->DeleterLoop(); }));
     for (int32_t i = 0; i < config.cleaner_threads; ++i) {
-      manager->threads_.emplace_back([m = manager.get()] {
-        NameThisThread("log-cleaner");
-        m->CleanerLoop();
-      });
+      manager->threads_.push_back(
+          NamedThread("log-cleaner", [m = manager.get()] { m->CleanerLoop(); }));
     }
   }
   return manager;
@@ -496,14 +490,21 @@ void LogManager::RemoveDeletedDirs(bool all) {
   }
 }
 
-void LogManager::SchedulerLoop() {
-  int64_t next_retention = clock_.NowMonotonicMs() + config_.retention_check_interval_ms;
-  int64_t next_checkpoint = clock_.NowMonotonicMs() + config_.checkpoint_interval_ms;
+void LogManager::EveryInterval(const std::function<void()>& work) {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     wake_.wait_for(lock, std::chrono::milliseconds(config_.flush_check_interval_ms));
     if (stopping_) break;
     lock.unlock();
+    work();
+    lock.lock();
+  }
+}
+
+void LogManager::SchedulerLoop() {
+  int64_t next_retention = clock_.NowMonotonicMs() + config_.retention_check_interval_ms;
+  int64_t next_checkpoint = clock_.NowMonotonicMs() + config_.checkpoint_interval_ms;
+  EveryInterval([&] {
     int64_t now = clock_.NowMonotonicMs();
     RunTimedWorkOnce();
     const DescriptorUsage fds = descriptors_.Usage();
@@ -516,21 +517,15 @@ void LogManager::SchedulerLoop() {
       CheckpointAll();
       next_checkpoint = now + config_.checkpoint_interval_ms;
     }
-    lock.lock();
-  }
+  });
 }
 
 void LogManager::DeleterLoop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::milliseconds(config_.flush_check_interval_ms));
-    if (stopping_) break;
-    lock.unlock();
+  EveryInterval([this] {
     const int64_t now = clock_.NowWallMs();
     for (const auto& log : Snapshot()) log->RemoveDeletedSegmentFiles(now, /*all=*/false, pace_);
     RemoveDeletedDirs(false);
-    lock.lock();
-  }
+  });
 }
 
 void LogManager::CleanerLoop() {

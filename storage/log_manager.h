@@ -158,6 +158,8 @@ class LogManager {
              LogManagerOptions options);
   absl::Status Recover();
   LogOptions OptionsFor(const TopicPartition& tp);
+  // Runs `work` every flush_check_interval_ms (without mu_ held) until Shutdown.
+  void EveryInterval(const std::function<void()>& work);
   void SchedulerLoop();
   void CleanerLoop();
   // Every second: removed segments' and deleted logs' files whose file.delete.delay.ms has
