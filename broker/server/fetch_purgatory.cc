@@ -27,7 +27,7 @@ void FetchPurgatory::Watch(const std::vector<storage::TopicPartition>& tps, int6
   }
   const uint64_t id = next_id_++;
   for (const auto& tp : tps) watchers_[tp].insert(id);
-  Op& op = ops_.emplace(id, Op{tps, deadline_ms, attempt, inline_retry}).first->second;
+  Op& op = ops_.emplace(id, Op{tps, deadline_ms, std::move(attempt), inline_retry}).first->second;
   if (!inline_retry) {
     fresh_.insert(id);
     cv_.notify_one();
@@ -36,8 +36,9 @@ void FetchPurgatory::Watch(const std::vector<storage::TopicPartition>& tps, int6
   // Progress may have come between the caller's own try and now: try once more, here rather than
   // on the purgatory's thread (a follower parks a fetch for every write it fetches).
   op.busy = true;
+  Attempt retry = op.attempt;  // as Run does: the op is not touched without mu_
   lock.unlock();
-  const bool done = attempt(false);
+  const bool done = retry(false);
   lock.lock();
   Tried(id, done);
   // The purgatory's thread is woken only when it would sleep past this deadline.
