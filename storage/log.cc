@@ -404,10 +404,9 @@ std::vector<std::shared_ptr<Segment>> Log::SegmentsFrom(Offset offset) const {
 }
 
 absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
-                                     std::optional<Offset> max_offset, std::string* into) {
+                                     std::optional<Offset> max_offset) {
   constexpr int kAttempts = 5;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    if (into != nullptr) into->clear();  // nothing from an earlier attempt, or from the caller
     ReadResult result;
     std::vector<std::shared_ptr<Segment>> segments;
     int64_t generation;
@@ -433,13 +432,12 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
     Offset upper = std::min(max_offset.value_or(result.log_end_offset), result.log_end_offset);
     absl::Status failed;
     for (const auto& segment : segments) {
-      auto read =
-          segment->Read(std::max(start, segment->base_offset()), max_bytes, upper, verify, into);
+      auto read = segment->Read(std::max(start, segment->base_offset()), max_bytes, upper, verify);
       if (!read.ok()) {
         failed = read.status();
         break;
       }
-      if (!read->data.empty() || (into != nullptr && !into->empty())) {
+      if (!read->data.empty()) {
         result.records = std::move(read->data);
         result.next_offset = read->next_offset;
         break;
@@ -451,7 +449,6 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
       if (generation_ != generation) continue;  // truncated or trimmed meanwhile: read again
     }
     if (!failed.ok()) {
-      if (into != nullptr) into->clear();
       if (StorageErrcOf(failed) == Errc::kCorruptLog) {
         if (probe_) probe_->OnCorruptBatch();
         log_.Error("refusing to serve corrupt data: {}", MessageOf(failed));
@@ -459,11 +456,10 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, int64_t max_bytes,
       return failed;
     }
     if (probe_) {
-      probe_->OnRead(static_cast<int64_t>(into != nullptr ? into->size() : result.records.size()));
+      probe_->OnRead(static_cast<int64_t>(result.records.size()));
     }
     return result;
   }
-  if (into != nullptr) into->clear();  // what the last attempt read is not served
   return StorageError(Errc::kIoError,
                       fmt::format("log {} kept changing during a read of offset {}", name_, start));
 }

@@ -155,11 +155,9 @@ class Log : public std::enable_shared_from_this<Log> {
 
   // Fails with Errc::kOffsetOutOfRange below the log start or above the log end offset.
   // `max_offset` (exclusive; default: the log end) bounds what is returned, e.g. the high
-  // watermark for consumers. `into`: the batches are read straight into it (e.g. a response's
-  // bytes field: no copy) and ReadResult::records stays empty; cleared on failure.
+  // watermark for consumers.
   absl::StatusOr<ReadResult> Read(Offset start, int64_t max_bytes,
-                                  std::optional<Offset> max_offset = std::nullopt,
-                                  std::string* into = nullptr);
+                                  std::optional<Offset> max_offset = std::nullopt);
   // The first record with timestamp >= `timestamp` (or kEarliest/kLatest/kMaxTimestamp), below
   // `max_offset`; nullopt when there is none.
   absl::StatusOr<std::optional<TimestampOffset>> OffsetForTimestamp(

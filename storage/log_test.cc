@@ -510,27 +510,6 @@ TEST_F(LogTest, FollowerAppend_CallerFlushes_NoFlusherHandOffAndWaitDurableFsync
   EXPECT_GT(faulty_.syncs(), fsyncs_before);
 }
 
-TEST_F(LogTest, ReadInto_SameBatchesStraightIntoTheCallersBuffer) {
-  auto log = OpenLog();
-  for (int i = 0; i < 4; ++i) Append(*log, 3, 100, i);
-  auto plain = log->Read(Offset(3), 1 << 20);
-  ASSERT_TRUE(plain.ok());
-  std::string into = "stale";
-  auto direct = log->Read(Offset(3), 1 << 20, std::nullopt, &into);
-  ASSERT_TRUE(direct.ok()) << direct.status();
-  EXPECT_TRUE(direct->records.empty());
-  EXPECT_EQ(into, plain->records.view());
-  EXPECT_EQ(direct->next_offset, plain->next_offset);
-  // Bounded by max_offset like any read; emptied when the read fails.
-  ASSERT_TRUE(log->Read(Offset(0), 1 << 20, Offset(6), &into).ok());
-  EXPECT_EQ(
-      record::SplitBatches(std::span(reinterpret_cast<const uint8_t*>(into.data()), into.size()))
-          ->size(),
-      2u);
-  EXPECT_FALSE(log->Read(Offset(99), 1 << 20, std::nullopt, &into).ok());
-  EXPECT_TRUE(into.empty());
-}
-
 TEST_F(LogTest, Epochs_EndOffsetForEpochAndFencing) {
   auto log = OpenLog();
   Append(*log, 5, 10, 0, LeaderEpoch(1));  // 0..4

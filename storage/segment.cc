@@ -706,7 +706,7 @@ absl::StatusOr<std::optional<BatchLocation>> Segment::FindBatch(Offset target, O
 }
 
 absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offset upper,
-                                          bool verify, std::string* into) {
+                                          bool verify) {
   auto file = Acquire();
   if (!file.ok()) return file.status();
   int64_t limit = DamagedLimit();
@@ -727,18 +727,10 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
   // Read max_bytes from the first batch on (the first batch whole even when larger), then keep
   // the whole batches below `upper` that verify.
   int64_t want = std::min(std::max(max_bytes, first.size_bytes()), limit - position);
-  // Straight from the file (the page cache) into the caller's buffer when there is one: the
-  // fetch path's only copy before gRPC's own.
-  auto resize = [&](size_t size) {
-    if (into != nullptr) {
-      into->resize(size);
-    } else {
-      out.data.ResizeUninitialized(size);
-    }
-  };
-  resize(static_cast<size_t>(want));
-  uint8_t* const bytes =
-      into != nullptr ? reinterpret_cast<uint8_t*>(into->data()) : out.data.data();
+  // Straight from the file (the page cache) into the buffer the fetch path puts on the wire: its
+  // only copy of the bytes.
+  out.data.ResizeUninitialized(static_cast<size_t>(want));
+  uint8_t* const bytes = out.data.data();
   auto n = (*file)->ReadAt(position, std::span<uint8_t>(bytes, static_cast<size_t>(want)));
   if (!n.ok()) return n.status();
   int64_t got = static_cast<int64_t>(*n);
@@ -776,7 +768,7 @@ absl::StatusOr<SegmentRead> Segment::Read(Offset start, int64_t max_bytes, Offse
     floor = h.next_offset();
     out.next_offset = floor;
   }
-  resize(static_cast<size_t>(kept));
+  out.data.ResizeUninitialized(static_cast<size_t>(kept));
   if (verify && kept > 0) {
     // A checked range that continues the verified prefix extends it.
     int64_t expected = position;

@@ -154,11 +154,9 @@ class Segment : public std::enable_shared_from_this<Segment> {
   // recovered were checked then): a corrupt batch is never returned, and if it is the first one
   // the read fails with Errc::kCorruptLog naming its offset.
   // An empty result with reached_upper == false means no batch here holds an offset >= start.
-  // `into`: the batches go there (a caller's buffer, e.g. a response's bytes field) instead of
-  // SegmentRead::data, which stays empty; after a failure it holds anything (Log::Read empties
-  // it).
-  absl::StatusOr<SegmentRead> Read(Offset start, int64_t max_bytes, Offset upper, bool verify,
-                                   std::string* into = nullptr);
+  // The batches are read from the file (the page cache) straight into SegmentRead::data, which
+  // the fetch path puts on the wire as it is.
+  absl::StatusOr<SegmentRead> Read(Offset start, int64_t max_bytes, Offset upper, bool verify);
   // The first batch whose last offset is >= target and below `upper`.
   absl::StatusOr<std::optional<BatchLocation>> FindBatch(Offset target, Offset upper);
   // The first record with timestamp >= `timestamp` and offset < `upper`, if any.

@@ -128,15 +128,14 @@ class Partition : public std::enable_shared_from_this<Partition> {
   static constexpr size_t kHeldMax = 1000;
   void Produce(std::span<uint8_t> records, int16_t acks, int64_t deadline_ms, ProduceDone done);
   // A follower's fetch: bookkeeping (its progress, the high watermark) and its data, unless its
-  // log diverged (then only the divergence). With `into`, the data is read straight into it
-  // (a response's bytes field) rather than into the outcome.
+  // log diverged (then only the divergence).
   ReadOutcome FollowerFetch(NodeId follower, Offset fetch_offset, LeaderEpoch last_fetched_epoch,
                             Offset durable_offset, LeaderEpoch current_leader_epoch,
-                            int64_t max_bytes, int64_t now_ms, std::string* into = nullptr);
+                            int64_t max_bytes, int64_t now_ms);
   // A consumer's read, up to the high watermark. Leaders serve it; followers too when
-  // `allow_follower` (fetch from the closest replica, KIP-392). `into` as for FollowerFetch.
+  // `allow_follower` (fetch from the closest replica, KIP-392).
   ReadOutcome ConsumerRead(Offset fetch_offset, LeaderEpoch current_leader_epoch, int64_t max_bytes,
-                           bool allow_follower, std::string* into = nullptr);
+                           bool allow_follower);
   // Expires acks=all waiters past their deadline and returns the ISR change to propose, if any
   // (one at a time: none while a proposal is outstanding, nor for a moment after a refusal).
   // `eligible` (may be null) says which brokers may join the ISR (registered, unfenced, not

@@ -12,7 +12,7 @@ namespace strand::broker {
 ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
                                      LeaderEpoch last_fetched_epoch, Offset durable_offset,
                                      LeaderEpoch current_leader_epoch, int64_t max_bytes,
-                                     int64_t now_ms, std::string* into) {
+                                     int64_t now_ms) {
   ReadOutcome out;
   Completions ready;
   {
@@ -64,7 +64,7 @@ ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
     out.data.log_end_offset = log_->LogEndOffset();
     return out;
   }
-  auto read = log_->Read(fetch_offset, max_bytes, std::nullopt, into);
+  auto read = log_->Read(fetch_offset, max_bytes);
   if (!read.ok()) {
     out.error = StorageError(read.status());
     out.message = std::string(read.status().message());
@@ -75,7 +75,7 @@ ReadOutcome Partition::FollowerFetch(NodeId follower, Offset fetch_offset,
 }
 
 ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_leader_epoch,
-                                    int64_t max_bytes, bool allow_follower, std::string* into) {
+                                    int64_t max_bytes, bool allow_follower) {
   ReadOutcome out;
   {
     std::lock_guard lock(mu_);
@@ -118,7 +118,7 @@ ReadOutcome Partition::ConsumerRead(Offset fetch_offset, LeaderEpoch current_lea
     out.data.log_end_offset = log_->LogEndOffset();
     return out;
   }
-  auto read = log_->Read(fetch_offset, max_bytes, hw, into);
+  auto read = log_->Read(fetch_offset, max_bytes, hw);
   if (!read.ok()) {
     out.error = StorageError(read.status());
     out.message = std::string(read.status().message());

@@ -4,7 +4,9 @@
 #include <chrono>
 
 #include <fmt/format.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
+#include "broker/server/fetch_response_wire.h"
 #include "common/clock.h"
 #include "common/error_proto.h"
 #include "common/internal_topics.h"
@@ -344,8 +346,12 @@ std::string NegativeFetchField(const v1::FetchRequest& req) {
 
 struct BrokerServiceImpl::FetchCall {
   grpc::ServerUnaryReactor* reactor = nullptr;
-  const v1::FetchRequest* request = nullptr;
-  v1::FetchResponse* response = nullptr;
+  v1::FetchRequest request;
+  // The answer: the message without records, and each partition's records (one buffer per
+  // partition of `response`, in order), written to `wire` by Answer.
+  v1::FetchResponse response;
+  std::vector<ByteBuffer> records;
+  grpc::ByteBuffer* wire = nullptr;
   std::chrono::steady_clock::time_point start;
   bool follower = false;
   int64_t max_bytes = 0;
@@ -355,14 +361,29 @@ struct BrokerServiceImpl::FetchCall {
   int64_t throttle_delay_ms = -1;
 };
 
+void BrokerServiceImpl::Answer(FetchCall& call) {
+  SerializeFetchResponse(call.response, call.records, call.wire);
+  call.reactor->Finish(grpc::Status::OK);
+}
+
 grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* context,
-                                                   const v1::FetchRequest* req,
-                                                   v1::FetchResponse* resp) {
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
   auto call = std::make_shared<FetchCall>();
   call->reactor = context->DefaultReactor();
-  call->request = req;
-  call->response = resp;
+  call->wire = response;
   call->start = std::chrono::steady_clock::now();
+  {
+    grpc::ByteBuffer bytes(*request);  // shares the slices (ProtoBufferReader wants non-const)
+    grpc::ProtoBufferReader reader(&bytes);
+    if (!reader.status().ok() || !call->request.ParseFromZeroCopyStream(&reader)) {
+      call->reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                         "the request does not parse as a FetchRequest"));
+      return call->reactor;
+    }
+  }
+  const v1::FetchRequest* req = &call->request;
+  v1::FetchResponse* resp = &call->response;
   call->follower = req->replica_id() >= 0;
   if (grpc::Status s = OnPlane(call->follower ? kReplicationPlane : kClientPlane,
                                call->follower ? "a follower fetch" : "a consumer fetch");
@@ -374,7 +395,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
     SetKafkaErrorIfAny(resp->mutable_error(), KafkaError::kInvalidRequest, bad);
     probe_.Request(call->follower ? "FetchFollower" : "FetchConsumer", "INVALID_REQUEST",
                    SecondsSince(call->start));
-    call->reactor->Finish(grpc::Status::OK);
+    Answer(*call);
     return call->reactor;
   }
   call->max_bytes = req->max_bytes() > 0
@@ -398,7 +419,7 @@ grpc::ServerUnaryReactor* BrokerServiceImpl::Fetch(grpc::CallbackServerContext* 
     if (std::string why = FollowerIdentityError(*req); !why.empty()) {
       SetKafkaErrorIfAny(resp->mutable_error(), KafkaError::kStaleBrokerEpoch, why);
       probe_.Request("FetchFollower", "STALE_BROKER_EPOCH", SecondsSince(call->start));
-      call->reactor->Finish(grpc::Status::OK);
+      Answer(*call);
       return call->reactor;
     }
   }
@@ -443,9 +464,10 @@ std::string BrokerServiceImpl::FollowerIdentityError(const v1::FetchRequest& req
 }
 
 bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
-  const v1::FetchRequest& req = *call.request;
-  v1::FetchResponse& resp = *call.response;
+  const v1::FetchRequest& req = call.request;
+  v1::FetchResponse& resp = call.response;
   resp.Clear();
+  call.records.clear();
   int64_t total = 0;
   std::map<std::string, int64_t> out_by_topic;  // consumers only: strand_broker_topic_bytes_total
   bool errors = false;
@@ -462,6 +484,8 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
     tr->set_topic(t.topic());
     for (const v1::FetchPartition& fp : t.partitions()) {
       auto* pr = tr->add_partitions();
+      const size_t records_at = call.records.size();
+      call.records.emplace_back();
       pr->set_partition(fp.partition());
       pr->set_high_watermark(-1);
       pr->set_last_stable_offset(-1);
@@ -495,8 +519,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
         }
         o = p->FollowerFetch(replica, Offset(fp.fetch_offset()),
                              LeaderEpoch(fp.last_fetched_epoch()), Offset(fp.durable_offset()),
-                             LeaderEpoch(fp.current_leader_epoch()), follower_limit, now,
-                             pr->mutable_records());
+                             LeaderEpoch(fp.current_leader_epoch()), follower_limit, now);
       } else {
         if (rack_aware && p->role() == PartitionRole::kLeader) {
           // KIP-392: point the consumer at an in-sync replica in its own rack.
@@ -527,10 +550,9 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
           continue;
         }
         o = p->ConsumerRead(Offset(fp.fetch_offset()), LeaderEpoch(fp.current_leader_epoch()),
-                            std::max<int64_t>(limit, 1), rack_aware, pr->mutable_records());
+                            std::max<int64_t>(limit, 1), rack_aware);
       }
-      // The records were read straight into the response (pr->records), which a failed read
-      // leaves empty (Log::Read), as does a divergence (nothing is read).
+      // A failed read or a divergence reads nothing (o.data.records is empty).
       if (o.error != KafkaError::kNone) {
         SetKafkaErrorIfAny(pr->mutable_error(), o.error, o.message);
         SetHint(pr->mutable_current_leader(), o.leader, o.leader_epoch);
@@ -548,7 +570,9 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
         diverged = true;
         continue;
       }
-      if (const auto bytes = static_cast<int64_t>(pr->records().size()); bytes > 0) {
+      // Read straight from the page cache into this buffer, which goes on the wire as it is.
+      call.records[records_at] = std::move(o.data.records);
+      if (const auto bytes = static_cast<int64_t>(call.records[records_at].size()); bytes > 0) {
         total += bytes;
         if (!call.follower) out_by_topic[p->tp().topic] += bytes;
         if (throttled) throttled_bytes += bytes;
@@ -563,7 +587,7 @@ bool BrokerServiceImpl::TryFetch(FetchCall& call, bool final) {
   probe_.Request(call.follower ? "FetchFollower" : "FetchConsumer", error,
                  SecondsSince(call.start));
   for (const auto& [topic, bytes] : out_by_topic) probe_.BytesOut(topic, bytes);
-  call.reactor->Finish(grpc::Status::OK);
+  Answer(call);
   return true;
 }
 

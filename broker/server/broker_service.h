@@ -9,7 +9,9 @@
 //   Fetch          consumers up to the high watermark; followers (replica_id >= 0) up to the
 //                  log end, with divergence detection and the leader-side replication throttle
 //                  (ReplicaManager::leader_quota); long poll through the FetchPurgatory;
-//                  rack-aware preferred read replicas (KIP-392)
+//                  rack-aware preferred read replicas (KIP-392). A raw method: the answer is
+//                  written by fetch_response_wire.h, the records as slices of the buffers the
+//                  log read filled (no copy into the message, none by gRPC's serializer)
 //   ListOffsets    earliest / latest / max timestamp / by timestamp, on the leader
 //   InitProducerId ids from controller-allocated blocks (idempotent producers)
 //   ProduceRecords / FetchRecords: JSON-friendly records over the same paths (broker_json.cc)
@@ -55,7 +57,7 @@ struct BrokerServiceOptions {
 
 class BrokerServiceImpl final
     : public v1::BrokerService::WithCallbackMethod_Produce<
-          v1::BrokerService::WithCallbackMethod_Fetch<
+          v1::BrokerService::WithRawCallbackMethod_Fetch<
               v1::BrokerService::WithCallbackMethod_ProduceRecords<v1::BrokerService::Service>>> {
  public:
   BrokerServiceImpl(BrokerServiceOptions options, MetadataFollower& metadata,
@@ -67,9 +69,11 @@ class BrokerServiceImpl final
   grpc::ServerUnaryReactor* Produce(grpc::CallbackServerContext* context,
                                     const v1::ProduceRequest* request,
                                     v1::ProduceResponse* response) override;
+  // `request` parses as a v1::FetchRequest (else INVALID_ARGUMENT); `response` gets a
+  // v1::FetchResponse.
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
-                                  const v1::FetchRequest* request,
-                                  v1::FetchResponse* response) override;
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
   grpc::Status ListOffsets(grpc::ServerContext* context, const v1::ListOffsetsRequest* request,
                            v1::ListOffsetsResponse* response) override;
   grpc::Status InitProducerId(grpc::ServerContext* context,
@@ -92,6 +96,8 @@ class BrokerServiceImpl final
   std::string FollowerIdentityError(const v1::FetchRequest& req) const;
   // One attempt at answering a fetch; true when it answered.
   bool TryFetch(FetchCall& call, bool final);
+  // Writes the call's response to the wire and finishes the call with OK.
+  static void Answer(FetchCall& call);
   // Why a partition this broker does not serve is missing, with a message: UNKNOWN_TOPIC_OR_
   // PARTITION when the metadata does not know it, KAFKA_STORAGE_ERROR when its replica here is
   // offline (its log cannot be opened), else NOT_LEADER_OR_FOLLOWER (with the leader it knows).

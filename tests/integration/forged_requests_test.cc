@@ -14,19 +14,23 @@
 //     CreateOffsetsTopic for real brokers without their registration's incarnation id
 //     (DescribeCluster no longer publishes broker epochs or incarnation ids);
 //   - long polls past strand.fetch.waiting.max are answered at once instead of parked;
-//   - a call on a listener whose plane does not carry it is refused, naming the listener.
+//   - a call on a listener whose plane does not carry it is refused, naming the listener;
+//   - Fetch bytes that do not parse (the broker parses Fetch itself, a raw method) are refused
+//     with INVALID_ARGUMENT.
 #include <signal.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include <fmt/format.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include "proto/broker/v1/fault.grpc.pb.h"
 #include "proto/controller/v1/controller.grpc.pb.h"
-#include "proto/raft/v1/raft.grpc.pb.h"
 #include "proto/health/v1/health.grpc.pb.h"
+#include "proto/raft/v1/raft.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
 
 namespace strand::testing {
@@ -408,7 +412,29 @@ TEST(ForgedRequestsTest, CallsOnTheWrongPlane_AreRefusedNamingTheListener) {
     EXPECT_TRUE(st.ok()) << st.error_message();
     EXPECT_EQ(r.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
+  // Fetch is parsed by the broker itself: bytes that are no FetchRequest (a tag whose varint
+  // never ends, then a length past the end) get INVALID_ARGUMENT, and the broker carries on.
+  for (const std::string& junk : {std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11),
+                                  std::string("\x42\x7f\x0a", 3)}) {
+    grpc::GenericStub stub(Channel(c, b, Listener::kClient));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(In(5s));
+    grpc::Slice slice(junk);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, "/strand.broker.v1.BrokerService/Fetch", grpc::StubOptions(), &request,
+                   &response, [&done](grpc::Status st) { done.set_value(st); });
+    const grpc::Status st = done.get_future().get();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+    EXPECT_NE(st.error_message().find("FetchRequest"), std::string::npos) << st.error_message();
+  }
   ExpectServing(c, "after-wrong-plane", 1);
+  // And its fetches still answer, with the record just written.
+  auto read = c.ReadAll("after-wrong-plane", 0, b);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ((*read)[0].value, "alive");
 }
 
 TEST(ForgedRequestsTest, LongPollsPastTheLimit_AreAnsweredAtOnce) {
