@@ -1,5 +1,6 @@
 #include "broker/server/fetch_response_wire.h"
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -45,9 +46,11 @@ class SliceWriter {
   void Message(const google::protobuf::MessageLite& m) { m.AppendToString(&pending_); }
   void Records(ByteBuffer records) {
     Flush();
-    auto* owned = new ByteBuffer(std::move(records));
+    auto owned = std::make_unique<ByteBuffer>(std::move(records));
     slices_.emplace_back(
-        owned->data(), owned->size(), [](void* p) { delete static_cast<ByteBuffer*>(p); }, owned);
+        owned->data(), owned->size(), [](void* p) { delete static_cast<ByteBuffer*>(p); },
+        owned.get());
+    owned.release();  // the slice's destroy callback frees it
   }
   void Finish(grpc::ByteBuffer* out) {
     Flush();

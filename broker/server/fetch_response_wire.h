@@ -5,7 +5,9 @@
 // a gRPC slice that points at the bytes the log read put in a ByteBuffer (page cache → buffer is
 // then the only copy before the socket). The bytes are those protobuf would write for the same
 // message with the records in it: fields in field-number order, records (field 9) last in its
-// partition.
+// partition. Only FetchResponse's `error` and FetchTopicResponse's `topic` are copied beside the
+// repeated fields: a field added to either must be added here (fetch_response_wire_test checks
+// the field counts).
 
 #include <vector>
 

@@ -55,6 +55,19 @@ void ExpectSameAsProtobuf(const v1::FetchResponse& full) {
   EXPECT_EQ(parsed.SerializeAsString(), full.SerializeAsString());
 }
 
+// The serializer writes the fields it knows: FetchResponse's error, FetchTopicResponse's topic,
+// and FetchPartitionResponse's fields through protobuf with records last. A field added to the
+// messages must be added there too (or it would not reach the wire); this fails until it is.
+TEST(FetchResponseWireTest, TheMessagesHaveTheFieldsTheSerializerKnows) {
+  EXPECT_EQ(v1::FetchResponse::descriptor()->field_count(), 2);
+  EXPECT_EQ(v1::FetchTopicResponse::descriptor()->field_count(), 2);
+  const auto* partition = v1::FetchPartitionResponse::descriptor();
+  for (int i = 0; i < partition->field_count(); ++i) {
+    EXPECT_LE(partition->field(i)->number(), v1::FetchPartitionResponse::kRecordsFieldNumber)
+        << partition->field(i)->name() << " would follow records";
+  }
+}
+
 TEST(FetchResponseWireTest, EmptyAndErrorOnly) {
   ExpectSameAsProtobuf(v1::FetchResponse());
   v1::FetchResponse r;
