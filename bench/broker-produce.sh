@@ -22,6 +22,9 @@
 #               (bench/stage_breakdown.py: their produce and follower stage histograms, summed
 #               over the runs, and the client's latency minus the broker's produce request time:
 #               network, gRPC and the client)
+#   floor       1 KiB at 1,000/s on 1 partition of a single replica (min.insync.replicas 1), RUNS
+#               runs beside the others: acks=all is then the leader's own fsync, no replication;
+#               what this machine gives one fsynced copy (FLOOR=0: not run)
 #   every case  resend %: producer.batches_retried / producer.batches (sends, resends included)
 # NATS: ../shared/bench/peers/nats.sh (3 nodes, R3 file stream, 1 KiB, one Node.js client), from
 # a patched copy (bench/lib.sh run_nats), twice: (a) as nats.sh configures it, (b) with fsync on
@@ -36,7 +39,7 @@
 # cases after it; dropped before each case, the same runs held 204,000-219,000.
 #
 # Env: STRAND_BIN_DIR (build/bin), BASE_PORT (39090), RECORDS_SMALL (1000000),
-#      RECORDS_LARGE (300000), RATES ("1000 5000 20000"), RATE_SECONDS (30), RUNS (3),
+#      RECORDS_LARGE (300000), RATES ("1000 5000 20000"), RATE_SECONDS (30), RUNS (3), FLOOR (1),
 #      SKIP_NATS, NATS_DUR (8), NATS_SYNC (auto; setting: the server setting or no (b); off: no
 #      (b)), PEERS_DIR (../shared/bench/peers), KEEP_WORK=1 keeps the temp dir, DROP_CACHES
 #      (1 as root).
@@ -95,12 +98,12 @@ throughput() {
   strand topics delete "$topic" >&2 || log "could not delete $topic (left in place)"
 }
 
-# fixed_rate NAME PARTITIONS RATE RUN: 1 KiB records, a live consumer beside the producer, on a
-# topic of its own, deleted after the run.
+# fixed_rate NAME PARTITIONS RATE RUN [REPLICAS]: 1 KiB records, a live consumer beside the
+# producer, on a topic of its own (replication factor 3 unless REPLICAS), deleted after the run.
 fixed_rate() {
-  local name=$1 topic="fr-$2-$3-r$4" records=$(($3 * RATE_SECONDS)) out cout
+  local name=$1 topic="fr-$2-$3-r$4-rf${5:-3}" records=$(($3 * RATE_SECONDS)) out cout
   drop_caches
-  create_topic "$topic" "$2"
+  create_topic "$topic" "$2" "${5:-3}"
   log "$name run $4/$RUNS: perf produce --throughput $3 for ${RATE_SECONDS}s, perf consume beside it"
   strand perf consume --topic "$topic" --records "$records" --idle-timeout-ms 30000 --json \
     >"$WORK/consume.json" &
@@ -127,6 +130,9 @@ for run in $(seq 1 "$RUNS"); do
   for p in 1 16; do
     for r in $RATES; do fixed_rate "1KiB p$p @$r/s" "$p" "$r" "$run"; done
   done
+  # The floor: the same 1,000/s case on one replica (acks=all is then the leader's own fsync, no
+  # replication), what this machine gives a single fsynced copy.
+  if [[ ${FLOOR:-1} == 1 ]]; then fixed_rate "1KiB RF1 @1000/s" 1 1000 "$run" 1; fi
 done
 
 bench_cluster_down
@@ -269,4 +275,8 @@ for tag, how, n in variants:
                   f"{s['pub_p99']:.2f} ms vs NATS sync publish p99 {n['sync_p99']:.2f} ms "
                   f"({ratio(s['pub_p99'], n['sync_p99'])}); e2e p99 {s['e2e_p99']:.2f} ms vs NATS "
                   f"{n['e2e_p99']:.2f} ms ({ratio(s['e2e_p99'], n['e2e_p99'])}; lower is better)")
+    s = S.get("1KiB RF1 @1000/s")
+    if s:
+        print(f"  floor, 1 replica (one fsync, no replication) at 1000/s: publish p99 {s['pub_p99']:.2f} ms "
+              f"vs NATS R3 sync publish p99 {n['sync_p99']:.2f} ms ({ratio(s['pub_p99'], n['sync_p99'])})")
 PY

@@ -7,8 +7,9 @@
 #                         unless KEEP_WORK=1, BENCH_CHILD killed)
 #   bench_cluster_up PORT [--tls]  3 controllers + 3 brokers on 127.0.0.1 from PORT+1 (mTLS on
 #                         every listener with --tls); defines `strand`
-#   create_topic T P      a topic with P partitions, RF 3, min.insync.replicas=2, and waits until
-#                         a client sees a leader for every partition
+#   create_topic T P [R]  a topic with P partitions, RF 3, min.insync.replicas=2 (or R replicas,
+#                         min.insync.replicas=1), and waits until a client sees a leader for
+#                         every partition
 #   cluster_cpu_ticks     utime+stime (clock ticks, /proc/PID/stat) summed over every node of
 #                         the cluster (CLUSTER_DIR/pids); fails when a node is gone
 #   run_nats DUR [sync]   NATS JetStream R3 via a patched copy of ../shared/bench/peers/nats.sh
@@ -62,8 +63,10 @@ bench_cluster_down() { "$REPO/scripts/local-cluster.sh" down --dir "$CLUSTER_DIR
 strand() { "$BIN_DIR/strand" --bootstrap "$STRAND_BOOTSTRAP" --timeout-ms 60000 "$@"; }
 
 create_topic() {
-  strand topics create "$1" --partitions "$2" --replication-factor 3 \
-    --config min.insync.replicas=2 >&2
+  local rf=${3:-3} min_isr=2
+  [[ $rf == 3 ]] || min_isr=1
+  strand topics create "$1" --partitions "$2" --replication-factor "$rf" \
+    --config min.insync.replicas="$min_isr" >&2
   local i
   for i in $(seq 1 100); do
     if strand topics describe "$1" --json 2>/dev/null |
