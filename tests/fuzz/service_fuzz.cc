@@ -22,7 +22,6 @@
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/text_format.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -33,7 +32,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +46,7 @@
 #include "proto/controller/v1/controller.grpc.pb.h"
 #include "proto/raft/v1/raft.grpc.pb.h"
 #include "record/record_batch_builder.h"
+#include "tests/raw_unary_call.h"
 
 namespace {
 
@@ -160,15 +159,7 @@ std::chrono::system_clock::time_point Deadline() {
 }
 
 grpc::Status CallUnary(const Rpc& rpc, const std::string& bytes) {
-  grpc::GenericStub stub(world->channels.at(rpc.target));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline());
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1), response;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&ctx, rpc.path, grpc::StubOptions(), &request, &response,
-                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
-  return done.get_future().get();
+  return strand::testing::RawUnaryCall(world->channels.at(rpc.target), rpc.path, bytes, Deadline());
 }
 
 grpc::Status CallHeartbeat(const std::string& bytes) {

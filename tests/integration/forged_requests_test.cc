@@ -20,11 +20,9 @@
 #include <signal.h>
 
 #include <chrono>
-#include <future>
 #include <thread>
 
 #include <fmt/format.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include "proto/broker/v1/fault.grpc.pb.h"
@@ -32,6 +30,7 @@
 #include "proto/health/v1/health.grpc.pb.h"
 #include "proto/raft/v1/raft.grpc.pb.h"
 #include "tests/integration/strand_cluster.h"
+#include "tests/raw_unary_call.h"
 
 namespace strand::testing {
 namespace {
@@ -416,16 +415,8 @@ TEST(ForgedRequestsTest, CallsOnTheWrongPlane_AreRefusedNamingTheListener) {
   // never ends, then a length past the end) get INVALID_ARGUMENT, and the broker carries on.
   for (const std::string& junk : {std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11),
                                   std::string("\x42\x7f\x0a", 3)}) {
-    grpc::GenericStub stub(Channel(c, b, Listener::kClient));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(In(5s));
-    grpc::Slice slice(junk);
-    grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&ctx, "/strand.broker.v1.BrokerService/Fetch", grpc::StubOptions(), &request,
-                   &response, [&done](grpc::Status st) { done.set_value(st); });
-    const grpc::Status st = done.get_future().get();
+    const grpc::Status st = RawUnaryCall(Channel(c, b, Listener::kClient),
+                                         "/strand.broker.v1.BrokerService/Fetch", junk, In(5s));
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
     EXPECT_NE(st.error_message().find("FetchRequest"), std::string::npos) << st.error_message();
   }
